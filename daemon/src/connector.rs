@@ -1,0 +1,1 @@
+//! OpenAlgo connector (being built).

@@ -1,0 +1,1 @@
+//! PKI (being built).

@@ -1,0 +1,25 @@
+//! Compiles `proto/roster/v1/*.proto` with protox (pure Rust: no system protoc), writes the
+//! descriptor set used by gRPC reflection, then generates prost/tonic code from it.
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = [
+        "proto/roster/v1/account.proto",
+        "proto/roster/v1/monitor.proto",
+        "proto/roster/v1/portfolio.proto",
+        "proto/roster/v1/admin.proto",
+    ];
+    for f in &files {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    let fds = protox::compile(files, ["proto"])?;
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    let descriptor_path = out.join("roster_descriptor.bin");
+    std::fs::write(&descriptor_path, prost::Message::encode_to_vec(&fds))?;
+    tonic_prost_build::configure()
+        .file_descriptor_set_path(&descriptor_path)
+        .skip_protoc_run()
+        .compile_fds(fds)?;
+    Ok(())
+}
