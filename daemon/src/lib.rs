@@ -3,3 +3,4 @@
 
 pub mod connector;
 pub mod pki;
+pub mod secret;
