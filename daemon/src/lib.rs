@@ -1,6 +1,9 @@
 //! rosterd: the Roster daemon as a library; `main.rs` only parses arguments and calls in here.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod connector;
 pub mod pki;
+pub mod seal;
 pub mod secret;
+pub mod store;

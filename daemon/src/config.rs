@@ -1,0 +1,273 @@
+//! The daemon's TOML configuration: every key, its default, and its validation.
+//!
+//! The structs' `///` docs double as the config reference (see `deploy/rosterd.toml`). Unknown keys
+//! are an error so that a typo never silently falls back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+/// The whole configuration file. Every section is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub tls: TlsConfig,
+    pub store: StoreConfig,
+    pub keys: KeysConfig,
+    pub monitor: MonitorConfig,
+    pub portfolio: PortfolioConfig,
+    pub limits: LimitsConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address of the gRPC listener (mTLS only).
+    pub listen: SocketAddr,
+    /// A TLS handshake that takes longer than this is cut off, so stalled clients hold no slot.
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+    /// Largest gRPC request message accepted, in bytes.
+    pub max_request_bytes: usize,
+    /// Concurrent HTTP/2 streams one connection may open.
+    pub max_concurrent_streams: u32,
+    /// Open connections accepted at once; further clients wait in the kernel's backlog.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            handshake_timeout: Duration::from_secs(10),
+            max_request_bytes: 1024 * 1024,
+            max_concurrent_streams: 128,
+            max_connections: 4096,
+        }
+    }
+}
+
+/// Server certificate and client trust. Paths default to the systemd credentials directory.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM server certificate chain.
+    pub cert: Option<PathBuf>,
+    /// PEM private key of the server certificate.
+    pub key: Option<PathBuf>,
+    /// PEM bundle of CAs whose client certificates are accepted.
+    pub client_ca: Option<PathBuf>,
+    /// Serial numbers (hex, as `rosterctl pki issue` prints them) of revoked client certificates.
+    pub revoked_serials: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// The redb file. Default: `$STATE_DIRECTORY/roster.redb`.
+    pub path: Option<PathBuf>,
+    /// Events kept (oldest dropped first).
+    pub event_retention_count: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// 32-byte master key file, mode 0600 or stricter. Default: `$CREDENTIALS_DIRECTORY/master-key`.
+    pub master_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitorConfig {
+    /// Each enabled account is checked once per interval.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// A check that takes longer fails with TIMEOUT.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Consecutive failures that turn an account DOWN (before that it is DEGRADED).
+    pub failures_before_down: u32,
+    /// Consecutive successes that bring a failing account back UP.
+    pub successes_before_up: u32,
+    /// Checks in flight at once, across all accounts.
+    pub concurrency: usize,
+    /// Every Nth check also asks for funds, which is how an expired broker session shows.
+    pub funds_probe_every: u32,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(5),
+            failures_before_down: 3,
+            successes_before_up: 1,
+            concurrency: 256,
+            funds_probe_every: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortfolioConfig {
+    /// Snapshots younger than this are served without contacting the upstream.
+    #[serde(with = "humantime_serde")]
+    pub max_staleness: Duration,
+    /// Background refresh of UP accounts; 0s turns it off.
+    #[serde(with = "humantime_serde")]
+    pub refresh_interval: Duration,
+}
+
+impl Default for PortfolioConfig {
+    fn default() -> Self {
+        Self {
+            max_staleness: Duration::from_secs(5),
+            refresh_interval: Duration::ZERO,
+        }
+    }
+}
+
+/// Per-principal request budget (token bucket).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Sustained requests per second for one client certificate principal.
+    pub requests_per_second: u32,
+    /// Requests a principal may make in a burst above the sustained rate.
+    pub burst: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_second: 50,
+            burst: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Prometheus listener; unset means none.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Config {
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Checks what types alone cannot: ranges and relations between keys.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let m = &self.monitor;
+        let bad = |s: &str| Err(ConfigError::Invalid(s.to_string()));
+        if m.interval < Duration::from_millis(100) {
+            return bad("monitor.interval must be at least 100ms");
+        }
+        if m.timeout.is_zero() || m.timeout > m.interval {
+            return bad("monitor.timeout must be above 0 and at most monitor.interval");
+        }
+        if m.failures_before_down == 0 || m.successes_before_up == 0 {
+            return bad("monitor.failures_before_down and successes_before_up must be at least 1");
+        }
+        if m.concurrency == 0 || m.funds_probe_every == 0 {
+            return bad("monitor.concurrency and monitor.funds_probe_every must be at least 1");
+        }
+        if self.limits.requests_per_second == 0 || self.limits.burst == 0 {
+            return bad("limits.requests_per_second and limits.burst must be at least 1");
+        }
+        if self.server.max_request_bytes < 1024 || self.server.max_concurrent_streams == 0 {
+            return bad("server.max_request_bytes must be >= 1024 and max_concurrent_streams >= 1");
+        }
+        for serial in &self.tls.revoked_serials {
+            if normalize_serial(serial).is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "tls.revoked_serials: {serial:?} is not a hex serial number"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Serials compare as lowercase hex without separators or leading zeros, so "0A:1b" == "a1b".
+pub fn normalize_serial(serial: &str) -> Option<String> {
+    let hex: String = serial
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' ' | '-'))
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let trimmed = hex.trim_start_matches('0');
+    Some(if trimmed.is_empty() { "0".into() } else { trimmed.into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_humantime_durations() {
+        let c = Config::from_toml(
+            "[monitor]\ninterval = \"10s\"\ntimeout = \"500ms\"\n[limits]\nburst = 5\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.monitor.interval, Duration::from_secs(10));
+        assert_eq!(c.monitor.timeout, Duration::from_millis(500));
+        assert_eq!(c.limits.burst, 5);
+        assert_eq!(c.limits.requests_per_second, 50);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let err = Config::from_toml("[monitor]\nintervall = \"1s\"\n", Path::new("t.toml"));
+        assert!(err.unwrap_err().to_string().contains("intervall"));
+        let err = Config::from_toml("[monitor]\ntimeout = \"0s\"\n", Path::new("t.toml"));
+        assert!(err.unwrap_err().to_string().contains("monitor.timeout"));
+        let err = Config::from_toml("[tls]\nrevoked_serials = [\"xyz\"]\n", Path::new("t.toml"));
+        assert!(err.unwrap_err().to_string().contains("xyz"));
+    }
+
+    #[test]
+    fn serials_normalize() {
+        assert_eq!(normalize_serial("0A:1b").as_deref(), Some("a1b"));
+        assert_eq!(normalize_serial("00").as_deref(), Some("0"));
+        assert_eq!(normalize_serial(""), None);
+    }
+}

@@ -1,0 +1,274 @@
+//! Sealing of API keys at rest: AES-256-GCM-SIV under a master key, with the account id as
+//! associated data so a sealed value copied to another account fails to open.
+//!
+//! The master key is 32 raw bytes in a file that only the daemon's user may read. Every sealed
+//! value records the id of the key that sealed it; the keyring can hold older keys so values sealed
+//! before a rotation (and backups) stay readable while their key is kept.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use aes_gcm_siv::Aes256GcmSiv;
+use aes_gcm_siv::aead::{Aead, KeyInit, Payload};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::secret::ApiKey;
+
+pub const MASTER_KEY_LEN: usize = 32;
+const NONCE_LEN: usize = 12;
+/// Domain separation: the associated data names what is sealed as well as whose it is.
+const AAD_PREFIX: &[u8] = b"roster/v1/api-key/";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("cannot read master key {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "master key {path} is readable by group or others (mode {mode:o}); run: chmod 600 {path}"
+    )]
+    Permissions { path: PathBuf, mode: u32 },
+    #[error("master key {path} must be exactly {MASTER_KEY_LEN} bytes, found {len}")]
+    Size { path: PathBuf, len: usize },
+    #[error("no master key with id {0} is loaded; cannot open values sealed with it")]
+    UnknownKey(String),
+    #[error("sealed API key of account {0} failed authentication (tampered, or sealed for another account)")]
+    Tampered(String),
+    #[error("sealed value is malformed")]
+    Malformed,
+}
+
+/// An API key as stored: never the plaintext.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedKey {
+    pub key_id: String,
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SealedKey(key_id={})", self.key_id)
+    }
+}
+
+/// One 32-byte master key and its id.
+pub struct MasterKey {
+    id: String,
+    cipher: Aes256GcmSiv,
+}
+
+impl MasterKey {
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != MASTER_KEY_LEN {
+            return None;
+        }
+        let cipher = Aes256GcmSiv::new_from_slice(bytes).ok()?;
+        Some(Self {
+            id: key_id(bytes),
+            cipher,
+        })
+    }
+
+    /// Reads a key file, refusing one that group or others can read, or of the wrong size.
+    pub fn load(path: &Path) -> Result<Self, SealError> {
+        use std::os::unix::fs::PermissionsExt;
+        let read_err = |source| SealError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(read_err)?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(SealError::Permissions {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+        let bytes = std::fs::read(path).map_err(read_err)?;
+        Self::from_bytes(&bytes).ok_or(SealError::Size {
+            path: path.to_path_buf(),
+            len: bytes.len(),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The key id is a fingerprint of the key (not the key): the first 8 bytes of a domain-separated
+/// SHA-256, so the same key always has the same id and ids can be shown and logged.
+fn key_id(bytes: &[u8]) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"roster/v1/key-id/")
+        .chain_update(bytes)
+        .finalize();
+    hex::encode(digest.get(..8).unwrap_or_default())
+}
+
+/// 32 fresh random bytes for a new master key file.
+pub fn generate_master_key() -> [u8; MASTER_KEY_LEN] {
+    let mut key = [0u8; MASTER_KEY_LEN];
+    rand::rng().fill_bytes(&mut key);
+    key
+}
+
+/// The active key seals; any loaded key opens.
+pub struct Keyring {
+    active: String,
+    keys: BTreeMap<String, MasterKey>,
+}
+
+impl Keyring {
+    pub fn new(active: MasterKey) -> Self {
+        let id = active.id.clone();
+        let mut keys = BTreeMap::new();
+        keys.insert(id.clone(), active);
+        Self { active: id, keys }
+    }
+
+    /// Adds a key that can open values but does not seal new ones (for example, the previous key).
+    pub fn add_retired(&mut self, key: MasterKey) {
+        self.keys.entry(key.id.clone()).or_insert(key);
+    }
+
+    pub fn active_id(&self) -> &str {
+        &self.active
+    }
+
+    pub fn key_ids(&self) -> Vec<String> {
+        self.keys.keys().cloned().collect()
+    }
+
+    pub fn seal(&self, account_id: &str, key: &ApiKey) -> Result<SealedKey, SealError> {
+        let master = self
+            .keys
+            .get(&self.active)
+            .ok_or_else(|| SealError::UnknownKey(self.active.clone()))?;
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let aad = aad(account_id);
+        let ciphertext = master
+            .cipher
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: key.expose().as_bytes(),
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| SealError::Malformed)?;
+        Ok(SealedKey {
+            key_id: master.id.clone(),
+            nonce: nonce.to_vec(),
+            ciphertext,
+        })
+    }
+
+    pub fn unseal(&self, account_id: &str, sealed: &SealedKey) -> Result<ApiKey, SealError> {
+        let master = self
+            .keys
+            .get(&sealed.key_id)
+            .ok_or_else(|| SealError::UnknownKey(sealed.key_id.clone()))?;
+        let nonce: [u8; NONCE_LEN] = sealed
+            .nonce
+            .as_slice()
+            .try_into()
+            .map_err(|_| SealError::Malformed)?;
+        let aad = aad(account_id);
+        let plain = master
+            .cipher
+            .decrypt(
+                &nonce.into(),
+                Payload {
+                    msg: &sealed.ciphertext,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| SealError::Tampered(account_id.to_string()))?;
+        String::from_utf8(plain)
+            .map(ApiKey::new)
+            .map_err(|_| SealError::Malformed)
+    }
+}
+
+fn aad(account_id: &str) -> Vec<u8> {
+    [AAD_PREFIX, account_id.as_bytes()].concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring() -> Keyring {
+        Keyring::new(MasterKey::from_bytes(&generate_master_key()).unwrap())
+    }
+
+    #[test]
+    fn seal_round_trip_and_fresh_nonce_each_time() {
+        let r = ring();
+        let k = ApiKey::new("the-api-key-0123456789");
+        let a = r.seal("acc-1", &k).unwrap();
+        let b = r.seal("acc-1", &k).unwrap();
+        assert_ne!(a.nonce, b.nonce);
+        assert_ne!(a.ciphertext, b.ciphertext);
+        assert_eq!(r.unseal("acc-1", &a).unwrap(), k);
+        assert_eq!(a.key_id, r.active_id());
+    }
+
+    #[test]
+    fn flipped_byte_or_other_account_fails_closed() {
+        let r = ring();
+        let sealed = r.seal("acc-1", &ApiKey::new("k")).unwrap();
+        for i in 0..sealed.ciphertext.len() {
+            let mut t = sealed.clone();
+            t.ciphertext[i] ^= 0x01;
+            assert!(matches!(r.unseal("acc-1", &t), Err(SealError::Tampered(_))));
+        }
+        let mut t = sealed.clone();
+        t.nonce[0] ^= 0x80;
+        assert!(matches!(r.unseal("acc-1", &t), Err(SealError::Tampered(_))));
+        let err = r.unseal("acc-2", &sealed).unwrap_err();
+        assert!(err.to_string().contains("acc-2"), "{err}");
+    }
+
+    #[test]
+    fn wrong_key_and_unknown_key_id_fail_closed() {
+        let a = ring();
+        let b = ring();
+        let sealed = a.seal("acc-1", &ApiKey::new("k")).unwrap();
+        assert!(matches!(b.unseal("acc-1", &sealed), Err(SealError::UnknownKey(_))));
+        let mut forged = sealed.clone();
+        forged.key_id = b.active_id().to_string();
+        assert!(matches!(b.unseal("acc-1", &forged), Err(SealError::Tampered(_))));
+    }
+
+    #[test]
+    fn retired_key_still_opens() {
+        let old = generate_master_key();
+        let r_old = Keyring::new(MasterKey::from_bytes(&old).unwrap());
+        let sealed = r_old.seal("acc-1", &ApiKey::new("k")).unwrap();
+        let mut r_new = ring();
+        r_new.add_retired(MasterKey::from_bytes(&old).unwrap());
+        assert_eq!(r_new.unseal("acc-1", &sealed).unwrap().expose(), "k");
+    }
+
+    #[test]
+    fn key_file_permissions_and_size_are_checked() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("master-key");
+        std::fs::write(&p, generate_master_key()).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(MasterKey::load(&p), Err(SealError::Permissions { .. })));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(MasterKey::load(&p).is_ok());
+        std::fs::write(&p, b"short").unwrap();
+        assert!(matches!(MasterKey::load(&p), Err(SealError::Size { len: 5, .. })));
+    }
+}

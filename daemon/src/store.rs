@@ -1,0 +1,453 @@
+//! The redb file: table layout, schema version, and typed reads and writes.
+//!
+//! Only the daemon opens the file (redb takes an exclusive lock); the CLI always goes through
+//! gRPC. Every user-visible mutation commits with `Durability::Immediate`, so an acknowledged write
+//! survives `kill -9`. Records are JSON so that fields can be added without a migration; keys are
+//! typed. All calls here are blocking: async callers go through [`Store::write`] / [`Store::read`],
+//! which run them on the blocking pool.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redb::{
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition, WriteTransaction,
+};
+use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+
+use crate::seal::SealedKey;
+
+/// Bumped when a change needs a migration; a daemon refuses a file newer than it understands.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
+/// Unique index: account name -> id.
+const ACCOUNT_NAMES: TableDefinition<&str, &str> = TableDefinition::new("account_names");
+/// Idempotency of CreateAccount: "principal\0request_id" -> account id.
+const CREATE_REQUESTS: TableDefinition<&str, &str> = TableDefinition::new("create_requests");
+const HEALTH: TableDefinition<&str, &[u8]> = TableDefinition::new("health");
+const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+const META_SCHEMA: &str = "schema_version";
+const META_INSTANCE: &str = "instance_id";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error(
+        "database {path} has schema version {found}, newer than this rosterd understands ({SCHEMA_VERSION}); run a newer rosterd or restore a backup"
+    )]
+    NewerSchema { path: PathBuf, found: u32 },
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("corrupt record in {table}: {message}")]
+    Corrupt { table: &'static str, message: String },
+    #[error("storage task failed: {0}")]
+    Task(String),
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::Db(e.to_string()) }
+        }
+    )*};
+}
+db_err!(
+    redb::Error,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
+
+/// Milliseconds since the Unix epoch: how every time is stored.
+pub type UnixMillis = i64;
+
+pub fn now_millis() -> UnixMillis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// An account as persisted. The API key exists here only sealed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountRecord {
+    pub id: String,
+    pub name: String,
+    pub connector: String,
+    pub host_url: String,
+    #[serde(default)]
+    pub ws_url: String,
+    pub sealed_key: SealedKey,
+    pub api_key_hint: String,
+    #[serde(default)]
+    pub broker: String,
+    #[serde(default)]
+    pub mode: String,
+    pub enabled: bool,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub create_time: UnixMillis,
+    pub update_time: UnixMillis,
+    /// Incremented by every update; the etag is derived from it.
+    pub revision: u64,
+}
+
+impl AccountRecord {
+    pub fn etag(&self) -> String {
+        format!("r{}", self.revision)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventKind {
+    AccountCreated,
+    AccountUpdated,
+    AccountDeleted,
+    HealthChanged,
+    KeyRotated,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub sequence: u64,
+    pub time: UnixMillis,
+    pub kind: EventKind,
+    pub account_id: String,
+    #[serde(default)]
+    pub account_name: String,
+    #[serde(default)]
+    pub previous_state: String,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Who did what to which target, and how it ended. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub sequence: u64,
+    pub time: UnixMillis,
+    pub principal: String,
+    pub role: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    #[serde(default)]
+    pub request_id: String,
+}
+
+fn encode<T: Serialize>(table: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+        table,
+        message: e.to_string(),
+    })
+}
+
+fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        table,
+        message: e.to_string(),
+    })
+}
+
+/// The open database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    path: PathBuf,
+    instance_id: String,
+}
+
+impl Store {
+    /// Opens (or creates) the file, creates missing tables, and checks the schema version.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |message: String| StoreError::Open {
+            path: path.to_path_buf(),
+            message,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| open_err(e.to_string()))?;
+        }
+        let db = Database::create(path).map_err(|e| open_err(e.to_string()))?;
+        let tx = db.begin_write()?;
+        let instance_id;
+        {
+            let mut meta = tx.open_table(META)?;
+            let found = match meta.get(META_SCHEMA)? {
+                Some(v) => Some(
+                    <[u8; 4]>::try_from(v.value())
+                        .map(u32::from_le_bytes)
+                        .map_err(|_| StoreError::Corrupt {
+                            table: "meta",
+                            message: "schema_version is not 4 bytes".into(),
+                        })?,
+                ),
+                None => None,
+            };
+            match found {
+                Some(v) if v > SCHEMA_VERSION => {
+                    return Err(StoreError::NewerSchema {
+                        path: path.to_path_buf(),
+                        found: v,
+                    });
+                }
+                // Older versions would be migrated here, inside this same transaction.
+                _ => {
+                    meta.insert(META_SCHEMA, SCHEMA_VERSION.to_le_bytes().as_slice())?;
+                }
+            }
+            let existing = meta
+                .get(META_INSTANCE)?
+                .map(|v| String::from_utf8_lossy(v.value()).into_owned());
+            instance_id = match existing {
+                Some(id) => id,
+                None => {
+                    let id = uuid::Uuid::now_v7().to_string();
+                    meta.insert(META_INSTANCE, id.as_bytes())?;
+                    id
+                }
+            };
+            tx.open_table(ACCOUNTS)?;
+            tx.open_table(ACCOUNT_NAMES)?;
+            tx.open_table(CREATE_REQUESTS)?;
+            tx.open_table(HEALTH)?;
+            tx.open_table(EVENTS)?;
+            tx.open_table(AUDIT)?;
+            tx.open_table(SNAPSHOTS)?;
+        }
+        tx.commit()?;
+        Ok(Self {
+            db: Arc::new(db),
+            path: path.to_path_buf(),
+            instance_id,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// Size of the database file in bytes.
+    pub fn file_size(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Runs `f` in one durable write transaction on the blocking pool. The transaction commits
+    /// only if `f` returns `Ok`; an `Err` leaves the database untouched.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut wtx = db.begin_write().map_err(StoreError::from)?;
+            wtx.set_durability(Durability::Immediate)
+                .map_err(StoreError::from)?;
+            let out = f(&mut Tx { tx: &wtx })?;
+            wtx.commit().map_err(StoreError::from)?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| E::from(StoreError::Task(e.to_string())))?
+    }
+
+    /// Runs `f` against a consistent read snapshot on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let rtx = db.begin_read()?;
+            f(&rtx)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Every account, for loading the in-memory registry at startup.
+    pub fn load_accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
+        let rtx = self.db.begin_read()?;
+        let table = rtx.open_table(ACCOUNTS)?;
+        let mut out = Vec::with_capacity(usize::try_from(table.len()?).unwrap_or(0));
+        for row in table.iter()? {
+            let (_, v) = row?;
+            out.push(decode("accounts", v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Newest audit records first, below `before` when it is non-zero.
+    pub fn audit_page(rtx: &ReadTransaction, before: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        let table = rtx.open_table(AUDIT)?;
+        let range = if before == 0 { table.range(0..)? } else { table.range(0..before)? };
+        let mut out = Vec::with_capacity(limit);
+        for row in range.rev().take(limit) {
+            let (_, v) = row?;
+            out.push(decode("audit", v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Events with sequence >= `from`, oldest first, at most `limit`.
+    pub fn events_from(rtx: &ReadTransaction, from: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError> {
+        let table = rtx.open_table(EVENTS)?;
+        let mut out = Vec::new();
+        for row in table.range(from..)?.take(limit) {
+            let (_, v) = row?;
+            out.push(decode("events", v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Lowest and highest retained event sequence (None when there are no events).
+    pub fn event_bounds(rtx: &ReadTransaction) -> Result<Option<(u64, u64)>, StoreError> {
+        let table = rtx.open_table(EVENTS)?;
+        let first = table.first()?.map(|(k, _)| k.value());
+        let last = table.last()?.map(|(k, _)| k.value());
+        Ok(first.zip(last))
+    }
+}
+
+/// A write transaction with typed operations; obtained through [`Store::write`].
+pub struct Tx<'a> {
+    tx: &'a WriteTransaction,
+}
+
+impl Tx<'_> {
+    pub fn account(&self, id: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let table = self.tx.open_table(ACCOUNTS)?;
+        let value = table.get(id)?;
+        value.map(|v| decode("accounts", v.value())).transpose()
+    }
+
+    pub fn account_id_by_name(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let table = self.tx.open_table(ACCOUNT_NAMES)?;
+        let value = table.get(name)?;
+        Ok(value.map(|v| v.value().to_string()))
+    }
+
+    /// Inserts or replaces an account and keeps the name index in step (a rename frees the old name).
+    pub fn put_account(&mut self, record: &AccountRecord, old_name: Option<&str>) -> Result<(), StoreError> {
+        let bytes = encode("accounts", record)?;
+        self.tx.open_table(ACCOUNTS)?.insert(record.id.as_str(), bytes.as_slice())?;
+        let mut names = self.tx.open_table(ACCOUNT_NAMES)?;
+        if let Some(old) = old_name.filter(|old| *old != record.name) {
+            names.remove(old)?;
+        }
+        names.insert(record.name.as_str(), record.id.as_str())?;
+        Ok(())
+    }
+
+    /// Removes the account, its name, its health and its snapshots.
+    pub fn delete_account(&mut self, record: &AccountRecord) -> Result<(), StoreError> {
+        self.tx.open_table(ACCOUNTS)?.remove(record.id.as_str())?;
+        self.tx.open_table(ACCOUNT_NAMES)?.remove(record.name.as_str())?;
+        self.tx.open_table(HEALTH)?.remove(record.id.as_str())?;
+        let mut snapshots = self.tx.open_table(SNAPSHOTS)?;
+        let prefix = format!("{}/", record.id);
+        let keys: Vec<String> = snapshots
+            .range(prefix.as_str()..)?
+            .map_while(|row| match row {
+                Ok((k, _)) if k.value().starts_with(&prefix) => Some(Ok(k.value().to_string())),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<_, _>>()?;
+        for k in keys {
+            snapshots.remove(k.as_str())?;
+        }
+        Ok(())
+    }
+
+    pub fn create_request(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let table = self.tx.open_table(CREATE_REQUESTS)?;
+        let value = table.get(key)?;
+        Ok(value.map(|v| v.value().to_string()))
+    }
+
+    pub fn put_create_request(&mut self, key: &str, account_id: &str) -> Result<(), StoreError> {
+        self.tx.open_table(CREATE_REQUESTS)?.insert(key, account_id)?;
+        Ok(())
+    }
+
+    /// Appends an event with the next sequence number and returns it as stored.
+    pub fn append_event(&mut self, mut event: EventRecord) -> Result<EventRecord, StoreError> {
+        let mut table = self.tx.open_table(EVENTS)?;
+        let last = table.last()?.map(|(k, _)| k.value()).unwrap_or(0);
+        event.sequence = last + 1;
+        let bytes = encode("events", &event)?;
+        table.insert(event.sequence, bytes.as_slice())?;
+        Ok(event)
+    }
+
+    /// Drops the oldest events so that at most `keep` remain.
+    pub fn trim_events(&mut self, keep: u64) -> Result<(), StoreError> {
+        let mut table = self.tx.open_table(EVENTS)?;
+        let len = table.len()?;
+        if len > keep {
+            let cut = table.first()?.map(|(k, _)| k.value()).unwrap_or(0) + (len - keep);
+            table.retain_in(..cut, |_, _| false)?;
+        }
+        Ok(())
+    }
+
+    pub fn append_audit(&mut self, mut record: AuditRecord) -> Result<AuditRecord, StoreError> {
+        let mut table = self.tx.open_table(AUDIT)?;
+        let last = table.last()?.map(|(k, _)| k.value()).unwrap_or(0);
+        record.sequence = last + 1;
+        let bytes = encode("audit", &record)?;
+        table.insert(record.sequence, bytes.as_slice())?;
+        Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.redb");
+        let store = Store::open(&path).unwrap();
+        let id = store.instance_id().to_string();
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.instance_id(), id, "instance id is kept across opens");
+        {
+            let tx = store.db.begin_write().unwrap();
+            tx.open_table(META)
+                .unwrap()
+                .insert(META_SCHEMA, (SCHEMA_VERSION + 1).to_le_bytes().as_slice())
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        drop(store);
+        let err = Store::open(&path).err().unwrap();
+        assert!(matches!(err, StoreError::NewerSchema { .. }), "{err}");
+        assert!(err.to_string().contains("newer than this rosterd"));
+    }
+}
