@@ -1,6 +1,10 @@
 //! rosterd: the Roster daemon as a library; `main.rs` only parses arguments and calls in here.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
+pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod connector;
 pub mod pki;

@@ -1,0 +1,710 @@
+//! Accounts: the domain rules (validation, uniqueness, etags, idempotent create) and the
+//! in-memory registry that serves reads.
+//!
+//! The redb file is the truth; the registry is a copy that is updated only after a commit, under a
+//! lock that serialises account writes, so readers never see a write that did not become durable
+//! and never see two writes in an order other than their commit order.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use reqwest::Url;
+use tokio::sync::{Mutex, broadcast};
+
+use crate::audit::Actor;
+use crate::seal::{Keyring, SealError};
+use crate::secret::ApiKey;
+use crate::store::{AccountRecord, EventKind, EventRecord, Store, StoreError, now_millis};
+
+pub const NAME_MAX: usize = 64;
+pub const API_KEY_MAX: usize = 256;
+pub const URL_MAX: usize = 2048;
+pub const LABELS_MAX: usize = 32;
+pub const LABEL_KEY_MAX: usize = 63;
+pub const LABEL_VALUE_MAX: usize = 63;
+pub const DEFAULT_CONNECTOR: &str = "openalgo";
+/// Events kept by default; older ones answer OUT_OF_RANGE to a resuming watcher.
+pub const DEFAULT_EVENT_RETENTION: u64 = 100_000;
+
+/// One rejected field of a request, reported to the client as a google.rpc.BadRequest violation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("invalid request: {}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldViolation>),
+    #[error("account {0:?} not found")]
+    NotFound(String),
+    #[error("an account named {0:?} already exists")]
+    NameTaken(String),
+    #[error("etag {given:?} does not match the current etag {current:?}: the account changed since it was read")]
+    EtagMismatch { given: String, current: String },
+    #[error("request_id {0:?} was used for an account that has since been deleted")]
+    RequestIdSpent(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+}
+
+impl AccountError {
+    fn invalid(field: &str, description: impl Into<String>) -> Self {
+        Self::Invalid(vec![FieldViolation::new(field, description)])
+    }
+}
+
+/// A validated request to create an account.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub request_id: String,
+    pub name: String,
+    pub connector: String,
+    pub host_url: String,
+    pub ws_url: String,
+    pub api_key: ApiKey,
+    pub labels: BTreeMap<String, String>,
+    pub enabled: bool,
+}
+
+/// The fields an update changes; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct AccountPatch {
+    pub name: Option<String>,
+    pub host_url: Option<String>,
+    pub ws_url: Option<String>,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub enabled: Option<bool>,
+    pub api_key: Option<ApiKey>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation. Each check returns the violation so a request reports every bad field at once.
+
+pub fn check_name(field: &str, name: &str, out: &mut Vec<FieldViolation>) {
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    let starts_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if name.is_empty() || name.len() > NAME_MAX {
+        out.push(FieldViolation::new(field, format!("must be 1-{NAME_MAX} characters")));
+    } else if !ok_chars || !starts_ok {
+        out.push(FieldViolation::new(
+            field,
+            "may contain only A-Z a-z 0-9 . _ - and must start with a letter or digit",
+        ));
+    }
+}
+
+/// Accepts an absolute URL with one of `schemes`, a host, and no credentials, query or fragment
+/// (credentials in a URL would end up in logs; a query would be silently dropped by the connector).
+pub fn check_url(field: &str, url: &str, schemes: &[&str], out: &mut Vec<FieldViolation>) {
+    if url.len() > URL_MAX {
+        out.push(FieldViolation::new(field, format!("must be at most {URL_MAX} characters")));
+        return;
+    }
+    let parsed = match Url::parse(url) {
+        Ok(u) => u,
+        Err(e) => {
+            out.push(FieldViolation::new(field, format!("is not a valid URL ({e})")));
+            return;
+        }
+    };
+    if !schemes.contains(&parsed.scheme()) {
+        out.push(FieldViolation::new(
+            field,
+            format!("scheme must be {} (got {:?})", schemes.join(" or "), parsed.scheme()),
+        ));
+    } else if parsed.host_str().is_none_or(str::is_empty) {
+        out.push(FieldViolation::new(field, "must name a host"));
+    } else if !parsed.username().is_empty() || parsed.password().is_some() {
+        out.push(FieldViolation::new(field, "must not carry credentials"));
+    } else if parsed.query().is_some() || parsed.fragment().is_some() {
+        out.push(FieldViolation::new(field, "must not have a query or fragment"));
+    }
+}
+
+/// API keys are 1-256 visible ASCII characters (no spaces or control characters).
+pub fn check_api_key(field: &str, key: &str, out: &mut Vec<FieldViolation>) {
+    if key.is_empty() || key.len() > API_KEY_MAX {
+        out.push(FieldViolation::new(field, format!("must be 1-{API_KEY_MAX} characters")));
+    } else if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        out.push(FieldViolation::new(
+            field,
+            "must be visible ASCII characters only (no spaces or control characters)",
+        ));
+    }
+}
+
+pub fn check_labels(field: &str, labels: &BTreeMap<String, String>, out: &mut Vec<FieldViolation>) {
+    if labels.len() > LABELS_MAX {
+        out.push(FieldViolation::new(field, format!("at most {LABELS_MAX} labels")));
+    }
+    for (k, v) in labels {
+        let key_ok = !k.is_empty()
+            && k.len() <= LABEL_KEY_MAX
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'));
+        if !key_ok {
+            out.push(FieldViolation::new(
+                format!("{field}[{k}]"),
+                format!("label key must be 1-{LABEL_KEY_MAX} characters of A-Z a-z 0-9 . _ - /"),
+            ));
+        }
+        let value_ok = v.len() <= LABEL_VALUE_MAX
+            && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !value_ok {
+            out.push(FieldViolation::new(
+                format!("{field}[{k}]"),
+                format!("label value must be 0-{LABEL_VALUE_MAX} characters of A-Z a-z 0-9 . _ -"),
+            ));
+        }
+    }
+}
+
+fn check_connector(connector: &str, out: &mut Vec<FieldViolation>) {
+    if connector != DEFAULT_CONNECTOR {
+        out.push(FieldViolation::new(
+            "connector",
+            format!("unsupported connector {connector:?}; supported: {DEFAULT_CONNECTOR}"),
+        ));
+    }
+}
+
+fn check_request_id(request_id: &str, out: &mut Vec<FieldViolation>) {
+    if request_id.len() > 128 || request_id.chars().any(char::is_control) {
+        out.push(FieldViolation::new("request_id", "must be at most 128 characters, no control characters"));
+    }
+}
+
+fn finish(violations: Vec<FieldViolation>) -> Result<(), AccountError> {
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(AccountError::Invalid(violations))
+    }
+}
+
+impl NewAccount {
+    pub fn validate(&self) -> Result<(), AccountError> {
+        let mut v = Vec::new();
+        check_request_id(&self.request_id, &mut v);
+        check_name("name", &self.name, &mut v);
+        check_connector(&self.connector, &mut v);
+        check_url("host_url", &self.host_url, &["http", "https"], &mut v);
+        if !self.ws_url.is_empty() {
+            check_url("ws_url", &self.ws_url, &["ws", "wss"], &mut v);
+        }
+        check_api_key("api_key", self.api_key.expose(), &mut v);
+        check_labels("labels", &self.labels, &mut v);
+        finish(v)
+    }
+}
+
+impl AccountPatch {
+    pub fn validate(&self) -> Result<(), AccountError> {
+        let mut v = Vec::new();
+        if let Some(name) = &self.name {
+            check_name("account.name", name, &mut v);
+        }
+        if let Some(url) = &self.host_url {
+            check_url("account.host_url", url, &["http", "https"], &mut v);
+        }
+        if let Some(url) = self.ws_url.as_ref().filter(|u| !u.is_empty()) {
+            check_url("account.ws_url", url, &["ws", "wss"], &mut v);
+        }
+        if let Some(labels) = &self.labels {
+            check_labels("account.labels", labels, &mut v);
+        }
+        if let Some(key) = &self.api_key {
+            check_api_key("api_key", key.expose(), &mut v);
+        }
+        finish(v)
+    }
+
+    fn changed_fields(&self, r: &AccountRecord) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.name.as_ref().is_some_and(|n| *n != r.name) {
+            out.push("name");
+        }
+        if self.host_url.as_ref().is_some_and(|u| *u != r.host_url) {
+            out.push("host_url");
+        }
+        if self.ws_url.as_ref().is_some_and(|u| *u != r.ws_url) {
+            out.push("ws_url");
+        }
+        if self.labels.as_ref().is_some_and(|l| *l != r.labels) {
+            out.push("labels");
+        }
+        if self.enabled.is_some_and(|e| e != r.enabled) {
+            out.push("enabled");
+        }
+        // A new key always counts as a change: comparing would mean unsealing the old one.
+        if self.api_key.is_some() {
+            out.push("api_key");
+        }
+        out
+    }
+}
+
+/// "k=v,k2=v2": an account matches when every pair is among its labels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelSelector(Vec<(String, String)>);
+
+impl LabelSelector {
+    pub fn parse(field: &str, text: &str) -> Result<Self, AccountError> {
+        let mut pairs = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((k, v)) = part.split_once('=') else {
+                return Err(AccountError::invalid(field, format!("{part:?} is not KEY=VALUE")));
+            };
+            pairs.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        Ok(Self(pairs))
+    }
+
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.0.iter().all(|(k, v)| labels.get(k) == Some(v))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The registry.
+
+/// Something that happened to an account, broadcast after it is durable.
+pub type EventBus = broadcast::Sender<EventRecord>;
+
+#[derive(Default)]
+struct Registry {
+    by_id: BTreeMap<String, Arc<AccountRecord>>,
+    id_by_name: HashMap<String, String>,
+}
+
+impl Registry {
+    fn insert(&mut self, record: AccountRecord) -> Arc<AccountRecord> {
+        if let Some(old) = self.by_id.get(&record.id) {
+            self.id_by_name.remove(&old.name);
+        }
+        self.id_by_name.insert(record.name.clone(), record.id.clone());
+        let record = Arc::new(record);
+        self.by_id.insert(record.id.clone(), record.clone());
+        record
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(old) = self.by_id.remove(id) {
+            self.id_by_name.remove(&old.name);
+        }
+    }
+}
+
+/// Accounts: validated, sealed, durable writes and fast in-memory reads.
+#[derive(Clone)]
+pub struct Accounts {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    keyring: Arc<arc_swap::ArcSwap<Keyring>>,
+    registry: RwLock<Registry>,
+    /// Serialises account writes so the registry is updated in commit order.
+    write_lock: Mutex<()>,
+    events: EventBus,
+    event_retention: u64,
+}
+
+/// One page of a listing.
+#[derive(Debug)]
+pub struct Page {
+    pub accounts: Vec<Arc<AccountRecord>>,
+    /// Id of the last account on this page when more follow.
+    pub next_after: Option<String>,
+    pub total: usize,
+}
+
+impl Accounts {
+    pub fn load(
+        store: Store,
+        keyring: Arc<arc_swap::ArcSwap<Keyring>>,
+        events: EventBus,
+        event_retention: u64,
+    ) -> Result<Self, StoreError> {
+        let mut registry = Registry::default();
+        for record in store.load_accounts()? {
+            registry.insert(record);
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                keyring,
+                registry: RwLock::new(registry),
+                write_lock: Mutex::new(()),
+                events,
+                event_retention,
+            }),
+        })
+    }
+
+    pub fn events(&self) -> &EventBus {
+        &self.inner.events
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn keyring(&self) -> Arc<Keyring> {
+        self.inner.keyring.load_full()
+    }
+
+    fn read_registry<T>(&self, f: impl FnOnce(&Registry) -> T) -> T {
+        // A poisoned lock only means a panic elsewhere; the map itself is always consistent
+        // because it is modified only by whole-value inserts and removes.
+        match self.inner.registry.read() {
+            Ok(g) => f(&g),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+
+    fn write_registry(&self, f: impl FnOnce(&mut Registry)) {
+        match self.inner.registry.write() {
+            Ok(mut g) => f(&mut g),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.read_registry(|r| r.by_id.len())
+    }
+
+    /// Looks an account up by id, then by name.
+    pub fn get(&self, id_or_name: &str) -> Result<Arc<AccountRecord>, AccountError> {
+        self.read_registry(|r| {
+            r.by_id
+                .get(id_or_name)
+                .or_else(|| r.id_by_name.get(id_or_name).and_then(|id| r.by_id.get(id)))
+                .cloned()
+        })
+        .ok_or_else(|| AccountError::NotFound(id_or_name.to_string()))
+    }
+
+    /// Every account, in id (creation) order.
+    pub fn all(&self) -> Vec<Arc<AccountRecord>> {
+        self.read_registry(|r| r.by_id.values().cloned().collect())
+    }
+
+    /// Accounts after `after` (exclusive) that pass `keep`, at most `limit`.
+    pub fn page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        keep: impl Fn(&AccountRecord) -> bool,
+    ) -> Page {
+        self.read_registry(|r| {
+            let mut total = 0;
+            let mut accounts = Vec::with_capacity(limit.min(1024));
+            let mut more = false;
+            for (id, rec) in &r.by_id {
+                if !keep(rec) {
+                    continue;
+                }
+                total += 1;
+                if after.is_some_and(|a| id.as_str() <= a) {
+                    continue;
+                }
+                if accounts.len() < limit {
+                    accounts.push(rec.clone());
+                } else {
+                    more = true;
+                }
+            }
+            let next_after = if more { accounts.last().map(|a| a.id.clone()) } else { None };
+            Page {
+                accounts,
+                next_after,
+                total,
+            }
+        })
+    }
+
+    /// The plaintext key of an account, for the connector only.
+    pub fn api_key(&self, record: &AccountRecord) -> Result<ApiKey, SealError> {
+        self.keyring().unseal(&record.id, &record.sealed_key)
+    }
+
+    pub async fn create(&self, actor: &Actor, new: NewAccount) -> Result<Arc<AccountRecord>, AccountError> {
+        new.validate()?;
+        let _serial = self.inner.write_lock.lock().await;
+        let request_key = (!new.request_id.is_empty())
+            .then(|| format!("{}\0{}", actor.principal, new.request_id));
+        let id = uuid::Uuid::now_v7().to_string();
+        let sealed_key = self.keyring().seal(&id, &new.api_key)?;
+        let now = now_millis();
+        let record = AccountRecord {
+            id: id.clone(),
+            name: new.name,
+            connector: new.connector,
+            host_url: new.host_url,
+            ws_url: new.ws_url,
+            sealed_key,
+            api_key_hint: new.api_key.hint(),
+            broker: String::new(),
+            mode: String::new(),
+            enabled: new.enabled,
+            labels: new.labels,
+            create_time: now,
+            update_time: now,
+            revision: 1,
+        };
+        let actor = actor.clone();
+        let retention = self.inner.event_retention;
+        let to_store = record.clone();
+        let new_request_id = new.request_id;
+        let outcome = self
+            .inner
+            .store
+            .write(move |tx| {
+                // A retried create answers with the account the first attempt made.
+                if let Some(key) = &request_key {
+                    if let Some(first) = tx.create_request(key)? {
+                        return Ok(Created::Replayed(first));
+                    }
+                }
+                if tx.account_id_by_name(&to_store.name)?.is_some() {
+                    return Err(AccountError::NameTaken(to_store.name.clone()));
+                }
+                tx.put_account(&to_store, None)?;
+                if let Some(key) = &request_key {
+                    tx.put_create_request(key, &to_store.id)?;
+                }
+                let target = format!("account/{} ({})", to_store.id, to_store.name);
+                tx.append_audit(actor.record("account.create", &target, "ok"))?;
+                let event = tx.append_event(account_event(EventKind::AccountCreated, &to_store, ""))?;
+                tx.trim_events(retention)?;
+                Ok(Created::New(event))
+            })
+            .await?;
+        let event = match outcome {
+            Created::New(event) => event,
+            Created::Replayed(first) => {
+                return self
+                    .get(&first)
+                    .map_err(|_| AccountError::RequestIdSpent(new_request_id));
+            }
+        };
+        let mut stored = None;
+        self.write_registry(|r| stored = Some(r.insert(record)));
+        let _ = self.inner.events.send(event);
+        stored.ok_or_else(|| AccountError::NotFound(id))
+    }
+
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        id_or_name: &str,
+        etag: &str,
+        patch: AccountPatch,
+    ) -> Result<Arc<AccountRecord>, AccountError> {
+        patch.validate()?;
+        let _serial = self.inner.write_lock.lock().await;
+        let current = self.get(id_or_name)?;
+        if !etag.is_empty() && etag != current.etag() {
+            return Err(AccountError::EtagMismatch {
+                given: etag.to_string(),
+                current: current.etag(),
+            });
+        }
+        let changed = patch.changed_fields(&current);
+        if changed.is_empty() {
+            return Ok(current);
+        }
+        let mut next = (*current).clone();
+        if let Some(name) = patch.name {
+            next.name = name;
+        }
+        if let Some(url) = patch.host_url {
+            next.host_url = url;
+        }
+        if let Some(url) = patch.ws_url {
+            next.ws_url = url;
+        }
+        if let Some(labels) = patch.labels {
+            next.labels = labels;
+        }
+        if let Some(enabled) = patch.enabled {
+            next.enabled = enabled;
+        }
+        if let Some(key) = &patch.api_key {
+            next.sealed_key = self.keyring().seal(&next.id, key)?;
+            next.api_key_hint = key.hint();
+        }
+        next.revision += 1;
+        next.update_time = now_millis().max(current.update_time);
+        let actor = actor.clone();
+        let retention = self.inner.event_retention;
+        let old_name = current.name.clone();
+        let to_store = next.clone();
+        let message = format!("changed: {}", changed.join(", "));
+        let event = self
+            .inner
+            .store
+            .write(move |tx| {
+                if to_store.name != old_name {
+                    if let Some(other) = tx.account_id_by_name(&to_store.name)? {
+                        if other != to_store.id {
+                            return Err(AccountError::NameTaken(to_store.name.clone()));
+                        }
+                    }
+                }
+                tx.put_account(&to_store, Some(&old_name))?;
+                let target = format!("account/{} ({})", to_store.id, to_store.name);
+                tx.append_audit(actor.record("account.update", &target, &format!("ok; {message}")))?;
+                let event = tx.append_event(account_event(EventKind::AccountUpdated, &to_store, &message))?;
+                tx.trim_events(retention)?;
+                Ok(event)
+            })
+            .await?;
+        let mut stored = None;
+        self.write_registry(|r| stored = Some(r.insert(next)));
+        let _ = self.inner.events.send(event);
+        stored.ok_or_else(|| AccountError::NotFound(id_or_name.to_string()))
+    }
+
+    pub async fn delete(&self, actor: &Actor, id_or_name: &str, etag: &str) -> Result<(), AccountError> {
+        let _serial = self.inner.write_lock.lock().await;
+        let current = self.get(id_or_name)?;
+        if !etag.is_empty() && etag != current.etag() {
+            return Err(AccountError::EtagMismatch {
+                given: etag.to_string(),
+                current: current.etag(),
+            });
+        }
+        let actor = actor.clone();
+        let retention = self.inner.event_retention;
+        let to_delete = (*current).clone();
+        let event = self
+            .inner
+            .store
+            .write(move |tx| {
+                tx.delete_account(&to_delete)?;
+                let target = format!("account/{} ({})", to_delete.id, to_delete.name);
+                tx.append_audit(actor.record("account.delete", &target, "ok"))?;
+                let event = tx.append_event(account_event(EventKind::AccountDeleted, &to_delete, ""))?;
+                tx.trim_events(retention)?;
+                Ok::<_, AccountError>(event)
+            })
+            .await?;
+        self.write_registry(|r| r.remove(&current.id));
+        let _ = self.inner.events.send(event);
+        Ok(())
+    }
+
+    /// Records a refused or failed operation in the audit log (its own durable transaction: the
+    /// operation itself changed nothing).
+    pub async fn audit_refusal(&self, actor: &Actor, action: &str, target: &str, outcome: &str) -> Result<(), StoreError> {
+        let record = actor.record(action, target, outcome);
+        self.inner
+            .store
+            .write(move |tx| tx.append_audit(record).map(|_| ()))
+            .await
+    }
+}
+
+enum Created {
+    New(EventRecord),
+    Replayed(String),
+}
+
+fn account_event(kind: EventKind, r: &AccountRecord, message: &str) -> EventRecord {
+    EventRecord {
+        sequence: 0,
+        time: now_millis(),
+        kind,
+        account_id: r.id.clone(),
+        account_name: r.name.clone(),
+        previous_state: String::new(),
+        state: String::new(),
+        reason: String::new(),
+        message: message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn violations(f: impl Fn(&mut Vec<FieldViolation>)) -> Vec<FieldViolation> {
+        let mut v = Vec::new();
+        f(&mut v);
+        v
+    }
+
+    #[test]
+    fn names() {
+        assert!(violations(|v| check_name("n", "desk-a.01_x", v)).is_empty());
+        for bad in ["", "-lead", "has space", "ünï", &"x".repeat(65)] {
+            assert_eq!(violations(|v| check_name("n", bad, v)).len(), 1, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        let web = ["http", "https"];
+        assert!(violations(|v| check_url("u", "http://127.0.0.1:5000", &web, v)).is_empty());
+        assert!(violations(|v| check_url("u", "https://algo.example.com/base", &web, v)).is_empty());
+        for bad in [
+            "javascript:alert(1)",
+            "ftp://x",
+            "127.0.0.1:5000",
+            "http://user:pw@host",
+            "http://h/?apikey=1",
+            "",
+            "ws://h",
+        ] {
+            assert_eq!(violations(|v| check_url("u", bad, &web, v)).len(), 1, "{bad:?}");
+        }
+        assert!(violations(|v| check_url("u", "wss://h:8765", &["ws", "wss"], v)).is_empty());
+    }
+
+    #[test]
+    fn api_keys_and_labels() {
+        assert!(violations(|v| check_api_key("k", "abc-123_XYZ", v)).is_empty());
+        for bad in ["", "has space", "tab\t", &"k".repeat(257), "ключ"] {
+            assert_eq!(violations(|v| check_api_key("k", bad, v)).len(), 1, "{bad:?}");
+        }
+        let mut labels = BTreeMap::new();
+        labels.insert("desk".to_string(), "a".to_string());
+        assert!(violations(|v| check_labels("l", &labels, v)).is_empty());
+        labels.insert("bad key".to_string(), "x".to_string());
+        labels.insert("k".to_string(), "<script>".to_string());
+        assert_eq!(violations(|v| check_labels("l", &labels, v)).len(), 2);
+    }
+
+    #[test]
+    fn selectors() {
+        let s = LabelSelector::parse("f", "desk=a, env=prod").unwrap();
+        let mut l = BTreeMap::new();
+        l.insert("desk".to_string(), "a".to_string());
+        assert!(!s.matches(&l));
+        l.insert("env".to_string(), "prod".to_string());
+        assert!(s.matches(&l));
+        assert!(LabelSelector::parse("f", "desk").is_err());
+        assert!(LabelSelector::parse("f", "").unwrap().is_empty());
+    }
+}

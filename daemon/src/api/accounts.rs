@@ -1,0 +1,190 @@
+//! AccountService: create, read, list, update and delete accounts.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use roster_proto::v1 as pb;
+use roster_proto::v1::account_service_server::AccountService;
+use sha2::{Digest, Sha256};
+use tonic::{Request, Response, Status};
+
+use super::errors::{invalid_field, status_of};
+use super::{ApiState, convert};
+use crate::accounts::{AccountPatch, DEFAULT_CONNECTOR, LabelSelector, NewAccount};
+use crate::auth::Caller;
+use crate::secret::ApiKey;
+use crate::store::AccountRecord;
+
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+pub struct AccountApi(pub ApiState);
+
+/// Names a request must not leave empty.
+fn required<'a>(field: &str, value: &'a str) -> Result<&'a str, Status> {
+    if value.trim().is_empty() {
+        Err(invalid_field(field, "is required"))
+    } else {
+        Ok(value)
+    }
+}
+
+/// Page tokens are opaque to clients: the id after which the next page starts, bound to a
+/// fingerprint of the filter so a token cannot be replayed against a different query.
+fn encode_token(after: &str, filter: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("v1|{}|{after}", fingerprint(filter)))
+}
+
+fn decode_token(token: &str, filter: &str) -> Result<Option<String>, Status> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bad = || invalid_field("page_token", "is not a token this server issued for this query");
+    let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let mut parts = text.splitn(3, '|');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("v1"), Some(fp), Some(after)) if fp == fingerprint(filter) && !after.is_empty() => {
+            Ok(Some(after.to_string()))
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn fingerprint(filter: &str) -> String {
+    hex::encode(Sha256::digest(filter.as_bytes()).get(..6).unwrap_or_default())
+}
+
+fn labels_of(map: std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
+    map.into_iter().collect()
+}
+
+#[tonic::async_trait]
+impl AccountService for AccountApi {
+    async fn create_account(&self, request: Request<pb::CreateAccountRequest>) -> Result<Response<pb::Account>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let new = NewAccount {
+            request_id: r.request_id,
+            name: r.name,
+            connector: if r.connector.is_empty() { DEFAULT_CONNECTOR.into() } else { r.connector },
+            host_url: r.host_url,
+            ws_url: r.ws_url,
+            api_key: ApiKey::new(r.api_key),
+            labels: labels_of(r.labels),
+            enabled: r.enabled.unwrap_or(true),
+        };
+        let record = self.0.accounts.create(&caller.actor(), new).await.map_err(status_of)?;
+        Ok(Response::new(convert::account(&record)))
+    }
+
+    async fn get_account(&self, request: Request<pb::GetAccountRequest>) -> Result<Response<pb::Account>, Status> {
+        let r = request.into_inner();
+        let record = self.0.accounts.get(required("account", &r.account)?).map_err(status_of)?;
+        Ok(Response::new(convert::account(&record)))
+    }
+
+    async fn list_accounts(
+        &self,
+        request: Request<pb::ListAccountsRequest>,
+    ) -> Result<Response<pb::ListAccountsResponse>, Status> {
+        let r = request.into_inner();
+        let page_size = match r.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n if n < 0 => return Err(invalid_field("page_size", "must not be negative")),
+            n => usize::try_from(n).unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE),
+        };
+        let state = pb::HealthState::try_from(r.state)
+            .map_err(|_| invalid_field("state", format!("unknown health state {}", r.state)))?;
+        let selector = LabelSelector::parse("label_selector", &r.label_selector).map_err(status_of)?;
+        let filter = format!("{}|{:?}|{}", r.label_selector, r.enabled, r.state);
+        let after = decode_token(&r.page_token, &filter)?;
+        let keep = |a: &AccountRecord| {
+            selector.matches(&a.labels)
+                && r.enabled.is_none_or(|e| a.enabled == e)
+                && match state {
+                    pb::HealthState::Unspecified => true,
+                    // No health checks run yet: an enabled account is UNKNOWN until checked.
+                    pb::HealthState::Disabled => !a.enabled,
+                    pb::HealthState::Unknown => a.enabled,
+                    _ => false,
+                }
+        };
+        let page = self.0.accounts.page(after.as_deref(), page_size, keep);
+        Ok(Response::new(pb::ListAccountsResponse {
+            accounts: page.accounts.iter().map(|a| convert::account(a)).collect(),
+            next_page_token: page.next_after.map(|a| encode_token(&a, &filter)).unwrap_or_default(),
+            total_size: i32::try_from(page.total).unwrap_or(i32::MAX),
+        }))
+    }
+
+    async fn update_account(
+        &self,
+        request: Request<pb::UpdateAccountRequest>,
+    ) -> Result<Response<pb::Account>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let account = r.account.ok_or_else(|| invalid_field("account", "is required"))?;
+        let target = required("account.id", &account.id)?.to_string();
+        let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
+        if paths.is_empty() {
+            return Err(invalid_field("update_mask", "must name at least one field"));
+        }
+        let mut patch = AccountPatch::default();
+        let mut api_key = Some(r.api_key);
+        for path in &paths {
+            match path.trim_start_matches("account.") {
+                "name" => patch.name = Some(account.name.clone()),
+                "host_url" => patch.host_url = Some(account.host_url.clone()),
+                "ws_url" => patch.ws_url = Some(account.ws_url.clone()),
+                "labels" => patch.labels = Some(labels_of(account.labels.clone())),
+                "enabled" => patch.enabled = Some(account.enabled),
+                "api_key" => patch.api_key = api_key.take().map(ApiKey::new),
+                other => {
+                    return Err(invalid_field(
+                        "update_mask",
+                        format!(
+                            "unknown or immutable field {other:?}; updatable: name, host_url, ws_url, labels, enabled, api_key"
+                        ),
+                    ));
+                }
+            }
+        }
+        let record = self
+            .0
+            .accounts
+            .update(&caller.actor(), &target, &account.etag, patch)
+            .await
+            .map_err(status_of)?;
+        Ok(Response::new(convert::account(&record)))
+    }
+
+    async fn delete_account(
+        &self,
+        request: Request<pb::DeleteAccountRequest>,
+    ) -> Result<Response<pb::DeleteAccountResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        self.0
+            .accounts
+            .delete(&caller.actor(), required("account", &r.account)?, &r.etag)
+            .await
+            .map_err(status_of)?;
+        Ok(Response::new(pb::DeleteAccountResponse {}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_are_bound_to_their_filter() {
+        let t = encode_token("018f-id", "desk=a|None|0");
+        assert_eq!(decode_token(&t, "desk=a|None|0").unwrap().as_deref(), Some("018f-id"));
+        assert!(decode_token(&t, "desk=b|None|0").is_err());
+        assert!(decode_token("garbage!!", "x").is_err());
+        assert!(decode_token("", "x").unwrap().is_none());
+    }
+}

@@ -1,0 +1,51 @@
+//! Domain records to roster.v1 messages.
+
+use roster_proto::pbjson_types::Timestamp;
+use roster_proto::v1 as pb;
+
+use crate::store::{AccountRecord, UnixMillis};
+
+pub fn timestamp(ms: UnixMillis) -> Option<Timestamp> {
+    if ms <= 0 {
+        return None;
+    }
+    Some(Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: i32::try_from(ms.rem_euclid(1000) * 1_000_000).unwrap_or(0),
+    })
+}
+
+pub fn system_timestamp(t: std::time::SystemTime) -> Option<Timestamp> {
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(Timestamp {
+        seconds: i64::try_from(d.as_secs()).ok()?,
+        nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+    })
+}
+
+pub fn duration(d: std::time::Duration) -> roster_proto::pbjson_types::Duration {
+    roster_proto::pbjson_types::Duration {
+        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// The API view of an account: everything but the key, which is shown only as its hint.
+pub fn account(r: &AccountRecord) -> pb::Account {
+    pb::Account {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        connector: r.connector.clone(),
+        host_url: r.host_url.clone(),
+        ws_url: r.ws_url.clone(),
+        api_key_hint: r.api_key_hint.clone(),
+        broker: r.broker.clone(),
+        enabled: r.enabled,
+        labels: r.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        create_time: timestamp(r.create_time),
+        update_time: timestamp(r.update_time),
+        etag: r.etag(),
+        mode: r.mode.clone(),
+        key_id: r.sealed_key.key_id.clone(),
+    }
+}

@@ -1,0 +1,58 @@
+//! The gRPC surface: tonic services that validate requests, call the domain modules, and map
+//! their results to roster.v1 messages and status codes. No storage logic lives here.
+
+mod accounts;
+mod admin;
+mod convert;
+mod errors;
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use roster_proto::v1::account_service_server::AccountServiceServer;
+use roster_proto::v1::admin_service_server::AdminServiceServer;
+use roster_proto::v1::monitor_service_server::{MonitorService, MonitorServiceServer};
+use roster_proto::v1::portfolio_service_server::{PortfolioService, PortfolioServiceServer};
+
+use crate::accounts::Accounts;
+
+pub use errors::status_of;
+
+/// What every service needs; cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    pub accounts: Accounts,
+    pub started: Instant,
+    pub start_time: SystemTime,
+    /// Expiry of the server certificate in use, for GetStatus.
+    pub server_cert_expiry: Option<SystemTime>,
+    pub config_generation: Arc<std::sync::atomic::AtomicU64>,
+    pub max_request_bytes: usize,
+}
+
+/// MonitorService until health monitoring lands: every RPC answers UNIMPLEMENTED.
+struct MonitorPending;
+impl MonitorService for MonitorPending {}
+
+/// PortfolioService until consolidation lands: every RPC answers UNIMPLEMENTED.
+struct PortfolioPending;
+impl PortfolioService for PortfolioPending {}
+
+/// The roster.v1 services, each with explicit message size limits.
+pub fn routes(state: ApiState) -> tonic::service::Routes {
+    let max = state.max_request_bytes;
+    // Responses (a page of 1000 accounts, a big book) may be larger than requests.
+    let max_out = 64 * 1024 * 1024;
+    let accounts = AccountServiceServer::new(accounts::AccountApi(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max_out);
+    let admin = AdminServiceServer::new(admin::AdminApi(state))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max_out);
+    let monitor = MonitorServiceServer::new(MonitorPending).max_decoding_message_size(max);
+    let portfolio = PortfolioServiceServer::new(PortfolioPending).max_decoding_message_size(max);
+    tonic::service::Routes::new(accounts)
+        .add_service(admin)
+        .add_service(monitor)
+        .add_service(portfolio)
+}

@@ -1,0 +1,492 @@
+//! Who is calling, and may they: the mTLS acceptor, the caller's identity from the verified client
+//! certificate, roles per RPC, revocation, and the per-principal rate limit.
+//!
+//! TLS is terminated here rather than inside tonic so that (1) a stalled handshake is cut off by a
+//! timeout in its own task and never blocks the accept loop, (2) the server certificate and client
+//! CA can be swapped on reload without dropping live connections, and (3) the client certificate is
+//! parsed once per connection, not once per request.
+//!
+//! Identity comes only from the verified leaf certificate (never from metadata): its Subject CN is
+//! the principal and its Subject OU the role (see `pki`). A single certificate is revoked by
+//! listing its serial in `[tls] revoked_serials`; the check runs on every request, so revocation
+//! also cuts off connections that were open before the reload.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use futures::future::BoxFuture;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use rustls::ServerConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::server::Connected;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+use tracing::{Instrument, debug, info, warn};
+
+use crate::accounts::Accounts;
+use crate::audit::Actor;
+use crate::config::{LimitsConfig, TlsConfig, normalize_serial};
+use crate::pki::{ClientIdentity, Role};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("tls: {what} {path}: {message}")]
+    File {
+        what: &'static str,
+        path: String,
+        message: String,
+    },
+    #[error("tls: {0}")]
+    Config(String),
+}
+
+fn file_err(what: &'static str, path: &Path, e: impl std::fmt::Display) -> AuthError {
+    AuthError::File {
+        what,
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// TLS 1.3 only, client certificate required and verified against `client_ca`, ALPN h2.
+pub fn server_tls_config(cert: &Path, key: &Path, client_ca: &Path) -> Result<Arc<ServerConfig>, AuthError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let certs = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| file_err("server certificate", cert, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| file_err("server certificate", cert, e))?;
+    if certs.is_empty() {
+        return Err(file_err("server certificate", cert, "no certificate in file"));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err("server key", key, e))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_file_iter(client_ca).map_err(|e| file_err("client CA", client_ca, e))? {
+        let ca = ca.map_err(|e| file_err("client CA", client_ca, e))?;
+        roots.add(ca).map_err(|e| file_err("client CA", client_ca, e))?;
+    }
+    if roots.is_empty() {
+        return Err(file_err("client CA", client_ca, "no certificate in file"));
+    }
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| AuthError::Config(e.to_string()))?;
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| AuthError::Config(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| AuthError::Config(format!("server certificate and key: {e}")))?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Loads the TLS settings of a config, with paths already resolved.
+pub fn tls_from_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, AuthError> {
+    let need = |p: &Option<std::path::PathBuf>, name: &str| {
+        p.clone()
+            .ok_or_else(|| AuthError::Config(format!("[tls] {name} is not set")))
+    };
+    server_tls_config(&need(&tls.cert, "cert")?, &need(&tls.key, "key")?, &need(&tls.client_ca, "client_ca")?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections.
+
+/// What the daemon knows about the peer of a connection, fixed at handshake time.
+#[derive(Debug)]
+pub struct PeerInfo {
+    pub remote: SocketAddr,
+    /// Why the (chain-verified) certificate gives no identity, if it does not.
+    pub identity: Result<ClientIdentity, String>,
+}
+
+/// The connection info tonic puts into every request's extensions.
+#[derive(Debug, Clone)]
+pub struct Peer(pub Arc<PeerInfo>);
+
+/// A TLS connection whose client certificate has been verified; holds a connection slot.
+pub struct AuthedConn {
+    io: TlsStream<TcpStream>,
+    peer: Peer,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Connected for AuthedConn {
+    type ConnectInfo = Peer;
+    fn connect_info(&self) -> Peer {
+        self.peer.clone()
+    }
+}
+
+impl AsyncRead for AuthedConn {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for AuthedConn {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+/// Accepts TCP connections and completes each TLS handshake in its own task, bounded by
+/// `handshake_timeout`; finished connections come out of the returned stream. The accept loop
+/// ends when the stream is dropped.
+pub fn incoming(
+    listener: TcpListener,
+    tls: Arc<ArcSwap<ServerConfig>>,
+    handshake_timeout: Duration,
+    max_connections: usize,
+) -> ReceiverStream<Result<AuthedConn, std::io::Error>> {
+    let (tx, rx) = mpsc::channel(128);
+    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    tokio::spawn(async move {
+        loop {
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => slot,
+                () = tx.closed() => return,
+            };
+            let Ok(slot) = slot else { return };
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = tx.closed() => return,
+            };
+            let (tcp, remote) = match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = TlsAcceptor::from(tls.load_full());
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                    Ok(Ok(io)) => {
+                        let identity = peer_identity(&io);
+                        let peer = Peer(Arc::new(PeerInfo { remote, identity }));
+                        let _ = tx.send(Ok(AuthedConn { io, peer, _slot: slot })).await;
+                    }
+                    Ok(Err(e)) => info!(%remote, error = %e, "TLS handshake refused"),
+                    Err(_) => info!(%remote, timeout = ?handshake_timeout, "TLS handshake timed out"),
+                }
+            });
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+fn peer_identity(io: &TlsStream<TcpStream>) -> Result<ClientIdentity, String> {
+    let (_, conn) = io.get_ref();
+    let leaf = conn
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .ok_or_else(|| "no client certificate".to_string())?;
+    ClientIdentity::from_der(leaf.as_ref()).map_err(|e| e.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-request authorization.
+
+/// The authenticated caller of one request; handlers read it from the request extensions.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: String,
+    pub role: Role,
+    pub request_id: String,
+}
+
+impl Caller {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            principal: self.principal.clone(),
+            role: self.role.to_string(),
+            request_id: self.request_id.clone(),
+        }
+    }
+
+    /// The caller of a request that went through [`AuthLayer`].
+    pub fn of<T>(request: &tonic::Request<T>) -> Result<Caller, Status> {
+        request
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("no authenticated caller"))
+    }
+}
+
+/// What an RPC needs of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Need {
+    Read,
+    Operate,
+    Admin,
+}
+
+/// The role each RPC requires. Anything not listed (health, reflection) needs only a verified
+/// certificate; unknown methods fall through to tonic's UNIMPLEMENTED.
+pub fn need_for(path: &str) -> Need {
+    let method = path.rsplit('/').next().unwrap_or_default();
+    let service = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+    match (service, method) {
+        (
+            "roster.v1.AccountService",
+            "CreateAccount" | "UpdateAccount" | "DeleteAccount" | "TestConnection",
+        )
+        | ("roster.v1.MonitorService", "CheckNow") => Need::Operate,
+        ("roster.v1.AdminService", "Backup" | "RotateEncryptionKey" | "ListAuditEvents") => Need::Admin,
+        _ => Need::Read,
+    }
+}
+
+pub fn role_allows(role: Role, need: Need) -> bool {
+    match role {
+        Role::Admin => true,
+        Role::Operator => need <= Need::Operate,
+        Role::Viewer => need == Need::Read,
+    }
+}
+
+/// Access rules that a reload replaces as a whole.
+pub struct AccessPolicy {
+    revoked: HashSet<String>,
+    limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl AccessPolicy {
+    pub fn new(tls: &TlsConfig, limits: &LimitsConfig) -> Self {
+        let per_second = NonZeroU32::new(limits.requests_per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(limits.burst).unwrap_or(NonZeroU32::MIN);
+        Self {
+            revoked: tls.revoked_serials.iter().filter_map(|s| normalize_serial(s)).collect(),
+            limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+        }
+    }
+}
+
+struct Refusal {
+    status: Status,
+    /// Refusals worth a durable audit record (not rate limiting: that would let a noisy client
+    /// turn its own refusals into disk writes).
+    audit: Option<(Actor, String)>,
+}
+
+pub struct AuthState {
+    pub policy: ArcSwap<AccessPolicy>,
+    pub accounts: Accounts,
+}
+
+impl AuthState {
+    fn authorize<B>(&self, req: &http::Request<B>) -> Result<Caller, Refusal> {
+        let path = req.uri().path();
+        let peer = req
+            .extensions()
+            .get::<Peer>()
+            .ok_or_else(|| refuse(Status::unauthenticated("no TLS peer information")))?;
+        let identity = peer.0.identity.as_ref().map_err(|why| {
+            refuse(Status::unauthenticated(format!("client certificate not usable: {why}")))
+        })?;
+        let request_id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
+            .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_string);
+        let caller = Caller {
+            principal: identity.principal.clone(),
+            role: identity.role,
+            request_id,
+        };
+        let policy = self.policy.load();
+        if let Err(not_until) = policy.limiter.check_key(&caller.principal) {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            return Err(refuse(Status::with_error_details(
+                Code::ResourceExhausted,
+                format!(
+                    "rate limit for {} exceeded; retry in {} ms",
+                    caller.principal,
+                    wait.as_millis().max(1)
+                ),
+                ErrorDetails::with_retry_info(Some(wait)),
+            )));
+        }
+        let rpc = path.trim_start_matches('/').to_string();
+        let audited = |status: Status, outcome: String| Refusal {
+            status,
+            audit: Some((caller.actor(), format!("{rpc}: {outcome}"))),
+        };
+        let serial = normalize_serial(&identity.serial_hex).unwrap_or_default();
+        if policy.revoked.contains(&serial) {
+            return Err(audited(
+                Status::unauthenticated(format!(
+                    "client certificate {} (serial {}) has been revoked",
+                    caller.principal, identity.serial_hex
+                )),
+                "refused: revoked certificate".into(),
+            ));
+        }
+        if identity.not_after < SystemTime::now() {
+            return Err(refuse(Status::unauthenticated("client certificate has expired")));
+        }
+        let need = need_for(path);
+        if !role_allows(caller.role, need) {
+            return Err(audited(
+                Status::permission_denied(format!(
+                    "role {} may not call {rpc} (needs {})",
+                    caller.role,
+                    match need {
+                        Need::Read => "viewer",
+                        Need::Operate => "operator",
+                        Need::Admin => "admin",
+                    }
+                )),
+                "refused: permission denied".into(),
+            ));
+        }
+        Ok(caller)
+    }
+}
+
+fn refuse(status: Status) -> Refusal {
+    Refusal { status, audit: None }
+}
+
+/// Tower layer that authenticates, rate-limits and authorizes every request before any service.
+#[derive(Clone)]
+pub struct AuthLayer {
+    pub state: Arc<AuthState>,
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    state: Arc<AuthState>,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for AuthService<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        // The clone that was polled ready is the one that serves this call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let state = self.state.clone();
+        let decision = state.authorize(&req);
+        let rpc = req.uri().path().trim_start_matches('/').to_string();
+        Box::pin(async move {
+            match decision {
+                Ok(caller) => {
+                    let span = tracing::info_span!(
+                        "rpc",
+                        rpc = %rpc,
+                        request_id = %caller.request_id,
+                        principal = %caller.principal,
+                    );
+                    req.extensions_mut().insert(caller);
+                    let started = Instant::now();
+                    let response = inner.call(req).instrument(span.clone()).await?;
+                    let status = grpc_status(&response);
+                    span.in_scope(|| {
+                        debug!(status, duration_us = started.elapsed().as_micros(), "rpc done");
+                    });
+                    Ok(response)
+                }
+                Err(refusal) => {
+                    info!(rpc = %rpc, code = ?refusal.status.code(), message = refusal.status.message(), "request refused");
+                    if let Some((actor, outcome)) = refusal.audit {
+                        if let Err(e) = state.accounts.audit_refusal(&actor, "auth", &rpc, &outcome).await {
+                            warn!(error = %e, "could not audit a refused request");
+                        }
+                    }
+                    Ok(refusal.status.into_http())
+                }
+            }
+        })
+    }
+}
+
+/// The grpc-status a response carries in its headers (errors are trailers-only); "OK" otherwise.
+fn grpc_status(response: &http::Response<tonic::body::Body>) -> &str {
+    response
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .map_or("0", |s| s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_per_rpc() {
+        let create = need_for("/roster.v1.AccountService/CreateAccount");
+        let list = need_for("/roster.v1.AccountService/ListAccounts");
+        let backup = need_for("/roster.v1.AdminService/Backup");
+        assert_eq!((create, list, backup), (Need::Operate, Need::Read, Need::Admin));
+        assert!(!role_allows(Role::Viewer, create));
+        assert!(role_allows(Role::Viewer, list));
+        assert!(role_allows(Role::Operator, create));
+        assert!(!role_allows(Role::Operator, backup));
+        assert!(role_allows(Role::Admin, backup));
+        assert_eq!(need_for("/grpc.health.v1.Health/Check"), Need::Read);
+        assert_eq!(need_for("/roster.v1.MonitorService/CheckNow"), Need::Operate);
+    }
+}
