@@ -41,8 +41,8 @@ use tracing::{Instrument, debug, info, warn};
 
 use crate::accounts::Accounts;
 use crate::audit::Actor;
-use crate::config::{LimitsConfig, TlsConfig, normalize_serial};
-use crate::pki::{ClientIdentity, Role};
+use crate::config::{LimitsConfig, TlsConfig};
+use crate::pki::{ClientIdentity, Role, normalize_serial_hex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -294,7 +294,7 @@ impl AccessPolicy {
         let per_second = NonZeroU32::new(limits.requests_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.burst).unwrap_or(NonZeroU32::MIN);
         Self {
-            revoked: tls.revoked_serials.iter().filter_map(|s| normalize_serial(s)).collect(),
+            revoked: tls.revoked_serials.iter().filter_map(|s| normalize_serial_hex(s)).collect(),
             limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
         }
     }
@@ -351,8 +351,7 @@ impl AuthState {
             status,
             audit: Some((caller.actor(), format!("{rpc}: {outcome}"))),
         };
-        let serial = normalize_serial(&identity.serial_hex).unwrap_or_default();
-        if policy.revoked.contains(&serial) {
+        if policy.revoked.contains(&identity.serial_hex) {
             return Err(audited(
                 Status::unauthenticated(format!(
                     "client certificate {} (serial {}) has been revoked",

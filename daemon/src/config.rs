@@ -213,7 +213,7 @@ impl Config {
             return bad("server.max_request_bytes must be >= 1024 and max_concurrent_streams >= 1");
         }
         for serial in &self.tls.revoked_serials {
-            if normalize_serial(serial).is_none() {
+            if crate::pki::normalize_serial_hex(serial).is_none() {
                 return Err(ConfigError::Invalid(format!(
                     "tls.revoked_serials: {serial:?} is not a hex serial number"
                 )));
@@ -221,20 +221,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// Serials compare as lowercase hex without separators or leading zeros, so "0A:1b" == "a1b".
-pub fn normalize_serial(serial: &str) -> Option<String> {
-    let hex: String = serial
-        .chars()
-        .filter(|c| !matches!(c, ':' | ' ' | '-'))
-        .collect::<String>()
-        .to_ascii_lowercase();
-    if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    let trimmed = hex.trim_start_matches('0');
-    Some(if trimmed.is_empty() { "0".into() } else { trimmed.into() })
 }
 
 #[cfg(test)]
@@ -262,12 +248,5 @@ mod tests {
         assert!(err.unwrap_err().to_string().contains("monitor.timeout"));
         let err = Config::from_toml("[tls]\nrevoked_serials = [\"xyz\"]\n", Path::new("t.toml"));
         assert!(err.unwrap_err().to_string().contains("xyz"));
-    }
-
-    #[test]
-    fn serials_normalize() {
-        assert_eq!(normalize_serial("0A:1b").as_deref(), Some("a1b"));
-        assert_eq!(normalize_serial("00").as_deref(), Some("0"));
-        assert_eq!(normalize_serial(""), None);
     }
 }
