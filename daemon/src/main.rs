@@ -1,1 +1,143 @@
-fn main(){}
+//! rosterd: parse the command line, build the config, run the daemon until a signal.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rosterd::config::Config;
+use rosterd::logging::{self, LogFormat};
+use rosterd::{dev, runtime};
+use tracing::{error, info};
+
+const DEFAULT_CONFIG: &str = "/etc/roster/rosterd.toml";
+
+/// Roster daemon: owns your trading accounts, watches their health, and serves consolidated
+/// books over mutually-authenticated TLS gRPC (drive it with `rosterctl`).
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+#[command(after_help = "Quick start: `rosterd --dev` creates ./.roster-dev (dev CA, certificates, \
+master key, config) on first run, serves on 127.0.0.1:50051, and prints the rosterctl command to use.")]
+struct Cli {
+    /// Config file (TOML). Default: /etc/roster/rosterd.toml; with --dev, laid over the dev config.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Development mode: create (first run) and use a self-contained state dir with its own PKI.
+    #[arg(long)]
+    dev: bool,
+    /// State dir for --dev.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Listen address, overriding [server] listen (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// stderr log format (ignored under journald).
+    #[arg(long, value_enum, default_value = "human", global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a config file and exit (0: valid; 1: the first problem is printed).
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    // One crypto provider for the whole process, chosen explicitly (see STYLE.md).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    if let Some(Command::CheckConfig) = cli.command {
+        let path = cli.config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+        return match Config::load(&path) {
+            Ok(_) => {
+                println!("{}: ok", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("rosterd: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    logging::init(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rosterd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e:#}");
+            eprintln!("rosterd: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let dev_dir = cli
+        .dev
+        .then(|| cli.state_dir.clone().unwrap_or_else(|| PathBuf::from(dev::DEFAULT_STATE_DIR)));
+    let mut config = match &dev_dir {
+        Some(dir) => dev::prepare(dir, cli.config.as_deref())?,
+        None => {
+            let path = cli.config.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+            let mut config = Config::load(&path)?;
+            let state = std::env::var_os("STATE_DIRECTORY").map(PathBuf::from);
+            let creds = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+            runtime::apply_systemd_defaults(&mut config, state.as_deref(), creds.as_deref());
+            config
+        }
+    };
+    if let Some(listen) = cli.listen {
+        config.server.listen = listen;
+    }
+    let mut running = runtime::start(config).await.context("startup failed")?;
+    let addr = running.local_addr;
+    println!("rosterd listening on {addr}");
+    if let Some(dir) = &dev_dir {
+        let profile = dir.canonicalize().unwrap_or_else(|_| dir.clone()).join("admin");
+        println!("dev state dir: {}", profile.parent().map(|p| p.display().to_string()).unwrap_or_default());
+        println!("use it with rosterctl:");
+        println!(
+            "  cargo run -q -p rosterctl -- --addr https://{addr} --profile {} status",
+            profile.display()
+        );
+        println!(
+            "or: export ROSTER_ADDR=https://{addr} ROSTER_PROFILE={} && rosterctl account list",
+            profile.display()
+        );
+    }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+
+    tokio::select! {
+        () = shutdown_signal() => info!("shutdown requested"),
+        result = running.wait() => {
+            result.context("gRPC server failed")?;
+            return Ok(());
+        }
+    }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    running.shutdown().await.context("shutdown")?;
+    info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers the daemon can still be stopped by the server ending.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

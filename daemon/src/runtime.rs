@@ -1,0 +1,189 @@
+//! Startup order, the running server, and shutdown: open the store, load the keyring, load the
+//! accounts, build TLS, bind, serve; on a signal, stop accepting and drain.
+//!
+//! Tests and the binary start the daemon the same way, through [`start`], on a listener they
+//! bound themselves (`127.0.0.1:0` in tests).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::accounts::{Accounts, DEFAULT_EVENT_RETENTION};
+use crate::api::{self, ApiState};
+use crate::auth::{self, AccessPolicy, AuthLayer, AuthState};
+use crate::config::Config;
+use crate::seal::{Keyring, MasterKey};
+use crate::store::Store;
+
+/// File names the daemon looks for in `$CREDENTIALS_DIRECTORY` when the config names none.
+pub const CRED_MASTER_KEY: &str = "master-key";
+pub const CRED_SERVER_CERT: &str = "server.pem";
+pub const CRED_SERVER_KEY: &str = "server.key";
+pub const CRED_CLIENT_CA: &str = "client-ca.pem";
+pub const DB_FILE: &str = "roster.redb";
+
+/// Fills paths the config left out from the directories systemd provides.
+pub fn apply_systemd_defaults(config: &mut Config, state_dir: Option<&Path>, credentials_dir: Option<&Path>) {
+    if config.store.path.is_none() {
+        config.store.path = state_dir.map(|d| d.join(DB_FILE));
+    }
+    if let Some(creds) = credentials_dir {
+        let fill = |slot: &mut Option<PathBuf>, name: &str| {
+            if slot.is_none() {
+                *slot = Some(creds.join(name));
+            }
+        };
+        fill(&mut config.keys.master_key_file, CRED_MASTER_KEY);
+        fill(&mut config.tls.cert, CRED_SERVER_CERT);
+        fill(&mut config.tls.key, CRED_SERVER_KEY);
+        fill(&mut config.tls.client_ca, CRED_CLIENT_CA);
+    }
+}
+
+/// Why the daemon could not start. Each names the file or setting to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("[store] path is not set and STATE_DIRECTORY is not present")]
+    NoStorePath,
+    #[error("[keys] master_key_file is not set and CREDENTIALS_DIRECTORY is not present")]
+    NoMasterKey,
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Seal(#[from] crate::seal::SealError),
+    #[error(transparent)]
+    Tls(#[from] auth::AuthError),
+    #[error("cannot bind {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("gRPC reflection: {0}")]
+    Reflection(String),
+}
+
+/// A running daemon: its address, and the way to stop it.
+pub struct Running {
+    pub local_addr: SocketAddr,
+    pub accounts: Accounts,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight calls finish, and waits for the server to end.
+    pub async fn shutdown(mut self) -> Result<(), tonic::transport::Error> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.server.await.unwrap_or(Ok(()))
+    }
+
+    /// Resolves when the server ends on its own (it should not).
+    pub async fn wait(&mut self) -> Result<(), tonic::transport::Error> {
+        (&mut self.server).await.unwrap_or(Ok(()))
+    }
+}
+
+/// Binds `config.server.listen` and starts.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let addr = config.server.listen;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    start_with_listener(config, listener).await
+}
+
+/// Opens everything in order and serves on `listener`. Returns once the listener is serving.
+pub async fn start_with_listener(config: Config, listener: TcpListener) -> Result<Running, StartError> {
+    let started = Instant::now();
+    let store_path = config.store.path.clone().ok_or(StartError::NoStorePath)?;
+    let key_path = config.keys.master_key_file.clone().ok_or(StartError::NoMasterKey)?;
+    let master = MasterKey::load(&key_path)?;
+    let keyring = Arc::new(ArcSwap::from_pointee(Keyring::new(master)));
+    let store = tokio::task::spawn_blocking(move || Store::open(&store_path))
+        .await
+        .map_err(|e| crate::store::StoreError::Task(e.to_string()))??;
+    let (events, _) = broadcast::channel(4096);
+    let retention = config.store.event_retention_count.unwrap_or(DEFAULT_EVENT_RETENTION);
+    let accounts = {
+        let store = store.clone();
+        let keyring = keyring.clone();
+        tokio::task::spawn_blocking(move || Accounts::load(store, keyring, events, retention))
+            .await
+            .map_err(|e| crate::store::StoreError::Task(e.to_string()))??
+    };
+    let tls = Arc::new(ArcSwap::new(auth::tls_from_config(&config.tls)?));
+    let server_cert_expiry = config
+        .tls
+        .cert
+        .as_deref()
+        .and_then(|p| crate::pki::cert_not_after(p).ok());
+
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr: config.server.listen, source })?;
+    let api_state = ApiState {
+        accounts: accounts.clone(),
+        started,
+        start_time: SystemTime::now(),
+        server_cert_expiry,
+        config_generation: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        max_request_bytes: config.server.max_request_bytes,
+    };
+    let auth_state = Arc::new(AuthState {
+        policy: ArcSwap::from_pointee(AccessPolicy::new(&config.tls, &config.limits)),
+        accounts: accounts.clone(),
+    });
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(roster_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| StartError::Reflection(e.to_string()))?;
+
+    let incoming = auth::incoming(
+        listener,
+        tls,
+        config.server.handshake_timeout,
+        config.server.max_connections,
+    );
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let server = tonic::transport::Server::builder()
+        .layer(AuthLayer { state: auth_state })
+        .max_concurrent_streams(config.server.max_concurrent_streams)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .add_routes(api::routes(api_state))
+        .add_service(health_service)
+        .add_service(reflection);
+    let server = tokio::spawn(async move {
+        let reporter = health_reporter;
+        let result = server
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = shutdown_rx.await;
+                reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+            })
+            .await;
+        if let Err(e) = &result {
+            warn!(error = %e, "gRPC server ended with an error");
+        }
+        result
+    });
+    info!(
+        addr = %local_addr,
+        accounts = accounts.count(),
+        startup_ms = started.elapsed().as_millis(),
+        "rosterd ready"
+    );
+    Ok(Running {
+        local_addr,
+        accounts,
+        shutdown: Some(shutdown_tx),
+        server,
+    })
+}
