@@ -1,6 +1,8 @@
 //! Logging: native journald fields under systemd, human or JSON lines on stderr elsewhere.
 //! `ROSTER_LOG` sets the filter in tracing's EnvFilter syntax (default `info`).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -22,7 +24,9 @@ pub fn init(format: LogFormat) -> &'static str {
             return "journald";
         }
     }
-    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Human => registry.with(stderr).try_init(),
         LogFormat::Json => registry.with(stderr.json().flatten_event(true)).try_init(),

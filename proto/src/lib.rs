@@ -4,6 +4,8 @@
 //! gRPC reflection so stock tools (grpcurl, any generated client) can discover the API. Every
 //! message also has serde impls following the proto3 JSON mapping (`rosterctl -o json`).
 
+pub mod codec;
+
 /// Generated code: lints that the workspace enforces on hand-written code do not apply here.
 #[allow(
     clippy::all,
