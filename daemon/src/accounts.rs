@@ -50,7 +50,9 @@ pub enum AccountError {
     NotFound(String),
     #[error("an account named {0:?} already exists")]
     NameTaken(String),
-    #[error("etag {given:?} does not match the current etag {current:?}: the account changed since it was read")]
+    #[error(
+        "etag {given:?} does not match the current etag {current:?}: the account changed since it was read"
+    )]
     EtagMismatch { given: String, current: String },
     #[error("request_id {0:?} was used for an account that has since been deleted")]
     RequestIdSpent(String),
@@ -97,9 +99,15 @@ pub fn check_name(field: &str, name: &str, out: &mut Vec<FieldViolation>) {
     let ok_chars = name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    let starts_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let starts_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
     if name.is_empty() || name.len() > NAME_MAX {
-        out.push(FieldViolation::new(field, format!("must be 1-{NAME_MAX} characters")));
+        out.push(FieldViolation::new(
+            field,
+            format!("must be 1-{NAME_MAX} characters"),
+        ));
     } else if !ok_chars || !starts_ok {
         out.push(FieldViolation::new(
             field,
@@ -112,34 +120,50 @@ pub fn check_name(field: &str, name: &str, out: &mut Vec<FieldViolation>) {
 /// (credentials in a URL would end up in logs; a query would be silently dropped by the connector).
 pub fn check_url(field: &str, url: &str, schemes: &[&str], out: &mut Vec<FieldViolation>) {
     if url.len() > URL_MAX {
-        out.push(FieldViolation::new(field, format!("must be at most {URL_MAX} characters")));
+        out.push(FieldViolation::new(
+            field,
+            format!("must be at most {URL_MAX} characters"),
+        ));
         return;
     }
     let parsed = match Url::parse(url) {
         Ok(u) => u,
         Err(e) => {
-            out.push(FieldViolation::new(field, format!("is not a valid URL ({e})")));
+            out.push(FieldViolation::new(
+                field,
+                format!("is not a valid URL ({e})"),
+            ));
             return;
         }
     };
     if !schemes.contains(&parsed.scheme()) {
         out.push(FieldViolation::new(
             field,
-            format!("scheme must be {} (got {:?})", schemes.join(" or "), parsed.scheme()),
+            format!(
+                "scheme must be {} (got {:?})",
+                schemes.join(" or "),
+                parsed.scheme()
+            ),
         ));
     } else if parsed.host_str().is_none_or(str::is_empty) {
         out.push(FieldViolation::new(field, "must name a host"));
     } else if !parsed.username().is_empty() || parsed.password().is_some() {
         out.push(FieldViolation::new(field, "must not carry credentials"));
     } else if parsed.query().is_some() || parsed.fragment().is_some() {
-        out.push(FieldViolation::new(field, "must not have a query or fragment"));
+        out.push(FieldViolation::new(
+            field,
+            "must not have a query or fragment",
+        ));
     }
 }
 
 /// API keys are 1-256 visible ASCII characters (no spaces or control characters).
 pub fn check_api_key(field: &str, key: &str, out: &mut Vec<FieldViolation>) {
     if key.is_empty() || key.len() > API_KEY_MAX {
-        out.push(FieldViolation::new(field, format!("must be 1-{API_KEY_MAX} characters")));
+        out.push(FieldViolation::new(
+            field,
+            format!("must be 1-{API_KEY_MAX} characters"),
+        ));
     } else if !key.bytes().all(|b| b.is_ascii_graphic()) {
         out.push(FieldViolation::new(
             field,
@@ -150,12 +174,16 @@ pub fn check_api_key(field: &str, key: &str, out: &mut Vec<FieldViolation>) {
 
 pub fn check_labels(field: &str, labels: &BTreeMap<String, String>, out: &mut Vec<FieldViolation>) {
     if labels.len() > LABELS_MAX {
-        out.push(FieldViolation::new(field, format!("at most {LABELS_MAX} labels")));
+        out.push(FieldViolation::new(
+            field,
+            format!("at most {LABELS_MAX} labels"),
+        ));
     }
     for (k, v) in labels {
         let key_ok = !k.is_empty()
             && k.len() <= LABEL_KEY_MAX
-            && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'));
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'));
         if !key_ok {
             out.push(FieldViolation::new(
                 format!("{field}[{k}]"),
@@ -163,7 +191,8 @@ pub fn check_labels(field: &str, labels: &BTreeMap<String, String>, out: &mut Ve
             ));
         }
         let value_ok = v.len() <= LABEL_VALUE_MAX
-            && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
         if !value_ok {
             out.push(FieldViolation::new(
                 format!("{field}[{k}]"),
@@ -184,7 +213,10 @@ fn check_connector(connector: &str, out: &mut Vec<FieldViolation>) {
 
 fn check_request_id(request_id: &str, out: &mut Vec<FieldViolation>) {
     if request_id.len() > 128 || request_id.chars().any(char::is_control) {
-        out.push(FieldViolation::new("request_id", "must be at most 128 characters, no control characters"));
+        out.push(FieldViolation::new(
+            "request_id",
+            "must be at most 128 characters, no control characters",
+        ));
     }
 }
 
@@ -267,7 +299,10 @@ impl LabelSelector {
         let mut pairs = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((k, v)) = part.split_once('=') else {
-                return Err(AccountError::invalid(field, format!("{part:?} is not KEY=VALUE")));
+                return Err(AccountError::invalid(
+                    field,
+                    format!("{part:?} is not KEY=VALUE"),
+                ));
             };
             pairs.push((k.trim().to_string(), v.trim().to_string()));
         }
@@ -300,7 +335,8 @@ impl Registry {
         if let Some(old) = self.by_id.get(&record.id) {
             self.id_by_name.remove(&old.name);
         }
-        self.id_by_name.insert(record.name.clone(), record.id.clone());
+        self.id_by_name
+            .insert(record.name.clone(), record.id.clone());
         let record = Arc::new(record);
         self.by_id.insert(record.id.clone(), record.clone());
         record
@@ -434,7 +470,11 @@ impl Accounts {
                     more = true;
                 }
             }
-            let next_after = if more { accounts.last().map(|a| a.id.clone()) } else { None };
+            let next_after = if more {
+                accounts.last().map(|a| a.id.clone())
+            } else {
+                None
+            };
             Page {
                 accounts,
                 next_after,
@@ -448,7 +488,11 @@ impl Accounts {
         self.keyring().unseal(&record.id, &record.sealed_key)
     }
 
-    pub async fn create(&self, actor: &Actor, new: NewAccount) -> Result<Arc<AccountRecord>, AccountError> {
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        new: NewAccount,
+    ) -> Result<Arc<AccountRecord>, AccountError> {
         new.validate()?;
         let _serial = self.inner.write_lock.lock().await;
         let request_key = (!new.request_id.is_empty())
@@ -495,7 +539,8 @@ impl Accounts {
                 }
                 let target = format!("account/{} ({})", to_store.id, to_store.name);
                 tx.append_audit(actor.record("account.create", &target, "ok"))?;
-                let event = tx.append_event(account_event(EventKind::AccountCreated, &to_store, ""))?;
+                let event =
+                    tx.append_event(account_event(EventKind::AccountCreated, &to_store, ""))?;
                 tx.trim_events(retention)?;
                 Ok(Created::New(event))
             })
@@ -574,8 +619,16 @@ impl Accounts {
                 }
                 tx.put_account(&to_store, Some(&old_name))?;
                 let target = format!("account/{} ({})", to_store.id, to_store.name);
-                tx.append_audit(actor.record("account.update", &target, &format!("ok; {message}")))?;
-                let event = tx.append_event(account_event(EventKind::AccountUpdated, &to_store, &message))?;
+                tx.append_audit(actor.record(
+                    "account.update",
+                    &target,
+                    &format!("ok; {message}"),
+                ))?;
+                let event = tx.append_event(account_event(
+                    EventKind::AccountUpdated,
+                    &to_store,
+                    &message,
+                ))?;
                 tx.trim_events(retention)?;
                 Ok(event)
             })
@@ -586,7 +639,12 @@ impl Accounts {
         stored.ok_or_else(|| AccountError::NotFound(id_or_name.to_string()))
     }
 
-    pub async fn delete(&self, actor: &Actor, id_or_name: &str, etag: &str) -> Result<(), AccountError> {
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        id_or_name: &str,
+        etag: &str,
+    ) -> Result<(), AccountError> {
         let _serial = self.inner.write_lock.lock().await;
         let current = self.get(id_or_name)?;
         if !etag.is_empty() && etag != current.etag() {
@@ -605,7 +663,8 @@ impl Accounts {
                 tx.delete_account(&to_delete)?;
                 let target = format!("account/{} ({})", to_delete.id, to_delete.name);
                 tx.append_audit(actor.record("account.delete", &target, "ok"))?;
-                let event = tx.append_event(account_event(EventKind::AccountDeleted, &to_delete, ""))?;
+                let event =
+                    tx.append_event(account_event(EventKind::AccountDeleted, &to_delete, ""))?;
                 tx.trim_events(retention)?;
                 Ok::<_, AccountError>(event)
             })
@@ -617,7 +676,13 @@ impl Accounts {
 
     /// Records a refused or failed operation in the audit log (its own durable transaction: the
     /// operation itself changed nothing).
-    pub async fn audit_refusal(&self, actor: &Actor, action: &str, target: &str, outcome: &str) -> Result<(), StoreError> {
+    pub async fn audit_refusal(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: &str,
+        outcome: &str,
+    ) -> Result<(), StoreError> {
         let record = actor.record(action, target, outcome);
         self.inner
             .store
@@ -667,7 +732,9 @@ mod tests {
     fn urls() {
         let web = ["http", "https"];
         assert!(violations(|v| check_url("u", "http://127.0.0.1:5000", &web, v)).is_empty());
-        assert!(violations(|v| check_url("u", "https://algo.example.com/base", &web, v)).is_empty());
+        assert!(
+            violations(|v| check_url("u", "https://algo.example.com/base", &web, v)).is_empty()
+        );
         for bad in [
             "javascript:alert(1)",
             "ftp://x",
@@ -677,7 +744,11 @@ mod tests {
             "",
             "ws://h",
         ] {
-            assert_eq!(violations(|v| check_url("u", bad, &web, v)).len(), 1, "{bad:?}");
+            assert_eq!(
+                violations(|v| check_url("u", bad, &web, v)).len(),
+                1,
+                "{bad:?}"
+            );
         }
         assert!(violations(|v| check_url("u", "wss://h:8765", &["ws", "wss"], v)).is_empty());
     }
@@ -686,7 +757,11 @@ mod tests {
     fn api_keys_and_labels() {
         assert!(violations(|v| check_api_key("k", "abc-123_XYZ", v)).is_empty());
         for bad in ["", "has space", "tab\t", &"k".repeat(257), "ключ"] {
-            assert_eq!(violations(|v| check_api_key("k", bad, v)).len(), 1, "{bad:?}");
+            assert_eq!(
+                violations(|v| check_api_key("k", bad, v)).len(),
+                1,
+                "{bad:?}"
+            );
         }
         let mut labels = BTreeMap::new();
         labels.insert("desk".to_string(), "a".to_string());

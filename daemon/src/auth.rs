@@ -65,20 +65,32 @@ fn file_err(what: &'static str, path: &Path, e: impl std::fmt::Display) -> AuthE
 }
 
 /// TLS 1.3 only, client certificate required and verified against `client_ca`, ALPN h2.
-pub fn server_tls_config(cert: &Path, key: &Path, client_ca: &Path) -> Result<Arc<ServerConfig>, AuthError> {
+pub fn server_tls_config(
+    cert: &Path,
+    key: &Path,
+    client_ca: &Path,
+) -> Result<Arc<ServerConfig>, AuthError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let certs = CertificateDer::pem_file_iter(cert)
         .map_err(|e| file_err("server certificate", cert, e))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| file_err("server certificate", cert, e))?;
     if certs.is_empty() {
-        return Err(file_err("server certificate", cert, "no certificate in file"));
+        return Err(file_err(
+            "server certificate",
+            cert,
+            "no certificate in file",
+        ));
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err("server key", key, e))?;
     let mut roots = rustls::RootCertStore::empty();
-    for ca in CertificateDer::pem_file_iter(client_ca).map_err(|e| file_err("client CA", client_ca, e))? {
+    for ca in
+        CertificateDer::pem_file_iter(client_ca).map_err(|e| file_err("client CA", client_ca, e))?
+    {
         let ca = ca.map_err(|e| file_err("client CA", client_ca, e))?;
-        roots.add(ca).map_err(|e| file_err("client CA", client_ca, e))?;
+        roots
+            .add(ca)
+            .map_err(|e| file_err("client CA", client_ca, e))?;
     }
     if roots.is_empty() {
         return Err(file_err("client CA", client_ca, "no certificate in file"));
@@ -102,7 +114,11 @@ pub fn tls_from_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, AuthError> 
         p.clone()
             .ok_or_else(|| AuthError::Config(format!("[tls] {name} is not set")))
     };
-    server_tls_config(&need(&tls.cert, "cert")?, &need(&tls.key, "key")?, &need(&tls.client_ca, "client_ca")?)
+    server_tls_config(
+        &need(&tls.cert, "cert")?,
+        &need(&tls.key, "key")?,
+        &need(&tls.client_ca, "client_ca")?,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -135,13 +151,21 @@ impl Connected for AuthedConn {
 }
 
 impl AsyncRead for AuthedConn {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for AuthedConn {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -201,10 +225,18 @@ pub fn incoming(
                     Ok(Ok(io)) => {
                         let identity = peer_identity(&io);
                         let peer = Peer(Arc::new(PeerInfo { remote, identity }));
-                        let _ = tx.send(Ok(AuthedConn { io, peer, _slot: slot })).await;
+                        let _ = tx
+                            .send(Ok(AuthedConn {
+                                io,
+                                peer,
+                                _slot: slot,
+                            }))
+                            .await;
                     }
                     Ok(Err(e)) => info!(%remote, error = %e, "TLS handshake refused"),
-                    Err(_) => info!(%remote, timeout = ?handshake_timeout, "TLS handshake timed out"),
+                    Err(_) => {
+                        info!(%remote, timeout = ?handshake_timeout, "TLS handshake timed out")
+                    }
                 }
             });
         }
@@ -263,14 +295,20 @@ pub enum Need {
 /// certificate; unknown methods fall through to tonic's UNIMPLEMENTED.
 pub fn need_for(path: &str) -> Need {
     let method = path.rsplit('/').next().unwrap_or_default();
-    let service = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+    let service = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
     match (service, method) {
         (
             "roster.v1.AccountService",
             "CreateAccount" | "UpdateAccount" | "DeleteAccount" | "TestConnection",
         )
         | ("roster.v1.MonitorService", "CheckNow") => Need::Operate,
-        ("roster.v1.AdminService", "Backup" | "RotateEncryptionKey" | "ListAuditEvents") => Need::Admin,
+        ("roster.v1.AdminService", "Backup" | "RotateEncryptionKey" | "ListAuditEvents") => {
+            Need::Admin
+        }
         _ => Need::Read,
     }
 }
@@ -294,7 +332,11 @@ impl AccessPolicy {
         let per_second = NonZeroU32::new(limits.requests_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.burst).unwrap_or(NonZeroU32::MIN);
         Self {
-            revoked: tls.revoked_serials.iter().filter_map(|s| normalize_serial_hex(s)).collect(),
+            revoked: tls
+                .revoked_serials
+                .iter()
+                .filter_map(|s| normalize_serial_hex(s))
+                .collect(),
             limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
         }
     }
@@ -320,7 +362,9 @@ impl AuthState {
             .get::<Peer>()
             .ok_or_else(|| refuse(Status::unauthenticated("no TLS peer information")))?;
         let identity = peer.0.identity.as_ref().map_err(|why| {
-            refuse(Status::unauthenticated(format!("client certificate not usable: {why}")))
+            refuse(Status::unauthenticated(format!(
+                "client certificate not usable: {why}"
+            )))
         })?;
         let request_id = req
             .headers()
@@ -361,7 +405,9 @@ impl AuthState {
             ));
         }
         if identity.not_after < SystemTime::now() {
-            return Err(refuse(Status::unauthenticated("client certificate has expired")));
+            return Err(refuse(Status::unauthenticated(
+                "client certificate has expired",
+            )));
         }
         let need = need_for(path);
         if !role_allows(caller.role, need) {
@@ -383,7 +429,10 @@ impl AuthState {
 }
 
 fn refuse(status: Status) -> Refusal {
-    Refusal { status, audit: None }
+    Refusal {
+        status,
+        audit: None,
+    }
 }
 
 /// Tower layer that authenticates, rate-limits and authorizes every request before any service.
@@ -410,7 +459,10 @@ pub struct AuthService<S> {
 
 impl<S, B> tower::Service<http::Request<B>> for AuthService<S>
 where
-    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>> + Clone + Send + 'static,
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
 {
@@ -443,14 +495,22 @@ where
                     let response = inner.call(req).instrument(span.clone()).await?;
                     let status = grpc_status(&response);
                     span.in_scope(|| {
-                        debug!(status, duration_us = started.elapsed().as_micros(), "rpc done");
+                        debug!(
+                            status,
+                            duration_us = started.elapsed().as_micros(),
+                            "rpc done"
+                        );
                     });
                     Ok(response)
                 }
                 Err(refusal) => {
                     info!(rpc = %rpc, code = ?refusal.status.code(), message = refusal.status.message(), "request refused");
                     if let Some((actor, outcome)) = refusal.audit {
-                        if let Err(e) = state.accounts.audit_refusal(&actor, "auth", &rpc, &outcome).await {
+                        if let Err(e) = state
+                            .accounts
+                            .audit_refusal(&actor, "auth", &rpc, &outcome)
+                            .await
+                        {
                             warn!(error = %e, "could not audit a refused request");
                         }
                     }
@@ -479,13 +539,19 @@ mod tests {
         let create = need_for("/roster.v1.AccountService/CreateAccount");
         let list = need_for("/roster.v1.AccountService/ListAccounts");
         let backup = need_for("/roster.v1.AdminService/Backup");
-        assert_eq!((create, list, backup), (Need::Operate, Need::Read, Need::Admin));
+        assert_eq!(
+            (create, list, backup),
+            (Need::Operate, Need::Read, Need::Admin)
+        );
         assert!(!role_allows(Role::Viewer, create));
         assert!(role_allows(Role::Viewer, list));
         assert!(role_allows(Role::Operator, create));
         assert!(!role_allows(Role::Operator, backup));
         assert!(role_allows(Role::Admin, backup));
         assert_eq!(need_for("/grpc.health.v1.Health/Check"), Need::Read);
-        assert_eq!(need_for("/roster.v1.MonitorService/CheckNow"), Need::Operate);
+        assert_eq!(
+            need_for("/roster.v1.MonitorService/CheckNow"),
+            Need::Operate
+        );
     }
 }

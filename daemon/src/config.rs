@@ -50,6 +50,9 @@ pub struct ServerConfig {
     pub max_concurrent_streams: u32,
     /// Open connections accepted at once; further clients wait in the kernel's backlog.
     pub max_connections: usize,
+    /// On SIGTERM, in-flight calls get this long to finish before connections are cut.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +63,7 @@ impl Default for ServerConfig {
             max_request_bytes: 1024 * 1024,
             max_concurrent_streams: 128,
             max_connections: 4096,
+            shutdown_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -20,7 +20,10 @@ pub const CONFIG_FILE: &str = "rosterd.toml";
 #[derive(Debug, thiserror::Error)]
 pub enum DevError {
     #[error("cannot prepare dev state dir {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Pki(#[from] pki::PkiError),
     #[error(transparent)]
@@ -53,7 +56,8 @@ pub fn prepare(dir: &Path, overrides: Option<&Path>) -> Result<Config, DevError>
             .mode(0o600)
             .open(&key_path)
             .map_err(io_err(&key_path))?;
-        f.write_all(&generate_master_key()).map_err(io_err(&key_path))?;
+        f.write_all(&generate_master_key())
+            .map_err(io_err(&key_path))?;
         f.sync_all().map_err(io_err(&key_path))?;
     }
 

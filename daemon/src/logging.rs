@@ -20,7 +20,9 @@ pub fn init(format: LogFormat) -> &'static str {
     // systemd sets JOURNAL_STREAM when stderr is connected to the journal.
     if std::env::var_os("JOURNAL_STREAM").is_some() {
         if let Ok(journald) = tracing_journald::layer() {
-            let _ = registry.with(journald.with_syslog_identifier("rosterd".into())).try_init();
+            let _ = registry
+                .with(journald.with_syslog_identifier("rosterd".into()))
+                .try_init();
             return "journald";
         }
     }

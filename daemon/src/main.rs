@@ -17,8 +17,10 @@ const DEFAULT_CONFIG: &str = "/etc/roster/rosterd.toml";
 /// books over mutually-authenticated TLS gRPC (drive it with `rosterctl`).
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
-#[command(after_help = "Quick start: `rosterd --dev` creates ./.roster-dev (dev CA, certificates, \
-master key, config) on first run, serves on 127.0.0.1:50051, and prints the rosterctl command to use.")]
+#[command(
+    after_help = "Quick start: `rosterd --dev` creates ./.roster-dev (dev CA, certificates, \
+master key, config) on first run, serves on 127.0.0.1:50051, and prints the rosterctl command to use."
+)]
 struct Cli {
     /// Config file (TOML). Default: /etc/roster/rosterd.toml; with --dev, laid over the dev config.
     #[arg(long, global = true)]
@@ -63,7 +65,10 @@ fn main() -> ExitCode {
         };
     }
     logging::init(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("rosterd: cannot start the async runtime: {e}");
@@ -81,13 +86,18 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let dev_dir = cli
-        .dev
-        .then(|| cli.state_dir.clone().unwrap_or_else(|| PathBuf::from(dev::DEFAULT_STATE_DIR)));
+    let dev_dir = cli.dev.then(|| {
+        cli.state_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(dev::DEFAULT_STATE_DIR))
+    });
     let mut config = match &dev_dir {
         Some(dir) => dev::prepare(dir, cli.config.as_deref())?,
         None => {
-            let path = cli.config.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+            let path = cli
+                .config
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
             let mut config = Config::load(&path)?;
             let state = std::env::var_os("STATE_DIRECTORY").map(PathBuf::from);
             let creds = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
@@ -98,12 +108,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(listen) = cli.listen {
         config.server.listen = listen;
     }
+    let drain = config.server.shutdown_timeout;
     let mut running = runtime::start(config).await.context("startup failed")?;
     let addr = running.local_addr;
     println!("rosterd listening on {addr}");
     if let Some(dir) = &dev_dir {
-        let profile = dir.canonicalize().unwrap_or_else(|_| dir.clone()).join("admin");
-        println!("dev state dir: {}", profile.parent().map(|p| p.display().to_string()).unwrap_or_default());
+        let profile = dir
+            .canonicalize()
+            .unwrap_or_else(|_| dir.clone())
+            .join("admin");
+        println!(
+            "dev state dir: {}",
+            profile
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
         println!("use it with rosterctl:");
         println!(
             "  cargo run -q -p rosterctl -- --addr https://{addr} --profile {} status",
@@ -124,14 +144,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
-    running.shutdown().await.context("shutdown")?;
+    running.shutdown(drain).await.context("shutdown")?;
     info!("stopped");
     Ok(())
 }
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         // Without signal handlers the daemon can still be stopped by the server ending.
         std::future::pending::<()>().await;
         return;

@@ -30,7 +30,11 @@ pub const CRED_CLIENT_CA: &str = "client-ca.pem";
 pub const DB_FILE: &str = "roster.redb";
 
 /// Fills paths the config left out from the directories systemd provides.
-pub fn apply_systemd_defaults(config: &mut Config, state_dir: Option<&Path>, credentials_dir: Option<&Path>) {
+pub fn apply_systemd_defaults(
+    config: &mut Config,
+    state_dir: Option<&Path>,
+    credentials_dir: Option<&Path>,
+) {
     if config.store.path.is_none() {
         config.store.path = state_dir.map(|d| d.join(DB_FILE));
     }
@@ -61,7 +65,10 @@ pub enum StartError {
     #[error(transparent)]
     Tls(#[from] auth::AuthError),
     #[error("cannot bind {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("gRPC reflection: {0}")]
     Reflection(String),
 }
@@ -75,12 +82,20 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting, lets in-flight calls finish, and waits for the server to end.
-    pub async fn shutdown(mut self) -> Result<(), tonic::transport::Error> {
+    /// Stops accepting, lets in-flight calls finish for up to `drain`, then cuts what is left
+    /// (an idle client that keeps its connection open must not hold the daemon up).
+    pub async fn shutdown(mut self, drain: Duration) -> Result<(), tonic::transport::Error> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.server.await.unwrap_or(Ok(()))
+        match tokio::time::timeout(drain, &mut self.server).await {
+            Ok(result) => result.unwrap_or(Ok(())),
+            Err(_) => {
+                warn!(drain = ?drain, "connections still open after the drain deadline; closing them");
+                self.server.abort();
+                Ok(())
+            }
+        }
     }
 
     /// Resolves when the server ends on its own (it should not).
@@ -99,17 +114,27 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 }
 
 /// Opens everything in order and serves on `listener`. Returns once the listener is serving.
-pub async fn start_with_listener(config: Config, listener: TcpListener) -> Result<Running, StartError> {
+pub async fn start_with_listener(
+    config: Config,
+    listener: TcpListener,
+) -> Result<Running, StartError> {
     let started = Instant::now();
     let store_path = config.store.path.clone().ok_or(StartError::NoStorePath)?;
-    let key_path = config.keys.master_key_file.clone().ok_or(StartError::NoMasterKey)?;
+    let key_path = config
+        .keys
+        .master_key_file
+        .clone()
+        .ok_or(StartError::NoMasterKey)?;
     let master = MasterKey::load(&key_path)?;
     let keyring = Arc::new(ArcSwap::from_pointee(Keyring::new(master)));
     let store = tokio::task::spawn_blocking(move || Store::open(&store_path))
         .await
         .map_err(|e| crate::store::StoreError::Task(e.to_string()))??;
     let (events, _) = broadcast::channel(4096);
-    let retention = config.store.event_retention_count.unwrap_or(DEFAULT_EVENT_RETENTION);
+    let retention = config
+        .store
+        .event_retention_count
+        .unwrap_or(DEFAULT_EVENT_RETENTION);
     let accounts = {
         let store = store.clone();
         let keyring = keyring.clone();
@@ -124,9 +149,10 @@ pub async fn start_with_listener(config: Config, listener: TcpListener) -> Resul
         .as_deref()
         .and_then(|p| crate::pki::cert_not_after(p).ok());
 
-    let local_addr = listener
-        .local_addr()
-        .map_err(|source| StartError::Bind { addr: config.server.listen, source })?;
+    let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.server.listen,
+        source,
+    })?;
     let api_state = ApiState {
         accounts: accounts.clone(),
         started,
@@ -166,7 +192,9 @@ pub async fn start_with_listener(config: Config, listener: TcpListener) -> Resul
         let result = server
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = shutdown_rx.await;
-                reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+                reporter
+                    .set_service_status("", tonic_health::ServingStatus::NotServing)
+                    .await;
             })
             .await;
         if let Err(e) = &result {

@@ -36,7 +36,9 @@ pub enum SealError {
     Size { path: PathBuf, len: usize },
     #[error("no master key with id {0} is loaded; cannot open values sealed with it")]
     UnknownKey(String),
-    #[error("sealed API key of account {0} failed authentication (tampered, or sealed for another account)")]
+    #[error(
+        "sealed API key of account {0} failed authentication (tampered, or sealed for another account)"
+    )]
     Tampered(String),
     #[error("sealed value is malformed")]
     Malformed,
@@ -242,10 +244,16 @@ mod tests {
         let a = ring();
         let b = ring();
         let sealed = a.seal("acc-1", &ApiKey::new("k")).unwrap();
-        assert!(matches!(b.unseal("acc-1", &sealed), Err(SealError::UnknownKey(_))));
+        assert!(matches!(
+            b.unseal("acc-1", &sealed),
+            Err(SealError::UnknownKey(_))
+        ));
         let mut forged = sealed.clone();
         forged.key_id = b.active_id().to_string();
-        assert!(matches!(b.unseal("acc-1", &forged), Err(SealError::Tampered(_))));
+        assert!(matches!(
+            b.unseal("acc-1", &forged),
+            Err(SealError::Tampered(_))
+        ));
     }
 
     #[test]
@@ -265,10 +273,16 @@ mod tests {
         let p = dir.path().join("master-key");
         std::fs::write(&p, generate_master_key()).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(MasterKey::load(&p), Err(SealError::Permissions { .. })));
+        assert!(matches!(
+            MasterKey::load(&p),
+            Err(SealError::Permissions { .. })
+        ));
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(MasterKey::load(&p).is_ok());
         std::fs::write(&p, b"short").unwrap();
-        assert!(matches!(MasterKey::load(&p), Err(SealError::Size { len: 5, .. })));
+        assert!(matches!(
+            MasterKey::load(&p),
+            Err(SealError::Size { len: 5, .. })
+        ));
     }
 }

@@ -15,8 +15,8 @@ use redb::{
     Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
     TableDefinition, WriteTransaction,
 };
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::seal::SealedKey;
 
@@ -48,7 +48,10 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Db(String),
     #[error("corrupt record in {table}: {message}")]
-    Corrupt { table: &'static str, message: String },
+    Corrupt {
+        table: &'static str,
+        message: String,
+    },
     #[error("storage task failed: {0}")]
     Task(String),
 }
@@ -300,9 +303,17 @@ impl Store {
     }
 
     /// Newest audit records first, below `before` when it is non-zero.
-    pub fn audit_page(rtx: &ReadTransaction, before: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+    pub fn audit_page(
+        rtx: &ReadTransaction,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
         let table = rtx.open_table(AUDIT)?;
-        let range = if before == 0 { table.range(0..)? } else { table.range(0..before)? };
+        let range = if before == 0 {
+            table.range(0..)?
+        } else {
+            table.range(0..before)?
+        };
         let mut out = Vec::with_capacity(limit);
         for row in range.rev().take(limit) {
             let (_, v) = row?;
@@ -312,7 +323,11 @@ impl Store {
     }
 
     /// Events with sequence >= `from`, oldest first, at most `limit`.
-    pub fn events_from(rtx: &ReadTransaction, from: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError> {
+    pub fn events_from(
+        rtx: &ReadTransaction,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
         let table = rtx.open_table(EVENTS)?;
         let mut out = Vec::new();
         for row in table.range(from..)?.take(limit) {
@@ -350,9 +365,15 @@ impl Tx<'_> {
     }
 
     /// Inserts or replaces an account and keeps the name index in step (a rename frees the old name).
-    pub fn put_account(&mut self, record: &AccountRecord, old_name: Option<&str>) -> Result<(), StoreError> {
+    pub fn put_account(
+        &mut self,
+        record: &AccountRecord,
+        old_name: Option<&str>,
+    ) -> Result<(), StoreError> {
         let bytes = encode("accounts", record)?;
-        self.tx.open_table(ACCOUNTS)?.insert(record.id.as_str(), bytes.as_slice())?;
+        self.tx
+            .open_table(ACCOUNTS)?
+            .insert(record.id.as_str(), bytes.as_slice())?;
         let mut names = self.tx.open_table(ACCOUNT_NAMES)?;
         if let Some(old) = old_name.filter(|old| *old != record.name) {
             names.remove(old)?;
@@ -364,7 +385,9 @@ impl Tx<'_> {
     /// Removes the account, its name, its health and its snapshots.
     pub fn delete_account(&mut self, record: &AccountRecord) -> Result<(), StoreError> {
         self.tx.open_table(ACCOUNTS)?.remove(record.id.as_str())?;
-        self.tx.open_table(ACCOUNT_NAMES)?.remove(record.name.as_str())?;
+        self.tx
+            .open_table(ACCOUNT_NAMES)?
+            .remove(record.name.as_str())?;
         self.tx.open_table(HEALTH)?.remove(record.id.as_str())?;
         let mut snapshots = self.tx.open_table(SNAPSHOTS)?;
         let prefix = format!("{}/", record.id);
@@ -389,7 +412,9 @@ impl Tx<'_> {
     }
 
     pub fn put_create_request(&mut self, key: &str, account_id: &str) -> Result<(), StoreError> {
-        self.tx.open_table(CREATE_REQUESTS)?.insert(key, account_id)?;
+        self.tx
+            .open_table(CREATE_REQUESTS)?
+            .insert(key, account_id)?;
         Ok(())
     }
 

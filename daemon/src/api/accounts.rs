@@ -40,7 +40,12 @@ fn decode_token(token: &str, filter: &str) -> Result<Option<String>, Status> {
     if token.is_empty() {
         return Ok(None);
     }
-    let bad = || invalid_field("page_token", "is not a token this server issued for this query");
+    let bad = || {
+        invalid_field(
+            "page_token",
+            "is not a token this server issued for this query",
+        )
+    };
     let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let mut parts = text.splitn(3, '|');
@@ -53,7 +58,11 @@ fn decode_token(token: &str, filter: &str) -> Result<Option<String>, Status> {
 }
 
 fn fingerprint(filter: &str) -> String {
-    hex::encode(Sha256::digest(filter.as_bytes()).get(..6).unwrap_or_default())
+    hex::encode(
+        Sha256::digest(filter.as_bytes())
+            .get(..6)
+            .unwrap_or_default(),
+    )
 }
 
 fn labels_of(map: std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
@@ -62,26 +71,45 @@ fn labels_of(map: std::collections::HashMap<String, String>) -> BTreeMap<String,
 
 #[tonic::async_trait]
 impl AccountService for AccountApi {
-    async fn create_account(&self, request: Request<pb::CreateAccountRequest>) -> Result<Response<pb::Account>, Status> {
+    async fn create_account(
+        &self,
+        request: Request<pb::CreateAccountRequest>,
+    ) -> Result<Response<pb::Account>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let new = NewAccount {
             request_id: r.request_id,
             name: r.name,
-            connector: if r.connector.is_empty() { DEFAULT_CONNECTOR.into() } else { r.connector },
+            connector: if r.connector.is_empty() {
+                DEFAULT_CONNECTOR.into()
+            } else {
+                r.connector
+            },
             host_url: r.host_url,
             ws_url: r.ws_url,
             api_key: ApiKey::new(r.api_key),
             labels: labels_of(r.labels),
             enabled: r.enabled.unwrap_or(true),
         };
-        let record = self.0.accounts.create(&caller.actor(), new).await.map_err(status_of)?;
+        let record = self
+            .0
+            .accounts
+            .create(&caller.actor(), new)
+            .await
+            .map_err(status_of)?;
         Ok(Response::new(convert::account(&record)))
     }
 
-    async fn get_account(&self, request: Request<pb::GetAccountRequest>) -> Result<Response<pb::Account>, Status> {
+    async fn get_account(
+        &self,
+        request: Request<pb::GetAccountRequest>,
+    ) -> Result<Response<pb::Account>, Status> {
         let r = request.into_inner();
-        let record = self.0.accounts.get(required("account", &r.account)?).map_err(status_of)?;
+        let record = self
+            .0
+            .accounts
+            .get(required("account", &r.account)?)
+            .map_err(status_of)?;
         Ok(Response::new(convert::account(&record)))
     }
 
@@ -93,11 +121,14 @@ impl AccountService for AccountApi {
         let page_size = match r.page_size {
             0 => DEFAULT_PAGE_SIZE,
             n if n < 0 => return Err(invalid_field("page_size", "must not be negative")),
-            n => usize::try_from(n).unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE),
+            n => usize::try_from(n)
+                .unwrap_or(MAX_PAGE_SIZE)
+                .min(MAX_PAGE_SIZE),
         };
         let state = pb::HealthState::try_from(r.state)
             .map_err(|_| invalid_field("state", format!("unknown health state {}", r.state)))?;
-        let selector = LabelSelector::parse("label_selector", &r.label_selector).map_err(status_of)?;
+        let selector =
+            LabelSelector::parse("label_selector", &r.label_selector).map_err(status_of)?;
         let filter = format!("{}|{:?}|{}", r.label_selector, r.enabled, r.state);
         let after = decode_token(&r.page_token, &filter)?;
         let keep = |a: &AccountRecord| {
@@ -114,7 +145,10 @@ impl AccountService for AccountApi {
         let page = self.0.accounts.page(after.as_deref(), page_size, keep);
         Ok(Response::new(pb::ListAccountsResponse {
             accounts: page.accounts.iter().map(|a| convert::account(a)).collect(),
-            next_page_token: page.next_after.map(|a| encode_token(&a, &filter)).unwrap_or_default(),
+            next_page_token: page
+                .next_after
+                .map(|a| encode_token(&a, &filter))
+                .unwrap_or_default(),
             total_size: i32::try_from(page.total).unwrap_or(i32::MAX),
         }))
     }
@@ -125,7 +159,9 @@ impl AccountService for AccountApi {
     ) -> Result<Response<pb::Account>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        let account = r.account.ok_or_else(|| invalid_field("account", "is required"))?;
+        let account = r
+            .account
+            .ok_or_else(|| invalid_field("account", "is required"))?;
         let target = required("account.id", &account.id)?.to_string();
         let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
         if paths.is_empty() {
@@ -182,7 +218,10 @@ mod tests {
     #[test]
     fn page_tokens_are_bound_to_their_filter() {
         let t = encode_token("018f-id", "desk=a|None|0");
-        assert_eq!(decode_token(&t, "desk=a|None|0").unwrap().as_deref(), Some("018f-id"));
+        assert_eq!(
+            decode_token(&t, "desk=a|None|0").unwrap().as_deref(),
+            Some("018f-id")
+        );
         assert!(decode_token(&t, "desk=b|None|0").is_err());
         assert!(decode_token("garbage!!", "x").is_err());
         assert!(decode_token("", "x").unwrap().is_none());

@@ -15,7 +15,10 @@ pub struct AdminApi(pub ApiState);
 
 #[tonic::async_trait]
 impl AdminService for AdminApi {
-    async fn get_status(&self, request: Request<pb::GetStatusRequest>) -> Result<Response<pb::Status>, Status> {
+    async fn get_status(
+        &self,
+        request: Request<pb::GetStatusRequest>,
+    ) -> Result<Response<pb::Status>, Status> {
         let caller = Caller::of(&request)?;
         let s = &self.0;
         let accounts = s.accounts.all();

@@ -41,7 +41,11 @@ pub fn account(r: &AccountRecord) -> pb::Account {
         api_key_hint: r.api_key_hint.clone(),
         broker: r.broker.clone(),
         enabled: r.enabled,
-        labels: r.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        labels: r
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         create_time: timestamp(r.create_time),
         update_time: timestamp(r.update_time),
         etag: r.etag(),

@@ -1,0 +1,313 @@
+//! Starting the real daemon and CLI for a test, and talking to them.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use roster_proto::v1::account_service_client::AccountServiceClient;
+use roster_proto::v1::admin_service_client::AdminServiceClient;
+use rosterd::pki::{self, Role};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+
+/// A binary of this workspace, built by `cargo build --workspace --bins`.
+pub fn bin(name: &str) -> PathBuf {
+    // The test executable lives in target/<profile>/deps/.
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` before the tests",
+        path.display()
+    );
+    path
+}
+
+/// A CA with server certificate and named client profiles, in a temp dir.
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+}
+
+impl Pki {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        pki::init(dir.path(), &[]).unwrap();
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The admin profile that `init` made.
+    pub fn admin(&self) -> PathBuf {
+        self.path().join("admin")
+    }
+
+    /// Issues a client profile with `role` and returns (profile dir, serial hex).
+    pub fn issue(&self, name: &str, role: Role) -> (PathBuf, String) {
+        let out = self.path().join(format!("profile-{name}"));
+        let issued = pki::issue_client(self.path(), name, role, &out, 30).unwrap();
+        (out, issued.serial_hex)
+    }
+
+    pub fn issue_with_validity(
+        &self,
+        name: &str,
+        role: Role,
+        from: std::time::SystemTime,
+        to: std::time::SystemTime,
+    ) -> PathBuf {
+        let out = self.path().join(format!("profile-{name}"));
+        pki::issue_client_with_validity(self.path(), name, role, &out, from, to).unwrap();
+        out
+    }
+}
+
+pub struct DaemonOptions {
+    pub extra_config: String,
+    pub revoked: Vec<String>,
+    pub requests_per_second: u32,
+    pub burst: u32,
+}
+
+impl Default for DaemonOptions {
+    fn default() -> Self {
+        Self {
+            extra_config: String::new(),
+            revoked: Vec::new(),
+            requests_per_second: 10_000,
+            burst: 10_000,
+        }
+    }
+}
+
+/// A running `rosterd` process on 127.0.0.1:0 with its own state dir.
+pub struct Daemon {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    pub state: PathBuf,
+    pub stderr_path: PathBuf,
+    config_path: PathBuf,
+    pki_ca: PathBuf,
+}
+
+impl Daemon {
+    /// Starts a daemon with a new state dir inside `state_root`.
+    pub fn start(pki: &Pki, state: &Path, opts: &DaemonOptions) -> Self {
+        std::fs::create_dir_all(state).unwrap();
+        let key_path = state.join("master-key");
+        if !key_path.exists() {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&key_path)
+                .unwrap();
+            f.write_all(&rosterd::seal::generate_master_key()).unwrap();
+        }
+        let q = |p: &Path| toml_str(&p.display().to_string());
+        let revoked: Vec<String> = opts.revoked.iter().map(|s| toml_str(s)).collect();
+        let config = format!(
+            "[tls]\ncert = {}\nkey = {}\nclient_ca = {}\nrevoked_serials = [{}]\n\
+             [store]\npath = {}\n[keys]\nmaster_key_file = {}\n\
+             [limits]\nrequests_per_second = {}\nburst = {}\n{}\n",
+            q(&pki.path().join("server.pem")),
+            q(&pki.path().join("server.key")),
+            q(&pki.path().join("ca.pem")),
+            revoked.join(", "),
+            q(&state.join("roster.redb")),
+            q(&key_path),
+            opts.requests_per_second,
+            opts.burst,
+            opts.extra_config,
+        );
+        let config_path = state.join("rosterd.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let mut d = Self {
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            state: state.to_path_buf(),
+            stderr_path: state.join("rosterd.stderr.log"),
+            config_path,
+            pki_ca: pki.path().join("ca.pem"),
+        };
+        d.spawn();
+        d
+    }
+
+    fn spawn(&mut self) {
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.stderr_path)
+            .unwrap();
+        let mut child = Command::new(bin("rosterd"))
+            .arg("--config")
+            .arg(&self.config_path)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .env(
+                "ROSTER_LOG",
+                "trace,h2=info,hyper=info,tower=info,rustls=info",
+            )
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if let Some(addr) = line.strip_prefix("rosterd listening on ") {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                let log = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
+                panic!("rosterd did not start:\n{log}")
+            });
+        self.addr = addr.parse().unwrap();
+        self.child = Some(child);
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("daemon running");
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rosterd did not stop within 20s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts the same config and state dir again (on a new port).
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
+        self.spawn();
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    pub fn db_bytes(&self) -> Vec<u8> {
+        std::fs::read(self.state.join("roster.redb")).unwrap()
+    }
+
+    /// A gRPC channel authenticated with the client profile in `profile`.
+    pub async fn channel(&self, profile: &Path) -> Result<Channel, tonic::transport::Error> {
+        let read = |f: &str| std::fs::read(profile.join(f)).unwrap();
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(std::fs::read(&self.pki_ca).unwrap()))
+            .identity(Identity::from_pem(read("cert.pem"), read("key.pem")))
+            .domain_name("localhost");
+        Channel::from_shared(self.url())
+            .unwrap()
+            .tls_config(tls)?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(20))
+            .connect()
+            .await
+    }
+
+    pub async fn accounts(&self, profile: &Path) -> AccountServiceClient<Channel> {
+        AccountServiceClient::new(self.channel(profile).await.unwrap())
+    }
+
+    pub async fn admin(&self, profile: &Path) -> AdminServiceClient<Channel> {
+        AdminServiceClient::new(self.channel(profile).await.unwrap())
+    }
+
+    /// Runs `rosterctl --addr URL --profile PROFILE ARGS...` with `stdin`.
+    pub fn ctl(&self, profile: &Path, args: &[&str], stdin: &str) -> Output {
+        let mut all: Vec<String> = vec![
+            "--addr".into(),
+            self.url(),
+            "--profile".into(),
+            profile.display().to_string(),
+        ];
+        all.extend(args.iter().map(|s| s.to_string()));
+        run_ctl(&all, stdin)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Runs the real `rosterctl` with `args`, feeding `stdin`; bounded to 30 s.
+pub fn run_ctl(args: &[String], stdin: &str) -> Output {
+    let mut child = Command::new(bin("rosterctl"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "rosterctl {args:?} hung");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+pub fn toml_str(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// The text of a CLI run, for assertions and failure messages.
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A create request with sensible defaults.
+pub fn new_account(name: &str, key: &str) -> roster_proto::v1::CreateAccountRequest {
+    roster_proto::v1::CreateAccountRequest {
+        name: name.to_string(),
+        host_url: "http://127.0.0.1:9".to_string(),
+        api_key: key.to_string(),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `rosterd` and `rosterctl` binaries, real mTLS with certificates made
+//! in the test, a real redb file in a temp dir, everything on 127.0.0.1.
+//!
+//! The binaries must be built first (`cargo build --workspace --bins`), which the README's test
+//! command does.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod accounts;
+mod harness;
+mod security;

@@ -1,0 +1,1 @@
+//! mTLS identity, roles, revocation and rate limiting, through the gRPC client.
