@@ -418,7 +418,7 @@ impl Accounts {
         }
     }
 
-    fn write_registry(&self, f: impl FnOnce(&mut Registry)) {
+    fn write_registry<T>(&self, f: impl FnOnce(&mut Registry) -> T) -> T {
         match self.inner.registry.write() {
             Ok(mut g) => f(&mut g),
             Err(poisoned) => f(&mut poisoned.into_inner()),
@@ -525,10 +525,10 @@ impl Accounts {
             .store
             .write(move |tx| {
                 // A retried create answers with the account the first attempt made.
-                if let Some(key) = &request_key {
-                    if let Some(first) = tx.create_request(key)? {
-                        return Ok(Created::Replayed(first));
-                    }
+                if let Some(key) = &request_key
+                    && let Some(first) = tx.create_request(key)?
+                {
+                    return Ok(Created::Replayed(first));
                 }
                 if tx.account_id_by_name(&to_store.name)?.is_some() {
                     return Err(AccountError::NameTaken(to_store.name.clone()));
@@ -553,10 +553,9 @@ impl Accounts {
                     .map_err(|_| AccountError::RequestIdSpent(new_request_id));
             }
         };
-        let mut stored = None;
-        self.write_registry(|r| stored = Some(r.insert(record)));
+        let stored = self.write_registry(|r| r.insert(record));
         let _ = self.inner.events.send(event);
-        stored.ok_or_else(|| AccountError::NotFound(id))
+        Ok(stored)
     }
 
     pub async fn update(
@@ -610,12 +609,12 @@ impl Accounts {
             .inner
             .store
             .write(move |tx| {
-                if to_store.name != old_name {
-                    if let Some(other) = tx.account_id_by_name(&to_store.name)? {
-                        if other != to_store.id {
-                            return Err(AccountError::NameTaken(to_store.name.clone()));
-                        }
-                    }
+                if to_store.name != old_name
+                    && tx
+                        .account_id_by_name(&to_store.name)?
+                        .is_some_and(|other| other != to_store.id)
+                {
+                    return Err(AccountError::NameTaken(to_store.name.clone()));
                 }
                 tx.put_account(&to_store, Some(&old_name))?;
                 let target = format!("account/{} ({})", to_store.id, to_store.name);
@@ -633,10 +632,9 @@ impl Accounts {
                 Ok(event)
             })
             .await?;
-        let mut stored = None;
-        self.write_registry(|r| stored = Some(r.insert(next)));
+        let stored = self.write_registry(|r| r.insert(next));
         let _ = self.inner.events.send(event);
-        stored.ok_or_else(|| AccountError::NotFound(id_or_name.to_string()))
+        Ok(stored)
     }
 
     pub async fn delete(

@@ -98,6 +98,7 @@ pub fn server_tls_config(
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| AuthError::Config(e.to_string()))?;
+    let verifier = Arc::new(ValidityDeferred(verifier));
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| AuthError::Config(e.to_string()))?
@@ -106,6 +107,89 @@ pub fn server_tls_config(
         .map_err(|e| AuthError::Config(format!("server certificate and key: {e}")))?;
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Verifies the client's chain like webpki does, except that a certificate that is only outside
+/// its validity window is let through the handshake (its chain and signatures still verified at a
+/// moment inside the window). The request layer then refuses it with UNAUTHENTICATED and a
+/// message that names the expiry, instead of a TLS alert that clients tend to report as
+/// "broken pipe". No request is ever served on such a certificate.
+#[derive(Debug)]
+struct ValidityDeferred(Arc<dyn rustls::server::danger::ClientCertVerifier>);
+
+impl rustls::server::danger::ClientCertVerifier for ValidityDeferred {
+    fn offer_client_auth(&self) -> bool {
+        self.0.offer_client_auth()
+    }
+    fn client_auth_mandatory(&self) -> bool {
+        self.0.client_auth_mandatory()
+    }
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.0.root_hint_subjects()
+    }
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        use rustls::CertificateError as E;
+        match self.0.verify_client_cert(end_entity, intermediates, now) {
+            Err(rustls::Error::InvalidCertificate(
+                E::Expired
+                | E::NotValidYet
+                | E::ExpiredContext { .. }
+                | E::NotValidYetContext { .. },
+            )) => {
+                let (not_before, _) = validity(end_entity.as_ref())
+                    .ok_or(rustls::Error::InvalidCertificate(E::BadEncoding))?;
+                let inside = not_before + Duration::from_secs(1);
+                let secs = inside
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                self.0.verify_client_cert(
+                    end_entity,
+                    intermediates,
+                    rustls::pki_types::UnixTime::since_unix_epoch(Duration::from_secs(secs)),
+                )
+            }
+            other => other,
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// (not before, not after) of a DER certificate.
+fn validity(der: &[u8]) -> Option<(SystemTime, SystemTime)> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let at = |t: x509_parser::time::ASN1Time| {
+        u64::try_from(t.timestamp())
+            .ok()
+            .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
+    };
+    Some((
+        at(cert.validity().not_before)?,
+        at(cert.validity().not_after)?,
+    ))
 }
 
 /// Loads the TLS settings of a config, with paths already resolved.
@@ -130,6 +214,8 @@ pub struct PeerInfo {
     pub remote: SocketAddr,
     /// Why the (chain-verified) certificate gives no identity, if it does not.
     pub identity: Result<ClientIdentity, String>,
+    /// Validity window of the leaf (checked per request; see `ValidityDeferred`).
+    pub not_before: SystemTime,
 }
 
 /// The connection info tonic puts into every request's extensions.
@@ -223,8 +309,12 @@ pub fn incoming(
             tokio::spawn(async move {
                 match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                     Ok(Ok(io)) => {
-                        let identity = peer_identity(&io);
-                        let peer = Peer(Arc::new(PeerInfo { remote, identity }));
+                        let (identity, not_before) = peer_identity(&io);
+                        let peer = Peer(Arc::new(PeerInfo {
+                            remote,
+                            identity,
+                            not_before,
+                        }));
                         let _ = tx
                             .send(Ok(AuthedConn {
                                 io,
@@ -244,13 +334,16 @@ pub fn incoming(
     ReceiverStream::new(rx)
 }
 
-fn peer_identity(io: &TlsStream<TcpStream>) -> Result<ClientIdentity, String> {
+fn peer_identity(io: &TlsStream<TcpStream>) -> (Result<ClientIdentity, String>, SystemTime) {
     let (_, conn) = io.get_ref();
-    let leaf = conn
-        .peer_certificates()
-        .and_then(|chain| chain.first())
-        .ok_or_else(|| "no client certificate".to_string())?;
-    ClientIdentity::from_der(leaf.as_ref()).map_err(|e| e.to_string())
+    let Some(leaf) = conn.peer_certificates().and_then(|chain| chain.first()) else {
+        return (Err("no client certificate".into()), SystemTime::UNIX_EPOCH);
+    };
+    let not_before = validity(leaf.as_ref()).map_or(SystemTime::UNIX_EPOCH, |(nb, _)| nb);
+    (
+        ClientIdentity::from_der(leaf.as_ref()).map_err(|e| e.to_string()),
+        not_before,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,10 +497,21 @@ impl AuthState {
                 "refused: revoked certificate".into(),
             ));
         }
-        if identity.not_after < SystemTime::now() {
-            return Err(refuse(Status::unauthenticated(
-                "client certificate has expired",
-            )));
+        let now = SystemTime::now();
+        if identity.not_after < now || peer.0.not_before > now {
+            let (what, when) = if identity.not_after < now {
+                ("expired", identity.not_after)
+            } else {
+                ("is not valid yet; valid from", peer.0.not_before)
+            };
+            return Err(audited(
+                Status::unauthenticated(format!(
+                    "client certificate {} {what} {}",
+                    caller.principal,
+                    humantime::format_rfc3339_seconds(when)
+                )),
+                format!("refused: certificate {what}"),
+            ));
         }
         let need = need_for(path);
         if !role_allows(caller.role, need) {
@@ -505,14 +609,13 @@ where
                 }
                 Err(refusal) => {
                     info!(rpc = %rpc, code = ?refusal.status.code(), message = refusal.status.message(), "request refused");
-                    if let Some((actor, outcome)) = refusal.audit {
-                        if let Err(e) = state
+                    if let Some((actor, outcome)) = refusal.audit
+                        && let Err(e) = state
                             .accounts
                             .audit_refusal(&actor, "auth", &rpc, &outcome)
                             .await
-                        {
-                            warn!(error = %e, "could not audit a refused request");
-                        }
+                    {
+                        warn!(error = %e, "could not audit a refused request");
                     }
                     Ok(refusal.status.into_http())
                 }

@@ -18,13 +18,13 @@ pub fn init(format: LogFormat) -> &'static str {
     let filter = EnvFilter::try_from_env("ROSTER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     // systemd sets JOURNAL_STREAM when stderr is connected to the journal.
-    if std::env::var_os("JOURNAL_STREAM").is_some() {
-        if let Ok(journald) = tracing_journald::layer() {
-            let _ = registry
-                .with(journald.with_syslog_identifier("rosterd".into()))
-                .try_init();
-            return "journald";
-        }
+    if std::env::var_os("JOURNAL_STREAM").is_some()
+        && let Ok(journald) = tracing_journald::layer()
+    {
+        let _ = registry
+            .with(journald.with_syslog_identifier("rosterd".into()))
+            .try_init();
+        return "journald";
     }
     let stderr = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())

@@ -1,1 +1,251 @@
 //! mTLS identity, roles, revocation and rate limiting, through the gRPC client.
+
+use std::time::{Duration, SystemTime};
+
+use roster_proto::v1 as pb;
+use rosterd::pki::Role;
+use tonic::Code;
+
+use crate::harness::{Daemon, DaemonOptions, Pki, new_account};
+
+/// The whole source chain of an error, so assertions see the TLS cause under "transport error".
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+/// Connects with `profile` and makes one read call; returns the failure text, if any.
+async fn try_read(d: &Daemon, profile: &std::path::Path) -> Result<(), String> {
+    let channel = match d.channel(profile).await {
+        Ok(c) => c,
+        Err(e) => return Err(chain(&e)),
+    };
+    let mut c = roster_proto::v1::account_service_client::AccountServiceClient::new(channel);
+    c.list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .map(|_| ())
+        .map_err(|s| {
+            format!(
+                "{:?}: {}: {}",
+                s.code(),
+                s.message(),
+                std::error::Error::source(&s).map(chain).unwrap_or_default()
+            )
+        })
+}
+
+#[tokio::test]
+async fn certificates_that_are_missing_foreign_expired_or_revoked_are_refused() {
+    let pki = Pki::new();
+    let (revoked_profile, revoked_serial) = pki.issue("revoked-op", Role::Operator);
+    let (good_profile, _) = pki.issue("good-op", Role::Operator);
+    let day = Duration::from_secs(86_400);
+    let expired = pki.issue_with_validity(
+        "expired",
+        Role::Admin,
+        SystemTime::now() - 10 * day,
+        SystemTime::now() - day,
+    );
+    let future = pki.issue_with_validity(
+        "future",
+        Role::Admin,
+        SystemTime::now() + day,
+        SystemTime::now() + 10 * day,
+    );
+    let other = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(
+        &pki,
+        state.path(),
+        &DaemonOptions {
+            revoked: vec![revoked_serial.to_uppercase()],
+            ..Default::default()
+        },
+    );
+
+    assert_eq!(try_read(&d, &good_profile).await, Ok(()));
+
+    let err = try_read(&d, &other.admin()).await.unwrap_err();
+    assert!(
+        err.to_lowercase().contains("unknown")
+            || err.contains("UnknownIssuer")
+            || err.contains("BadCertificate"),
+        "other CA: {err}"
+    );
+    let err = try_read(&d, &expired).await.unwrap_err();
+    assert!(
+        err.starts_with("Unauthenticated") && err.contains("expired"),
+        "expired: {err}"
+    );
+    let err = try_read(&d, &future).await.unwrap_err();
+    assert!(
+        err.starts_with("Unauthenticated") && err.contains("not valid yet"),
+        "not yet valid: {err}"
+    );
+    let err = try_read(&d, &revoked_profile).await.unwrap_err();
+    assert!(
+        err.starts_with("Unauthenticated") && err.contains("revoked"),
+        "revoked: {err}"
+    );
+
+    // No client certificate at all.
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(
+            std::fs::read(pki.path().join("ca.pem")).unwrap(),
+        ))
+        .domain_name("localhost");
+    let result = async {
+        let ch = tonic::transport::Channel::from_shared(d.url())
+            .unwrap()
+            .tls_config(tls)?
+            .connect()
+            .await?;
+        let mut c = roster_proto::v1::account_service_client::AccountServiceClient::new(ch);
+        Ok::<_, Box<dyn std::error::Error>>(
+            c.list_accounts(pb::ListAccountsRequest::default()).await?,
+        )
+    }
+    .await;
+    let err = result.map(|_| ()).unwrap_err();
+    let text = chain(err.as_ref());
+    assert!(
+        text.contains("CertificateRequired")
+            || text.to_lowercase().contains("certificate required"),
+        "no cert: {text}"
+    );
+
+    // The refusals happened at the door; the daemon still serves good clients.
+    assert_eq!(try_read(&d, &good_profile).await, Ok(()));
+}
+
+#[tokio::test]
+async fn a_viewer_can_read_but_every_write_is_permission_denied() {
+    let pki = Pki::new();
+    let (viewer, _) = pki.issue("viewer-1", Role::Viewer);
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&pki, state.path(), &DaemonOptions::default());
+    let mut admin = d.accounts(&pki.admin()).await;
+    let a = admin
+        .create_account(new_account("acct-1", "key-acct-1-xyz"))
+        .await
+        .unwrap()
+        .into_inner();
+
+    let mut v = d.accounts(&viewer).await;
+    assert_eq!(
+        v.list_accounts(pb::ListAccountsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .accounts
+            .len(),
+        1
+    );
+    v.get_account(pb::GetAccountRequest {
+        account: a.id.clone(),
+    })
+    .await
+    .unwrap();
+    let mut va = d.admin(&viewer).await;
+    let status = va
+        .get_status(pb::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (status.principal.as_str(), status.role.as_str()),
+        ("viewer-1", "viewer")
+    );
+
+    let denied = [
+        v.create_account(new_account("acct-2", "k2"))
+            .await
+            .unwrap_err(),
+        v.update_account(pb::UpdateAccountRequest {
+            account: Some(pb::Account {
+                id: a.id.clone(),
+                enabled: false,
+                ..Default::default()
+            }),
+            update_mask: Some(roster_proto::pbjson_types::FieldMask {
+                paths: vec!["enabled".into()],
+            }),
+            api_key: String::new(),
+        })
+        .await
+        .unwrap_err(),
+        v.delete_account(pb::DeleteAccountRequest {
+            account: a.id.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap_err(),
+        v.test_connection(pb::TestConnectionRequest {
+            account: a.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err(),
+    ];
+    for s in denied {
+        assert_eq!(s.code(), Code::PermissionDenied, "{s:?}");
+        assert!(s.message().contains("role viewer"), "{}", s.message());
+    }
+    let after = admin
+        .get_account(pb::GetAccountRequest {
+            account: a.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(after, a, "denied writes changed nothing");
+}
+
+#[tokio::test]
+async fn a_client_over_its_rate_limit_is_refused_while_others_are_served() {
+    let pki = Pki::new();
+    let (noisy, _) = pki.issue("noisy", Role::Viewer);
+    let (quiet, _) = pki.issue("quiet", Role::Viewer);
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(
+        &pki,
+        state.path(),
+        &DaemonOptions {
+            requests_per_second: 5,
+            burst: 10,
+            ..Default::default()
+        },
+    );
+    let mut n = d.accounts(&noisy).await;
+    let mut exhausted = None;
+    for _ in 0..60 {
+        if let Err(s) = n.list_accounts(pb::ListAccountsRequest::default()).await {
+            exhausted = Some(s);
+            break;
+        }
+    }
+    let s = exhausted.expect("60 calls at once must exceed a burst of 10");
+    assert_eq!(s.code(), Code::ResourceExhausted, "{s:?}");
+    use tonic_types::StatusExt;
+    let retry = s.get_details_retry_info().expect("retry info detail");
+    assert!(
+        retry
+            .retry_delay
+            .is_some_and(|d| d > Duration::ZERO && d <= Duration::from_secs(1)),
+        "{retry:?}"
+    );
+
+    // The quiet client is unaffected by the noisy one.
+    let mut q = d.accounts(&quiet).await;
+    for _ in 0..5 {
+        q.list_accounts(pb::ListAccountsRequest::default())
+            .await
+            .unwrap();
+    }
+}
