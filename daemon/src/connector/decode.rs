@@ -225,6 +225,34 @@ pub fn short_detail(s: &str) -> String {
     out.trim_end().to_owned()
 }
 
+/// A wire struct that only decodes from a JSON object. serde's derived struct deserializers also
+/// accept a JSON array, filling fields by position; an upstream sending `[1, 2]` where an object
+/// belongs must be a bad response, not a row with `symbol: "1"`.
+struct Obj<T>(T);
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            v @ Value::Object(_) => T::deserialize(v).map(Obj).map_err(de::Error::custom),
+            other => Err(de::Error::invalid_type(
+                unexpected(&other),
+                &"a JSON object",
+            )),
+        }
+    }
+}
+
+fn unexpected(v: &Value) -> Unexpected<'_> {
+    match v {
+        Value::Null => Unexpected::Unit,
+        Value::Bool(b) => Unexpected::Bool(*b),
+        Value::Number(_) => Unexpected::Other("number"),
+        Value::String(s) => Unexpected::Str(s),
+        Value::Array(_) => Unexpected::Seq,
+        Value::Object(_) => Unexpected::Map,
+    }
+}
+
 /// The parts of any OpenAlgo body we look at; everything else (e.g. positionbook's `total_pnl`)
 /// is ignored. `null` and missing both become `None`.
 #[derive(Debug, Default, Deserialize)]
@@ -288,7 +316,7 @@ struct PingData {
 impl FromEnvelope for PingInfo {
     const ENDPOINT: Endpoint = Endpoint::Ping;
     fn from_envelope(env: Envelope) -> Result<Self, UpstreamError> {
-        let d: PingData = data_as(Self::ENDPOINT, env.data)?;
+        let Obj(d): Obj<PingData> = data_as(Self::ENDPOINT, env.data)?;
         Ok(PingInfo {
             broker: d.broker,
             message: d.message,
@@ -330,7 +358,24 @@ impl FromEnvelope for Funds {
                 Some(200),
             ));
         }
-        let d: FundsData = data_as(Self::ENDPOINT, env.data)?;
+        // A non-empty object with none of the funds fields is something else entirely (a ping
+        // answer on the wrong path, a broker error dict); all-zero funds would be a lie.
+        let known = [
+            "availablecash",
+            "collateral",
+            "m2mrealized",
+            "m2munrealized",
+            "utiliseddebits",
+        ];
+        if let Some(Value::Object(m)) = &env.data
+            && !known.iter().any(|k| m.contains_key(*k))
+        {
+            return Err(bad_shape(
+                Self::ENDPOINT,
+                "data has none of the funds fields",
+            ));
+        }
+        let Obj(d): Obj<FundsData> = data_as(Self::ENDPOINT, env.data)?;
         Ok(Funds {
             available_cash: d.availablecash,
             collateral: d.collateral,
@@ -364,10 +409,10 @@ impl FromEnvelope for Positions {
     const ENDPOINT: Endpoint = Endpoint::PositionBook;
     fn from_envelope(env: Envelope) -> Result<Self, UpstreamError> {
         let mode = env.mode();
-        let rows: Vec<PositionRow> = data_as(Self::ENDPOINT, env.data)?;
+        let rows: Vec<Obj<PositionRow>> = data_as(Self::ENDPOINT, env.data)?;
         let rows = rows
             .into_iter()
-            .map(|r| Position {
+            .map(|Obj(r)| Position {
                 symbol: r.symbol,
                 exchange: r.exchange,
                 product: r.product,
@@ -430,9 +475,9 @@ struct OrderStatsWire {
 #[derive(Deserialize)]
 struct OrderBookData {
     #[serde(default)]
-    orders: Option<Vec<OrderRow>>,
+    orders: Option<Vec<Obj<OrderRow>>>,
     #[serde(default)]
-    statistics: Option<OrderStatsWire>,
+    statistics: Option<Obj<OrderStatsWire>>,
 }
 
 fn first_non_empty(a: String, b: String) -> String {
@@ -443,12 +488,12 @@ impl FromEnvelope for OrderBook {
     const ENDPOINT: Endpoint = Endpoint::OrderBook;
     fn from_envelope(env: Envelope) -> Result<Self, UpstreamError> {
         let mode = env.mode();
-        let d: OrderBookData = data_as(Self::ENDPOINT, env.data)?;
+        let Obj(d): Obj<OrderBookData> = data_as(Self::ENDPOINT, env.data)?;
         let orders = d
             .orders
             .unwrap_or_default()
             .into_iter()
-            .map(|r| Order {
+            .map(|Obj(r)| Order {
                 order_id: r.orderid,
                 symbol: r.symbol,
                 exchange: r.exchange,
@@ -464,7 +509,7 @@ impl FromEnvelope for OrderBook {
             .collect();
         let statistics = d
             .statistics
-            .map(|s| OrderStatistics {
+            .map(|Obj(s)| OrderStatistics {
                 total_buy_orders: s.total_buy_orders,
                 total_sell_orders: s.total_sell_orders,
                 total_completed_orders: s.total_completed_orders,
@@ -513,10 +558,10 @@ impl FromEnvelope for TradeBook {
     const ENDPOINT: Endpoint = Endpoint::TradeBook;
     fn from_envelope(env: Envelope) -> Result<Self, UpstreamError> {
         let mode = env.mode();
-        let rows: Vec<TradeRow> = data_as(Self::ENDPOINT, env.data)?;
+        let rows: Vec<Obj<TradeRow>> = data_as(Self::ENDPOINT, env.data)?;
         let trades = rows
             .into_iter()
-            .map(|r| Trade {
+            .map(|Obj(r)| Trade {
                 order_id: r.orderid,
                 symbol: r.symbol,
                 exchange: r.exchange,
@@ -563,21 +608,21 @@ struct HoldingStatsWire {
 #[derive(Deserialize)]
 struct HoldingsData {
     #[serde(default)]
-    holdings: Option<Vec<HoldingRow>>,
+    holdings: Option<Vec<Obj<HoldingRow>>>,
     #[serde(default)]
-    statistics: Option<HoldingStatsWire>,
+    statistics: Option<Obj<HoldingStatsWire>>,
 }
 
 impl FromEnvelope for Holdings {
     const ENDPOINT: Endpoint = Endpoint::Holdings;
     fn from_envelope(env: Envelope) -> Result<Self, UpstreamError> {
         let mode = env.mode();
-        let d: HoldingsData = data_as(Self::ENDPOINT, env.data)?;
+        let Obj(d): Obj<HoldingsData> = data_as(Self::ENDPOINT, env.data)?;
         let rows = d
             .holdings
             .unwrap_or_default()
             .into_iter()
-            .map(|r| Holding {
+            .map(|Obj(r)| Holding {
                 symbol: r.symbol,
                 exchange: r.exchange,
                 product: r.product,
@@ -588,7 +633,7 @@ impl FromEnvelope for Holdings {
             .collect();
         let statistics = d
             .statistics
-            .map(|s| HoldingStatistics {
+            .map(|Obj(s)| HoldingStatistics {
                 total_holding_value: s.totalholdingvalue,
                 total_investment_value: s.totalinvvalue,
                 total_profit_and_loss: s.totalprofitandloss,

@@ -275,8 +275,7 @@ async fn read_capped(mut resp: Response, cap: usize) -> Result<Vec<u8>, Upstream
 }
 
 /// Maps a reqwest failure to a reason. TLS is told apart from plain connect failures by finding a
-/// `rustls::Error` in the source chain (hyper-rustls wraps it in an `io::Error`, whose `source()`
-/// skips the wrapped error, hence the `get_ref` look).
+/// `rustls::Error` in the error chain (see [`next_in_chain`]).
 fn classify_transport(err: &reqwest::Error, http_status: Option<u16>) -> UpstreamError {
     let detail = innermost_detail(err);
     let (reason, what) = if err.is_timeout() {
@@ -302,20 +301,25 @@ fn classify_transport(err: &reqwest::Error, http_status: Option<u16>) -> Upstrea
     UpstreamError::new(reason, message, http_status)
 }
 
+/// The next error down the chain. A custom `io::Error`'s `source()` returns its wrapped error's
+/// *source*, skipping the wrapped error itself; tokio-rustls wraps `rustls::Error` exactly like
+/// that (and reqwest wraps that `io::Error` in another), so look inside with `get_ref` instead.
+fn next_in_chain<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    if let Some(io) = e.downcast_ref::<std::io::Error>()
+        && let Some(inner) = io.get_ref()
+    {
+        return Some(inner);
+    }
+    e.source()
+}
+
 fn chain_has_tls_error(err: &(dyn StdError + 'static)) -> bool {
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    let mut cur = Some(err);
     while let Some(e) = cur {
         if e.is::<rustls::Error>() {
             return true;
         }
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io
-                .get_ref()
-                .is_some_and(|inner| inner.is::<rustls::Error>())
-        {
-            return true;
-        }
-        cur = e.source();
+        cur = next_in_chain(e);
     }
     false
 }
@@ -324,10 +328,10 @@ fn chain_has_tls_error(err: &(dyn StdError + 'static)) -> bool {
 /// reqwest error is skipped on purpose: its Display includes the URL.
 fn innermost_detail(err: &reqwest::Error) -> String {
     let mut last: Option<&(dyn StdError + 'static)> = None;
-    let mut cur = err.source();
+    let mut cur = next_in_chain(err);
     while let Some(e) = cur {
         last = Some(e);
-        cur = e.source();
+        cur = next_in_chain(e);
     }
     last.map(|e| short_detail(&e.to_string()))
         .unwrap_or_default()

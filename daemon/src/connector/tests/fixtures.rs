@@ -490,3 +490,48 @@ fn snapshots_round_trip() {
     let back: Holdings = serde_json::from_str(&serde_json::to_string(&h).unwrap()).unwrap();
     assert_eq!(back, h);
 }
+
+#[test]
+fn arrays_never_fill_structs_positionally() {
+    let e = interpret::<Positions>(
+        200,
+        None,
+        br#"{"status":"success","data":[["NHPC","NSE","MIS",1]]}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.reason, FailureReason::BadResponse);
+    let e = interpret::<PingInfo>(
+        200,
+        None,
+        br#"{"status":"success","data":["zerodha","pong"]}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.reason, FailureReason::BadResponse);
+    let e = interpret::<OrderBook>(
+        200,
+        None,
+        br#"{"status":"success","data":{"orders":[],"statistics":[1,2,3,4,5]}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.reason, FailureReason::BadResponse);
+}
+
+#[test]
+fn funds_without_any_funds_field_is_bad_response_not_zeros() {
+    let e = interpret::<Funds>(
+        200,
+        None,
+        br#"{"status":"success","data":{"broker":"zerodha","message":"pong"}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.reason, FailureReason::BadResponse);
+    // One known field is enough; the others default to zero.
+    let f: Funds = interpret(
+        200,
+        None,
+        br#"{"status":"success","data":{"availablecash":"5"}}"#,
+    )
+    .unwrap();
+    assert_eq!(f.available_cash, d("5"));
+    assert_eq!(f.collateral, Decimal::ZERO);
+}
