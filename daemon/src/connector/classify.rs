@@ -15,7 +15,7 @@
 
 use serde_json::Value;
 
-use super::decode::{Envelope, FromEnvelope, flatten_message, short_detail};
+use super::decode::{FromEnvelope, flatten_message, parse_envelope, short_detail};
 use super::{FailureReason, UpstreamError};
 
 /// Decodes one upstream answer for endpoint `T::ENDPOINT`.
@@ -25,7 +25,7 @@ pub fn interpret<T: FromEnvelope>(
     body: &[u8],
 ) -> Result<T, UpstreamError> {
     if (200..300).contains(&status) {
-        let env: Envelope = serde_json::from_slice(body).map_err(|e| {
+        let env = parse_envelope(body).map_err(|e| {
             UpstreamError::new(
                 FailureReason::BadResponse,
                 short_detail(&format!(

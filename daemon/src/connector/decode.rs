@@ -281,6 +281,12 @@ impl Envelope {
     }
 }
 
+/// Parses a whole body into an [`Envelope`]; the top level must be a JSON object (a derived
+/// struct would otherwise accept an array positionally, see [`Obj`]).
+pub fn parse_envelope(body: &[u8]) -> Result<Envelope, serde_json::Error> {
+    serde_json::from_slice::<Obj<Envelope>>(body).map(|Obj(env)| env)
+}
+
 /// A domain value that one endpoint's success envelope decodes into.
 pub trait FromEnvelope: Sized {
     const ENDPOINT: Endpoint;
