@@ -1,1 +1,0 @@
-//! OpenAlgo connector (being built).

@@ -1,0 +1,308 @@
+//! The upstream side of the daemon: what an OpenAlgo account answers, in our own types, and the
+//! [`Connector`] trait the health checker and the book aggregator call through.
+//!
+//! Layout:
+//! - this file: domain types (stored as snapshots, hence serde), [`FailureReason`] /
+//!   [`UpstreamError`], the [`Upstream`] target descriptor and the object-safe [`Connector`] trait;
+//! - [`decode`]: lenient JSON decoding of OpenAlgo bodies (numbers that arrive as strings,
+//!   floats, ints or null) into the domain types;
+//! - [`classify`]: turns an HTTP status + body into a domain value or an [`UpstreamError`];
+//! - [`openalgo`]: the HTTP implementation ([`OpenAlgo`]) with one shared client, a per-(host,
+//!   endpoint) request budget, bounded body reads and an overall per-call deadline.
+//!
+//! Decimal values are normalised (trailing zeros stripped, `-0` → `0`) so a value that arrives
+//! as `"320.60"`, `320.6` or `320.60` yields the same snapshot bytes. Missing or `null` numeric
+//! fields decode as zero: OpenAlgo plugins omit fields they cannot compute and the service layer
+//! never uses `null` to mean anything else. The one documented exception is funds with empty
+//! `data`, which is the upstream's way of saying the broker session died
+//! ([`FailureReason::SessionExpired`]).
+
+pub mod classify;
+pub mod decode;
+pub mod openalgo;
+
+#[cfg(test)]
+mod tests;
+
+use futures::future::BoxFuture;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::secret::ApiKey;
+
+pub use openalgo::{ConfigError, ConnectorConfig, OpenAlgo};
+
+/// Whether an OpenAlgo instance serves real broker data or its analyzer ("sandbox"). The flag is
+/// instance-wide upstream; OpenAlgo marks sandbox answers with a top-level `"mode":"analyze"`,
+/// and an answer without it is live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Live,
+    Analyze,
+}
+
+/// Why a call to an upstream failed. The names (see [`FailureReason::as_str`]) are the ones the
+/// health model in ARCHITECTURE.md uses, so events and snapshots carry them verbatim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FailureReason {
+    /// No complete answer within the request timeout (includes a slow or trickling body).
+    #[serde(rename = "TIMEOUT")]
+    Timeout,
+    /// TCP connect refused/reset, DNS failure, or the connection dropped before an answer.
+    #[serde(rename = "CONNECT")]
+    Connect,
+    /// The TLS handshake failed (bad certificate, not TLS on the other end, ...).
+    #[serde(rename = "TLS")]
+    Tls,
+    /// The upstream answered 5xx (OpenAlgo uses 500 for broker-side failures).
+    #[serde(rename = "HTTP_5XX")]
+    Http5xx,
+    /// 403 with a JSON body: bad API key, or no stored, non-revoked broker session.
+    #[serde(rename = "AUTH_REJECTED")]
+    AuthRejected,
+    /// 429 from the upstream, or our own per-endpoint budget had no slot before the deadline.
+    #[serde(rename = "RATE_LIMITED")]
+    RateLimited,
+    /// Anything we cannot use: 400/404, non-JSON, wrong shape, oversized, redirected.
+    #[serde(rename = "BAD_RESPONSE")]
+    BadResponse,
+    /// Ping works but funds answers empty `data`: the broker token died upstream.
+    #[serde(rename = "SESSION_EXPIRED")]
+    SessionExpired,
+    /// 403 that is not JSON: OpenAlgo's WSGI-level IP ban page (`text/plain`).
+    #[serde(rename = "IP_BANNED")]
+    IpBanned,
+}
+
+impl FailureReason {
+    /// The wire/event name, e.g. `"HTTP_5XX"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "TIMEOUT",
+            Self::Connect => "CONNECT",
+            Self::Tls => "TLS",
+            Self::Http5xx => "HTTP_5XX",
+            Self::AuthRejected => "AUTH_REJECTED",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::BadResponse => "BAD_RESPONSE",
+            Self::SessionExpired => "SESSION_EXPIRED",
+            Self::IpBanned => "IP_BANNED",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed upstream call. `message` is human detail for operators; it never contains the API
+/// key (the connector scrubs it even if an upstream echoes it back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{}: {message}", reason.as_str())]
+pub struct UpstreamError {
+    pub reason: FailureReason,
+    pub message: String,
+    /// The HTTP status when the upstream answered at all.
+    pub http_status: Option<u16>,
+}
+
+impl UpstreamError {
+    pub fn new(
+        reason: FailureReason,
+        message: impl Into<String>,
+        http_status: Option<u16>,
+    ) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+            http_status,
+        }
+    }
+}
+
+/// `POST /api/v1/ping`: the upstream is reachable, the key is valid and a broker session is
+/// stored. It does not prove the broker token still works (see [`FailureReason::SessionExpired`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PingInfo {
+    pub broker: String,
+    pub message: String,
+}
+
+/// `POST /api/v1/funds` (`availablecash`, `collateral`, `m2mrealized`, `m2munrealized`,
+/// `utiliseddebits` upstream).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Funds {
+    pub available_cash: Decimal,
+    pub collateral: Decimal,
+    pub m2m_realized: Decimal,
+    pub m2m_unrealized: Decimal,
+    pub utilised_debits: Decimal,
+    pub mode: Mode,
+}
+
+/// One `positionbook` row. A positive quantity is long, negative short; a `0` row is a position
+/// closed today that still carries the day's P&L, so it is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub symbol: String,
+    pub exchange: String,
+    pub product: String,
+    pub quantity: Decimal,
+    pub average_price: Decimal,
+    pub ltp: Decimal,
+    pub pnl: Decimal,
+}
+
+/// `POST /api/v1/positionbook`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Positions {
+    pub rows: Vec<Position>,
+    pub mode: Mode,
+}
+
+/// One `orderbook` row (`orderid`, `pricetype`, `order_status` upstream). `status` is the
+/// upstream's lowercase string (`complete`, `open`, `rejected`, `cancelled`, `trigger pending`,
+/// ...); `timestamp` is kept raw because its format differs per broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub order_id: String,
+    pub symbol: String,
+    pub exchange: String,
+    pub action: String,
+    pub price_type: String,
+    pub product: String,
+    pub status: String,
+    pub quantity: Decimal,
+    pub price: Decimal,
+    pub trigger_price: Decimal,
+    pub timestamp: String,
+}
+
+/// The orderbook's `statistics`. Upstream sends counts as ints (current code) or floats like
+/// `2.0` (docs); both decode to `u32`, a fractional or negative count is a bad response.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderStatistics {
+    pub total_buy_orders: u32,
+    pub total_sell_orders: u32,
+    pub total_completed_orders: u32,
+    pub total_open_orders: u32,
+    pub total_rejected_orders: u32,
+    /// Only the current code / sandbox send this; zero when absent.
+    pub total_trigger_pending_orders: u32,
+}
+
+/// `POST /api/v1/orderbook`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderBook {
+    pub orders: Vec<Order>,
+    pub statistics: OrderStatistics,
+    pub mode: Mode,
+}
+
+/// One `tradebook` row (a fill; one order may have several). `trade_value` comes from
+/// `trade_value`, else Angel's pass-through `tradevalue`, else zero (never computed by us).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trade {
+    pub order_id: String,
+    pub symbol: String,
+    pub exchange: String,
+    pub action: String,
+    pub product: String,
+    pub quantity: Decimal,
+    pub average_price: Decimal,
+    pub trade_value: Decimal,
+    pub timestamp: String,
+}
+
+/// `POST /api/v1/tradebook`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TradeBook {
+    pub trades: Vec<Trade>,
+    pub mode: Mode,
+}
+
+/// One `holdings` row (`pnlpercent` upstream).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holding {
+    pub symbol: String,
+    pub exchange: String,
+    pub product: String,
+    pub quantity: Decimal,
+    pub pnl: Decimal,
+    pub pnl_percent: Decimal,
+}
+
+/// The holdings' `statistics` (`totalholdingvalue`, `totalinvvalue`, `totalprofitandloss`,
+/// `totalpnlpercentage` upstream).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldingStatistics {
+    pub total_holding_value: Decimal,
+    pub total_investment_value: Decimal,
+    pub total_profit_and_loss: Decimal,
+    pub total_pnl_percentage: Decimal,
+}
+
+/// `POST /api/v1/holdings`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holdings {
+    pub rows: Vec<Holding>,
+    pub statistics: HoldingStatistics,
+    pub mode: Mode,
+}
+
+/// Which OpenAlgo endpoint a call goes to; also half of the request-budget key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Endpoint {
+    Ping,
+    Funds,
+    PositionBook,
+    OrderBook,
+    TradeBook,
+    Holdings,
+}
+
+impl Endpoint {
+    /// The path segment after `/api/v1/`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ping => "ping",
+            Self::Funds => "funds",
+            Self::PositionBook => "positionbook",
+            Self::OrderBook => "orderbook",
+            Self::TradeBook => "tradebook",
+            Self::Holdings => "holdings",
+        }
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where and as whom to call: one OpenAlgo account. `host_url` is the instance's base URL (e.g.
+/// `http://127.0.0.1:5000`, or `https://algo.example.com/prefix` behind a reverse proxy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub account_id: String,
+    pub host_url: String,
+    pub api_key: ApiKey,
+}
+
+/// The daemon's view of an upstream. Object safe so the daemon can hold `Arc<dyn Connector>` and
+/// tests can substitute a fake.
+pub trait Connector: Send + Sync + 'static {
+    fn ping<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<PingInfo, UpstreamError>>;
+    fn funds<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<Funds, UpstreamError>>;
+    fn positions<'a>(&'a self, up: &'a Upstream)
+    -> BoxFuture<'a, Result<Positions, UpstreamError>>;
+    fn orders<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<OrderBook, UpstreamError>>;
+    fn trades<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<TradeBook, UpstreamError>>;
+    fn holdings<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<Holdings, UpstreamError>>;
+}

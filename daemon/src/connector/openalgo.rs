@@ -1,0 +1,370 @@
+//! [`OpenAlgo`]: the HTTP implementation of [`Connector`] against the OpenAlgo REST API.
+//!
+//! - One shared `reqwest::Client` for every upstream: connection pooling across calls, HTTP/2
+//!   when the server offers it via ALPN, rustls, `TCP_NODELAY`, idle connections kept ~90 s.
+//! - Every call is `POST {host_url}/api/v1/{endpoint}` with the JSON body `{"apikey": "..."}`;
+//!   the key is never in a header, the URL or a log line, and is scrubbed from error messages.
+//! - Request budget: a keyed GCRA limiter per (origin, endpoint), because OpenAlgo limits each
+//!   endpoint per client IP (10/s by default, moving window). Calls *wait* for a slot rather than
+//!   fail, but never past the call's deadline.
+//! - One overall deadline per call (`request_timeout`) covers the budget wait, connect, TLS,
+//!   headers and the whole body, so a server trickling bytes cannot hold a call longer.
+//! - Bodies are read chunk by chunk up to `max_response_bytes`; beyond that it is
+//!   `BAD_RESPONSE` and the rest is never read.
+//! - Redirects are not followed: a 307/308 would resend the body (the key) to another place.
+
+use std::error::Error as StdError;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::{Client, Response, Url};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::classify::interpret;
+use super::decode::{FromEnvelope, short_detail};
+use super::{
+    Connector, Endpoint, FailureReason, Funds, Holdings, OrderBook, PingInfo, Positions, TradeBook,
+    Upstream, UpstreamError,
+};
+
+/// Above this many budget keys, stale ones (hosts no longer called) are dropped.
+const BUDGET_KEYS_SOFT_CAP: usize = 4096;
+
+/// Tunables for [`OpenAlgo`]. Durations are humantime strings in config files (`"5s"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectorConfig {
+    /// Deadline for one whole call: budget wait + connect + TLS + headers + body.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Deadline for establishing the TCP connection (within `request_timeout`).
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// A body larger than this is `BAD_RESPONSE` (the biggest real answers, orderbooks of busy
+    /// accounts, are well under 1 MiB).
+    pub max_response_bytes: usize,
+    /// Our budget per (upstream origin, endpoint); kept under OpenAlgo's default 10/s.
+    pub requests_per_second_per_endpoint: u32,
+    pub user_agent: String,
+}
+
+impl Default for ConnectorConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(3),
+            max_response_bytes: 4 * 1024 * 1024,
+            requests_per_second_per_endpoint: 8,
+            user_agent: concat!("rosterd/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+/// Why an [`OpenAlgo`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid connector configuration: {0}")]
+    Invalid(&'static str),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+type BudgetKey = (String, Endpoint);
+
+/// The OpenAlgo connector. Cheap to share: hold it in an `Arc<dyn Connector>`.
+pub struct OpenAlgo {
+    client: Client,
+    budget: Arc<DefaultKeyedRateLimiter<BudgetKey>>,
+    config: ConnectorConfig,
+}
+
+impl std::fmt::Debug for OpenAlgo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAlgo")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenAlgo {
+    pub fn new(config: ConnectorConfig) -> Result<Self, ConfigError> {
+        if config.request_timeout.is_zero() {
+            return Err(ConfigError::Invalid("request_timeout must be > 0"));
+        }
+        if config.connect_timeout.is_zero() {
+            return Err(ConfigError::Invalid("connect_timeout must be > 0"));
+        }
+        if config.max_response_bytes == 0 {
+            return Err(ConfigError::Invalid("max_response_bytes must be > 0"));
+        }
+        let rps = NonZeroU32::new(config.requests_per_second_per_endpoint).ok_or(
+            ConfigError::Invalid("requests_per_second_per_endpoint must be > 0"),
+        )?;
+        // Burst 1: OpenAlgo counts a *moving* one-second window, and a GCRA with burst b lets
+        // b + rate - 1 requests into some one-second window. Burst 1 keeps that at `rate`.
+        let quota = Quota::per_second(rps).allow_burst(NonZeroU32::MIN);
+        let client = Client::builder()
+            .user_agent(config.user_agent.clone())
+            .timeout(config.request_timeout)
+            .connect_timeout(config.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            client,
+            budget: Arc::new(RateLimiter::keyed(quota)),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &ConnectorConfig {
+        &self.config
+    }
+
+    /// One call to `T::ENDPOINT`, bounded by `request_timeout` from start to last body byte.
+    async fn call<T: FromEnvelope>(&self, up: &Upstream) -> Result<T, UpstreamError> {
+        let endpoint = T::ENDPOINT;
+        let started = Instant::now();
+        let deadline = started + self.config.request_timeout;
+        let (url, origin) = endpoint_url(&up.host_url, endpoint)?;
+        tracing::debug!(account_id = %up.account_id, host = %origin, endpoint = %endpoint, "upstream call");
+
+        let key = (origin, endpoint);
+        let result = match tokio::time::timeout_at(deadline, self.budget.until_key_ready(&key))
+            .await
+        {
+            Err(_) => Err(UpstreamError::new(
+                FailureReason::RateLimited,
+                format!(
+                    "local request budget ({}/s for {endpoint} on this host) had no slot within {}",
+                    self.config.requests_per_second_per_endpoint,
+                    humantime::format_duration(self.config.request_timeout)
+                ),
+                None,
+            )),
+            Ok(()) => match tokio::time::timeout_at(deadline, self.exchange::<T>(url, up)).await {
+                Ok(r) => r,
+                Err(_) => Err(UpstreamError::new(
+                    FailureReason::Timeout,
+                    format!(
+                        "no complete answer within {}",
+                        humantime::format_duration(self.config.request_timeout)
+                    ),
+                    None,
+                )),
+            },
+        };
+        let (origin, _) = key;
+        if self.budget.len() > BUDGET_KEYS_SOFT_CAP {
+            self.budget.retain_recent();
+        }
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match result {
+            Ok(v) => {
+                tracing::debug!(account_id = %up.account_id, host = %origin, endpoint = %endpoint, elapsed_ms, "upstream ok");
+                Ok(v)
+            }
+            Err(e) => {
+                let e = scrub(e, up.api_key.expose());
+                tracing::debug!(account_id = %up.account_id, host = %origin, endpoint = %endpoint, elapsed_ms, reason = e.reason.as_str(), http_status = e.http_status, "upstream failed: {}", e.message);
+                Err(e)
+            }
+        }
+    }
+
+    /// The HTTP exchange itself; the caller bounds it with the deadline.
+    async fn exchange<T: FromEnvelope>(&self, url: Url, up: &Upstream) -> Result<T, UpstreamError> {
+        #[derive(Serialize)]
+        struct KeyBody<'a> {
+            apikey: &'a str,
+        }
+        let body = serde_json::to_vec(&KeyBody {
+            apikey: up.api_key.expose(),
+        })
+        .map_err(|_| {
+            UpstreamError::new(
+                FailureReason::BadResponse,
+                "cannot encode the request body",
+                None,
+            )
+        })?;
+        let resp = self
+            .client
+            .post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| classify_transport(&e, None))?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = read_capped(resp, self.config.max_response_bytes).await?;
+        interpret::<T>(status, content_type.as_deref(), &body)
+    }
+}
+
+/// `{host_url}/api/v1/{endpoint}` and the origin (`scheme://host:port`, no credentials) used for
+/// the budget key and logs. Any query or fragment in `host_url` is dropped: nothing but the path
+/// prefix is ours to keep.
+fn endpoint_url(host_url: &str, endpoint: Endpoint) -> Result<(Url, String), UpstreamError> {
+    let invalid = || {
+        UpstreamError::new(
+            FailureReason::Connect,
+            "host_url is not a valid http(s) URL",
+            None,
+        )
+    };
+    let mut url = Url::parse(host_url.trim()).map_err(|_| invalid())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid());
+    }
+    let path = format!(
+        "{}/api/v1/{}",
+        url.path().trim_end_matches('/'),
+        endpoint.as_str()
+    );
+    url.set_path(&path);
+    url.set_query(None);
+    url.set_fragment(None);
+    let origin = url.origin().ascii_serialization();
+    Ok((url, origin))
+}
+
+/// Reads the body chunk by chunk, refusing more than `cap` bytes (checked against
+/// `Content-Length` first, then as bytes arrive, for chunked or lying servers).
+async fn read_capped(mut resp: Response, cap: usize) -> Result<Vec<u8>, UpstreamError> {
+    let status = Some(resp.status().as_u16());
+    let too_big = || {
+        UpstreamError::new(
+            FailureReason::BadResponse,
+            format!("upstream body exceeds the {cap}-byte limit"),
+            status,
+        )
+    };
+    let declared = resp.content_length();
+    if declared.is_some_and(|n| n > cap as u64) {
+        return Err(too_big());
+    }
+    let initial = declared
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0)
+        .min(64 * 1024);
+    let mut buf = Vec::with_capacity(initial);
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| classify_transport(&e, status))?
+    {
+        if buf.len().saturating_add(chunk.len()) > cap {
+            return Err(too_big());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}
+
+/// Maps a reqwest failure to a reason. TLS is told apart from plain connect failures by finding a
+/// `rustls::Error` in the error chain (see [`next_in_chain`]).
+fn classify_transport(err: &reqwest::Error, http_status: Option<u16>) -> UpstreamError {
+    let detail = innermost_detail(err);
+    let (reason, what) = if err.is_timeout() {
+        (FailureReason::Timeout, "upstream timed out")
+    } else if chain_has_tls_error(err) {
+        (FailureReason::Tls, "TLS with upstream failed")
+    } else if http_status.is_some() || err.is_body() || err.is_decode() {
+        // Headers arrived, the body did not: a truncated or broken answer.
+        (
+            FailureReason::BadResponse,
+            "reading the upstream body failed",
+        )
+    } else if err.is_connect() {
+        (FailureReason::Connect, "cannot connect to upstream")
+    } else {
+        (FailureReason::Connect, "upstream connection failed")
+    };
+    let message = if detail.is_empty() {
+        what.to_owned()
+    } else {
+        format!("{what}: {detail}")
+    };
+    UpstreamError::new(reason, message, http_status)
+}
+
+/// The next error down the chain. A custom `io::Error`'s `source()` returns its wrapped error's
+/// *source*, skipping the wrapped error itself; tokio-rustls wraps `rustls::Error` exactly like
+/// that (and reqwest wraps that `io::Error` in another), so look inside with `get_ref` instead.
+fn next_in_chain<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    if let Some(io) = e.downcast_ref::<std::io::Error>()
+        && let Some(inner) = io.get_ref()
+    {
+        return Some(inner);
+    }
+    e.source()
+}
+
+fn chain_has_tls_error(err: &(dyn StdError + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        cur = next_in_chain(e);
+    }
+    false
+}
+
+/// The most specific message in the chain (e.g. "Connection refused (os error 111)"). The top
+/// reqwest error is skipped on purpose: its Display includes the URL.
+fn innermost_detail(err: &reqwest::Error) -> String {
+    let mut last: Option<&(dyn StdError + 'static)> = None;
+    let mut cur = next_in_chain(err);
+    while let Some(e) = cur {
+        last = Some(e);
+        cur = next_in_chain(e);
+    }
+    last.map(|e| short_detail(&e.to_string()))
+        .unwrap_or_default()
+}
+
+/// Belt and braces: should an upstream ever echo the key back in a message, it stops here.
+fn scrub(mut e: UpstreamError, key: &str) -> UpstreamError {
+    if !key.is_empty() && e.message.contains(key) {
+        e.message = e.message.replace(key, "[redacted]");
+    }
+    e
+}
+
+impl Connector for OpenAlgo {
+    fn ping<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<PingInfo, UpstreamError>> {
+        Box::pin(self.call::<PingInfo>(up))
+    }
+    fn funds<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<Funds, UpstreamError>> {
+        Box::pin(self.call::<Funds>(up))
+    }
+    fn positions<'a>(
+        &'a self,
+        up: &'a Upstream,
+    ) -> BoxFuture<'a, Result<Positions, UpstreamError>> {
+        Box::pin(self.call::<Positions>(up))
+    }
+    fn orders<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<OrderBook, UpstreamError>> {
+        Box::pin(self.call::<OrderBook>(up))
+    }
+    fn trades<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<TradeBook, UpstreamError>> {
+        Box::pin(self.call::<TradeBook>(up))
+    }
+    fn holdings<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<Holdings, UpstreamError>> {
+        Box::pin(self.call::<Holdings>(up))
+    }
+}
