@@ -26,6 +26,10 @@ fn main() -> ExitCode {
         // `rosterctl ... | head` closed the pipe: the reader has what it wanted.
         Err(e) if e.downcast_ref::<StdoutClosed>().is_some() => ExitCode::SUCCESS,
         Err(e) => {
+            // For bug reports: the raw error with every layer, before it is condensed.
+            if std::env::var_os("ROSTERCTL_DEBUG").is_some() {
+                eprintln!("{e:?}");
+            }
             eprintln!("error: {}", rosterctl::errors::render(&e));
             ExitCode::FAILURE
         }

@@ -86,7 +86,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Pki(cmd) => pki::run(cmd, output),
         command => {
             let client = Client::connect(&cli.conn).await?;
-            match command {
+            let result = match command {
                 Command::Account(cmd) => account::run(&client, cmd, output).await,
                 Command::Health(args) => monitor::health(&client, args, output).await,
                 Command::Watch { from } => monitor::watch(&client, from, output).await,
@@ -100,6 +100,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                 Command::Key(crate::cli::KeyCmd::Rotate) => admin::rotate(&client, output).await,
                 Command::Audit { limit } => admin::audit(&client, limit, output).await,
                 Command::Completions { .. } | Command::Pki(_) => Ok(()),
+            };
+            match result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(client.explain(e).await),
             }
         }
     }
