@@ -1,1 +1,37 @@
-fn main() {}
+//! `rosterctl` entry point: parse arguments (clap exits 2 on usage errors), run the command,
+//! and turn any failure into one `error: ...` line on stderr with exit code 1.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use rosterctl::cli::Cli;
+use rosterctl::commands::StdoutClosed;
+
+fn main() -> ExitCode {
+    // One crypto provider for the whole process, before anything touches TLS.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(rosterctl::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        // `rosterctl ... | head` closed the pipe: the reader has what it wanted.
+        Err(e) if e.downcast_ref::<StdoutClosed>().is_some() => ExitCode::SUCCESS,
+        Err(e) => {
+            // For bug reports: the raw error with every layer, before it is condensed.
+            if std::env::var_os("ROSTERCTL_DEBUG").is_some() {
+                eprintln!("{e:?}");
+            }
+            eprintln!("error: {}", rosterctl::errors::render(&e));
+            ExitCode::FAILURE
+        }
+    }
+}

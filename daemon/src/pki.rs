@@ -751,15 +751,13 @@ fn truncate_to_secs(t: SystemTime) -> SystemTime {
     }
 }
 
+/// Certificate times before 1970 are clamped to the epoch: for expiry checks they mean
+/// "long ago" either way, and it keeps every time printable.
 fn asn1_to_system(t: x509_parser::time::ASN1Time) -> SystemTime {
-    let ts = t.timestamp();
-    let abs = Duration::from_secs(ts.unsigned_abs());
-    let r = if ts >= 0 {
-        UNIX_EPOCH.checked_add(abs)
-    } else {
-        UNIX_EPOCH.checked_sub(abs)
-    };
-    r.unwrap_or(UNIX_EPOCH)
+    u64::try_from(t.timestamp())
+        .ok()
+        .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)))
+        .unwrap_or(UNIX_EPOCH)
 }
 
 fn read_to_string(path: &Path, dir: &Path, what: &'static str) -> Result<String, PkiError> {

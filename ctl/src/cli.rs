@@ -1,0 +1,883 @@
+//! The command line, as clap derive types. The names here are the public contract in
+//! `design/INTERFACE.md`: scripts and the end-to-end tests depend on them, so rename nothing.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  rosterd --dev                                  # in another terminal: a local daemon
+  export ROSTER_PROFILE=.roster-dev/admin
+  rosterctl account add --name acc1 --host http://127.0.0.1:5000 --api-key-stdin <key.txt
+  rosterctl health
+  rosterctl positions --net --label desk=a
+  rosterctl watch";
+
+/// Command-line client for the Roster daemon (mutually-authenticated TLS gRPC).
+#[derive(Debug, Parser)]
+#[command(name = "rosterctl", version, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+
+    /// Output format: aligned columns for people, or one proto3-JSON document for scripts.
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the daemon is and which certificate to present.
+#[derive(Debug, Clone, Args)]
+pub struct ConnArgs {
+    /// Daemon address.
+    #[arg(
+        long,
+        env = "ROSTER_ADDR",
+        global = true,
+        value_name = "URL",
+        default_value = "https://127.0.0.1:50051"
+    )]
+    pub addr: String,
+
+    /// Client profile directory holding ca.pem, cert.pem and key.pem (as written by
+    /// `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`).
+    #[arg(long, env = "ROSTER_PROFILE", global = true, value_name = "DIR")]
+    pub profile: Option<PathBuf>,
+
+    /// CA certificate that signed the daemon's certificate (overrides the profile's ca.pem).
+    #[arg(long, env = "ROSTER_CA", global = true, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+
+    /// Client certificate (overrides the profile's cert.pem).
+    #[arg(long, env = "ROSTER_CERT", global = true, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+
+    /// Client private key (overrides the profile's key.pem).
+    #[arg(long, env = "ROSTER_KEY", global = true, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add, list, change and remove trading accounts.
+    #[command(subcommand, visible_alias = "accounts")]
+    Account(AccountCmd),
+
+    /// Health of every account (default: list), or of one.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "\
+Examples:
+  rosterctl health                  # one row per account
+  rosterctl health --state down
+  rosterctl health check acc1       # check now and print the result"
+    )]
+    Health(HealthArgs),
+
+    /// Stream account and health events until interrupted (Ctrl-C).
+    #[command(after_help = "\
+Examples:
+  rosterctl watch                   # current state of every account, then live events
+  rosterctl watch --from 1234 -o json")]
+    Watch {
+        /// Resume from this event sequence (0: current state first, then live).
+        #[arg(long, value_name = "SEQ", default_value_t = 0)]
+        from: u64,
+    },
+
+    /// Consolidated funds across accounts, one row per account plus totals.
+    Funds(PortfolioArgs),
+    /// Open positions across accounts (--net: merged by instrument).
+    Positions(NetPortfolioArgs),
+    /// Today's orders across accounts.
+    Orders(OrdersArgs),
+    /// Today's trades across accounts.
+    Trades(PortfolioArgs),
+    /// Holdings across accounts (--net: merged by instrument).
+    Holdings(NetPortfolioArgs),
+
+    /// Daemon version, uptime, accounts by state, certificate expiry, database size.
+    Status,
+
+    /// Download a consistent snapshot of the daemon's database.
+    #[command(
+        after_help = "Example:\n  rosterctl backup --out roster-$(date +%F).redb\n\n\
+The file is written as FILE.partial, checked against the SHA-256 the daemon sends, then renamed.\n\
+Restore it offline with `rosterd restore --state-dir DIR --from FILE`."
+    )]
+    Backup {
+        /// Where to write the backup.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+
+    /// Master key operations.
+    #[command(subcommand)]
+    Key(KeyCmd),
+
+    /// Recent audit records (newest first).
+    Audit {
+        /// How many records to show.
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: u32,
+    },
+
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  rosterctl completions bash > /etc/bash_completion.d/rosterctl"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Create a CA, server and client certificates (no daemon needed).
+    #[command(subcommand)]
+    Pki(PkiCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCmd {
+    /// Add an account. The API key is read from stdin or a file, never from the command line.
+    #[command(after_help = "\
+Examples:
+  rosterctl account add --name acc1 --host http://127.0.0.1:5000 --api-key-stdin <key.txt
+  rosterctl account add --name acc2 --host https://oa.example --label desk=a --api-key-file key.txt")]
+    Add {
+        /// Unique name: 1-64 characters of [A-Za-z0-9._-].
+        #[arg(long)]
+        name: String,
+        /// Base URL of the upstream (OpenAlgo), e.g. http://127.0.0.1:5000.
+        #[arg(long, value_name = "URL")]
+        host: String,
+        /// WebSocket URL of the upstream.
+        #[arg(long, value_name = "URL")]
+        ws: Option<String>,
+        /// A label (repeatable).
+        #[arg(long = "label", value_name = "K=V", value_parser = parse_label)]
+        labels: Vec<(String, String)>,
+        /// Create it disabled (never contacted until enabled).
+        #[arg(long)]
+        disabled: bool,
+        #[command(flatten)]
+        key: ApiKeyArgs,
+    },
+
+    /// List accounts.
+    #[command(
+        visible_alias = "ls",
+        after_help = "Example:\n  rosterctl account list --label desk=a --state down"
+    )]
+    List {
+        /// Only accounts with this label (repeatable; all must match).
+        #[arg(long = "label", value_name = "K=V", value_parser = parse_label)]
+        labels: Vec<(String, String)>,
+        /// Only accounts in this health state.
+        #[arg(long, value_enum)]
+        state: Option<StateArg>,
+    },
+
+    /// Show one account.
+    Get {
+        /// Account id or name.
+        #[arg(value_name = "ID|NAME")]
+        account: String,
+    },
+
+    /// Change an account: only the fields given are changed.
+    #[command(after_help = "\
+Examples:
+  rosterctl account update acc1 --host http://10.0.0.5:5000
+  rosterctl account update acc1 --label desk=b --label tier=1   # replaces all labels
+  rosterctl account update acc1 --api-key-stdin <new-key.txt")]
+    Update {
+        /// Account id or name.
+        #[arg(value_name = "ID|NAME")]
+        account: String,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New upstream URL.
+        #[arg(long, value_name = "URL")]
+        host: Option<String>,
+        /// New WebSocket URL ("" clears it).
+        #[arg(long, value_name = "URL")]
+        ws: Option<String>,
+        /// Labels: when any is given, they replace the account's whole label set.
+        #[arg(long = "label", value_name = "K=V", value_parser = parse_label)]
+        labels: Vec<(String, String)>,
+        /// Remove every label.
+        #[arg(long, conflicts_with = "labels")]
+        clear_labels: bool,
+        #[command(flatten)]
+        key: ApiKeyOptArgs,
+    },
+
+    /// Enable an account (health checks resume).
+    Enable {
+        /// Account id or name.
+        #[arg(value_name = "ID|NAME")]
+        account: String,
+    },
+
+    /// Disable an account (never contacted until enabled).
+    Disable {
+        /// Account id or name.
+        #[arg(value_name = "ID|NAME")]
+        account: String,
+    },
+
+    /// Delete an account, its health and its snapshots.
+    #[command(visible_alias = "rm")]
+    Remove {
+        /// Account id or name.
+        #[arg(value_name = "ID|NAME")]
+        account: String,
+    },
+
+    /// Test an existing account, or a host and key before adding them.
+    #[command(after_help = "\
+Examples:
+  rosterctl account test acc1
+  rosterctl account test --host http://127.0.0.1:5000 --api-key-file key.txt")]
+    Test {
+        /// Account id or name.
+        #[arg(
+            value_name = "ID|NAME",
+            required_unless_present = "host",
+            conflicts_with = "host"
+        )]
+        account: Option<String>,
+        /// Upstream URL to test (not saved); needs --api-key-stdin or --api-key-file.
+        #[arg(long, value_name = "URL", requires = "api_key_opt")]
+        host: Option<String>,
+        #[command(flatten)]
+        key: ApiKeyOptArgs,
+    },
+}
+
+/// The API key of a new account: exactly one source, never argv (argv is visible in `ps`).
+#[derive(Debug, Clone, Args)]
+#[group(id = "api_key", required = true, multiple = false)]
+pub struct ApiKeyArgs {
+    /// Read the API key from stdin (one trailing newline is removed).
+    #[arg(long)]
+    pub api_key_stdin: bool,
+    /// Read the API key from FILE (one trailing newline is removed).
+    #[arg(long, value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
+}
+
+/// An optional new API key: at most one source.
+#[derive(Debug, Clone, Args)]
+#[group(id = "api_key_opt", required = false, multiple = false)]
+pub struct ApiKeyOptArgs {
+    /// Read the API key from stdin (one trailing newline is removed).
+    #[arg(long)]
+    pub api_key_stdin: bool,
+    /// Read the API key from FILE (one trailing newline is removed).
+    #[arg(long, value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
+}
+
+/// Where to read an API key from, once clap has checked the flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    Stdin,
+    File(PathBuf),
+}
+
+impl ApiKeyArgs {
+    pub fn source(&self) -> Option<KeySource> {
+        key_source(self.api_key_stdin, self.api_key_file.as_ref())
+    }
+}
+
+impl ApiKeyOptArgs {
+    pub fn source(&self) -> Option<KeySource> {
+        key_source(self.api_key_stdin, self.api_key_file.as_ref())
+    }
+}
+
+fn key_source(stdin: bool, file: Option<&PathBuf>) -> Option<KeySource> {
+    match (stdin, file) {
+        (true, _) => Some(KeySource::Stdin),
+        (false, Some(f)) => Some(KeySource::File(f.clone())),
+        (false, None) => None,
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    #[command(subcommand)]
+    pub cmd: Option<HealthCmd>,
+    #[command(flatten)]
+    pub list: HealthListArgs,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct HealthListArgs {
+    /// Only accounts with this label (repeatable; all must match).
+    #[arg(long = "label", value_name = "K=V", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// Only accounts in this state.
+    #[arg(long, value_enum)]
+    pub state: Option<StateArg>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HealthCmd {
+    /// One row per account: name, state, reason, latency, last ok, time in state.
+    List(HealthListArgs),
+    /// The last known health of one account.
+    Get {
+        /// Account id or name.
+        #[arg(value_name = "ID|NAME")]
+        account: String,
+    },
+    /// Check one account now (outside its schedule) and print the result.
+    Check {
+        /// Account id or name.
+        #[arg(value_name = "ID|NAME")]
+        account: String,
+    },
+}
+
+/// Health states as typed on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateArg {
+    Unknown,
+    Up,
+    Degraded,
+    Down,
+    Disabled,
+}
+
+/// Which accounts a portfolio view covers and how fresh it must be.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Examples:
+  rosterctl funds
+  rosterctl positions --label desk=a --net
+  rosterctl orders --account acc1 --account acc2 --status open
+  rosterctl holdings --refresh
+  rosterctl trades --max-staleness 1m")]
+pub struct PortfolioArgs {
+    /// Only this account (id or name; repeatable). Default: every enabled account.
+    #[arg(long = "account", value_name = "ID|NAME")]
+    pub accounts: Vec<String>,
+    /// Only accounts with this label (repeatable; all must match).
+    #[arg(long = "label", value_name = "K=V", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// Always fetch from the upstreams instead of serving recent snapshots.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Serve snapshots younger than this (e.g. 500ms, 30s, 5m). Default: the daemon's setting.
+    #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
+    pub max_staleness: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct NetPortfolioArgs {
+    #[command(flatten)]
+    pub common: PortfolioArgs,
+    /// Merge rows by instrument across accounts.
+    #[arg(long)]
+    pub net: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OrdersArgs {
+    #[command(flatten)]
+    pub common: PortfolioArgs,
+    /// Only orders with this status (complete, open, rejected, ...).
+    #[arg(long)]
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    /// Re-seal every API key under a new master key, in one transaction.
+    #[command(
+        after_help = "The daemon takes the new key where its config says; under --dev it generates one."
+    )]
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PkiCmd {
+    /// Create a CA, a server certificate and the admin client profile DIR/admin.
+    #[command(after_help = "\
+Example:
+  rosterctl pki init --dir /etc/roster/pki --san roster.internal --san 10.0.0.7
+
+Writes DIR/ca.pem, DIR/ca.key, DIR/server.pem, DIR/server.key and DIR/admin/{ca,cert,key}.pem.
+The server certificate always covers localhost, 127.0.0.1 and ::1.")]
+    Init {
+        /// Directory to create the PKI in.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Extra server name or IP address (repeatable).
+        #[arg(long = "san", value_name = "NAME")]
+        sans: Vec<String>,
+        /// Replace an existing CA (every certificate it issued stops working).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Issue a client certificate with a role into a profile directory.
+    #[command(after_help = "\
+Example:
+  rosterctl pki issue --dir /etc/roster/pki --name grafana --role viewer --out ./grafana
+  rosterctl --profile ./grafana status
+
+Prints the certificate's serial: put it in the daemon's [tls] revoked_serials to revoke it.")]
+    Issue {
+        /// PKI directory holding ca.pem and ca.key.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Principal name (certificate CN): 1-64 characters of [A-Za-z0-9._@-].
+        #[arg(long)]
+        name: String,
+        /// What the holder may do.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Profile directory to write ca.pem, cert.pem and key.pem into.
+        #[arg(long, value_name = "PROFILE_DIR")]
+        out: PathBuf,
+        /// Validity in days.
+        #[arg(long, value_name = "N", default_value_t = 365,
+              value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+        /// Overwrite an existing certificate in PROFILE_DIR.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Everything.
+    Admin,
+    /// Account writes, checks, all reads.
+    Operator,
+    /// Reads only.
+    Viewer,
+}
+
+impl From<RoleArg> for rosterd::pki::Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Admin => Self::Admin,
+            RoleArg::Operator => Self::Operator,
+            RoleArg::Viewer => Self::Viewer,
+        }
+    }
+}
+
+/// Parses `K=V`. The key must be non-empty; neither side may contain `,` (the selector
+/// separator) and the key may not contain `=`, so a label always round-trips through a selector.
+pub fn parse_label(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected K=V, got {s:?}"))?;
+    let k = k.trim();
+    if k.is_empty() {
+        return Err(format!("label key is empty in {s:?}"));
+    }
+    if k.contains(',') || v.contains(',') {
+        return Err(format!("label {s:?} may not contain ','"));
+    }
+    Ok((k.to_owned(), v.to_owned()))
+}
+
+/// The `k=v,k2=v2` selector the API takes.
+pub fn label_selector(labels: &[(String, String)]) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let mut v = vec!["rosterctl"];
+        v.extend_from_slice(args);
+        Cli::try_parse_from(v)
+    }
+
+    fn cmd(args: &[&str]) -> Command {
+        parse(args).unwrap().command
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn globals_and_defaults() {
+        let cli = parse(&["status"]).unwrap();
+        assert_eq!(cli.output, Output::Table);
+        assert!(cli.conn.addr.starts_with("https://"));
+        let cli = parse(&[
+            "--addr",
+            "https://h:1",
+            "--profile",
+            "/p",
+            "--ca",
+            "/c",
+            "status",
+            "-o",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(cli.conn.addr, "https://h:1");
+        assert_eq!(
+            cli.conn.profile.as_deref(),
+            Some(std::path::Path::new("/p"))
+        );
+        assert_eq!(cli.output, Output::Json);
+        assert!(parse(&["-o", "yaml", "status"]).is_err());
+    }
+
+    #[test]
+    fn account_add_requires_exactly_one_key_source() {
+        match cmd(&[
+            "account",
+            "add",
+            "--name",
+            "a",
+            "--host",
+            "http://h",
+            "--label",
+            "desk=a",
+            "--api-key-stdin",
+        ]) {
+            Command::Account(AccountCmd::Add {
+                name,
+                labels,
+                key,
+                disabled,
+                ..
+            }) => {
+                assert_eq!(name, "a");
+                assert_eq!(labels, vec![("desk".into(), "a".into())]);
+                assert_eq!(key.source(), Some(KeySource::Stdin));
+                assert!(!disabled);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            cmd(&[
+                "accounts",
+                "add",
+                "--name",
+                "a",
+                "--host",
+                "h",
+                "--api-key-file",
+                "/k"
+            ]),
+            Command::Account(AccountCmd::Add { .. })
+        ));
+        assert!(parse(&["account", "add", "--name", "a", "--host", "h"]).is_err());
+        assert!(
+            parse(&[
+                "account",
+                "add",
+                "--name",
+                "a",
+                "--host",
+                "h",
+                "--api-key-stdin",
+                "--api-key-file",
+                "/k"
+            ])
+            .is_err()
+        );
+        // There is no flag that takes the key itself.
+        assert!(
+            parse(&[
+                "account",
+                "add",
+                "--name",
+                "a",
+                "--host",
+                "h",
+                "--api-key",
+                "x"
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn account_subcommands_parse() {
+        assert!(matches!(
+            cmd(&["account", "list", "--label", "a=b", "--state", "down"]),
+            Command::Account(AccountCmd::List {
+                state: Some(StateArg::Down),
+                ..
+            })
+        ));
+        assert!(matches!(
+            cmd(&["account", "get", "acc1"]),
+            Command::Account(AccountCmd::Get { .. })
+        ));
+        assert!(matches!(
+            cmd(&["account", "enable", "x"]),
+            Command::Account(AccountCmd::Enable { .. })
+        ));
+        assert!(matches!(
+            cmd(&["account", "disable", "x"]),
+            Command::Account(AccountCmd::Disable { .. })
+        ));
+        assert!(matches!(
+            cmd(&["account", "remove", "x"]),
+            Command::Account(AccountCmd::Remove { .. })
+        ));
+        match cmd(&[
+            "account",
+            "update",
+            "acc1",
+            "--host",
+            "http://n",
+            "--api-key-file",
+            "/k",
+        ]) {
+            Command::Account(AccountCmd::Update {
+                account,
+                host,
+                key,
+                name,
+                labels,
+                ..
+            }) => {
+                assert_eq!(account, "acc1");
+                assert_eq!(host.as_deref(), Some("http://n"));
+                assert_eq!(key.source(), Some(KeySource::File("/k".into())));
+                assert!(name.is_none() && labels.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["account", "update", "a", "--label", "x=y", "--clear-labels"]).is_err());
+        assert!(parse(&["account", "get"]).is_err());
+    }
+
+    #[test]
+    fn account_test_takes_an_account_or_a_host_and_key() {
+        assert!(matches!(
+            cmd(&["account", "test", "acc1"]),
+            Command::Account(AccountCmd::Test {
+                account: Some(_),
+                host: None,
+                ..
+            })
+        ));
+        assert!(matches!(
+            cmd(&["account", "test", "--host", "http://h", "--api-key-stdin"]),
+            Command::Account(AccountCmd::Test {
+                account: None,
+                host: Some(_),
+                ..
+            })
+        ));
+        assert!(parse(&["account", "test"]).is_err());
+        assert!(parse(&["account", "test", "--host", "http://h"]).is_err());
+        assert!(
+            parse(&[
+                "account",
+                "test",
+                "acc1",
+                "--host",
+                "http://h",
+                "--api-key-stdin"
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn health_defaults_to_list() {
+        match cmd(&["health"]) {
+            Command::Health(HealthArgs { cmd: None, list }) => assert!(list.labels.is_empty()),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            cmd(&["health", "--state", "up"]),
+            Command::Health(HealthArgs {
+                cmd: None,
+                list: HealthListArgs {
+                    state: Some(StateArg::Up),
+                    ..
+                }
+            })
+        ));
+        assert!(matches!(
+            cmd(&["health", "list", "--label", "a=b"]),
+            Command::Health(HealthArgs {
+                cmd: Some(HealthCmd::List(_)),
+                ..
+            })
+        ));
+        assert!(matches!(
+            cmd(&["health", "get", "x"]),
+            Command::Health(HealthArgs {
+                cmd: Some(HealthCmd::Get { .. }),
+                ..
+            })
+        ));
+        assert!(matches!(
+            cmd(&["health", "check", "x"]),
+            Command::Health(HealthArgs {
+                cmd: Some(HealthCmd::Check { .. }),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn watch_status_backup_key_audit_completions() {
+        assert!(matches!(cmd(&["watch"]), Command::Watch { from: 0 }));
+        assert!(matches!(
+            cmd(&["watch", "--from", "42"]),
+            Command::Watch { from: 42 }
+        ));
+        assert!(parse(&["watch", "--from", "-1"]).is_err());
+        assert!(matches!(cmd(&["status"]), Command::Status));
+        assert!(matches!(
+            cmd(&["backup", "--out", "/b"]),
+            Command::Backup { .. }
+        ));
+        assert!(parse(&["backup"]).is_err());
+        assert!(matches!(
+            cmd(&["key", "rotate"]),
+            Command::Key(KeyCmd::Rotate)
+        ));
+        assert!(matches!(cmd(&["audit"]), Command::Audit { limit: 50 }));
+        assert!(matches!(
+            cmd(&["audit", "--limit", "5"]),
+            Command::Audit { limit: 5 }
+        ));
+        for sh in ["bash", "zsh", "fish"] {
+            assert!(matches!(
+                cmd(&["completions", sh]),
+                Command::Completions { .. }
+            ));
+        }
+        assert!(parse(&["completions", "cmd.exe"]).is_err());
+    }
+
+    #[test]
+    fn portfolio_commands_parse() {
+        match cmd(&[
+            "positions",
+            "--account",
+            "a",
+            "--account",
+            "b",
+            "--label",
+            "k=v",
+            "--refresh",
+            "--max-staleness",
+            "1m30s",
+            "--net",
+        ]) {
+            Command::Positions(NetPortfolioArgs { common, net }) => {
+                assert!(net && common.refresh);
+                assert_eq!(common.accounts, vec!["a", "b"]);
+                assert_eq!(common.max_staleness, Some(Duration::from_secs(90)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(cmd(&["funds"]), Command::Funds(_)));
+        assert!(matches!(cmd(&["trades"]), Command::Trades(_)));
+        assert!(matches!(
+            cmd(&["holdings", "--net"]),
+            Command::Holdings(NetPortfolioArgs { net: true, .. })
+        ));
+        assert!(matches!(
+            cmd(&["orders", "--status", "open"]),
+            Command::Orders(OrdersArgs {
+                status: Some(_),
+                ..
+            })
+        ));
+        assert!(parse(&["funds", "--net"]).is_err());
+        assert!(parse(&["funds", "--max-staleness", "soon"]).is_err());
+    }
+
+    #[test]
+    fn pki_commands_parse() {
+        match cmd(&[
+            "pki",
+            "init",
+            "--dir",
+            "/d",
+            "--san",
+            "a.example",
+            "--san",
+            "10.0.0.1",
+        ]) {
+            Command::Pki(PkiCmd::Init { sans, force, .. }) => {
+                assert_eq!(sans, vec!["a.example", "10.0.0.1"]);
+                assert!(!force);
+            }
+            other => panic!("{other:?}"),
+        }
+        match cmd(&[
+            "pki", "issue", "--dir", "/d", "--name", "n", "--role", "viewer", "--out", "/o",
+        ]) {
+            Command::Pki(PkiCmd::Issue { role, days, .. }) => {
+                assert_eq!(role, RoleArg::Viewer);
+                assert_eq!(days, 365);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            parse(&[
+                "pki", "issue", "--dir", "/d", "--name", "n", "--role", "root", "--out", "/o"
+            ])
+            .is_err()
+        );
+        assert!(
+            parse(&[
+                "pki", "issue", "--dir", "/d", "--name", "n", "--role", "admin", "--out", "/o",
+                "--days", "0"
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn labels_parse_with_clear_errors() {
+        assert_eq!(parse_label("a=b").unwrap(), ("a".into(), "b".into()));
+        assert_eq!(parse_label("a=").unwrap(), ("a".into(), String::new()));
+        assert_eq!(parse_label("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert!(parse_label("ab").unwrap_err().contains("K=V"));
+        assert!(parse_label("=b").unwrap_err().contains("empty"));
+        assert!(parse_label("a=b,c=d").unwrap_err().contains(','));
+        let e = parse(&["account", "list", "--label", "nope"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("K=V"), "{e}");
+        assert_eq!(
+            label_selector(&[("a".into(), "1".into()), ("b".into(), "2".into())]),
+            "a=1,b=2"
+        );
+    }
+}

@@ -1,0 +1,103 @@
+//! `rosterctl pki init|issue`: local certificate work, no daemon involved (see `rosterd::pki`
+//! for how a certificate carries its role).
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+use rosterd::pki;
+
+use super::emit;
+use crate::cli::{Output, PkiCmd};
+
+pub fn run(cmd: PkiCmd, output: Output) -> Result<()> {
+    match cmd {
+        PkiCmd::Init { dir, sans, force } => {
+            let r = pki::init_with(&dir, &sans, force)?;
+            let expires = humantime::format_rfc3339_seconds(r.server_not_after);
+            match output {
+                Output::Json => emit(&crate::output::json(&serde_json::json!({
+                    "dir": r.dir,
+                    "caCert": r.ca_cert,
+                    "caKey": r.ca_key,
+                    "serverCert": r.server_cert,
+                    "serverKey": r.server_key,
+                    "serverNotAfter": expires.to_string(),
+                    "adminProfile": r.admin_profile,
+                    "created": r.created,
+                }))?),
+                Output::Table => {
+                    let mut names: Vec<String> =
+                        pki::DEFAULT_SANS.iter().map(|s| (*s).to_owned()).collect();
+                    names.extend(sans);
+                    let d = r.dir.display();
+                    emit(&format!(
+                        "created a PKI in {d}\n\
+                         \x20 CA             {} (key {})\n\
+                         \x20 server         {} (key {}), expires {expires}\n\
+                         \x20 server names   {}\n\
+                         \x20 admin profile  {}\n\n\
+                         daemon config:\n\
+                         \x20 [tls]\n\
+                         \x20 cert = \"{d}/server.pem\"\n\
+                         \x20 key = \"{d}/server.key\"\n\
+                         \x20 client_ca = \"{d}/ca.pem\"\n\n\
+                         then: rosterctl --profile {} status\n\
+                         more clients: rosterctl pki issue --dir {d} --name NAME --role viewer --out DIR\n",
+                        r.ca_cert.display(),
+                        r.ca_key.display(),
+                        r.server_cert.display(),
+                        r.server_key.display(),
+                        names.join(", "),
+                        r.admin_profile.display(),
+                        r.admin_profile.display(),
+                    ))
+                }
+            }
+        }
+        PkiCmd::Issue {
+            dir,
+            name,
+            role,
+            out,
+            days,
+            force,
+        } => {
+            let issued = if force {
+                let now = SystemTime::now();
+                pki::issue_client_opts(
+                    &dir,
+                    &name,
+                    role.into(),
+                    &out,
+                    now - Duration::from_secs(300),
+                    now + Duration::from_secs(86_400) * days,
+                    true,
+                )?
+            } else {
+                pki::issue_client(&dir, &name, role.into(), &out, days)?
+            };
+            let expires = humantime::format_rfc3339_seconds(issued.not_after).to_string();
+            match output {
+                Output::Json => emit(&crate::output::json(&serde_json::json!({
+                    "principal": issued.principal,
+                    "role": issued.role.as_str(),
+                    "serial": issued.serial_hex,
+                    "notAfter": expires,
+                    "profile": issued.profile,
+                }))?),
+                Output::Table => emit(&format!(
+                    "{}\nuse it:    rosterctl --profile {} status\nrevoke it: add \"{}\" to [tls] revoked_serials in the daemon's config\n",
+                    crate::output::kv(&[
+                        ("principal", issued.principal.clone()),
+                        ("role", issued.role.to_string()),
+                        ("serial", issued.serial_hex.clone()),
+                        ("expires", expires),
+                        ("profile", issued.profile.display().to_string()),
+                    ]),
+                    issued.profile.display(),
+                    issued.serial_hex,
+                )),
+            }
+        }
+    }
+}
