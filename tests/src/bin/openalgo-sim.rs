@@ -1,1 +1,123 @@
-fn main() {}
+//! `openalgo-sim`: run simulated OpenAlgo servers on 127.0.0.1 so a person can point Roster (or
+//! curl) at them. Prints `name<TAB>url<TAB>apikey` per instance, then serves until Ctrl-C.
+
+use anyhow::Context as _;
+use clap::Parser;
+use roster_tests::sim::{InstanceSpec, Simulator};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+const LONG_ABOUT: &str = "\
+Runs simulated OpenAlgo REST servers on 127.0.0.1, one port per instance, that answer like a real
+OpenAlgo 2.0 server: POST /api/v1/{ping,funds,positionbook,orderbook,tradebook,holdings,analyzer,
+analyzer/toggle} with {\"apikey\": ...} in the JSON body, real error shapes (403 wrong key, 404 on
+GET, restx 400s, 429 moving-window rate limit), broker-specific number typing and analyzer mode.
+
+After start-up it prints one line per instance to stdout:
+
+    <name>\\t<url>\\t<apikey>
+
+which is what you need to add the account to Roster. It serves until Ctrl-C.
+
+Examples:
+    openalgo-sim --demo 3
+    openalgo-sim --demo 50 --base-port 7000
+    openalgo-sim --config tests/openalgo-sim.example.toml
+
+Config file (TOML): one [[instance]] table per server; every key is optional. See
+tests/openalgo-sim.example.toml for all keys (name, api_keys, broker, mode, number_style, funds,
+positions, orders, trades, holdings, rate_limit_per_second, session_expired, port, record_limit).
+
+Logging goes to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.";
+
+/// Command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "openalgo-sim",
+    version,
+    about = "Simulated OpenAlgo REST servers for testing Roster",
+    long_about = LONG_ABOUT
+)]
+struct Args {
+    /// TOML file with [[instance]] tables (InstanceSpec fields plus optional `port`).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "demo",
+        conflicts_with = "demo"
+    )]
+    config: Option<PathBuf>,
+
+    /// Start N zerodha-style demo instances named demo-1..N with API keys demo-key-1..N.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    demo: Option<u32>,
+
+    /// With --demo: put instance i on port BASE+i-1 instead of free ports.
+    #[arg(long, value_name = "BASE", requires = "demo")]
+    base_port: Option<u16>,
+}
+
+/// The config file: `[[instance]]` tables.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    instance: Vec<InstanceSpec>,
+}
+
+fn specs(args: &Args) -> anyhow::Result<Vec<InstanceSpec>> {
+    if let Some(path) = &args.config {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let cfg: ConfigFile =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        anyhow::ensure!(
+            !cfg.instance.is_empty(),
+            "{} has no [[instance]] tables",
+            path.display()
+        );
+        return Ok(cfg.instance);
+    }
+    let n = args.demo.unwrap_or(1);
+    (1..=n)
+        .map(|i| {
+            let mut s = InstanceSpec::demo(format!("demo-{i}"), format!("demo-key-{i}"));
+            if let Some(base) = args.base_port {
+                let port = u16::try_from(u32::from(base) + i - 1)
+                    .ok()
+                    .context("--base-port + N exceeds 65535")?;
+                s.port = Some(port);
+            }
+            Ok(s)
+        })
+        .collect()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let specs = specs(&args)?;
+    let keys: Vec<String> = specs.iter().map(|s| s.api_keys.join(",")).collect();
+    let sim = Simulator::start(specs).await?;
+    eprintln!("# name\turl\tapikey");
+    for (h, key) in sim.instances().iter().zip(keys) {
+        println!("{}\t{}\t{}", h.name(), h.url(), key);
+    }
+    tracing::info!(
+        instances = sim.len(),
+        "openalgo-sim running; Ctrl-C to stop"
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    tracing::info!("shutting down");
+    sim.shutdown().await;
+    Ok(())
+}
