@@ -34,6 +34,8 @@ pub struct Config {
     pub portfolio: PortfolioConfig,
     pub limits: LimitsConfig,
     pub metrics: MetricsConfig,
+    /// How upstreams (OpenAlgo instances) are called: timeouts, response size cap, request budget.
+    pub upstream: crate::connector::ConnectorConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -19,8 +19,12 @@ use crate::accounts::{Accounts, DEFAULT_EVENT_RETENTION};
 use crate::api::{self, ApiState};
 use crate::auth::{self, AccessPolicy, AuthLayer, AuthState};
 use crate::config::Config;
+use crate::connector::{Connector, OpenAlgo};
+use crate::monitor::MonitorHandle;
+use crate::portfolio::PortfolioHandle;
 use crate::seal::{Keyring, MasterKey};
 use crate::store::Store;
+use crate::supervisor::Supervisor;
 
 /// File names the daemon looks for in `$CREDENTIALS_DIRECTORY` when the config names none.
 pub const CRED_MASTER_KEY: &str = "master-key";
@@ -71,12 +75,15 @@ pub enum StartError {
     },
     #[error("gRPC reflection: {0}")]
     Reflection(String),
+    #[error("upstream client: {0}")]
+    Connector(#[from] crate::connector::ConfigError),
 }
 
 /// A running daemon: its address, and the way to stop it.
 pub struct Running {
     pub local_addr: SocketAddr,
     pub accounts: Accounts,
+    pub supervisor: Arc<Supervisor>,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
 }
@@ -88,14 +95,17 @@ impl Running {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        match tokio::time::timeout(drain, &mut self.server).await {
+        let served = match tokio::time::timeout(drain, &mut self.server).await {
             Ok(result) => result.unwrap_or(Ok(())),
             Err(_) => {
                 warn!(drain = ?drain, "connections still open after the drain deadline; closing them");
                 self.server.abort();
                 Ok(())
             }
-        }
+        };
+        // Background tasks stop after the API, so in-flight calls could still use them.
+        self.supervisor.shutdown(drain).await;
+        served
     }
 
     /// Resolves when the server ends on its own (it should not).
@@ -153,8 +163,25 @@ pub async fn start_with_listener(
         addr: config.server.listen,
         source,
     })?;
+    let connector: Arc<dyn Connector> = Arc::new(OpenAlgo::new(config.upstream.clone())?);
+    let supervisor = Arc::new(Supervisor::new());
+    let monitor = MonitorHandle::start(
+        &config.monitor,
+        accounts.clone(),
+        connector.clone(),
+        &supervisor,
+    );
+    let portfolio = PortfolioHandle::start(
+        &config.portfolio,
+        accounts.clone(),
+        connector.clone(),
+        &supervisor,
+    );
     let api_state = ApiState {
         accounts: accounts.clone(),
+        monitor,
+        portfolio,
+        connector,
         started,
         start_time: SystemTime::now(),
         server_cert_expiry,
@@ -211,6 +238,7 @@ pub async fn start_with_listener(
     Ok(Running {
         local_addr,
         accounts,
+        supervisor,
         shutdown: Some(shutdown_tx),
         server,
     })

@@ -5,16 +5,21 @@ mod accounts;
 mod admin;
 mod convert;
 mod errors;
+mod monitor;
+mod portfolio;
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use roster_proto::v1::account_service_server::AccountServiceServer;
 use roster_proto::v1::admin_service_server::AdminServiceServer;
-use roster_proto::v1::monitor_service_server::{MonitorService, MonitorServiceServer};
-use roster_proto::v1::portfolio_service_server::{PortfolioService, PortfolioServiceServer};
+use roster_proto::v1::monitor_service_server::MonitorServiceServer;
+use roster_proto::v1::portfolio_service_server::PortfolioServiceServer;
 
 use crate::accounts::Accounts;
+use crate::connector::Connector;
+use crate::monitor::MonitorHandle;
+use crate::portfolio::PortfolioHandle;
 
 pub use errors::status_of;
 
@@ -22,6 +27,10 @@ pub use errors::status_of;
 #[derive(Clone)]
 pub struct ApiState {
     pub accounts: Accounts,
+    pub monitor: MonitorHandle,
+    pub portfolio: PortfolioHandle,
+    /// For TestConnection of a host + key that is not saved.
+    pub connector: Arc<dyn Connector>,
     pub started: Instant,
     pub start_time: SystemTime,
     /// Expiry of the server certificate in use, for GetStatus.
@@ -29,14 +38,6 @@ pub struct ApiState {
     pub config_generation: Arc<std::sync::atomic::AtomicU64>,
     pub max_request_bytes: usize,
 }
-
-/// MonitorService until health monitoring lands: every RPC answers UNIMPLEMENTED.
-struct MonitorPending;
-impl MonitorService for MonitorPending {}
-
-/// PortfolioService until consolidation lands: every RPC answers UNIMPLEMENTED.
-struct PortfolioPending;
-impl PortfolioService for PortfolioPending {}
 
 /// The roster.v1 services, each with explicit message size limits.
 pub fn routes(state: ApiState) -> tonic::service::Routes {
@@ -46,11 +47,15 @@ pub fn routes(state: ApiState) -> tonic::service::Routes {
     let accounts = AccountServiceServer::new(accounts::AccountApi(state.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max_out);
+    let monitor = MonitorServiceServer::new(monitor::MonitorApi(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max_out);
+    let portfolio = PortfolioServiceServer::new(portfolio::PortfolioApi(state.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max_out);
     let admin = AdminServiceServer::new(admin::AdminApi(state))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max_out);
-    let monitor = MonitorServiceServer::new(MonitorPending).max_decoding_message_size(max);
-    let portfolio = PortfolioServiceServer::new(PortfolioPending).max_decoding_message_size(max);
     tonic::service::Routes::new(accounts)
         .add_service(admin)
         .add_service(monitor)

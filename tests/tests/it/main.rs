@@ -7,4 +7,6 @@
 
 mod accounts;
 mod harness;
+mod health;
+mod portfolio;
 mod security;

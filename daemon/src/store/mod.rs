@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::seal::SealedKey;
 
+mod health;
+mod snapshots;
+
 /// Bumped when a change needs a migration; a daemon refuses a file newer than it understands.
 pub const SCHEMA_VERSION: u32 = 1;
 

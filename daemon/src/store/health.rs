@@ -1,0 +1,1 @@
+//! Health rows: current health per account (filled in by the health-monitoring work).

@@ -1,0 +1,1 @@
+//! Portfolio snapshots: last good payload per (account, kind) (filled in by the portfolio work).

@@ -1,0 +1,1 @@
+//! Health monitoring end to end (real daemon, simulator on loopback).

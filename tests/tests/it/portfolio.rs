@@ -1,0 +1,1 @@
+//! Consolidated portfolio end to end (real daemon, simulator on loopback).
