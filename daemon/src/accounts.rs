@@ -781,3 +781,73 @@ mod tests {
         assert!(LabelSelector::parse("f", "").unwrap().is_empty());
     }
 }
+
+#[cfg(test)]
+mod store_tests {
+    use super::*;
+    use crate::seal::MasterKey;
+
+    fn open(path: &std::path::Path, key: &[u8]) -> Accounts {
+        let store = Store::open(path).unwrap();
+        let ring = Keyring::new(MasterKey::from_bytes(key).unwrap());
+        let (events, _) = broadcast::channel(16);
+        Accounts::load(
+            store,
+            Arc::new(arc_swap::ArcSwap::from_pointee(ring)),
+            events,
+            100,
+        )
+        .unwrap()
+    }
+
+    fn new(name: &str, key: &str) -> NewAccount {
+        NewAccount {
+            request_id: String::new(),
+            name: name.into(),
+            connector: DEFAULT_CONNECTOR.into(),
+            host_url: "http://127.0.0.1:9".into(),
+            ws_url: String::new(),
+            api_key: ApiKey::new(key),
+            labels: BTreeMap::new(),
+            enabled: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_decrypt_after_reopen_and_tampered_or_moved_values_fail_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.redb");
+        let master = crate::seal::generate_master_key();
+        let accounts = open(&path, &master);
+        let a = accounts
+            .create(&Actor::system(), new("a", "key-of-a-123"))
+            .await
+            .unwrap();
+        let b = accounts
+            .create(&Actor::system(), new("b", "key-of-b-456"))
+            .await
+            .unwrap();
+        drop(accounts);
+
+        let accounts = open(&path, &master);
+        let a = accounts.get(&a.id).unwrap();
+        let b = accounts.get(&b.id).unwrap();
+        assert_eq!(accounts.api_key(&a).unwrap().expose(), "key-of-a-123");
+        assert_eq!(accounts.api_key(&b).unwrap().expose(), "key-of-b-456");
+
+        let mut flipped = (*a).clone();
+        flipped.sealed_key.ciphertext[3] ^= 0x20;
+        let err = accounts.api_key(&flipped).unwrap_err();
+        assert!(err.to_string().contains("failed authentication"), "{err}");
+
+        let mut moved = (*b).clone();
+        moved.sealed_key = a.sealed_key.clone();
+        let err = accounts.api_key(&moved).unwrap_err();
+        assert!(err.to_string().contains(&b.id), "{err}");
+
+        // Another master key opens nothing.
+        drop(accounts);
+        let other = open(&path, &crate::seal::generate_master_key());
+        assert!(other.api_key(&other.get("a").unwrap()).is_err());
+    }
+}

@@ -247,6 +247,12 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_config_is_valid() {
+        let text = include_str!("../../deploy/rosterd.toml");
+        Config::from_toml(text, Path::new("deploy/rosterd.toml")).unwrap();
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_errors() {
         let err = Config::from_toml("[monitor]\nintervall = \"1s\"\n", Path::new("t.toml"));
         assert!(err.unwrap_err().to_string().contains("intervall"));

@@ -550,3 +550,76 @@ async fn the_api_key_never_appears_in_responses_logs_or_the_database_file() {
         );
     }
 }
+
+/// Writes acknowledged by the daemon survive `kill -9` at an arbitrary moment (a short loop here;
+/// the crash-durability suite runs many more iterations).
+#[tokio::test]
+async fn acknowledged_creates_survive_kill_9() {
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start(&pki, state.path(), &DaemonOptions::default());
+    let mut acknowledged = Vec::new();
+    for round in 0..5u32 {
+        let c = d.accounts(&pki.admin()).await;
+        let mut writers = Vec::new();
+        for w in 0..4u32 {
+            let mut c = c.clone();
+            writers.push(tokio::spawn(async move {
+                let mut done = Vec::new();
+                for i in 0..1000u32 {
+                    let name = format!("r{round}-w{w}-{i}");
+                    match c
+                        .create_account(new_account(&name, "kill9-key-abcdef"))
+                        .await
+                    {
+                        Ok(a) => done.push((a.into_inner().id, name)),
+                        Err(_) => break,
+                    }
+                }
+                done
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(
+            150 + u64::from(round) * 70,
+        ))
+        .await;
+        d.kill9();
+        for w in writers {
+            acknowledged.extend(w.await.unwrap());
+        }
+        d.restart();
+        let mut c = d.accounts(&pki.admin()).await;
+        let mut seen = std::collections::HashMap::new();
+        let mut token = String::new();
+        loop {
+            let page = c
+                .list_accounts(pb::ListAccountsRequest {
+                    page_size: 1000,
+                    page_token: token.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            for a in page.accounts {
+                seen.insert(a.id, a.name);
+            }
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        for (id, name) in &acknowledged {
+            assert_eq!(
+                seen.get(id),
+                Some(name),
+                "acknowledged account {name} lost after kill -9 in round {round}"
+            );
+        }
+    }
+    assert!(
+        acknowledged.len() > 20,
+        "the loop made real writes ({})",
+        acknowledged.len()
+    );
+}

@@ -1,0 +1,350 @@
+//! The real `rosterctl` binary against the real daemon: the commands scripts rely on, their
+//! output, exit codes, and the one-line errors people see.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use rosterd::pki::Role;
+
+use crate::harness::{Daemon, DaemonOptions, Pki, bin, run_ctl, text};
+
+const KEY: &str = "cli-secret-key-5e6f7a8b9c";
+
+#[test]
+fn account_commands_round_trip_and_never_print_the_key() {
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&pki, state.path(), &DaemonOptions::default());
+    let admin = pki.admin();
+    let ok = |args: &[&str], stdin: &str| {
+        let o = d.ctl(&admin, args, stdin);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "rosterctl {args:?} failed: {err}");
+        assert!(
+            !out.contains(KEY) && !err.contains(KEY),
+            "key printed by {args:?}"
+        );
+        out
+    };
+
+    ok(
+        &[
+            "account",
+            "add",
+            "--name",
+            "cli-1",
+            "--host",
+            "http://127.0.0.1:9",
+            "--label",
+            "desk=a",
+            "--api-key-stdin",
+        ],
+        &format!("{KEY}\n"),
+    );
+    let key_file = state.path().join("key.txt");
+    std::fs::write(&key_file, KEY).unwrap();
+    ok(
+        &[
+            "accounts",
+            "add",
+            "--name",
+            "cli-2",
+            "--host",
+            "https://127.0.0.1:10",
+            "--api-key-file",
+            key_file.to_str().unwrap(),
+        ],
+        "",
+    );
+
+    let table = ok(&["account", "list"], "");
+    assert!(
+        table.contains("cli-1") && table.contains("cli-2") && table.contains("desk=a"),
+        "{table}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(
+        &["account", "list", "--label", "desk=a", "-o", "json"],
+        "",
+    ))
+    .unwrap();
+    let accounts = json["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0]["name"], "cli-1");
+    assert_eq!(
+        accounts[0]["apiKeyHint"], "cli-…8b9c",
+        "proto3 JSON uses lowerCamelCase names"
+    );
+
+    let got: serde_json::Value =
+        serde_json::from_str(&ok(&["account", "get", "cli-1", "-o", "json"], "")).unwrap();
+    assert_eq!(got["hostUrl"], "http://127.0.0.1:9");
+    ok(
+        &[
+            "account",
+            "update",
+            "cli-1",
+            "--host",
+            "http://127.0.0.1:11",
+            "--label",
+            "desk=b",
+        ],
+        "",
+    );
+    ok(&["account", "disable", "cli-1"], "");
+    let got: serde_json::Value =
+        serde_json::from_str(&ok(&["account", "get", "cli-1", "-o", "json"], "")).unwrap();
+    assert_eq!(got["hostUrl"], "http://127.0.0.1:11");
+    assert_eq!(got["labels"]["desk"], "b");
+    assert!(
+        !got.get("enabled")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false),
+        "disabled"
+    );
+    ok(&["account", "enable", "cli-1"], "");
+    ok(
+        &["account", "update", "cli-1", "--api-key-stdin"],
+        "a-new-key-000111222\n",
+    );
+    ok(&["account", "remove", "cli-2"], "");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["account", "list", "-o", "json"], "")).unwrap();
+    assert_eq!(json["accounts"].as_array().unwrap().len(), 1);
+    let status = ok(&["status"], "");
+    assert!(
+        status.contains("admin"),
+        "status names the caller: {status}"
+    );
+
+    // Refusals: one line on stderr, exit 1, naming the cause.
+    let o = d.ctl(
+        &admin,
+        &[
+            "account",
+            "add",
+            "--name",
+            "cli-1",
+            "--host",
+            "http://h",
+            "--api-key-stdin",
+        ],
+        "k",
+    );
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("ALREADY_EXISTS"), "{err}");
+    let o = d.ctl(
+        &admin,
+        &[
+            "account",
+            "add",
+            "--name",
+            "bad",
+            "--host",
+            "javascript:alert(1)",
+            "--api-key-stdin",
+        ],
+        "k",
+    );
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("INVALID_ARGUMENT") && err.contains("host_url"),
+        "{err}"
+    );
+    let o = d.ctl(&admin, &["account", "get", "nope"], "");
+    assert!(text(&o).1.contains("NOT_FOUND"));
+    // A key on the command line is a usage error (exit 2), never sent.
+    let o = d.ctl(
+        &admin,
+        &[
+            "account",
+            "add",
+            "--name",
+            "x",
+            "--host",
+            "http://h",
+            "--api-key",
+            KEY,
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn rejected_clients_get_a_one_line_reason() {
+    let pki = Pki::new();
+    let (viewer, _) = pki.issue("viewer-cli", Role::Viewer);
+    let (revoked, serial) = pki.issue("revoked-cli", Role::Admin);
+    let day = Duration::from_secs(86_400);
+    let expired = pki.issue_with_validity(
+        "expired-cli",
+        Role::Admin,
+        SystemTime::now() - 3 * day,
+        SystemTime::now() - day,
+    );
+    let other = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(
+        &pki,
+        state.path(),
+        &DaemonOptions {
+            revoked: vec![serial],
+            ..Default::default()
+        },
+    );
+
+    let refused = |profile: &std::path::Path, args: &[&str], stdin: &str, expect: &[&str]| {
+        let o = d.ctl(profile, args, stdin);
+        let (out, err) = text(&o);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{args:?} should fail: {out} {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(
+            expect.iter().any(|e| err.contains(e)),
+            "{args:?}: {err:?} should name one of {expect:?}"
+        );
+    };
+    refused(
+        &viewer,
+        &[
+            "account",
+            "add",
+            "--name",
+            "v",
+            "--host",
+            "http://h",
+            "--api-key-stdin",
+        ],
+        "k",
+        &["PERMISSION_DENIED"],
+    );
+    refused(
+        &viewer,
+        &["account", "remove", "anything"],
+        "",
+        &["PERMISSION_DENIED"],
+    );
+    refused(&revoked, &["account", "list"], "", &["revoked"]);
+    refused(&expired, &["account", "list"], "", &["expired"]);
+    // A client of another CA: the daemon is not trusted by it either, so use our CA to verify the
+    // daemon and the foreign client certificate to authenticate.
+    let args = vec![
+        "--addr".to_string(),
+        d.url(),
+        "--ca".into(),
+        pki.path().join("ca.pem").display().to_string(),
+        "--cert".into(),
+        other.admin().join("cert.pem").display().to_string(),
+        "--key".into(),
+        other.admin().join("key.pem").display().to_string(),
+        "account".into(),
+        "list".into(),
+    ];
+    let o = run_ctl(&args, "");
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("UnknownCA") || err.to_lowercase().contains("unknown ca"),
+        "{err}"
+    );
+    // No client certificate at all.
+    let args = vec![
+        "--addr".to_string(),
+        d.url(),
+        "--ca".into(),
+        pki.path().join("ca.pem").display().to_string(),
+        "account".into(),
+        "list".into(),
+    ];
+    let o = run_ctl(&args, "");
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    // Nothing listening.
+    let o = run_ctl(
+        &[
+            "--addr".into(),
+            "https://127.0.0.1:9".into(),
+            "--profile".into(),
+            pki.admin().display().to_string(),
+            "status".into(),
+        ],
+        "",
+    );
+    assert!(
+        text(&o).1.to_lowercase().contains("refused"),
+        "{:?}",
+        text(&o)
+    );
+}
+
+#[test]
+fn rosterd_dev_prints_a_rosterctl_command_that_works() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = state.path().join("dev");
+    let mut child = Command::new(bin("rosterd"))
+        .args(["--dev", "--state-dir"])
+        .arg(&dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some((_, args)) = line.split_once("cargo run -q -p rosterctl -- ") {
+                let _ = tx.send(args.to_string());
+            }
+        }
+    });
+    let printed = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("rosterd --dev printed a rosterctl command");
+    let args: Vec<String> = printed.split_whitespace().map(str::to_string).collect();
+    let o = run_ctl(&args, "");
+    let (out, err) = text(&o);
+    assert!(
+        o.status.success(),
+        "printed command `{printed}` failed: {err}"
+    );
+    assert!(out.contains("admin"), "{out}");
+    // The printed profile can write too, and the dev PKI dir works with `pki issue`.
+    let mut add = args[..4].to_vec();
+    add.extend(
+        [
+            "account",
+            "add",
+            "--name",
+            "dev-1",
+            "--host",
+            "http://127.0.0.1:9",
+            "--api-key-stdin",
+        ]
+        .map(String::from),
+    );
+    assert!(run_ctl(&add, "dev-key-123456").status.success());
+    let issue = [
+        "pki",
+        "issue",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--name",
+        "v1",
+        "--role",
+        "viewer",
+        "--out",
+        dir.join("v1").to_str().unwrap(),
+    ]
+    .map(String::from);
+    assert!(run_ctl(&issue, "").status.success());
+    let _ = child.kill();
+    let _ = child.wait();
+}
