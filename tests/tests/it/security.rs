@@ -249,3 +249,80 @@ async fn a_client_over_its_rate_limit_is_refused_while_others_are_served() {
             .unwrap();
     }
 }
+
+#[tokio::test]
+async fn stalled_handshakes_are_cut_off_and_never_block_other_clients() {
+    use tokio::io::AsyncReadExt;
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(
+        &pki,
+        state.path(),
+        &DaemonOptions {
+            extra_config: "[server]\nhandshake_timeout = \"1s\"\n".into(),
+            ..Default::default()
+        },
+    );
+    // 100 connections that never send a ClientHello.
+    let mut stalled = Vec::new();
+    for _ in 0..100 {
+        stalled.push(tokio::net::TcpStream::connect(d.addr).await.unwrap());
+    }
+    // A real client is served right away regardless.
+    let started = std::time::Instant::now();
+    let mut c = d.accounts(&pki.admin()).await;
+    c.list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "served in {:?}",
+        started.elapsed()
+    );
+    // The daemon closes each stalled connection after the handshake timeout.
+    for mut s in stalled {
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "stalled connection still open: {read:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn oversized_requests_are_refused_and_standard_services_answer() {
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&pki, state.path(), &DaemonOptions::default());
+    let mut c = d.accounts(&pki.admin()).await;
+    let huge = new_account(&"x".repeat(2 * 1024 * 1024), "k");
+    let err = c.create_account(huge).await.unwrap_err();
+    assert!(
+        matches!(err.code(), Code::OutOfRange | Code::ResourceExhausted),
+        "{err:?}"
+    );
+    assert!(
+        c.list_accounts(pb::ListAccountsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .accounts
+            .is_empty()
+    );
+
+    // grpc.health.v1 reports SERVING; it is behind mTLS like everything else.
+    let mut health =
+        tonic_health::pb::health_client::HealthClient::new(d.channel(&pki.admin()).await.unwrap());
+    let resp = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        resp.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+}
