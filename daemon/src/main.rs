@@ -45,12 +45,25 @@ struct Cli {
 enum Command {
     /// Validate a config file and exit (0: valid; 1: the first problem is printed).
     CheckConfig,
+    /// Offline restore: replace DIR/roster.redb with a backup made by `rosterctl backup`.
+    /// Refuses while a daemon runs on DIR; the replaced file is kept beside the new one.
+    Restore {
+        /// State directory holding roster.redb (systemd: /var/lib/roster).
+        #[arg(long, value_name = "DIR")]
+        state_dir: PathBuf,
+        /// Backup file to restore.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     // One crypto provider for the whole process, chosen explicitly (see STYLE.md).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
+    if let Some(Command::Restore { state_dir, from }) = &cli.command {
+        return restore(state_dir, from);
+    }
     if let Some(Command::CheckConfig) = cli.command {
         let path = cli.config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
         return match Config::load(&path) {
@@ -80,6 +93,32 @@ fn main() -> ExitCode {
         Err(e) => {
             error!("{e:#}");
             eprintln!("rosterd: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn restore(state_dir: &std::path::Path, from: &std::path::Path) -> ExitCode {
+    let db = state_dir.join(runtime::DB_FILE);
+    match rosterd::store::restore(from, &db) {
+        Ok((summary, kept)) => {
+            let keys = if summary.key_ids.is_empty() {
+                "none".to_string()
+            } else {
+                summary.key_ids.join(", ")
+            };
+            println!(
+                "restored {} accounts into {} (API keys sealed with master key ids: {keys})",
+                summary.accounts,
+                db.display()
+            );
+            if let Some(kept) = kept {
+                println!("the previous database was kept as {}", kept.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rosterd: restore failed: {e}");
             ExitCode::FAILURE
         }
     }

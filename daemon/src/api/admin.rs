@@ -7,9 +7,16 @@ use roster_proto::v1 as pb;
 use roster_proto::v1::admin_service_server::AdminService;
 use tonic::{Request, Response, Status};
 
+type BoxStream<T> =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+use super::errors::invalid_field;
 use super::{ApiState, convert};
 use crate::auth::Caller;
-use crate::store::SCHEMA_VERSION;
+use crate::store::{SCHEMA_VERSION, Store};
+
+const DEFAULT_AUDIT_LIMIT: usize = 50;
+const MAX_AUDIT_LIMIT: usize = 1000;
 
 pub struct AdminApi(pub ApiState);
 
@@ -45,5 +52,127 @@ impl AdminService for AdminApi {
             instance_id: s.accounts.store().instance_id().to_string(),
             schema_version: SCHEMA_VERSION,
         }))
+    }
+
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
+        let r = request.into_inner();
+        let limit = match r.limit {
+            0 => DEFAULT_AUDIT_LIMIT,
+            n if n < 0 => return Err(invalid_field("limit", "must not be negative")),
+            n => usize::try_from(n)
+                .unwrap_or(MAX_AUDIT_LIMIT)
+                .min(MAX_AUDIT_LIMIT),
+        };
+        let before = r.before_sequence;
+        let records = self
+            .0
+            .accounts
+            .store()
+            .read(move |rtx| Store::audit_page(rtx, before, limit))
+            .await
+            .map_err(|e| Status::unavailable(format!("storage unavailable: {e}")))?;
+        Ok(Response::new(pb::ListAuditEventsResponse {
+            events: records
+                .into_iter()
+                .map(|a| pb::AuditEvent {
+                    sequence: a.sequence,
+                    time: convert::timestamp(a.time),
+                    principal: a.principal,
+                    role: a.role,
+                    action: a.action,
+                    target: a.target,
+                    outcome: a.outcome,
+                    request_id: a.request_id,
+                })
+                .collect(),
+        }))
+    }
+    async fn backup(
+        &self,
+        request: Request<pb::BackupRequest>,
+    ) -> Result<Response<BoxStream<pb::BackupChunk>>, Status> {
+        let caller = Caller::of(&request)?;
+        let store = self.0.accounts.store().clone();
+        // The snapshot is written next to the live file (same filesystem, same permissions) and
+        // removed once streamed or abandoned.
+        let tmp = store
+            .path()
+            .with_extension(format!("redb.backup-{}", uuid::Uuid::new_v4().simple()));
+        let snapshot = {
+            let (store, tmp) = (store.clone(), tmp.clone());
+            tokio::task::spawn_blocking(move || store.snapshot_to(&tmp))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+        };
+        if let Err(e) = snapshot {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Status::unavailable(format!("backup failed: {e}")));
+        }
+        let outcome = caller.actor().record("backup", "database", "ok");
+        if let Err(e) = store
+            .write(move |tx| tx.append_audit(outcome).map(|_| ()))
+            .await
+        {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Status::unavailable(format!("cannot audit the backup: {e}")));
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            stream_file(&tmp, &tx);
+            let _ = std::fs::remove_file(&tmp);
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+}
+
+const BACKUP_CHUNK: usize = 256 * 1024;
+
+/// Sends `path` in chunks; the last chunk carries the total size and SHA-256 so the client can
+/// verify what it wrote. Stops quietly when the client goes away.
+fn stream_file(
+    path: &std::path::Path,
+    tx: &tokio::sync::mpsc::Sender<Result<pb::BackupChunk, Status>>,
+) {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = tx.blocking_send(Err(Status::internal(format!("backup file: {e}"))));
+            return;
+        }
+    };
+    let mut hasher = Sha256::new();
+    let mut total = 0u64;
+    let mut buf = vec![0u8; BACKUP_CHUNK];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(Status::internal(format!("backup file: {e}"))));
+                return;
+            }
+        };
+        let data = buf.get(..n).unwrap_or_default().to_vec();
+        hasher.update(&data);
+        total += n as u64;
+        let last = n == 0;
+        let chunk = pb::BackupChunk {
+            data,
+            total_size: if last { total } else { 0 },
+            sha256: if last {
+                hex::encode(hasher.clone().finalize())
+            } else {
+                String::new()
+            },
+        };
+        if tx.blocking_send(Ok(chunk)).is_err() || last {
+            return;
+        }
     }
 }

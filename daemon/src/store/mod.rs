@@ -20,8 +20,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::seal::SealedKey;
 
+mod backup;
 mod health;
 mod snapshots;
+
+pub use backup::{BackupSummary, inspect_backup, restore};
 
 /// Bumped when a change needs a migration; a daemon refuses a file newer than it understands.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -37,7 +40,7 @@ const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
-const META_SCHEMA: &str = "schema_version";
+pub(crate) const META_SCHEMA: &str = "schema_version";
 const META_INSTANCE: &str = "instance_id";
 
 #[derive(Debug, thiserror::Error)]

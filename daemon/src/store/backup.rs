@@ -1,0 +1,170 @@
+//! Online backup and offline restore of the database file.
+//!
+//! A backup copies every table as one read transaction sees it into a new redb file, so it is a
+//! consistent point-in-time snapshot while the daemon keeps serving and writing. A restore checks
+//! that a file is a Roster database this daemon can open before it replaces anything, and keeps
+//! the replaced file beside the new one.
+
+use std::path::{Path, PathBuf};
+
+use redb::{
+    Database, Key, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition, Value, WriteTransaction,
+};
+
+use super::{
+    ACCOUNT_NAMES, ACCOUNTS, AUDIT, AccountRecord, CREATE_REQUESTS, EVENTS, HEALTH, META,
+    META_SCHEMA, SCHEMA_VERSION, SNAPSHOTS, Store, StoreError, decode,
+};
+
+fn copy<K: Key + 'static, V: Value + 'static>(
+    rtx: &ReadTransaction,
+    wtx: &WriteTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<(), StoreError> {
+    let src = rtx.open_table(def)?;
+    let mut dst = wtx.open_table(def)?;
+    for row in src.iter()? {
+        let (k, v) = row?;
+        dst.insert(k.value(), v.value())?;
+    }
+    Ok(())
+}
+
+fn copy_all(rtx: &ReadTransaction, wtx: &WriteTransaction) -> Result<(), StoreError> {
+    copy(rtx, wtx, META)?;
+    copy(rtx, wtx, ACCOUNTS)?;
+    copy(rtx, wtx, ACCOUNT_NAMES)?;
+    copy(rtx, wtx, CREATE_REQUESTS)?;
+    copy(rtx, wtx, HEALTH)?;
+    copy(rtx, wtx, EVENTS)?;
+    copy(rtx, wtx, AUDIT)?;
+    copy(rtx, wtx, SNAPSHOTS)?;
+    Ok(())
+}
+
+/// What a backup file holds, as far as an operator restoring it needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSummary {
+    pub accounts: u64,
+    /// Master key ids the sealed API keys need (the daemon must have these keys to use them).
+    pub key_ids: Vec<String>,
+}
+
+impl Store {
+    /// Writes a consistent snapshot of the live database to `dest` (which must not exist).
+    /// Blocking: call from the blocking pool.
+    pub fn snapshot_to(&self, dest: &Path) -> Result<(), StoreError> {
+        let rtx = self.db.begin_read()?;
+        let out = Database::create(dest).map_err(|e| StoreError::Open {
+            path: dest.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let wtx = out.begin_write()?;
+        copy_all(&rtx, &wtx)?;
+        wtx.commit()?;
+        Ok(())
+    }
+}
+
+/// Opens an existing Roster database without changing it; fails if it is not one, or if its
+/// schema is newer than this daemon understands.
+fn open_backup(path: &Path) -> Result<Database, StoreError> {
+    let err = |message: String| StoreError::Open {
+        path: path.to_path_buf(),
+        message,
+    };
+    if !path.is_file() {
+        return Err(err("no such file".into()));
+    }
+    let db = Database::open(path).map_err(|e| err(e.to_string()))?;
+    {
+        let rtx = db.begin_read()?;
+        let meta = rtx
+            .open_table(META)
+            .map_err(|e| err(format!("not a Roster database ({e})")))?;
+        let version = meta
+            .get(META_SCHEMA)?
+            .and_then(|v| <[u8; 4]>::try_from(v.value()).ok())
+            .map(u32::from_le_bytes)
+            .ok_or_else(|| err("not a Roster database (no schema version)".into()))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: path.to_path_buf(),
+                found: version,
+            });
+        }
+    }
+    Ok(db)
+}
+
+/// Summarises a backup file without changing it.
+pub fn inspect_backup(path: &Path) -> Result<BackupSummary, StoreError> {
+    let db = open_backup(path)?;
+    let rtx = db.begin_read()?;
+    let accounts = rtx.open_table(ACCOUNTS)?;
+    let mut key_ids = std::collections::BTreeSet::new();
+    for row in accounts.iter()? {
+        let (_, v) = row?;
+        let record: AccountRecord = decode("accounts", v.value())?;
+        key_ids.insert(record.sealed_key.key_id);
+    }
+    Ok(BackupSummary {
+        accounts: accounts.len()?,
+        key_ids: key_ids.into_iter().collect(),
+    })
+}
+
+/// Replaces `db_path` with the backup at `from`. Refuses while a daemon has the database open.
+/// Returns where the replaced database was kept (if there was one).
+pub fn restore(
+    from: &Path,
+    db_path: &Path,
+) -> Result<(BackupSummary, Option<PathBuf>), StoreError> {
+    let summary = inspect_backup(from)?;
+    let io = |e: std::io::Error| StoreError::Open {
+        path: db_path.to_path_buf(),
+        message: e.to_string(),
+    };
+    if db_path.exists() {
+        // redb locks the file: if a daemon runs on it, this open fails and nothing is replaced.
+        drop(Database::open(db_path).map_err(|e| StoreError::Open {
+            path: db_path.to_path_buf(),
+            message: format!("{e} (stop rosterd before restoring)"),
+        })?);
+    }
+    if let Some(parent) = db_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let tmp = db_path.with_extension("redb.restoring");
+    let _ = std::fs::remove_file(&tmp);
+    // Copy table by table rather than byte for byte: the result is a freshly written, compact
+    // file, and reading every record proves the backup is readable before anything is replaced.
+    {
+        let src = open_backup(from)?;
+        let out = Database::create(&tmp).map_err(|e| StoreError::Open {
+            path: tmp.clone(),
+            message: e.to_string(),
+        })?;
+        let rtx = src.begin_read()?;
+        let wtx = out.begin_write()?;
+        copy_all(&rtx, &wtx)?;
+        wtx.commit()?;
+    }
+    let kept = if db_path.exists() {
+        let stamp = super::now_millis();
+        let kept = db_path.with_extension(format!("redb.pre-restore-{stamp}"));
+        std::fs::rename(db_path, &kept).map_err(io)?;
+        Some(kept)
+    } else {
+        None
+    };
+    std::fs::rename(&tmp, db_path).map_err(io)?;
+    if let Some(dir) = db_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        // Make the rename itself durable.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok((summary, kept))
+}
