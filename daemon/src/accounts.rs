@@ -672,6 +672,69 @@ impl Accounts {
         Ok(())
     }
 
+    /// Re-seals every API key under `new_key` in one durable transaction, then makes the new
+    /// keyring (which still opens values sealed with older keys) the one in use.
+    pub async fn rotate_key(
+        &self,
+        actor: &Actor,
+        new_key: crate::seal::MasterKey,
+    ) -> Result<(String, u32), AccountError> {
+        let _serial = self.inner.write_lock.lock().await;
+        let current = self.keyring();
+        let next = current.rotated_to(new_key);
+        let new_id = next.active_id().to_string();
+        let mut resealed = Vec::new();
+        for record in self.all() {
+            let key = current.unseal(&record.id, &record.sealed_key)?;
+            let mut r = (*record).clone();
+            r.sealed_key = next.seal(&r.id, &key)?;
+            resealed.push(r);
+        }
+        let count = u32::try_from(resealed.len()).unwrap_or(u32::MAX);
+        let to_store = resealed.clone();
+        let actor = actor.clone();
+        let retention = self.inner.event_retention;
+        let message = format!(
+            "resealed {count} API keys under key {new_id} (was {})",
+            current.active_id()
+        );
+        let event = self
+            .inner
+            .store
+            .write(move |tx| {
+                for r in &to_store {
+                    tx.put_account(r, None)?;
+                }
+                tx.append_audit(actor.record(
+                    "key.rotate",
+                    "master-key",
+                    &format!("ok; {message}"),
+                ))?;
+                let event = tx.append_event(EventRecord {
+                    sequence: 0,
+                    time: now_millis(),
+                    kind: EventKind::KeyRotated,
+                    account_id: String::new(),
+                    account_name: String::new(),
+                    previous_state: String::new(),
+                    state: String::new(),
+                    reason: String::new(),
+                    message,
+                })?;
+                tx.trim_events(retention)?;
+                Ok::<_, AccountError>(event)
+            })
+            .await?;
+        self.inner.keyring.store(Arc::new(next));
+        self.write_registry(|r| {
+            for record in resealed {
+                r.insert(record);
+            }
+        });
+        let _ = self.inner.events.send(event);
+        Ok((new_id, count))
+    }
+
     /// Records a refused or failed operation in the audit log (its own durable transaction: the
     /// operation itself changed nothing).
     pub async fn audit_refusal(

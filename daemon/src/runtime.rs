@@ -22,7 +22,6 @@ use crate::config::Config;
 use crate::connector::{Connector, OpenAlgo};
 use crate::monitor::MonitorHandle;
 use crate::portfolio::PortfolioHandle;
-use crate::seal::{Keyring, MasterKey};
 use crate::store::Store;
 use crate::supervisor::Supervisor;
 
@@ -135,8 +134,7 @@ pub async fn start_with_listener(
         .master_key_file
         .clone()
         .ok_or(StartError::NoMasterKey)?;
-    let master = MasterKey::load(&key_path)?;
-    let keyring = Arc::new(ArcSwap::from_pointee(Keyring::new(master)));
+    let keyring = Arc::new(ArcSwap::from_pointee(crate::seal::load_keyring(&key_path)?));
     let store = tokio::task::spawn_blocking(move || Store::open(&store_path))
         .await
         .map_err(|e| crate::store::StoreError::Task(e.to_string()))??;
@@ -187,6 +185,7 @@ pub async fn start_with_listener(
         server_cert_expiry,
         config_generation: Arc::new(std::sync::atomic::AtomicU64::new(1)),
         max_request_bytes: config.server.max_request_bytes,
+        master_key_file: key_path.clone(),
     };
     let auth_state = Arc::new(AuthState {
         policy: ArcSwap::from_pointee(AccessPolicy::new(&config.tls, &config.limits)),

@@ -203,6 +203,112 @@ fn aad(account_id: &str) -> Vec<u8> {
     [AAD_PREFIX, account_id.as_bytes()].concat()
 }
 
+// ---------------------------------------------------------------------------------------------
+// Key files and rotation.
+//
+// The active key lives in the configured file. Rotation stages the new key as `<file>.next`,
+// re-seals every value in one transaction, then renames the old key to `<file>.retired-<id>` and
+// the new one into place. At startup every `<file>.next` and `<file>.retired-*` is loaded too, so
+// a crash at any step, or a backup taken before the rotation, never leaves a value unopenable.
+
+const NEXT_SUFFIX: &str = ".next";
+const RETIRED_SUFFIX: &str = ".retired-";
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// The active key from `path` plus every staged or retired key beside it.
+pub fn load_keyring(path: &Path) -> Result<Keyring, SealError> {
+    let mut ring = Keyring::new(MasterKey::load(path)?);
+    let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {
+        return Ok(ring);
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let base = base.to_string_lossy();
+    let entries = std::fs::read_dir(dir).map_err(|source| SealError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(base.as_ref()) else {
+            continue;
+        };
+        if rest == NEXT_SUFFIX || rest.starts_with(RETIRED_SUFFIX) {
+            ring.add_retired(MasterKey::load(&entry.path())?);
+        }
+    }
+    Ok(ring)
+}
+
+fn write_new_key_file(path: &Path, key: &[u8]) -> Result<(), SealError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |source| SealError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let _ = std::fs::remove_file(path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(err)?;
+    f.write_all(key).map_err(err)?;
+    f.sync_all().map_err(err)
+}
+
+/// Step 1 of a rotation: a new random key, written as `<path>.next`.
+pub fn stage_next_key(path: &Path) -> Result<MasterKey, SealError> {
+    let bytes = generate_master_key();
+    write_new_key_file(&sibling(path, NEXT_SUFFIX), &bytes)?;
+    MasterKey::from_bytes(&bytes).ok_or(SealError::Malformed)
+}
+
+/// Step 3 of a rotation, after the database holds only values sealed with the staged key:
+/// keep the old key as `<path>.retired-<old id>` and move the staged key into place.
+pub fn promote_next_key(path: &Path, old_id: &str) -> Result<(), SealError> {
+    let err = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| SealError::Read { path: p, source }
+    };
+    let retired = sibling(path, &format!("{RETIRED_SUFFIX}{old_id}"));
+    std::fs::rename(path, &retired).map_err(err(path))?;
+    let next = sibling(path, NEXT_SUFFIX);
+    std::fs::rename(&next, path).map_err(err(&next))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+impl Keyring {
+    /// A keyring that seals with `key` and still opens everything this one opens.
+    pub fn rotated_to(&self, key: MasterKey) -> Keyring {
+        let mut next = Keyring::new(key);
+        for (id, old) in &self.keys {
+            next.keys.entry(id.clone()).or_insert_with(|| MasterKey {
+                id: old.id.clone(),
+                cipher: old.cipher.clone(),
+            });
+        }
+        next
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +370,28 @@ mod tests {
         let mut r_new = ring();
         r_new.add_retired(MasterKey::from_bytes(&old).unwrap());
         assert_eq!(r_new.unseal("acc-1", &sealed).unwrap().expose(), "k");
+    }
+
+    #[test]
+    fn rotation_files_keep_every_key_loadable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("master-key");
+        std::fs::write(&p, generate_master_key()).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let old = load_keyring(&p).unwrap();
+        let sealed_old = old.seal("a", &ApiKey::new("k1")).unwrap();
+        let next = stage_next_key(&p).unwrap();
+        let next_id = next.id().to_string();
+        // A crash here: the staged key is loaded too, as a retired key.
+        assert!(load_keyring(&p).unwrap().key_ids().contains(&next_id));
+        let ring = old.rotated_to(next);
+        let sealed_new = ring.seal("a", &ApiKey::new("k2")).unwrap();
+        promote_next_key(&p, old.active_id()).unwrap();
+        let reloaded = load_keyring(&p).unwrap();
+        assert_eq!(reloaded.active_id(), next_id);
+        assert_eq!(reloaded.unseal("a", &sealed_old).unwrap().expose(), "k1");
+        assert_eq!(reloaded.unseal("a", &sealed_new).unwrap().expose(), "k2");
     }
 
     #[test]

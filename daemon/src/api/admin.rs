@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 type BoxStream<T> =
     std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send + 'static>>;
 
-use super::errors::invalid_field;
+use super::errors::{invalid_field, status_of};
 use super::{ApiState, convert};
 use crate::auth::Caller;
 use crate::store::{SCHEMA_VERSION, Store};
@@ -127,6 +127,50 @@ impl AdminService for AdminApi {
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::ReceiverStream::new(rx),
         )))
+    }
+
+    async fn rotate_encryption_key(
+        &self,
+        request: Request<pb::RotateEncryptionKeyRequest>,
+    ) -> Result<Response<pb::RotateEncryptionKeyResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let path = self.0.master_key_file.clone();
+        let accounts = &self.0.accounts;
+        let old_id = accounts.keyring().active_id().to_string();
+        let staged = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || crate::seal::stage_next_key(&path))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+        };
+        let new_key = staged.map_err(|e| {
+            Status::failed_precondition(format!(
+                "cannot write the new master key beside {}: {e}",
+                path.display()
+            ))
+        })?;
+        let (new_key_id, resealed) = accounts
+            .rotate_key(&caller.actor(), new_key)
+            .await
+            .map_err(status_of)?;
+        // The database now needs the new key; the staged file is already loaded at startup,
+        // so a failure to rename here loses nothing, but the operator should know.
+        if let Err(e) = crate::seal::promote_next_key(&path, &old_id) {
+            tracing::error!(error = %e, "re-sealed under the new key but could not move it into place");
+            return Err(Status::internal(format!(
+                "re-sealed {resealed} keys under {new_key_id}, but moving the key file failed: {e}"
+            )));
+        }
+        tracing::info!(
+            new_key_id,
+            old_key_id = old_id,
+            resealed,
+            "master key rotated"
+        );
+        Ok(Response::new(pb::RotateEncryptionKeyResponse {
+            new_key_id,
+            resealed_accounts: resealed,
+        }))
     }
 }
 

@@ -37,6 +37,8 @@ pub struct ApiState {
     pub server_cert_expiry: Option<SystemTime>,
     pub config_generation: Arc<std::sync::atomic::AtomicU64>,
     pub max_request_bytes: usize,
+    /// Where the active master key lives; rotation writes beside it.
+    pub master_key_file: std::path::PathBuf,
 }
 
 /// The roster.v1 services, each with explicit message size limits.

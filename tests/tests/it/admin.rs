@@ -215,3 +215,78 @@ async fn online_backup_restores_offline_into_a_new_state_dir() {
     assert_eq!(o.status.code(), Some(1));
     assert!(!root.path().join("other").join("roster.redb").exists());
 }
+
+#[tokio::test]
+async fn key_rotation_reseals_every_account_and_survives_restart() {
+    let pki = Pki::new();
+    let root = tempfile::tempdir().unwrap();
+    let state = root.path().join("state");
+    let mut d = Daemon::start(&pki, &state, &DaemonOptions::default());
+    let mut c = d.accounts(&pki.admin()).await;
+    for i in 0..5 {
+        c.create_account(new_account(&format!("rot-{i}"), KEY))
+            .await
+            .unwrap();
+    }
+    let mut admin = d.admin(&pki.admin()).await;
+    let old_id = admin
+        .get_status(pb::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .active_key_id;
+
+    let o = d.ctl(&pki.admin(), &["key", "rotate", "-o", "json"], "");
+    assert!(o.status.success(), "{:?}", text(&o));
+    let rotated: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let new_id = rotated["newKeyId"].as_str().unwrap().to_string();
+    assert_ne!(new_id, old_id);
+    assert_eq!(rotated["resealedAccounts"], 5);
+
+    let status = admin
+        .get_status(pb::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.active_key_id, new_id);
+    assert!(
+        status.key_ids.contains(&old_id),
+        "the old key stays loaded for old backups"
+    );
+    let list = c
+        .list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .accounts;
+    assert!(list.iter().all(|a| a.key_id == new_id), "{list:?}");
+    assert!(state.join(format!("master-key.retired-{old_id}")).exists());
+
+    // A viewer or operator may not rotate.
+    let (op, _) = pki.issue("op-rot", Role::Operator);
+    let mut op_admin = d.admin(&op).await;
+    assert_eq!(
+        op_admin
+            .rotate_encryption_key(pb::RotateEncryptionKeyRequest {})
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+
+    drop((c, admin, op_admin));
+    d.restart();
+    let mut admin = d.admin(&pki.admin()).await;
+    let status = admin
+        .get_status(pb::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.active_key_id, new_id,
+        "the new key is the active one after a restart"
+    );
+    assert!(status.key_ids.contains(&old_id));
+    let db = d.db_bytes();
+    assert!(!db.windows(KEY.len()).any(|w| w == KEY.as_bytes()));
+}
