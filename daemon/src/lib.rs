@@ -17,3 +17,4 @@ pub mod seal;
 pub mod secret;
 pub mod store;
 pub mod supervisor;
+pub mod systemd;

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rosterd::config::Config;
 use rosterd::logging::{self, LogFormat};
-use rosterd::{dev, runtime};
+use rosterd::{dev, runtime, systemd};
 use tracing::{error, info};
 
 const DEFAULT_CONFIG: &str = "/etc/roster/rosterd.toml";
@@ -124,13 +124,10 @@ fn restore(state_dir: &std::path::Path, from: &std::path::Path) -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let dev_dir = cli.dev.then(|| {
-        cli.state_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(dev::DEFAULT_STATE_DIR))
-    });
-    let mut config = match &dev_dir {
+/// The effective config: `--dev` (DIR/rosterd.toml with `--config` laid over it) or the config
+/// file with systemd's directories filling in paths; `--listen` wins over both.
+fn load_config(cli: &Cli, dev_dir: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let mut config = match dev_dir {
         Some(dir) => dev::prepare(dir, cli.config.as_deref())?,
         None => {
             let path = cli
@@ -147,22 +144,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(listen) = cli.listen {
         config.server.listen = listen;
     }
+    Ok(config)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let dev_dir = cli.dev.then(|| {
+        cli.state_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(dev::DEFAULT_STATE_DIR))
+    });
+    let config = load_config(&cli, dev_dir.as_deref())?;
     let drain = config.server.shutdown_timeout;
     let mut running = runtime::start(config).await.context("startup failed")?;
     let addr = running.local_addr;
     println!("rosterd listening on {addr}");
     if let Some(dir) = &dev_dir {
-        let profile = dir
-            .canonicalize()
-            .unwrap_or_else(|_| dir.clone())
-            .join("admin");
-        println!(
-            "dev state dir: {}",
-            profile
-                .parent()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        );
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+        let profile = dir.join("admin");
+        println!("dev state dir: {}", dir.display());
         println!("use it with rosterctl:");
         println!(
             "  cargo run -q -p rosterctl -- --addr https://{addr} --profile {} status",
@@ -173,33 +173,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             profile.display()
         );
     }
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    systemd::spawn_watchdog(&running.supervisor, running.accounts.store().clone());
+    systemd::ready(&format!("serving on {addr}; {} accounts", running.accounts.count()));
 
-    tokio::select! {
-        () = shutdown_signal() => info!("shutdown requested"),
-        result = running.wait() => {
-            result.context("gRPC server failed")?;
-            return Ok(());
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                systemd::reloading();
+                match load_config(&cli, dev_dir.as_deref()).map_err(anyhow::Error::from)
+                    .and_then(|c| running.reload(&c).map_err(anyhow::Error::from))
+                {
+                    Ok(generation) => info!(generation, "SIGHUP: configuration reloaded"),
+                    Err(e) => error!("SIGHUP: new configuration refused, the old one stays in force: {e:#}"),
+                }
+                systemd::ready(&format!("serving on {addr}; {} accounts", running.accounts.count()));
+            }
+            result = running.wait() => {
+                result.context("gRPC server failed")?;
+                return Ok(());
+            }
         }
     }
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    info!("shutdown requested");
+    systemd::stopping();
     running.shutdown(drain).await.context("shutdown")?;
     info!("stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the daemon can still be stopped by the server ending.
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
 }

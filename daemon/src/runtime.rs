@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -83,6 +84,10 @@ pub struct Running {
     pub local_addr: SocketAddr,
     pub accounts: Accounts,
     pub supervisor: Arc<Supervisor>,
+    /// What a reload swaps: the TLS acceptor config and the access policy.
+    tls: Arc<ArcSwap<rustls::ServerConfig>>,
+    auth: Arc<AuthState>,
+    pub config_generation: Arc<AtomicU64>,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
 }
@@ -105,6 +110,20 @@ impl Running {
         // Background tasks stop after the API, so in-flight calls could still use them.
         self.supervisor.shutdown(drain).await;
         served
+    }
+
+    /// Applies a new config without a restart: server certificate and client CA (new handshakes
+    /// use them; live connections stay up), revoked serials and rate limits. Everything is
+    /// validated first, so an invalid config changes nothing. Settings that need a restart
+    /// (listen address, store path, master key) are reported and left as they are.
+    pub fn reload(&self, config: &Config) -> Result<u64, StartError> {
+        let tls = auth::tls_from_config(&config.tls)?;
+        let policy = AccessPolicy::new(&config.tls, &config.limits);
+        self.tls.store(tls);
+        self.auth.policy.store(Arc::new(policy));
+        let generation = self.config_generation.fetch_add(1, Ordering::Relaxed) + 1;
+        info!(generation, "configuration reloaded");
+        Ok(generation)
     }
 
     /// Resolves when the server ends on its own (it should not).
@@ -151,6 +170,7 @@ pub async fn start_with_listener(
             .map_err(|e| crate::store::StoreError::Task(e.to_string()))??
     };
     let tls = Arc::new(ArcSwap::new(auth::tls_from_config(&config.tls)?));
+    let config_generation = Arc::new(AtomicU64::new(1));
     let server_cert_expiry = config
         .tls
         .cert
@@ -183,7 +203,7 @@ pub async fn start_with_listener(
         started,
         start_time: SystemTime::now(),
         server_cert_expiry,
-        config_generation: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        config_generation: config_generation.clone(),
         max_request_bytes: config.server.max_request_bytes,
         master_key_file: key_path.clone(),
     };
@@ -200,13 +220,15 @@ pub async fn start_with_listener(
 
     let incoming = auth::incoming(
         listener,
-        tls,
+        tls.clone(),
         config.server.handshake_timeout,
         config.server.max_connections,
     );
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
-        .layer(AuthLayer { state: auth_state })
+        .layer(AuthLayer {
+            state: auth_state.clone(),
+        })
         .max_concurrent_streams(config.server.max_concurrent_streams)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
@@ -238,6 +260,9 @@ pub async fn start_with_listener(
         local_addr,
         accounts,
         supervisor,
+        tls,
+        auth: auth_state,
+        config_generation,
         shutdown: Some(shutdown_tx),
         server,
     })
