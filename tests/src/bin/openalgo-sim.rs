@@ -38,7 +38,7 @@ Logging goes to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.";
     long_about = LONG_ABOUT
 )]
 struct Args {
-    /// TOML file with [[instance]] tables (InstanceSpec fields plus optional `port`).
+    /// TOML file with `[[instance]]` tables (InstanceSpec fields plus optional `port`).
     #[arg(
         long,
         value_name = "FILE",
