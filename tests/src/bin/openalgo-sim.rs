@@ -3,8 +3,7 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use roster_tests::sim::{InstanceSpec, Simulator};
-use serde::Deserialize;
+use roster_tests::sim::{InstanceSpec, SimConfig, Simulator};
 use std::path::PathBuf;
 
 const LONG_ABOUT: &str = "\
@@ -13,9 +12,9 @@ OpenAlgo 2.0 server: POST /api/v1/{ping,funds,positionbook,orderbook,tradebook,h
 analyzer/toggle} with {\"apikey\": ...} in the JSON body, real error shapes (403 wrong key, 404 on
 GET, restx 400s, 429 moving-window rate limit), broker-specific number typing and analyzer mode.
 
-After start-up it prints one line per instance to stdout:
+After start-up it prints one tab-separated line per instance to stdout:
 
-    <name>\\t<url>\\t<apikey>
+    <name>  <url>  <apikey>
 
 which is what you need to add the account to Roster. It serves until Ctrl-C.
 
@@ -39,7 +38,7 @@ Logging goes to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.";
     long_about = LONG_ABOUT
 )]
 struct Args {
-    /// TOML file with [[instance]] tables (InstanceSpec fields plus optional `port`).
+    /// TOML file with `[[instance]]` tables (InstanceSpec fields plus optional `port`).
     #[arg(
         long,
         value_name = "FILE",
@@ -57,20 +56,12 @@ struct Args {
     base_port: Option<u16>,
 }
 
-/// The config file: `[[instance]]` tables.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    #[serde(default)]
-    instance: Vec<InstanceSpec>,
-}
-
 fn specs(args: &Args) -> anyhow::Result<Vec<InstanceSpec>> {
     if let Some(path) = &args.config {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let cfg: ConfigFile =
-            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let cfg = SimConfig::from_toml_str(&text)
+            .with_context(|| format!("parsing {}", path.display()))?;
         anyhow::ensure!(
             !cfg.instance.is_empty(),
             "{} has no [[instance]] tables",

@@ -65,6 +65,26 @@ pub const ENDPOINTS: [&str; 8] = [
     "analyzer/toggle",
 ];
 
+/// The `openalgo-sim --config` file: one `[[instance]]` table per server (see
+/// `tests/openalgo-sim.example.toml`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimConfig {
+    /// The instances, in order.
+    pub instance: Vec<InstanceSpec>,
+}
+
+impl SimConfig {
+    /// Parses and validates a TOML config.
+    pub fn from_toml_str(text: &str) -> anyhow::Result<SimConfig> {
+        let cfg: SimConfig = toml::from_str(text)?;
+        for s in &cfg.instance {
+            s.validate()?;
+        }
+        Ok(cfg)
+    }
+}
+
 /// One request as the simulator received it, for assertions such as "the API key travelled only
 /// in the body".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -472,8 +492,9 @@ impl Simulator {
 
     /// Stops every instance and waits until all listeners and connections are closed.
     pub async fn shutdown(mut self) {
-        let tasks = std::mem::take(&mut self.tasks);
+        // Abort first: `stop` only sees the tasks still in `self.tasks`.
         self.stop();
+        let tasks = std::mem::take(&mut self.tasks);
         for t in tasks {
             let _ = t.await;
         }
