@@ -174,7 +174,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
     }
     systemd::spawn_watchdog(&running.supervisor, running.accounts.store().clone());
-    systemd::ready(&format!("serving on {addr}; {} accounts", running.accounts.count()));
+    systemd::ready(&format!(
+        "serving on {addr}; {} accounts",
+        running.accounts.count()
+    ));
 
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;

@@ -55,7 +55,9 @@ pub fn spawn_watchdog(supervisor: &Supervisor, store: Store) {
             let probe = store.read(|rtx| Store::event_bounds(rtx).map(|_| ()));
             match tokio::time::timeout(half, probe).await {
                 Ok(Ok(())) => send(&[NotifyState::Watchdog]),
-                Ok(Err(e)) => warn!(error = %e, "store check failed; withholding the watchdog ping"),
+                Ok(Err(e)) => {
+                    warn!(error = %e, "store check failed; withholding the watchdog ping")
+                }
                 Err(_) => warn!("store did not answer in time; withholding the watchdog ping"),
             }
         }

@@ -311,3 +311,27 @@ pub fn new_account(name: &str, key: &str) -> roster_proto::v1::CreateAccountRequ
         ..Default::default()
     }
 }
+
+impl Daemon {
+    /// The config file the daemon was started with.
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// Sends SIGHUP (reload) to the running daemon.
+    pub fn hup(&self) {
+        let pid = self.child.as_ref().expect("daemon running").id();
+        Command::new("kill")
+            .arg("-HUP")
+            .arg(pid.to_string())
+            .status()
+            .unwrap();
+    }
+
+    /// True while the daemon process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+}

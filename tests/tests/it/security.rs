@@ -333,3 +333,68 @@ async fn oversized_requests_are_refused_and_standard_services_answer() {
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
 }
+
+#[tokio::test]
+async fn sighup_revokes_a_certificate_on_live_connections_and_refuses_a_bad_config() {
+    let pki = Pki::new();
+    let (op, serial) = pki.issue("soon-revoked", Role::Operator);
+    let state = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start(&pki, state.path(), &DaemonOptions::default());
+    let mut live = d.accounts(&op).await;
+    live.list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .unwrap();
+
+    // An invalid config is refused; the daemon keeps serving with the old one.
+    let good = std::fs::read_to_string(d.config_path()).unwrap();
+    std::fs::write(
+        d.config_path(),
+        format!("{good}\n[monitor]\nno_such_key = 1\n"),
+    )
+    .unwrap();
+    d.hup();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(d.is_running());
+    live.list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .unwrap();
+    assert!(
+        d.stderr().contains("new configuration refused"),
+        "{}",
+        d.stderr()
+    );
+
+    // Revoke the serial and reload: the open connection is refused from the next call on.
+    let revoked = good.replace(
+        "revoked_serials = []",
+        &format!("revoked_serials = [\"{serial}\"]"),
+    );
+    assert_ne!(revoked, good);
+    std::fs::write(d.config_path(), revoked).unwrap();
+    d.hup();
+    let mut refused = None;
+    for _ in 0..50 {
+        match live.list_accounts(pb::ListAccountsRequest::default()).await {
+            Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(s) => {
+                refused = Some(s);
+                break;
+            }
+        }
+    }
+    let s = refused.expect("revoked within 5 s of SIGHUP");
+    assert_eq!(s.code(), Code::Unauthenticated);
+    assert!(s.message().contains("revoked"));
+    // Others are unaffected.
+    let mut admin = d.admin(&pki.admin()).await;
+    let status = admin
+        .get_status(pb::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        status.config_generation >= 2,
+        "{}",
+        status.config_generation
+    );
+}
