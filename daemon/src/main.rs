@@ -188,7 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             _ = int.recv() => break,
             _ = hup.recv() => {
                 systemd::reloading();
-                match load_config(&cli, dev_dir.as_deref()).map_err(anyhow::Error::from)
+                match load_config(&cli, dev_dir.as_deref())
                     .and_then(|c| running.reload(&c).map_err(anyhow::Error::from))
                 {
                     Ok(generation) => info!(generation, "SIGHUP: configuration reloaded"),
