@@ -144,6 +144,10 @@ Restore it offline with `rosterd restore --state-dir DIR --from FILE`."
     /// Create a CA, server and client certificates (no daemon needed).
     #[command(subcommand)]
     Pki(PkiCmd),
+
+    /// Print the rosterctl(1) man page (roff), for packaging.
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Debug, Subcommand)]

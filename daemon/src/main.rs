@@ -45,6 +45,9 @@ struct Cli {
 enum Command {
     /// Validate a config file and exit (0: valid; 1: the first problem is printed).
     CheckConfig,
+    /// Print the rosterd(8) man page (roff), for packaging.
+    #[command(hide = true)]
+    Man,
     /// Offline restore: replace DIR/roster.redb with a backup made by `rosterctl backup`.
     /// Refuses while a daemon runs on DIR; the replaced file is kept beside the new one.
     Restore {
@@ -61,6 +64,21 @@ fn main() -> ExitCode {
     // One crypto provider for the whole process, chosen explicitly (see STYLE.md).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
+    if let Some(Command::Man) = cli.command {
+        use clap::CommandFactory;
+        let mut buf = Vec::new();
+        let man = clap_mangen::Man::new(Cli::command()).section("8");
+        return match man.render(&mut buf) {
+            Ok(()) => {
+                print!("{}", String::from_utf8_lossy(&buf));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("rosterd: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(Command::Restore { state_dir, from }) = &cli.command {
         return restore(state_dir, from);
     }

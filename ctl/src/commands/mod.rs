@@ -84,6 +84,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             emit(&String::from_utf8_lossy(&buf))
         }
         Command::Pki(cmd) => pki::run(cmd, output),
+        Command::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut buf)?;
+            emit(&String::from_utf8_lossy(&buf))
+        }
         command => {
             let client = Client::connect(&cli.conn).await?;
             let result = match command {
@@ -99,7 +104,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 Command::Backup { out } => admin::backup(&client, &out, output).await,
                 Command::Key(crate::cli::KeyCmd::Rotate) => admin::rotate(&client, output).await,
                 Command::Audit { limit } => admin::audit(&client, limit, output).await,
-                Command::Completions { .. } | Command::Pki(_) => Ok(()),
+                Command::Completions { .. } | Command::Pki(_) | Command::Man => Ok(()),
             };
             match result {
                 Ok(()) => Ok(()),
