@@ -773,3 +773,46 @@ async fn rosterctl_renders_funds_net_positions_and_json() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn background_refresh_keeps_snapshots_warm() {
+    let sim = Simulator::start(vec![InstanceSpec::demo("warm", "k1")])
+        .await
+        .unwrap();
+    let inst = sim.instance(0);
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(
+        &pki,
+        state.path(),
+        &DaemonOptions {
+            extra_config: "[portfolio]\nmax_staleness = \"10s\"\nrefresh_interval = \"300ms\"\n"
+                .into(),
+            ..Default::default()
+        },
+    );
+    let mut accounts = d.accounts(&pki.admin()).await;
+    add_sim_account(&mut accounts, "warm", &inst.url(), "k1", &[]).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let endpoints = [
+        "funds",
+        "positionbook",
+        "orderbook",
+        "tradebook",
+        "holdings",
+    ];
+    while endpoints.iter().any(|e| inst.request_count(e) == 0) {
+        assert!(
+            Instant::now() < deadline,
+            "no background refresh within 10s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Served from what the background refresh stored: no request of its own.
+    let before = inst.request_count("funds");
+    let mut p = d.portfolio(&pki.admin()).await;
+    let v = p.get_funds(req()).await.unwrap().into_inner();
+    assert_eq!(v.totals.unwrap().cash, "320.66");
+    assert_eq!(v.coverage.unwrap().fresh, 1);
+    assert!(inst.request_count("funds") <= before + 1);
+}
