@@ -441,3 +441,195 @@ fn age_of(fetched_at: UnixMillis, now: UnixMillis) -> Duration {
     // A snapshot "from the future" (the clock stepped back) counts as brand new.
     Duration::from_millis(u64::try_from(now.saturating_sub(fetched_at)).unwrap_or(0))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::accounts::NewAccount;
+    use crate::audit::Actor;
+    use crate::connector::{PingInfo, TradeBook};
+    use crate::seal::{Keyring, MasterKey, generate_master_key};
+    use crate::secret::ApiKey;
+    use crate::store::Store;
+
+    /// Answers by host: `ok.test` succeeds, `fail.test` is a 500, `hang.test` never answers.
+    #[derive(Default)]
+    struct Fake {
+        calls: Mutex<HashMap<String, u32>>,
+    }
+
+    impl Fake {
+        fn calls(&self, host: &str) -> u32 {
+            self.calls.lock().unwrap().get(host).copied().unwrap_or(0)
+        }
+    }
+
+    impl Connector for Fake {
+        fn ping<'a>(&'a self, _: &'a Upstream) -> BoxFuture<'a, Result<PingInfo, UpstreamError>> {
+            Box::pin(async { Err(UpstreamError::new(FailureReason::Connect, "unused", None)) })
+        }
+        fn funds<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<Funds, UpstreamError>> {
+            Box::pin(async move {
+                *self
+                    .calls
+                    .lock()
+                    .unwrap()
+                    .entry(up.host_url.clone())
+                    .or_default() += 1;
+                if up.host_url.contains("hang") {
+                    futures::future::pending::<()>().await;
+                }
+                if up.host_url.contains("fail") {
+                    return Err(UpstreamError::new(
+                        FailureReason::Http5xx,
+                        "boom",
+                        Some(500),
+                    ));
+                }
+                Ok(Funds {
+                    available_cash: Decimal::new(32066, 2),
+                    collateral: Decimal::ZERO,
+                    m2m_realized: Decimal::ZERO,
+                    m2m_unrealized: Decimal::ZERO,
+                    utilised_debits: Decimal::ZERO,
+                    mode: Mode::Live,
+                })
+            })
+        }
+        fn positions<'a>(
+            &'a self,
+            _: &'a Upstream,
+        ) -> BoxFuture<'a, Result<Positions, UpstreamError>> {
+            Box::pin(async { Err(UpstreamError::new(FailureReason::Connect, "unused", None)) })
+        }
+        fn orders<'a>(
+            &'a self,
+            _: &'a Upstream,
+        ) -> BoxFuture<'a, Result<OrderBook, UpstreamError>> {
+            Box::pin(async { Err(UpstreamError::new(FailureReason::Connect, "unused", None)) })
+        }
+        fn trades<'a>(
+            &'a self,
+            _: &'a Upstream,
+        ) -> BoxFuture<'a, Result<TradeBook, UpstreamError>> {
+            Box::pin(async { Err(UpstreamError::new(FailureReason::Connect, "unused", None)) })
+        }
+        fn holdings<'a>(
+            &'a self,
+            _: &'a Upstream,
+        ) -> BoxFuture<'a, Result<Holdings, UpstreamError>> {
+            Box::pin(async { Err(UpstreamError::new(FailureReason::Connect, "unused", None)) })
+        }
+    }
+
+    #[tokio::test]
+    async fn fresh_snapshot_stale_and_failed_sections_within_one_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("p.redb")).unwrap();
+        let master = MasterKey::from_bytes(&generate_master_key()).unwrap();
+        let keyring = Arc::new(arc_swap::ArcSwap::from_pointee(Keyring::new(master)));
+        let accounts =
+            Accounts::load(store, keyring, tokio::sync::broadcast::channel(16).0, 100).unwrap();
+        for name in ["ok", "fail", "hang"] {
+            accounts
+                .create(
+                    &Actor::system(),
+                    NewAccount {
+                        request_id: String::new(),
+                        name: name.into(),
+                        connector: "openalgo".into(),
+                        host_url: format!("http://{name}.test"),
+                        ws_url: String::new(),
+                        api_key: ApiKey::new("key-123".to_string()),
+                        labels: Default::default(),
+                        enabled: true,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        let fake = Arc::new(Fake::default());
+        let config = PortfolioConfig {
+            max_staleness: Duration::from_secs(60),
+            ..PortfolioConfig::default()
+        };
+        let supervisor = Supervisor::new();
+        let p = PortfolioHandle::start(
+            &config,
+            accounts.clone(),
+            fake.clone(),
+            &supervisor,
+            Duration::from_millis(200),
+        );
+        let selected = p.select(&Selection::default()).unwrap();
+        let names: Vec<_> = selected.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["fail", "hang", "ok"]);
+
+        let started = std::time::Instant::now();
+        let s = p.gather::<Funds>(&selected, Freshness::default()).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        let reasons: Vec<_> = s
+            .iter()
+            .map(|x| x.problem.as_ref().and_then(|p| p.reason))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                Some(FailureReason::Http5xx),
+                Some(FailureReason::Timeout),
+                None
+            ]
+        );
+        assert_eq!(
+            coverage(&s),
+            Coverage {
+                selected: 3,
+                fresh: 1,
+                stale: 0,
+                failed: 2
+            }
+        );
+
+        // Young snapshot: served without a call; the failing ones are asked again.
+        let s = p.gather::<Funds>(&selected, Freshness::default()).await;
+        assert_eq!(fake.calls("http://ok.test"), 1);
+        assert_eq!(fake.calls("http://fail.test"), 2);
+        assert!(s[2].data.is_some() && !s[2].stale);
+        // refresh fetches even a young snapshot.
+        p.gather::<Funds>(
+            &selected,
+            Freshness {
+                max_staleness: None,
+                refresh: true,
+            },
+        )
+        .await;
+        assert_eq!(fake.calls("http://ok.test"), 2);
+
+        // Unknown names and bad selectors are request errors, not sections.
+        let err = p.select(&Selection {
+            accounts: vec!["nope".into()],
+            ..Selection::default()
+        });
+        assert!(matches!(err, Err(AccountError::NotFound(_))));
+        let err = p.select(&Selection {
+            label_selector: "x".into(),
+            ..Selection::default()
+        });
+        assert!(matches!(err, Err(AccountError::Invalid(_))));
+        let err = p.select(&Selection {
+            accounts: vec![" ".into()],
+            ..Selection::default()
+        });
+        assert!(matches!(err, Err(AccountError::Invalid(_))));
+    }
+}
