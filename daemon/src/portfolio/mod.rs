@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
@@ -72,8 +72,8 @@ book!(OrderBook, "orders", orders);
 book!(TradeBook, "trades", trades);
 book!(Holdings, "holdings", holdings);
 
-/// A snapshot as stored: the book and when it was fetched.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A snapshot: the book (stored as JSON) and when it was fetched (kept by the store).
+#[derive(Debug, Clone)]
 struct Snapshot<T> {
     fetched_at: UnixMillis,
     data: T,
@@ -296,14 +296,13 @@ impl PortfolioHandle {
             match result {
                 Ok(data) => {
                     let fetched_at = now_millis();
-                    let snap = Snapshot { fetched_at, data };
-                    match serde_json::to_vec(&snap) {
-                        Ok(bytes) => to_store.push((section.account.id.clone(), bytes)),
+                    match serde_json::to_vec(&data) {
+                        Ok(bytes) => to_store.push((section.account.id.clone(), fetched_at, bytes)),
                         Err(e) => {
                             warn!(account_id = %section.account.id, error = %e, "cannot encode snapshot")
                         }
                     }
-                    section.data = Some(snap.data);
+                    section.data = Some(data);
                     section.fetched_at = Some(fetched_at);
                     section.age = Some(Duration::ZERO);
                     section.stale = false;
@@ -347,10 +346,10 @@ impl PortfolioHandle {
         };
         raw.into_iter()
             .zip(accounts)
-            .map(|(bytes, account)| {
-                let bytes = bytes?;
+            .map(|(stored, account)| {
+                let (fetched_at, bytes) = stored?;
                 match serde_json::from_slice(&bytes) {
-                    Ok(s) => Some(s),
+                    Ok(data) => Some(Snapshot { fetched_at, data }),
                     Err(e) => {
                         // An unreadable snapshot (older format, say) is only a cache miss.
                         warn!(account_id = %account.id, kind = T::KIND, error = %e, "ignoring unreadable snapshot");

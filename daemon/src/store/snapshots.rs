@@ -1,13 +1,27 @@
 //! Portfolio snapshots: the last good payload per (account, kind), keyed `"{account id}/{kind}"`.
 //!
-//! The store treats the payload as opaque bytes (the portfolio module owns its format, including
-//! `fetched_at`). Snapshots are a cache, but they are what a failing account is shown with and
+//! A value is `fetched_at` (i64 big-endian Unix milliseconds) followed by the payload, which the
+//! store treats as opaque bytes (the portfolio module owns its format). Knowing `fetched_at` lets
+//! a write keep the newer of two snapshots when two fetches race. Snapshots are a cache, but they are what a failing account is shown with and
 //! they must survive a restart, so each batch is one ordinary durable transaction: one fsync per
 //! portfolio call, never one per account.
 
 use redb::{Durability, ReadTransaction, ReadableTable};
 
-use super::{ACCOUNTS, SNAPSHOTS, Store, StoreError, Tx};
+use super::{ACCOUNTS, SNAPSHOTS, Store, StoreError, Tx, UnixMillis};
+
+/// A stored snapshot: when it was fetched, and its payload.
+pub type SnapshotBytes = (UnixMillis, Vec<u8>);
+
+fn split(value: &[u8]) -> Result<SnapshotBytes, StoreError> {
+    let (head, payload) = value.split_at_checked(8).ok_or(StoreError::Corrupt {
+        table: "snapshots",
+        message: "value shorter than its fetched_at header".into(),
+    })?;
+    let mut at = [0u8; 8];
+    at.copy_from_slice(head);
+    Ok((i64::from_be_bytes(at), payload.to_vec()))
+}
 
 /// The table key of one snapshot.
 pub fn snapshot_key(account_id: &str, kind: &str) -> String {
@@ -15,35 +29,48 @@ pub fn snapshot_key(account_id: &str, kind: &str) -> String {
 }
 
 impl Tx<'_> {
-    /// Stores one snapshot, unless the account no longer exists: a fetch that was in flight while
-    /// its account was deleted must not leave an orphan behind (`delete_account` already ran).
-    /// Returns whether it was stored.
+    /// Stores one snapshot, unless the account no longer exists (a fetch that was in flight while
+    /// its account was deleted must not leave an orphan behind: `delete_account` already ran) or
+    /// a newer snapshot is already there (a slower, older fetch finished last). Returns whether
+    /// it was stored.
     pub fn put_snapshot(
         &mut self,
         account_id: &str,
         kind: &str,
-        bytes: &[u8],
+        fetched_at: UnixMillis,
+        payload: &[u8],
     ) -> Result<bool, StoreError> {
         if self.tx.open_table(ACCOUNTS)?.get(account_id)?.is_none() {
             return Ok(false);
         }
-        self.tx
-            .open_table(SNAPSHOTS)?
-            .insert(snapshot_key(account_id, kind).as_str(), bytes)?;
+        let key = snapshot_key(account_id, kind);
+        let mut table = self.tx.open_table(SNAPSHOTS)?;
+        let newer = match table.get(key.as_str())? {
+            // An unreadable old value is simply replaced.
+            Some(old) => split(old.value()).is_ok_and(|(at, _)| at > fetched_at),
+            None => false,
+        };
+        if newer {
+            return Ok(false);
+        }
+        let mut value = Vec::with_capacity(8 + payload.len());
+        value.extend_from_slice(&fetched_at.to_be_bytes());
+        value.extend_from_slice(payload);
+        table.insert(key.as_str(), value.as_slice())?;
         Ok(true)
     }
 }
 
 impl Store {
-    /// One snapshot's bytes, if there is one.
+    /// One snapshot, if there is one.
     pub fn snapshot(
         rtx: &ReadTransaction,
         account_id: &str,
         kind: &str,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    ) -> Result<Option<SnapshotBytes>, StoreError> {
         let table = rtx.open_table(SNAPSHOTS)?;
         let value = table.get(snapshot_key(account_id, kind).as_str())?;
-        Ok(value.map(|v| v.value().to_vec()))
+        value.map(|v| split(v.value())).transpose()
     }
 
     /// The `kind` snapshots of many accounts from one consistent read, in the order asked
@@ -52,22 +79,28 @@ impl Store {
         &self,
         account_ids: Vec<String>,
         kind: &'static str,
-    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    ) -> Result<Vec<Option<SnapshotBytes>>, StoreError> {
         self.read(move |rtx| {
             account_ids
                 .iter()
-                .map(|id| Self::snapshot(rtx, id, kind))
+                .map(|id| {
+                    // One corrupt value is a cache miss for its account, not a failed read.
+                    Self::snapshot(rtx, id, kind).or_else(|e| match e {
+                        StoreError::Corrupt { .. } => Ok(None),
+                        e => Err(e),
+                    })
+                })
                 .collect()
         })
         .await
     }
 
-    /// Writes a batch of `(account id, bytes)` snapshots of one kind in a single transaction.
-    /// Returns how many were stored (deleted accounts are skipped).
+    /// Writes a batch of `(account id, fetched_at, payload)` snapshots of one kind in a single
+    /// transaction. Returns how many were stored (see [`Tx::put_snapshot`] for what is skipped).
     pub async fn put_snapshots(
         &self,
         kind: &'static str,
-        rows: Vec<(String, Vec<u8>)>,
+        rows: Vec<(String, UnixMillis, Vec<u8>)>,
     ) -> Result<usize, StoreError> {
         if rows.is_empty() {
             return Ok(0);
@@ -79,8 +112,8 @@ impl Store {
             let mut stored = 0;
             {
                 let mut tx = Tx { tx: &wtx };
-                for (id, bytes) in &rows {
-                    if tx.put_snapshot(id, kind, bytes)? {
+                for (id, at, payload) in &rows {
+                    if tx.put_snapshot(id, kind, *at, payload)? {
                         stored += 1;
                     }
                 }
@@ -118,18 +151,37 @@ mod tests {
             .put_snapshots(
                 "funds",
                 vec![
-                    ("a1".into(), b"one".to_vec()),
-                    ("gone".into(), b"x".to_vec()),
+                    ("a1".into(), 20, b"one".to_vec()),
+                    ("gone".into(), 20, b"x".to_vec()),
                 ],
             )
             .await
             .unwrap();
         assert_eq!(stored, 1, "the deleted account's snapshot is not written");
+        // An older fetch that finishes last does not replace a newer snapshot; a newer one does.
+        let older = store
+            .put_snapshots("funds", vec![("a1".into(), 10, b"older".to_vec())])
+            .await
+            .unwrap();
+        assert_eq!(older, 0);
         let got = store
             .snapshots(vec!["a1".into(), "gone".into()], "funds")
             .await
             .unwrap();
-        assert_eq!(got, vec![Some(b"one".to_vec()), None]);
+        assert_eq!(got, vec![Some((20, b"one".to_vec())), None]);
+        let newer = store
+            .put_snapshots("funds", vec![("a1".into(), 30, b"newer".to_vec())])
+            .await
+            .unwrap();
+        assert_eq!(newer, 1);
+        let got = store.snapshots(vec!["a1".into()], "funds").await.unwrap();
+        assert_eq!(got, vec![Some((30, b"newer".to_vec()))]);
+        // Kinds are separate.
+        let got = store
+            .snapshots(vec!["a1".into()], "positions")
+            .await
+            .unwrap();
+        assert_eq!(got, vec![None]);
         store
             .write(move |tx| -> Result<(), StoreError> { tx.delete_account(&record) })
             .await
