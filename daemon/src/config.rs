@@ -138,9 +138,12 @@ pub struct PortfolioConfig {
     /// Snapshots younger than this are served without contacting the upstream.
     #[serde(with = "humantime_serde")]
     pub max_staleness: Duration,
-    /// Background refresh of UP accounts; 0s turns it off.
+    /// Background refresh of every enabled account's books; 0s turns it off.
     #[serde(with = "humantime_serde")]
     pub refresh_interval: Duration,
+    /// Upstream book fetches in flight at once, across all calls (each upstream also keeps its
+    /// own `[upstream]` request budget). Accounts beyond it wait, within the call's deadline.
+    pub concurrency: usize,
 }
 
 impl Default for PortfolioConfig {
@@ -148,6 +151,7 @@ impl Default for PortfolioConfig {
         Self {
             max_staleness: Duration::from_secs(5),
             refresh_interval: Duration::ZERO,
+            concurrency: 256,
         }
     }
 }
@@ -211,6 +215,9 @@ impl Config {
         }
         if m.concurrency == 0 || m.funds_probe_every == 0 {
             return bad("monitor.concurrency and monitor.funds_probe_every must be at least 1");
+        }
+        if self.portfolio.concurrency == 0 {
+            return bad("portfolio.concurrency must be at least 1");
         }
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 {
             return bad("limits.requests_per_second and limits.burst must be at least 1");

@@ -194,6 +194,7 @@ pub async fn start_with_listener(
         accounts.clone(),
         connector.clone(),
         &supervisor,
+        config.upstream.request_timeout,
     );
     let api_state = ApiState {
         accounts: accounts.clone(),

@@ -334,4 +334,31 @@ impl Daemon {
             .as_mut()
             .is_some_and(|c| c.try_wait().unwrap().is_none())
     }
+
+    pub async fn portfolio(
+        &self,
+        profile: &Path,
+    ) -> roster_proto::v1::portfolio_service_client::PortfolioServiceClient<Channel> {
+        roster_proto::v1::portfolio_service_client::PortfolioServiceClient::new(
+            self.channel(profile).await.unwrap(),
+        )
+    }
+}
+
+/// Creates an account named `name` on the simulated instance `url` that accepts `key`; returns
+/// its id.
+pub async fn add_sim_account(
+    c: &mut AccountServiceClient<Channel>,
+    name: &str,
+    url: &str,
+    key: &str,
+    labels: &[(&str, &str)],
+) -> String {
+    let mut req = new_account(name, key);
+    req.host_url = url.to_string();
+    req.labels = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    c.create_account(req).await.unwrap().into_inner().id
 }

@@ -1,0 +1,561 @@
+//! The consolidation math: exact `rust_decimal` sums across accounts (never `f64`), the net view
+//! per instrument, order statistics recomputed from rows, and timestamp normalisation.
+//!
+//! Everything here is a pure function of the per-account books, so it is unit-tested with
+//! hand-computed decimals. Results are `normalize()`d so `0.50 + 0.50` prints `1`, not `1.00`,
+//! the same way the connector normalises what it decodes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::connector::{
+    Funds, Holding, HoldingStatistics, Order, OrderStatistics, Position, Trade,
+};
+use crate::store::UnixMillis;
+
+/// Funds summed field by field, plus the two figures AlgoMirror users read first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FundsSum {
+    pub available_cash: Decimal,
+    pub collateral: Decimal,
+    pub m2m_realized: Decimal,
+    pub m2m_unrealized: Decimal,
+    pub utilised_debits: Decimal,
+}
+
+impl FundsSum {
+    pub fn of(f: &Funds) -> Self {
+        Self {
+            available_cash: f.available_cash,
+            collateral: f.collateral,
+            m2m_realized: f.m2m_realized,
+            m2m_unrealized: f.m2m_unrealized,
+            utilised_debits: f.utilised_debits,
+        }
+    }
+
+    pub fn add(&mut self, f: &Funds) {
+        self.available_cash += f.available_cash;
+        self.collateral += f.collateral;
+        self.m2m_realized += f.m2m_realized;
+        self.m2m_unrealized += f.m2m_unrealized;
+        self.utilised_debits += f.utilised_debits;
+    }
+
+    /// `availablecash - collateral`; summed per account this equals the difference of the sums.
+    pub fn cash(&self) -> Decimal {
+        (self.available_cash - self.collateral).normalize()
+    }
+
+    /// `m2mrealized + m2munrealized`.
+    pub fn m2m_pnl(&self) -> Decimal {
+        (self.m2m_realized + self.m2m_unrealized).normalize()
+    }
+}
+
+pub fn sum_funds<'a>(funds: impl IntoIterator<Item = &'a Funds>) -> FundsSum {
+    let mut sum = FundsSum::default();
+    for f in funds {
+        sum.add(f);
+    }
+    sum
+}
+
+/// Net exposure to one (symbol, exchange, product) across accounts. `short_quantity` is a
+/// magnitude (positive), so `net_quantity = long_quantity - short_quantity`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetPosition {
+    pub symbol: String,
+    pub exchange: String,
+    pub product: String,
+    pub net_quantity: Decimal,
+    pub long_quantity: Decimal,
+    pub short_quantity: Decimal,
+    pub pnl: Decimal,
+    pub account_count: u32,
+}
+
+/// Merges `(account id, row)` pairs by instrument, sorted by (symbol, exchange, product).
+/// Closed rows (quantity 0) still add their day P&L and count their account.
+pub fn net_positions<'a>(
+    rows: impl IntoIterator<Item = (&'a str, &'a Position)>,
+) -> Vec<NetPosition> {
+    let mut by_key: BTreeMap<(String, String, String), (NetPosition, BTreeSet<&'a str>)> =
+        BTreeMap::new();
+    for (account, p) in rows {
+        let key = (p.symbol.clone(), p.exchange.clone(), p.product.clone());
+        let (n, accounts) = by_key.entry(key).or_insert_with(|| {
+            (
+                NetPosition {
+                    symbol: p.symbol.clone(),
+                    exchange: p.exchange.clone(),
+                    product: p.product.clone(),
+                    net_quantity: Decimal::ZERO,
+                    long_quantity: Decimal::ZERO,
+                    short_quantity: Decimal::ZERO,
+                    pnl: Decimal::ZERO,
+                    account_count: 0,
+                },
+                BTreeSet::new(),
+            )
+        });
+        n.net_quantity += p.quantity;
+        if p.quantity.is_sign_positive() {
+            n.long_quantity += p.quantity;
+        } else {
+            n.short_quantity -= p.quantity;
+        }
+        n.pnl += p.pnl;
+        accounts.insert(account);
+    }
+    by_key
+        .into_values()
+        .map(|(mut n, accounts)| {
+            n.net_quantity = n.net_quantity.normalize();
+            n.long_quantity = n.long_quantity.normalize();
+            n.short_quantity = n.short_quantity.normalize();
+            n.pnl = n.pnl.normalize();
+            n.account_count = u32::try_from(accounts.len()).unwrap_or(u32::MAX);
+            n
+        })
+        .collect()
+}
+
+pub fn total_pnl<'a>(rows: impl IntoIterator<Item = &'a Position>) -> Decimal {
+    rows.into_iter()
+        .fold(Decimal::ZERO, |acc, p| acc + p.pnl)
+        .normalize()
+}
+
+/// Order statistics recomputed from the rows themselves: upstream statistics differ by version
+/// (floats in the docs, no trigger-pending count before the sandbox), and rows are the truth.
+pub fn order_statistics<'a>(orders: impl IntoIterator<Item = &'a Order>) -> OrderStatistics {
+    let mut s = OrderStatistics::default();
+    for o in orders {
+        if o.action.trim().eq_ignore_ascii_case("BUY") {
+            s.total_buy_orders += 1;
+        } else if o.action.trim().eq_ignore_ascii_case("SELL") {
+            s.total_sell_orders += 1;
+        }
+        match normalise_status(&o.status).as_str() {
+            "complete" => s.total_completed_orders += 1,
+            "open" => s.total_open_orders += 1,
+            "rejected" => s.total_rejected_orders += 1,
+            "trigger pending" => s.total_trigger_pending_orders += 1,
+            _ => {}
+        }
+    }
+    s
+}
+
+/// Status strings are lowercase upstream; trimming and lowercasing also makes a filter typed
+/// as `Open` or `"trigger  pending"` match.
+pub fn normalise_status(status: &str) -> String {
+    status
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Buy and sell trade value summed across accounts.
+pub fn trade_values<'a>(trades: impl IntoIterator<Item = &'a Trade>) -> (Decimal, Decimal) {
+    let (mut buy, mut sell) = (Decimal::ZERO, Decimal::ZERO);
+    for t in trades {
+        if t.action.trim().eq_ignore_ascii_case("BUY") {
+            buy += t.trade_value;
+        } else if t.action.trim().eq_ignore_ascii_case("SELL") {
+            sell += t.trade_value;
+        }
+    }
+    (buy.normalize(), sell.normalize())
+}
+
+/// Net holding of one (symbol, exchange) across accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetHolding {
+    pub symbol: String,
+    pub exchange: String,
+    pub quantity: Decimal,
+    pub pnl: Decimal,
+    pub account_count: u32,
+}
+
+pub fn net_holdings<'a>(rows: impl IntoIterator<Item = (&'a str, &'a Holding)>) -> Vec<NetHolding> {
+    let mut by_key: BTreeMap<(String, String), (NetHolding, BTreeSet<&'a str>)> = BTreeMap::new();
+    for (account, h) in rows {
+        let (n, accounts) = by_key
+            .entry((h.symbol.clone(), h.exchange.clone()))
+            .or_insert_with(|| {
+                (
+                    NetHolding {
+                        symbol: h.symbol.clone(),
+                        exchange: h.exchange.clone(),
+                        quantity: Decimal::ZERO,
+                        pnl: Decimal::ZERO,
+                        account_count: 0,
+                    },
+                    BTreeSet::new(),
+                )
+            });
+        n.quantity += h.quantity;
+        n.pnl += h.pnl;
+        accounts.insert(account);
+    }
+    by_key
+        .into_values()
+        .map(|(mut n, accounts)| {
+            n.quantity = n.quantity.normalize();
+            n.pnl = n.pnl.normalize();
+            n.account_count = u32::try_from(accounts.len()).unwrap_or(u32::MAX);
+            n
+        })
+        .collect()
+}
+
+/// Holding statistics summed across accounts. The percentage is recomputed from the sums
+/// (`pnl / investment * 100`, 2 dp, half away from zero as OpenAlgo's service rounds), because an
+/// average of percentages weighs a ₹100 account like a ₹1 crore one.
+pub fn holding_statistics<'a>(
+    stats: impl IntoIterator<Item = &'a HoldingStatistics>,
+) -> HoldingStatistics {
+    let mut s = HoldingStatistics::default();
+    for x in stats {
+        s.total_holding_value += x.total_holding_value;
+        s.total_investment_value += x.total_investment_value;
+        s.total_profit_and_loss += x.total_profit_and_loss;
+    }
+    s.total_pnl_percentage = pnl_percentage(s.total_profit_and_loss, s.total_investment_value);
+    s.total_holding_value = s.total_holding_value.normalize();
+    s.total_investment_value = s.total_investment_value.normalize();
+    s.total_profit_and_loss = s.total_profit_and_loss.normalize();
+    s
+}
+
+pub fn pnl_percentage(pnl: Decimal, investment: Decimal) -> Decimal {
+    if investment.is_zero() {
+        return Decimal::ZERO;
+    }
+    // checked_div: a pathological investment near zero must not overflow (and panic).
+    pnl.checked_mul(Decimal::ONE_HUNDRED)
+        .and_then(|x| x.checked_div(investment))
+        .map(|p| {
+            p.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+                .normalize()
+        })
+        .unwrap_or(Decimal::ZERO)
+}
+
+/// Indian brokers report wall-clock IST (+05:30) without an offset.
+const IST_OFFSET_SECS: i32 = 5 * 3600 + 30 * 60;
+
+/// Parses an upstream timestamp into Unix milliseconds. Formats seen: `08-Apr-2025 13:58:03`
+/// (docs), `2026-11-26 00:20:41` (sandbox), `2025-04-08T13:58:03`, and time-only `13:58:03`
+/// (tradebook in the docs), which takes its date from `fetched_at` (in IST): a tradebook is
+/// the current day's. All are IST wall clock. `None` when nothing matches; callers keep the raw
+/// string either way.
+pub fn parse_timestamp(raw: &str, fetched_at: UnixMillis) -> Option<UnixMillis> {
+    use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+    let s = raw.trim();
+    let offset = UtcOffset::from_whole_seconds(IST_OFFSET_SECS).ok()?;
+    let num = |t: &str| -> Option<u32> {
+        if t.is_empty() || t.len() > 4 || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok()
+    };
+    let clock = |t: &str| -> Option<Time> {
+        // Fractional seconds ("13:58:03.123") are dropped: no upstream sends them meaningfully.
+        let t = t.split('.').next()?;
+        let mut it = t.split(':');
+        let (h, m, sec) = (
+            num(it.next()?)?,
+            num(it.next()?)?,
+            num(it.next().unwrap_or("0"))?,
+        );
+        if it.next().is_some() {
+            return None;
+        }
+        Time::from_hms(
+            u8::try_from(h).ok()?,
+            u8::try_from(m).ok()?,
+            u8::try_from(sec).ok()?,
+        )
+        .ok()
+    };
+    let month_name = |t: &str| -> Option<Month> {
+        const NAMES: [&str; 12] = [
+            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+        ];
+        let i = NAMES.iter().position(|n| t.eq_ignore_ascii_case(n))?;
+        Month::try_from(u8::try_from(i + 1).ok()?).ok()
+    };
+    let date = |t: &str| -> Option<Date> {
+        let parts: Vec<&str> = t.split('-').collect();
+        let [a, b, c] = parts.as_slice() else {
+            return None;
+        };
+        let (y, m, d) = if a.len() == 4 {
+            // 2026-11-26
+            (
+                num(a)?,
+                Month::try_from(u8::try_from(num(b)?).ok()?).ok()?,
+                num(c)?,
+            )
+        } else {
+            // 08-Apr-2025
+            (num(c)?, month_name(b)?, num(a)?)
+        };
+        Date::from_calendar_date(i32::try_from(y).ok()?, m, u8::try_from(d).ok()?).ok()
+    };
+    // ISO's `T` only at index 10: a month name like `OCT` must not split the string.
+    let iso = s.as_bytes().get(10) == Some(&b'T');
+    let split = if iso {
+        s.get(..10).zip(s.get(11..))
+    } else {
+        s.split_once(' ')
+    };
+    let (day, time_part) = match split {
+        Some((d, t)) => (date(d.trim())?, t.trim()),
+        None => {
+            let fetched = OffsetDateTime::from_unix_timestamp(fetched_at.div_euclid(1000)).ok()?;
+            (fetched.to_offset(offset).date(), s)
+        }
+    };
+    let at = PrimitiveDateTime::new(day, clock(time_part)?).assume_offset(offset);
+    at.unix_timestamp().checked_mul(1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::Mode;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn funds(a: &str, c: &str, r: &str, u: &str, debits: &str) -> Funds {
+        Funds {
+            available_cash: d(a),
+            collateral: d(c),
+            m2m_realized: d(r),
+            m2m_unrealized: d(u),
+            utilised_debits: d(debits),
+            mode: Mode::Live,
+        }
+    }
+
+    fn pos(sym: &str, product: &str, q: &str, pnl: &str) -> Position {
+        Position {
+            symbol: sym.into(),
+            exchange: "NSE".into(),
+            product: product.into(),
+            quantity: d(q),
+            average_price: d("1"),
+            ltp: d("1"),
+            pnl: d(pnl),
+        }
+    }
+
+    #[test]
+    fn funds_sums_cash_and_m2m_are_exact() {
+        let a = funds("320.66", "0", "3.27", "-7.88", "679.34");
+        let b = funds("10000000", "0", "0", "0", "0");
+        let c = funds("0.1", "0.2", "0.1", "0.2", "0.3");
+        let s = sum_funds([&a, &b, &c]);
+        // 320.66 + 10000000 + 0.1 = 10000320.76; an f64 sum of 0.1 + 0.2 alone would not be exact.
+        assert_eq!(s.available_cash, d("10000320.76"));
+        assert_eq!(s.collateral, d("0.2"));
+        assert_eq!(s.cash(), d("10000320.56"));
+        // (3.27 + 0 + 0.1) + (-7.88 + 0 + 0.2) = 3.37 - 7.68 = -4.31
+        assert_eq!(s.m2m_pnl(), d("-4.31"));
+        assert_eq!(s.utilised_debits, d("679.64"));
+        assert_eq!(sum_funds([]).cash().to_string(), "0");
+        assert_eq!(FundsSum::of(&c).cash().to_string(), "-0.1");
+    }
+
+    #[test]
+    fn net_positions_split_long_short_and_keep_closed_pnl() {
+        let a = [
+            pos("NHPC", "MIS", "-1", "0.02"),
+            pos("RELIANCE", "MIS", "0", "5.90"),
+            pos("NHPC", "CNC", "10", "1"),
+        ];
+        let b = [
+            pos("NHPC", "MIS", "5", "-1.5"),
+            pos("NHPC", "MIS", "-3", "0.48"),
+        ];
+        let rows = a.iter().map(|p| ("a", p)).chain(b.iter().map(|p| ("b", p)));
+        let net = net_positions(rows);
+        assert_eq!(net.len(), 3);
+        let nhpc_cnc = &net[0];
+        assert_eq!(
+            (nhpc_cnc.product.as_str(), nhpc_cnc.account_count),
+            ("CNC", 1)
+        );
+        let nhpc = &net[1];
+        assert_eq!(nhpc.product, "MIS");
+        assert_eq!(nhpc.net_quantity, d("1")); // -1 + 5 - 3
+        assert_eq!(nhpc.long_quantity, d("5"));
+        assert_eq!(nhpc.short_quantity, d("4"));
+        assert_eq!(nhpc.pnl, d("-1")); // 0.02 - 1.5 + 0.48
+        assert_eq!(nhpc.account_count, 2);
+        let rel = &net[2];
+        assert_eq!(
+            (rel.net_quantity, rel.pnl, rel.account_count),
+            (d("0"), d("5.9"), 1)
+        );
+        let all: Vec<&Position> = a.iter().chain(b.iter()).collect();
+        // 0.02 + 5.90 + 1 - 1.5 + 0.48
+        assert_eq!(total_pnl(all), d("5.9"));
+    }
+
+    fn order(action: &str, status: &str) -> Order {
+        Order {
+            order_id: "1".into(),
+            symbol: "X".into(),
+            exchange: "NSE".into(),
+            action: action.into(),
+            price_type: "LIMIT".into(),
+            product: "MIS".into(),
+            status: status.into(),
+            quantity: d("1"),
+            price: d("1"),
+            trigger_price: d("0"),
+            timestamp: String::new(),
+        }
+    }
+
+    #[test]
+    fn order_statistics_are_recomputed_from_rows() {
+        let orders = [
+            order("BUY", "complete"),
+            order("buy", "open"),
+            order("SELL", "rejected"),
+            order("SELL", "trigger pending"),
+            order("SELL", "cancelled"),
+            order("HOLD", "Open"),
+        ];
+        let s = order_statistics(&orders);
+        assert_eq!(
+            (
+                s.total_buy_orders,
+                s.total_sell_orders,
+                s.total_completed_orders,
+                s.total_open_orders,
+                s.total_rejected_orders,
+                s.total_trigger_pending_orders
+            ),
+            (2, 3, 1, 2, 1, 1)
+        );
+        assert_eq!(normalise_status(" Trigger  Pending "), "trigger pending");
+    }
+
+    #[test]
+    fn trade_values_per_side() {
+        let t = |action: &str, v: &str| Trade {
+            order_id: "1".into(),
+            symbol: "X".into(),
+            exchange: "NSE".into(),
+            action: action.into(),
+            product: "MIS".into(),
+            quantity: d("1"),
+            average_price: d(v),
+            trade_value: d(v),
+            timestamp: String::new(),
+        };
+        let (buy, sell) = trade_values(&[t("BUY", "1180.1"), t("SELL", "83.74"), t("BUY", "0.2")]);
+        assert_eq!((buy, sell), (d("1180.3"), d("83.74")));
+    }
+
+    #[test]
+    fn holdings_net_and_percentage_from_sums() {
+        let h = |sym: &str, q: &str, pnl: &str| Holding {
+            symbol: sym.into(),
+            exchange: "NSE".into(),
+            product: "CNC".into(),
+            quantity: d(q),
+            pnl: d(pnl),
+            pnl_percent: d("0"),
+        };
+        let a = [h("RELIANCE", "1", "-149"), h("CANBK", "5", "-69")];
+        let b = [h("RELIANCE", "2", "10.5")];
+        let net = net_holdings(a.iter().map(|x| ("a", x)).chain(b.iter().map(|x| ("b", x))));
+        assert_eq!(net.len(), 2);
+        assert_eq!(
+            (
+                net[0].symbol.as_str(),
+                net[0].quantity,
+                net[0].account_count
+            ),
+            ("CANBK", d("5"), 1)
+        );
+        assert_eq!(
+            (net[1].quantity, net[1].pnl, net[1].account_count),
+            (d("3"), d("-138.5"), 2)
+        );
+
+        let s1 = HoldingStatistics {
+            total_holding_value: d("1768"),
+            total_investment_value: d("2001"),
+            total_profit_and_loss: d("-233"),
+            total_pnl_percentage: d("-11.64"),
+        };
+        let s2 = HoldingStatistics {
+            total_holding_value: d("110"),
+            total_investment_value: d("100"),
+            total_profit_and_loss: d("10"),
+            total_pnl_percentage: d("10"),
+        };
+        let s = holding_statistics([&s1, &s2]);
+        assert_eq!(s.total_holding_value, d("1878"));
+        assert_eq!(s.total_investment_value, d("2101"));
+        assert_eq!(s.total_profit_and_loss, d("-223"));
+        // -223 / 2101 * 100 = -10.6139...; the average of the percentages would be -0.82.
+        assert_eq!(s.total_pnl_percentage, d("-10.61"));
+        assert_eq!(pnl_percentage(d("1"), d("0")), d("0"));
+        assert_eq!(pnl_percentage(d("1"), d("8")), d("12.5"));
+        assert_eq!(pnl_percentage(d("-1"), d("1600")), d("-0.06")); // -0.0625 -> away from zero
+    }
+
+    #[test]
+    fn timestamps_in_every_upstream_format() {
+        // 2025-04-08 13:58:03 IST = 08:28:03 UTC = 1744100883.
+        let expect = 1_744_100_883_000;
+        assert_eq!(parse_timestamp("08-Apr-2025 13:58:03", 0), Some(expect));
+        assert_eq!(parse_timestamp("2025-04-08 13:58:03", 0), Some(expect));
+        assert_eq!(parse_timestamp("2025-04-08T13:58:03", 0), Some(expect));
+        assert_eq!(parse_timestamp(" 08-APR-2025 13:58:03 ", 0), Some(expect));
+        assert!(parse_timestamp("08-OCT-2025 13:58:03", 0).is_some());
+        // Time only: the date of fetched_at in IST. 2025-04-08 20:00 UTC is already 04-09 IST.
+        let fetched_0408 = 1_744_092_000_000; // 2025-04-08 06:00 UTC (11:30 IST)
+        assert_eq!(parse_timestamp("13:58:03", fetched_0408), Some(expect));
+        let fetched_late = 1_744_142_400_000; // 2025-04-08 20:00 UTC = 04-09 01:30 IST
+        assert_eq!(
+            parse_timestamp("13:58:03", fetched_late),
+            Some(expect + 86_400_000)
+        );
+        // The sandbox example: 2026-11-26 00:20:41 IST = 2026-11-25 18:50:41 UTC.
+        assert_eq!(
+            parse_timestamp("2026-11-26 00:20:41", 0),
+            Some(1_795_632_641_000)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "32-Apr-2025 10:00:00",
+            "08-Foo-2025 10:00:00",
+            "25:00:00",
+            "2025-04-08 13:58:03:01",
+            "-1-04-08 10:00:00",
+            "99999999999-01-01 00:00:00",
+            "08-Apr-2025",
+            "１３:58:03",
+        ] {
+            assert_eq!(parse_timestamp(bad, 0), None, "{bad:?}");
+        }
+    }
+}
