@@ -10,5 +10,6 @@ mod admin;
 mod cli;
 mod harness;
 mod health;
+mod packaging;
 mod portfolio;
 mod security;
