@@ -68,10 +68,7 @@ pub(super) async fn start(shared: Arc<Shared>, from: u64) -> Result<WatchStream,
     // Subscribe first: anything committed after the store read below is also on this receiver.
     let live = shared.accounts.events().subscribe();
     let (snapshot, last) = if from == 0 {
-        let last = shared
-            .store
-            .read(Store::last_event_sequence)
-            .await?;
+        let last = shared.store.read(Store::last_event_sequence).await?;
         let accounts = shared.accounts.all();
         let map = shared.health_read();
         let snapshot: Vec<WatchItem> = accounts
