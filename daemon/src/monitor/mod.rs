@@ -68,7 +68,8 @@ enum Cmd {
 }
 
 struct TaskRef {
-    revision: u64,
+    /// The account as the task was started with.
+    record: Arc<crate::store::AccountRecord>,
     cmd: mpsc::Sender<Cmd>,
     handle: tokio::task::JoinHandle<()>,
 }

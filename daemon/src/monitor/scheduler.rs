@@ -96,13 +96,13 @@ fn remove(shared: &Arc<Shared>, id: &str) {
 /// Brings the task and health of one existing account in line with its record.
 fn apply_account(shared: &Arc<Shared>, record: &Arc<AccountRecord>) {
     let now = now_millis();
-    let id: Arc<str> = {
+    let (id, new_target) = {
         let tasks = lock(&shared.tasks);
         match tasks.get_key_value(record.id.as_str()) {
             // Same revision and still enabled: nothing changed that the task depends on.
-            Some((_, t)) if t.revision == record.revision && record.enabled => return,
-            Some((k, _)) => k.clone(),
-            None => Arc::from(record.id.as_str()),
+            Some((_, t)) if t.record.revision == record.revision && record.enabled => return,
+            Some((k, t)) => (k.clone(), points_elsewhere(&t.record, record)),
+            None => (Arc::from(record.id.as_str()), false),
         }
     };
     if let Some(t) = lock(&shared.tasks).remove(&id) {
@@ -121,6 +121,11 @@ fn apply_account(shared: &Arc<Shared>, record: &Arc<AccountRecord>) {
         });
         // From here on only the new task (if any) may write this entry.
         entry.generation = generation;
+        if new_target {
+            // A new host or key is the operator's fix for a DOWN account: check it at its next
+            // slot instead of waiting out a backoff earned by the old one.
+            entry.rec.next_check = 0;
+        }
         let target = if record.enabled {
             (entry.rec.state == HealthState::Disabled).then_some(HealthState::Unknown)
         } else {
@@ -165,11 +170,19 @@ fn apply_account(shared: &Arc<Shared>, record: &Arc<AccountRecord>) {
     lock(&shared.tasks).insert(
         id,
         TaskRef {
-            revision: record.revision,
+            record: record.clone(),
             cmd,
             handle,
         },
     );
+}
+
+/// Whether an update changed where or with which key the account is checked. A re-seal under a
+/// new master key (rotation) changes the sealed bytes but not the key, so it does not count.
+fn points_elsewhere(old: &AccountRecord, new: &AccountRecord) -> bool {
+    old.host_url != new.host_url
+        || old.api_key_hint != new.api_key_hint
+        || (old.sealed_key.key_id == new.sealed_key.key_id && old.sealed_key != new.sealed_key)
 }
 
 pub(super) fn health_event(
