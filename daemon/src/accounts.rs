@@ -750,6 +750,59 @@ impl Accounts {
             .write(move |tx| tx.append_audit(record).map(|_| ()))
             .await
     }
+
+    /// How many events are kept (for writers of events other than this module, e.g. health).
+    pub fn event_retention(&self) -> u64 {
+        self.inner.event_retention
+    }
+
+    /// Stores the broker name and mode an upstream reported on its account. This is learned
+    /// data, not an edit: no revision/etag change (a client's pending update must not fail
+    /// because a check ran), no audit record and no event. A no-op when nothing changed or the
+    /// account is gone.
+    pub async fn learn_upstream(
+        &self,
+        id: &str,
+        broker: &str,
+        mode: &str,
+    ) -> Result<(), AccountError> {
+        let _serial = self.inner.write_lock.lock().await;
+        let Some(current) = self.read_registry(|r| r.by_id.get(id).cloned()) else {
+            return Ok(());
+        };
+        let broker = if broker.is_empty() {
+            current.broker.as_str()
+        } else {
+            broker
+        };
+        let mode = if mode.is_empty() {
+            current.mode.as_str()
+        } else {
+            mode
+        };
+        if current.broker == broker && current.mode == mode {
+            return Ok(());
+        }
+        let mut next = (*current).clone();
+        next.broker = broker.to_string();
+        next.mode = mode.to_string();
+        let to_store = next.clone();
+        let stored = self
+            .inner
+            .store
+            .write(move |tx| {
+                if tx.account(&to_store.id)?.is_none() {
+                    return Ok(false);
+                }
+                tx.put_account(&to_store, Some(&to_store.name))?;
+                Ok::<_, AccountError>(true)
+            })
+            .await?;
+        if stored {
+            self.write_registry(|r| r.insert(next));
+        }
+        Ok(())
+    }
 }
 
 enum Created {

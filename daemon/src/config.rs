@@ -117,6 +117,17 @@ pub struct MonitorConfig {
     pub concurrency: usize,
     /// Every Nth check also asks for funds, which is how an expired broker session shows.
     pub funds_probe_every: u32,
+    /// A DOWN account is checked after interval x 2^(failures beyond the threshold), at most this.
+    #[serde(with = "humantime_serde")]
+    pub down_backoff_max: Duration,
+    /// A DOWN account whose key was refused (403, AUTH_REJECTED) or whose upstream banned our IP
+    /// (IP_BANNED) backs off x4 per failure up to this: OpenAlgo bans an IP after ~100 bad-key
+    /// attempts in 24 h, and 30 min keeps a forgotten bad key under 50 attempts a day.
+    #[serde(with = "humantime_serde")]
+    pub auth_backoff_max: Duration,
+    /// Routine check results are written to the store at most this often (transitions at once).
+    #[serde(with = "humantime_serde")]
+    pub flush_interval: Duration,
 }
 
 impl Default for MonitorConfig {
@@ -128,6 +139,9 @@ impl Default for MonitorConfig {
             successes_before_up: 1,
             concurrency: 256,
             funds_probe_every: 1,
+            down_backoff_max: Duration::from_secs(300),
+            auth_backoff_max: Duration::from_secs(1800),
+            flush_interval: Duration::from_secs(1),
         }
     }
 }
@@ -218,6 +232,16 @@ impl Config {
         }
         if self.portfolio.concurrency == 0 {
             return bad("portfolio.concurrency must be at least 1");
+        }
+        if m.down_backoff_max < m.interval || m.auth_backoff_max < m.interval {
+            return bad(
+                "monitor.down_backoff_max and auth_backoff_max must be at least monitor.interval",
+            );
+        }
+        if m.flush_interval < Duration::from_millis(10)
+            || m.flush_interval > Duration::from_secs(60)
+        {
+            return bad("monitor.flush_interval must be between 10ms and 60s");
         }
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 {
             return bad("limits.requests_per_second and limits.burst must be at least 1");

@@ -11,8 +11,12 @@ use tonic::{Request, Response, Status};
 
 use super::errors::{invalid_field, status_of};
 use super::{ApiState, convert};
-use crate::accounts::{AccountPatch, DEFAULT_CONNECTOR, LabelSelector, NewAccount};
+use crate::accounts::{
+    AccountPatch, DEFAULT_CONNECTOR, FieldViolation, LabelSelector, NewAccount, check_api_key,
+    check_url,
+};
 use crate::auth::Caller;
+use crate::connector::Upstream;
 use crate::secret::ApiKey;
 use crate::store::AccountRecord;
 
@@ -125,24 +129,20 @@ impl AccountService for AccountApi {
                 .unwrap_or(MAX_PAGE_SIZE)
                 .min(MAX_PAGE_SIZE),
         };
-        let state = pb::HealthState::try_from(r.state)
-            .map_err(|_| invalid_field("state", format!("unknown health state {}", r.state)))?;
+        let state = super::monitor::state_filter("state", r.state)?;
         let selector =
             LabelSelector::parse("label_selector", &r.label_selector).map_err(status_of)?;
         let filter = format!("{}|{:?}|{}", r.label_selector, r.enabled, r.state);
         let after = decode_token(&r.page_token, &filter)?;
-        let keep = |a: &AccountRecord| {
-            selector.matches(&a.labels)
-                && r.enabled.is_none_or(|e| a.enabled == e)
-                && match state {
-                    pb::HealthState::Unspecified => true,
-                    // No health checks run yet: an enabled account is UNKNOWN until checked.
-                    pb::HealthState::Disabled => !a.enabled,
-                    pb::HealthState::Unknown => a.enabled,
-                    _ => false,
-                }
-        };
-        let page = self.0.accounts.page(after.as_deref(), page_size, keep);
+        let monitor = &self.0.monitor;
+        let page = monitor.view(|health| {
+            let keep = |a: &AccountRecord| {
+                selector.matches(&a.labels)
+                    && r.enabled.is_none_or(|e| a.enabled == e)
+                    && state.is_none_or(|s| monitor.state_of(health, &a.id, a.enabled) == s)
+            };
+            self.0.accounts.page(after.as_deref(), page_size, keep)
+        });
         Ok(Response::new(pb::ListAccountsResponse {
             accounts: page.accounts.iter().map(|a| convert::account(a)).collect(),
             next_page_token: page
@@ -208,6 +208,64 @@ impl AccountService for AccountApi {
             .await
             .map_err(status_of)?;
         Ok(Response::new(pb::DeleteAccountResponse {}))
+    }
+
+    /// Tests an existing account, or a host and key that are not saved. The key is only ever put
+    /// in the upstream request body; the answer never carries it.
+    async fn test_connection(
+        &self,
+        request: Request<pb::TestConnectionRequest>,
+    ) -> Result<Response<pb::TestConnectionResponse>, Status> {
+        let r = request.into_inner();
+        let upstream = if !r.account.trim().is_empty() {
+            if !r.host_url.is_empty() || !r.api_key.is_empty() {
+                return Err(invalid_field(
+                    "account",
+                    "give either an account, or host_url and api_key, not both",
+                ));
+            }
+            let record = self.0.accounts.get(&r.account).map_err(status_of)?;
+            let api_key = self
+                .0
+                .accounts
+                .api_key(&record)
+                .map_err(|e| status_of(crate::accounts::AccountError::Seal(e)))?;
+            Upstream {
+                account_id: record.id.clone(),
+                host_url: record.host_url.clone(),
+                api_key,
+            }
+        } else {
+            let mut v = Vec::new();
+            if r.host_url.is_empty() {
+                v.push(FieldViolation::new(
+                    "host_url",
+                    "is required (or give an account)",
+                ));
+            } else {
+                check_url("host_url", &r.host_url, &["http", "https"], &mut v);
+            }
+            check_api_key("api_key", &r.api_key, &mut v);
+            if !v.is_empty() {
+                return Err(super::errors::invalid(&v));
+            }
+            Upstream {
+                account_id: String::from("(test)"),
+                host_url: r.host_url,
+                api_key: ApiKey::new(r.api_key),
+            }
+        };
+        let t = self.0.monitor.test_connection(&upstream).await;
+        Ok(Response::new(pb::TestConnectionResponse {
+            reachable: t.reachable,
+            key_accepted: t.key_accepted,
+            broker: t.broker,
+            mode: t.mode,
+            session_alive: t.session_alive,
+            latency: t.latency.map(convert::duration),
+            reason: super::monitor::reason_to_pb(t.reason) as i32,
+            message: t.message,
+        }))
     }
 }
 

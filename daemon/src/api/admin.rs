@@ -29,12 +29,12 @@ impl AdminService for AdminApi {
         let caller = Caller::of(&request)?;
         let s = &self.0;
         let accounts = s.accounts.all();
-        let mut counts: HashMap<String, u32> = HashMap::new();
-        for a in &accounts {
-            // Until health checks run, an enabled account's state is UNKNOWN.
-            let state = if a.enabled { "UNKNOWN" } else { "DISABLED" };
-            *counts.entry(state.to_string()).or_default() += 1;
-        }
+        let counts: HashMap<String, u32> = s
+            .monitor
+            .counts()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         let keyring = s.accounts.keyring();
         Ok(Response::new(pb::Status {
             version: env!("CARGO_PKG_VERSION").to_string(),

@@ -1,10 +1,294 @@
-//! MonitorService. (Until health monitoring lands, every RPC answers UNIMPLEMENTED.)
+//! MonitorService: GetHealth, ListHealth (with counts per state), CheckNow and WatchEvents; and
+//! the conversions of health records and events to roster.v1 messages, which AccountService
+//! shares.
 
+use std::collections::HashMap;
+
+use futures::StreamExt;
+use roster_proto::v1 as pb;
 use roster_proto::v1::monitor_service_server::MonitorService;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
 
-use super::ApiState;
+use super::errors::{invalid_field, status_of};
+use super::{ApiState, convert};
+use crate::accounts::LabelSelector;
+use crate::connector::FailureReason;
+use crate::monitor::{CheckError, WatchEnd, WatchError, WatchItem};
+use crate::store::{AccountRecord, EventKind, EventRecord, HealthRecord, HealthState};
 
-#[allow(dead_code, reason = "used once health monitoring lands")]
 pub struct MonitorApi(pub ApiState);
 
-impl MonitorService for MonitorApi {}
+pub fn state_to_pb(s: HealthState) -> pb::HealthState {
+    match s {
+        HealthState::Unknown => pb::HealthState::Unknown,
+        HealthState::Up => pb::HealthState::Up,
+        HealthState::Degraded => pb::HealthState::Degraded,
+        HealthState::Down => pb::HealthState::Down,
+        HealthState::Disabled => pb::HealthState::Disabled,
+    }
+}
+
+/// `None` for UNSPECIFIED (no filter).
+pub fn state_from_pb(s: pb::HealthState) -> Option<HealthState> {
+    match s {
+        pb::HealthState::Unspecified => None,
+        pb::HealthState::Unknown => Some(HealthState::Unknown),
+        pb::HealthState::Up => Some(HealthState::Up),
+        pb::HealthState::Degraded => Some(HealthState::Degraded),
+        pb::HealthState::Down => Some(HealthState::Down),
+        pb::HealthState::Disabled => Some(HealthState::Disabled),
+    }
+}
+
+/// Validates a request's health-state filter.
+pub fn state_filter(field: &str, v: i32) -> Result<Option<HealthState>, Status> {
+    pb::HealthState::try_from(v)
+        .map(state_from_pb)
+        .map_err(|_| invalid_field(field, format!("unknown health state {v}")))
+}
+
+pub fn reason_to_pb(r: Option<FailureReason>) -> pb::HealthReason {
+    match r {
+        None => pb::HealthReason::Unspecified,
+        Some(FailureReason::Timeout) => pb::HealthReason::Timeout,
+        Some(FailureReason::Connect) => pb::HealthReason::Connect,
+        Some(FailureReason::Tls) => pb::HealthReason::Tls,
+        Some(FailureReason::Http5xx) => pb::HealthReason::Http5xx,
+        Some(FailureReason::AuthRejected) => pb::HealthReason::AuthRejected,
+        Some(FailureReason::RateLimited) => pb::HealthReason::RateLimited,
+        Some(FailureReason::BadResponse) => pb::HealthReason::BadResponse,
+        Some(FailureReason::SessionExpired) => pb::HealthReason::SessionExpired,
+        Some(FailureReason::IpBanned) => pb::HealthReason::IpBanned,
+    }
+}
+
+fn reason_by_name(s: &str) -> pb::HealthReason {
+    pb::HealthReason::from_str_name(&format!("HEALTH_REASON_{s}"))
+        .unwrap_or(pb::HealthReason::Unspecified)
+}
+
+fn state_by_name(s: &str) -> i32 {
+    HealthState::parse(s).map_or(0, |st| state_to_pb(st) as i32)
+}
+
+pub fn health(h: &HealthRecord, account: &AccountRecord) -> pb::AccountHealth {
+    let checked = h.last_check > 0;
+    pb::AccountHealth {
+        account_id: account.id.clone(),
+        state: state_to_pb(h.state) as i32,
+        reason: reason_to_pb(h.reason) as i32,
+        consecutive_failures: h.consecutive_failures,
+        last_check_time: convert::timestamp(h.last_check),
+        last_success_time: convert::timestamp(h.last_success),
+        latency: checked.then(|| convert::duration(std::time::Duration::from_micros(h.latency_us))),
+        broker: if h.broker.is_empty() {
+            account.broker.clone()
+        } else {
+            h.broker.clone()
+        },
+        mode: if h.mode.is_empty() {
+            account.mode.clone()
+        } else {
+            h.mode.clone()
+        },
+        account_name: account.name.clone(),
+        consecutive_successes: h.consecutive_successes,
+        message: h.message.clone(),
+        state_since: convert::timestamp(h.state_since),
+        next_check_time: if h.state == HealthState::Disabled {
+            None
+        } else {
+            convert::timestamp(h.next_check)
+        },
+    }
+}
+
+/// An account the monitor has not seen yet (created a moment ago).
+fn unseen(a: &AccountRecord) -> HealthRecord {
+    let state = if a.enabled {
+        HealthState::Unknown
+    } else {
+        HealthState::Disabled
+    };
+    HealthRecord::new(&a.id, state, 0)
+}
+
+pub fn event(e: &EventRecord) -> pb::Event {
+    let kind = match e.kind {
+        EventKind::AccountCreated => pb::EventKind::AccountCreated,
+        EventKind::AccountUpdated => pb::EventKind::AccountUpdated,
+        EventKind::AccountDeleted => pb::EventKind::AccountDeleted,
+        EventKind::HealthChanged => pb::EventKind::HealthChanged,
+        EventKind::KeyRotated => pb::EventKind::KeyRotated,
+    };
+    pb::Event {
+        sequence: e.sequence,
+        time: convert::timestamp(e.time),
+        kind: kind as i32,
+        account_id: e.account_id.clone(),
+        account_name: e.account_name.clone(),
+        previous_state: state_by_name(&e.previous_state),
+        state: state_by_name(&e.state),
+        reason: reason_by_name(&e.reason) as i32,
+        message: e.message.clone(),
+    }
+}
+
+fn snapshot_event(h: &HealthRecord, name: &str) -> pb::Event {
+    pb::Event {
+        sequence: 0,
+        time: convert::timestamp(if h.last_check > 0 {
+            h.last_check
+        } else {
+            crate::store::now_millis()
+        }),
+        kind: pb::EventKind::HealthSnapshot as i32,
+        account_id: h.account_id.clone(),
+        account_name: name.to_string(),
+        previous_state: 0,
+        state: state_to_pb(h.state) as i32,
+        reason: reason_to_pb(h.reason) as i32,
+        message: h.message.clone(),
+    }
+}
+
+fn check_status(e: CheckError) -> Status {
+    match e {
+        CheckError::NotFound(_) => Status::not_found(e.to_string()),
+        CheckError::Disabled(_) => Status::failed_precondition(e.to_string()),
+        CheckError::Busy(_) => Status::deadline_exceeded(e.to_string()),
+        CheckError::Stopped => Status::unavailable(e.to_string()),
+    }
+}
+
+fn end_status(e: WatchEnd) -> Status {
+    match e {
+        WatchEnd::TooSlow(..) => Status::resource_exhausted(e.to_string()),
+        WatchEnd::OutOfRange(_) => Status::out_of_range(e.to_string()),
+        WatchEnd::Store(_) | WatchEnd::ShuttingDown(_) => Status::unavailable(e.to_string()),
+    }
+}
+
+/// The generated trait's stream type (tonic's `BoxStream`).
+type EventStream = tonic::codegen::BoxStream<pb::Event>;
+
+#[tonic::async_trait]
+impl MonitorService for MonitorApi {
+    async fn get_health(
+        &self,
+        request: Request<pb::GetHealthRequest>,
+    ) -> Result<Response<pb::AccountHealth>, Status> {
+        let r = request.into_inner();
+        if r.account.trim().is_empty() {
+            return Err(invalid_field("account", "is required"));
+        }
+        let account = self.0.accounts.get(&r.account).map_err(status_of)?;
+        let h = self
+            .0
+            .monitor
+            .health(&account.id)
+            .unwrap_or_else(|| unseen(&account));
+        Ok(Response::new(health(&h, &account)))
+    }
+
+    async fn list_health(
+        &self,
+        request: Request<pb::ListHealthRequest>,
+    ) -> Result<Response<pb::ListHealthResponse>, Status> {
+        let r = request.into_inner();
+        let want = state_filter("state", r.state)?;
+        let selector =
+            LabelSelector::parse("label_selector", &r.label_selector).map_err(status_of)?;
+        let accounts = self.0.accounts.all();
+        let (rows, counts) = self.0.monitor.view(|v| {
+            // Counts cover every account the selector matches, whatever the state filter, so a
+            // `--state down` listing still says how the rest are doing.
+            let mut counts: HashMap<String, u32> = HashMap::new();
+            let mut rows = Vec::new();
+            for a in accounts.iter().filter(|a| selector.matches(&a.labels)) {
+                let seen = v.get(&a.id);
+                let state = seen.map_or_else(|| unseen(a).state, |h| h.state);
+                *counts.entry(state.as_str().to_string()).or_default() += 1;
+                if want.is_none_or(|w| w == state) {
+                    rows.push(match seen {
+                        Some(h) => health(h, a),
+                        None => health(&unseen(a), a),
+                    });
+                }
+            }
+            (rows, counts)
+        });
+        Ok(Response::new(pb::ListHealthResponse {
+            accounts: rows,
+            counts,
+        }))
+    }
+
+    async fn check_now(
+        &self,
+        request: Request<pb::CheckNowRequest>,
+    ) -> Result<Response<pb::AccountHealth>, Status> {
+        let r = request.into_inner();
+        if r.account.trim().is_empty() {
+            return Err(invalid_field("account", "is required"));
+        }
+        let h = self
+            .0
+            .monitor
+            .check_now(&r.account)
+            .await
+            .map_err(check_status)?;
+        let account = self.0.accounts.get(&h.account_id).map_err(status_of)?;
+        Ok(Response::new(health(&h, &account)))
+    }
+
+    async fn watch_events(
+        &self,
+        request: Request<pb::WatchEventsRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let from = request.into_inner().from_sequence;
+        let w = self.0.monitor.watch(from).await.map_err(|e| match e {
+            WatchError::OutOfRange(m) => Status::out_of_range(m),
+            WatchError::Store(s) => Status::unavailable(format!("event storage unavailable: {s}")),
+        })?;
+        let items = ReceiverStream::new(w.items).map(|item| {
+            Ok(match item {
+                WatchItem::Snapshot { health, name } => snapshot_event(&health, &name),
+                WatchItem::Event(ev) => event(&ev),
+            })
+        });
+        // After the last item, the reason the daemon ended the stream (if it did) as the status.
+        let end = futures::stream::once(w.end)
+            .filter_map(|r| async move { r.ok().map(|e| Err(end_status(e))) });
+        Ok(Response::new(Box::pin(items.chain(end))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_map_to_proto_enums() {
+        for s in HealthState::ALL {
+            assert_eq!(state_by_name(s.as_str()), state_to_pb(s) as i32);
+            assert_eq!(state_from_pb(state_to_pb(s)), Some(s));
+        }
+        assert_eq!(state_by_name(""), 0);
+        for r in [
+            FailureReason::Timeout,
+            FailureReason::Connect,
+            FailureReason::Tls,
+            FailureReason::Http5xx,
+            FailureReason::AuthRejected,
+            FailureReason::RateLimited,
+            FailureReason::BadResponse,
+            FailureReason::SessionExpired,
+            FailureReason::IpBanned,
+        ] {
+            assert_eq!(reason_by_name(r.as_str()), reason_to_pb(Some(r)));
+        }
+        assert_eq!(reason_by_name(""), pb::HealthReason::Unspecified);
+    }
+}

@@ -1,31 +1,272 @@
 //! Health monitoring: the scheduler, the per-account state machine, backoff, and health events.
-//! (Placeholder: the health-monitoring issue fills this in.)
+//!
+//! Shape (cheap enough for 5,000 accounts on 2 cores):
+//! - one small task per enabled account ([`scheduler`]): it sleeps until its next slot (a stable
+//!   offset inside the interval, from a hash of the id), takes a permit of the global semaphore,
+//!   runs one bounded check, applies the result under the health lock, and computes the next due
+//!   time (with backoff when DOWN). A check therefore never overlaps itself, and `CheckNow` goes
+//!   through the same task. The upstream (with its unsealed key) is built once per task, not per
+//!   check, and no check reads the store;
+//! - a manager task that follows the accounts event bus, so create/update/delete/enable/disable
+//!   take effect at once (a lagged receiver resyncs from the registry);
+//! - a flusher task ([`flush`]) that writes changed health rows and transition events in one
+//!   durable transaction: at once when there is a transition, otherwise every `flush_interval`;
+//! - [`watch`]: WatchEvents (snapshot or replay, then live, without gaps or duplicates).
 
-use std::sync::Arc;
+mod check;
+mod flush;
+mod scheduler;
+pub mod state;
+mod watch;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
 use crate::accounts::Accounts;
 use crate::config::MonitorConfig;
-use crate::connector::Connector;
-use crate::supervisor::Supervisor;
+use crate::connector::{Connector, Upstream};
+use crate::store::{EventRecord, HealthRecord, HealthState, Store};
+use crate::supervisor::{ShutdownSignal, Supervisor};
 
-/// The API's handle on health monitoring.
+pub use check::TestReport;
+pub use state::Policy;
+pub use watch::{WatchEnd, WatchError, WatchItem, WatchStream};
+
+/// Why CheckNow could not give a result.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("account {0:?} not found")]
+    NotFound(String),
+    #[error("account {0:?} is disabled; enable it to check it")]
+    Disabled(String),
+    #[error("the check of {0:?} did not finish in time (the scheduler is saturated)")]
+    Busy(String),
+    #[error("the monitor is shutting down")]
+    Stopped,
+}
+
+/// The current health of one account plus the generation of the task allowed to update it
+/// (a task that was replaced or stopped must not write a late result).
+#[derive(Debug, Clone)]
+struct Entry {
+    rec: HealthRecord,
+    generation: u64,
+}
+
+/// Health rows changed since the last flush, and transitions waiting to be written.
+#[derive(Debug, Default)]
+struct Pending {
+    dirty: HashSet<Arc<str>>,
+    events: Vec<EventRecord>,
+}
+
+enum Cmd {
+    CheckNow(oneshot::Sender<HealthRecord>),
+}
+
+struct TaskRef {
+    /// The account as the task was started with.
+    record: Arc<crate::store::AccountRecord>,
+    cmd: mpsc::Sender<Cmd>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+pub(crate) struct Shared {
+    policy: Policy,
+    timeout: Duration,
+    flush_interval: Duration,
+    accounts: Accounts,
+    connector: Arc<dyn Connector>,
+    store: Store,
+    retention: u64,
+    health: RwLock<HashMap<Arc<str>, Entry>>,
+    pending: Mutex<Pending>,
+    flush_now: Notify,
+    permits: Semaphore,
+    tasks: Mutex<HashMap<Arc<str>, TaskRef>>,
+    shutdown: ShutdownSignal,
+}
+
+// Poisoning only means a panic elsewhere; every map here is updated by whole-value writes, so
+// the data stays consistent and the monitor keeps going.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn health_read(&self) -> RwLockReadGuard<'_, HashMap<Arc<str>, Entry>> {
+        self.health.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn health_write(&self) -> RwLockWriteGuard<'_, HashMap<Arc<str>, Entry>> {
+        self.health.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The API's handle on health monitoring. Cheap to clone.
 #[derive(Clone)]
 pub struct MonitorHandle {
-    _accounts: Accounts,
-    _connector: Arc<dyn Connector>,
+    shared: Arc<Shared>,
+}
+
+/// Read access to every account's health under one lock acquisition.
+pub struct HealthView<'a> {
+    map: &'a HashMap<Arc<str>, Entry>,
+}
+
+impl HealthView<'_> {
+    pub fn get(&self, id: &str) -> Option<&HealthRecord> {
+        self.map.get(id).map(|e| &e.rec)
+    }
 }
 
 impl MonitorHandle {
-    /// Starts the scheduler's background tasks under `supervisor`.
+    /// Loads the stored health, then starts the scheduler, the manager and the flusher under
+    /// `supervisor`.
     pub fn start(
-        _config: &MonitorConfig,
+        config: &MonitorConfig,
         accounts: Accounts,
         connector: Arc<dyn Connector>,
-        _supervisor: &Supervisor,
+        supervisor: &Supervisor,
     ) -> Self {
-        Self {
-            _accounts: accounts,
-            _connector: connector,
+        // Subscribe before reading the registry so no account change falls between the two.
+        let events = accounts.events().subscribe();
+        let store = accounts.store().clone();
+        // Blocking, once, at startup: a few ms for thousands of rows. A store that cannot be
+        // read here starts everyone UNKNOWN rather than refusing to start.
+        let stored = match store.load_health() {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot load stored health; starting from UNKNOWN");
+                Vec::new()
+            }
+        };
+        let mut health = HashMap::with_capacity(stored.len());
+        for rec in stored {
+            if accounts.get(&rec.account_id).is_ok() {
+                health.insert(
+                    Arc::from(rec.account_id.as_str()),
+                    Entry { rec, generation: 0 },
+                );
+            }
         }
+        let shared = Arc::new(Shared {
+            policy: Policy {
+                interval: config.interval,
+                failures_before_down: config.failures_before_down,
+                successes_before_up: config.successes_before_up,
+                funds_probe_every: config.funds_probe_every,
+                down_backoff_max: config.down_backoff_max,
+                auth_backoff_max: config.auth_backoff_max,
+            },
+            timeout: config.timeout,
+            flush_interval: config.flush_interval,
+            retention: accounts.event_retention(),
+            accounts,
+            connector,
+            store,
+            health: RwLock::new(health),
+            pending: Mutex::new(Pending::default()),
+            flush_now: Notify::new(),
+            permits: Semaphore::new(config.concurrency),
+            tasks: Mutex::new(HashMap::new()),
+            shutdown: supervisor.signal(),
+        });
+        supervisor.spawn(
+            "monitor",
+            scheduler::manage(shared.clone(), events, supervisor.signal()),
+        );
+        supervisor.spawn(
+            "health-flusher",
+            flush::run(shared.clone(), supervisor.signal()),
+        );
+        Self { shared }
+    }
+
+    /// Runs `f` with every account's current health (no store read; do not block inside).
+    pub fn view<T>(&self, f: impl FnOnce(&HealthView<'_>) -> T) -> T {
+        let map = self.shared.health_read();
+        f(&HealthView { map: &map })
+    }
+
+    /// The current health of one account, if the monitor knows it.
+    pub fn health(&self, id: &str) -> Option<HealthRecord> {
+        self.view(|v| v.get(id).cloned())
+    }
+
+    /// The state of an account: what the monitor knows, else UNKNOWN/DISABLED from `enabled`
+    /// (an account created a moment ago may not have reached the manager yet).
+    pub fn state_of(&self, view: &HealthView<'_>, id: &str, enabled: bool) -> HealthState {
+        match view.get(id) {
+            Some(h) => h.state,
+            None if enabled => HealthState::Unknown,
+            None => HealthState::Disabled,
+        }
+    }
+
+    /// Accounts per state, over every account.
+    pub fn counts(&self) -> HashMap<&'static str, u32> {
+        let all = self.shared.accounts.all();
+        self.view(|v| {
+            let mut counts = HashMap::new();
+            for a in &all {
+                *counts
+                    .entry(self.state_of(v, &a.id, a.enabled).as_str())
+                    .or_default() += 1;
+            }
+            counts
+        })
+    }
+
+    /// Checks one account now through its own task (so it cannot overlap a scheduled check), with
+    /// a funds probe, and returns the resulting health.
+    pub async fn check_now(&self, id_or_name: &str) -> Result<HealthRecord, CheckError> {
+        let record = self
+            .shared
+            .accounts
+            .get(id_or_name)
+            .map_err(|_| CheckError::NotFound(id_or_name.to_string()))?;
+        if !record.enabled {
+            return Err(CheckError::Disabled(record.name.clone()));
+        }
+        // The account may have been created a moment ago: give the manager a moment.
+        let deadline =
+            tokio::time::Instant::now() + self.shared.timeout * 3 + Duration::from_secs(1);
+        let cmd = loop {
+            let cmd = lock(&self.shared.tasks)
+                .get(record.id.as_str())
+                .map(|t| t.cmd.clone());
+            match cmd {
+                Some(cmd) => break cmd,
+                None if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                None => return Err(CheckError::Busy(record.name.clone())),
+            }
+        };
+        let (tx, rx) = oneshot::channel();
+        let wait = async {
+            cmd.send(Cmd::CheckNow(tx))
+                .await
+                .map_err(|_| CheckError::Stopped)?;
+            rx.await.map_err(|_| CheckError::Stopped)
+        };
+        match tokio::time::timeout_at(deadline, wait).await {
+            Ok(r) => r,
+            Err(_) => Err(CheckError::Busy(record.name.clone())),
+        }
+    }
+
+    /// A connection test (not a health check: nothing is recorded), bounded by the check timeout.
+    pub async fn test_connection(&self, up: &Upstream) -> TestReport {
+        check::test(&*self.shared.connector, up, self.shared.timeout).await
+    }
+
+    /// Starts a WatchEvents stream (see [`watch`]).
+    pub async fn watch(&self, from_sequence: u64) -> Result<WatchStream, WatchError> {
+        watch::start(self.shared.clone(), from_sequence).await
     }
 }

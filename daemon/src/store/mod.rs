@@ -455,6 +455,9 @@ impl Tx<'_> {
     }
 }
 
+// Health rows live in `health.rs`; re-exported so callers name them `store::HealthRecord`.
+pub use health::{HealthBatch, HealthRecord, HealthState};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -362,3 +362,67 @@ pub async fn add_sim_account(
         .collect();
     c.create_account(req).await.unwrap().into_inner().id
 }
+
+// ---------------------------------------------------------------------------------------------
+// Health monitoring helpers.
+
+impl Daemon {
+    pub async fn monitor(
+        &self,
+        profile: &Path,
+    ) -> roster_proto::v1::monitor_service_client::MonitorServiceClient<Channel> {
+        roster_proto::v1::monitor_service_client::MonitorServiceClient::new(
+            self.channel(profile).await.unwrap(),
+        )
+    }
+
+    /// [`Daemon::ctl`] off the async runtime's threads (the simulator must keep answering).
+    pub async fn ctl_async(&self, profile: &Path, args: &[&str], stdin: &str) -> Output {
+        let mut all: Vec<String> = vec![
+            "--addr".into(),
+            self.url(),
+            "--profile".into(),
+            profile.display().to_string(),
+        ];
+        all.extend(args.iter().map(|s| s.to_string()));
+        let stdin = stdin.to_string();
+        tokio::task::spawn_blocking(move || run_ctl(&all, &stdin))
+            .await
+            .unwrap()
+    }
+}
+
+/// Config for a fast monitor: short interval and timeout, thresholds of 2.
+pub fn fast_monitor(interval_ms: u64, timeout_ms: u64) -> DaemonOptions {
+    DaemonOptions {
+        extra_config: format!(
+            "[monitor]\ninterval = \"{interval_ms}ms\"\ntimeout = \"{timeout_ms}ms\"\n\
+             failures_before_down = 2\nsuccesses_before_up = 2\nflush_interval = \"200ms\"\n"
+        ),
+        ..DaemonOptions::default()
+    }
+}
+
+/// Reads a WatchEvents stream in the background into a channel (ends when the stream does).
+pub fn collect_events(
+    mut stream: tonic::Streaming<roster_proto::v1::Event>,
+) -> tokio::sync::mpsc::UnboundedReceiver<Result<roster_proto::v1::Event, tonic::Status>> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match stream.message().await {
+                Ok(Some(ev)) => {
+                    if tx.send(Ok(ev)).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(s) => {
+                    let _ = tx.send(Err(s));
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}

@@ -1,0 +1,323 @@
+//! The manager (follows account changes, starts and stops per-account tasks) and the
+//! per-account task (sleep until due, check, apply, reschedule).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc};
+use tracing::{debug, warn};
+
+use super::state::{self, Outcome, Transition};
+use super::{Cmd, Entry, Shared, TaskRef, check, lock};
+use crate::connector::Upstream;
+use crate::store::{
+    AccountRecord, EventKind, EventRecord, HealthRecord, HealthState, UnixMillis, now_millis,
+};
+use crate::supervisor::ShutdownSignal;
+
+/// Task generations: unique for the life of the process, 0 means "no task may write".
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// Follows the accounts event bus until shutdown, then stops every account task.
+pub(super) async fn manage(
+    shared: Arc<Shared>,
+    mut events: broadcast::Receiver<EventRecord>,
+    mut shutdown: ShutdownSignal,
+) {
+    reconcile_all(&shared);
+    loop {
+        tokio::select! {
+            () = shutdown.requested() => break,
+            ev = events.recv() => match ev {
+                Ok(ev) => match ev.kind {
+                    EventKind::AccountCreated | EventKind::AccountUpdated | EventKind::AccountDeleted => {
+                        reconcile_one(&shared, &ev.account_id);
+                    }
+                    EventKind::KeyRotated => reconcile_all(&shared),
+                    EventKind::HealthChanged => {}
+                },
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    // Missed account changes: the registry is the truth, so compare against it.
+                    warn!(missed = n, "monitor lagged behind account events; resyncing");
+                    reconcile_all(&shared);
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+        }
+    }
+    let tasks = std::mem::take(&mut *lock(&shared.tasks));
+    for (_, t) in tasks {
+        t.handle.abort();
+    }
+}
+
+fn reconcile_all(shared: &Arc<Shared>) {
+    let all = shared.accounts.all();
+    let live: HashSet<&str> = all.iter().map(|a| a.id.as_str()).collect();
+    let gone: Vec<Arc<str>> = lock(&shared.tasks)
+        .keys()
+        .filter(|id| !live.contains(&***id))
+        .cloned()
+        .collect();
+    for id in gone {
+        remove(shared, &id);
+    }
+    let orphans: Vec<Arc<str>> = shared
+        .health_read()
+        .keys()
+        .filter(|id| !live.contains(&***id))
+        .cloned()
+        .collect();
+    for id in orphans {
+        remove(shared, &id);
+    }
+    for record in &all {
+        apply_account(shared, record);
+    }
+}
+
+fn reconcile_one(shared: &Arc<Shared>, id: &str) {
+    match shared.accounts.get(id) {
+        Ok(record) if record.id == id => apply_account(shared, &record),
+        _ => remove(shared, id),
+    }
+}
+
+/// The account is gone: stop its task and forget its health (its row went with the account).
+fn remove(shared: &Arc<Shared>, id: &str) {
+    if let Some(t) = lock(&shared.tasks).remove(id) {
+        t.handle.abort();
+    }
+    shared.health_write().remove(id);
+}
+
+/// Brings the task and health of one existing account in line with its record.
+fn apply_account(shared: &Arc<Shared>, record: &Arc<AccountRecord>) {
+    let now = now_millis();
+    let (id, new_target) = {
+        let tasks = lock(&shared.tasks);
+        match tasks.get_key_value(record.id.as_str()) {
+            // Same revision and still enabled: nothing changed that the task depends on.
+            Some((_, t)) if t.record.revision == record.revision && record.enabled => return,
+            Some((k, t)) => (k.clone(), points_elsewhere(&t.record, record)),
+            None => (Arc::from(record.id.as_str()), false),
+        }
+    };
+    if let Some(t) = lock(&shared.tasks).remove(&id) {
+        t.handle.abort();
+    }
+    let generation = if record.enabled {
+        GENERATION.fetch_add(1, Ordering::Relaxed)
+    } else {
+        0
+    };
+    {
+        let mut map = shared.health_write();
+        let entry = map.entry(id.clone()).or_insert_with(|| Entry {
+            rec: HealthRecord::new(&record.id, HealthState::Unknown, now),
+            generation: 0,
+        });
+        // From here on only the new task (if any) may write this entry.
+        entry.generation = generation;
+        if new_target {
+            // A new host or key is the operator's fix for a DOWN account: check it at its next
+            // slot instead of waiting out a backoff earned by the old one.
+            entry.rec.next_check = 0;
+        }
+        let target = if record.enabled {
+            (entry.rec.state == HealthState::Disabled).then_some(HealthState::Unknown)
+        } else {
+            Some(HealthState::Disabled)
+        };
+        let transition = target.and_then(|to| state::force(&mut entry.rec, to, now));
+        let mut pending = lock(&shared.pending);
+        pending.dirty.insert(id.clone());
+        if let Some(t) = transition {
+            pending
+                .events
+                .push(health_event(&entry.rec, &record.name, t, now));
+            shared.flush_now.notify_one();
+        }
+    }
+    if !record.enabled {
+        return;
+    }
+    let api_key = match shared.accounts.api_key(record) {
+        Ok(k) => k,
+        Err(e) => {
+            // Cannot happen with an intact keyring; the account stays UNKNOWN and says why.
+            warn!(account_id = %record.id, error = %e, "cannot unseal the API key; not checking this account");
+            return;
+        }
+    };
+    let upstream = Upstream {
+        account_id: record.id.clone(),
+        host_url: record.host_url.clone(),
+        api_key,
+    };
+    // Capacity 4: CheckNow callers beyond that wait for the task (they are bounded by a deadline).
+    let (cmd, rx) = mpsc::channel(4);
+    let handle = tokio::spawn(account_task(
+        shared.clone(),
+        id.clone(),
+        record.clone(),
+        upstream,
+        generation,
+        rx,
+    ));
+    lock(&shared.tasks).insert(
+        id,
+        TaskRef {
+            record: record.clone(),
+            cmd,
+            handle,
+        },
+    );
+}
+
+/// Whether an update changed where or with which key the account is checked. A re-seal under a
+/// new master key (rotation) changes the sealed bytes but not the key, so it does not count.
+fn points_elsewhere(old: &AccountRecord, new: &AccountRecord) -> bool {
+    old.host_url != new.host_url
+        || old.api_key_hint != new.api_key_hint
+        || (old.sealed_key.key_id == new.sealed_key.key_id && old.sealed_key != new.sealed_key)
+}
+
+pub(super) fn health_event(
+    h: &HealthRecord,
+    name: &str,
+    t: Transition,
+    now: UnixMillis,
+) -> EventRecord {
+    EventRecord {
+        sequence: 0,
+        time: now,
+        kind: EventKind::HealthChanged,
+        account_id: h.account_id.clone(),
+        account_name: name.to_string(),
+        previous_state: t.from.as_str().to_string(),
+        state: t.to.as_str().to_string(),
+        reason: h.reason.map(|r| r.as_str().to_string()).unwrap_or_default(),
+        message: h.message.clone(),
+    }
+}
+
+/// Converts a wall-clock due time to a tokio instant.
+fn instant_at(due: UnixMillis, now: UnixMillis) -> tokio::time::Instant {
+    let wait = u64::try_from(due.saturating_sub(now)).unwrap_or(0);
+    tokio::time::Instant::now() + Duration::from_millis(wait)
+}
+
+async fn account_task(
+    shared: Arc<Shared>,
+    id: Arc<str>,
+    record: Arc<AccountRecord>,
+    upstream: Upstream,
+    generation: u64,
+    mut cmds: mpsc::Receiver<Cmd>,
+) {
+    let p = shared.policy;
+    let offset = state::offset_ms(&id, p.interval);
+    let now = now_millis();
+    // Next slot, unless a stored backoff says later (a restart must not undo a 403 backoff);
+    // a stored time beyond the longest backoff is not trusted (clock jumps).
+    let stored_due = shared
+        .health_read()
+        .get(&id)
+        .map_or(0, |e| e.rec.next_check);
+    let longest = i64::try_from(p.auth_backoff_max.as_millis()).unwrap_or(i64::MAX);
+    let mut due = state::next_slot(now, p.interval, offset).max(stored_due.min(now + longest));
+    let mut known = (record.broker.clone(), record.mode.clone());
+    loop {
+        let reply = tokio::select! {
+            () = tokio::time::sleep_until(instant_at(due, now_millis())) => None,
+            cmd = cmds.recv() => match cmd {
+                Some(Cmd::CheckNow(reply)) => Some(reply),
+                None => return,
+            },
+        };
+        let forced = reply.is_some();
+        let probe = forced
+            || shared
+                .health_read()
+                .get(&id)
+                .is_some_and(|e| state::probe_due(&e.rec, &p));
+        let (outcome, latency) = {
+            let Ok(_permit) = shared.permits.acquire().await else {
+                return;
+            };
+            check::run(&*shared.connector, &upstream, probe, shared.timeout).await
+        };
+        let result = Checked {
+            generation,
+            outcome,
+            latency,
+            offset,
+            want_copy: forced,
+        };
+        let Some((next, snapshot, learned)) =
+            record_result(&shared, &id, &record.name, result, &known)
+        else {
+            // Replaced or stopped meanwhile: this task's results no longer count.
+            return;
+        };
+        due = next;
+        if let (Some(reply), Some(snapshot)) = (reply, snapshot) {
+            let _ = reply.send(snapshot);
+        }
+        if let Some((broker, mode)) = learned {
+            let accounts = shared.accounts.clone();
+            let account_id = record.id.clone();
+            known = (broker.clone(), mode.clone());
+            tokio::spawn(async move {
+                if let Err(e) = accounts.learn_upstream(&account_id, &broker, &mode).await {
+                    warn!(account_id = %account_id, error = %e, "cannot store broker/mode");
+                }
+            });
+        }
+    }
+}
+
+type Recorded = (UnixMillis, Option<HealthRecord>, Option<(String, String)>);
+
+/// One finished check, as the task hands it to [`record_result`].
+struct Checked {
+    generation: u64,
+    outcome: Outcome,
+    latency: Duration,
+    offset: i64,
+    /// CheckNow wants a copy of the resulting health; scheduled checks do not (no allocation).
+    want_copy: bool,
+}
+
+/// Applies a check result under the health lock (queuing the row and any transition for the
+/// flusher under the same lock, so events keep their order). Returns the next due time, a copy
+/// of the health when asked, and the broker/mode when they differ from `known`.
+fn record_result(
+    shared: &Shared,
+    id: &Arc<str>,
+    name: &str,
+    c: Checked,
+    known: &(String, String),
+) -> Option<Recorded> {
+    let now = now_millis();
+    let ok = matches!(c.outcome, Outcome::Ok { .. });
+    let mut map = shared.health_write();
+    let entry = map.get_mut(id).filter(|e| e.generation == c.generation)?;
+    let t = state::apply(&mut entry.rec, c.outcome, &shared.policy, now, c.latency);
+    entry.rec.next_check = state::next_due(&entry.rec, &shared.policy, now, c.offset);
+    let mut pending = lock(&shared.pending);
+    pending.dirty.insert(id.clone());
+    if let Some(t) = t {
+        debug!(account_id = %id, from = t.from.as_str(), to = t.to.as_str(), "health transition");
+        pending.events.push(health_event(&entry.rec, name, t, now));
+        shared.flush_now.notify_one();
+    }
+    drop(pending);
+    let h = &entry.rec;
+    let learned = (ok && !h.broker.is_empty() && (h.broker != known.0 || h.mode != known.1))
+        .then(|| (h.broker.clone(), h.mode.clone()));
+    Some((h.next_check, c.want_copy.then(|| h.clone()), learned))
+}

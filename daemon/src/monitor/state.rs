@@ -1,0 +1,445 @@
+//! The pure parts of health monitoring: the per-account state machine, the stable offset of each
+//! account inside the interval, and the backoff of DOWN accounts. No I/O, no clocks: every
+//! function takes `now`, so the unit tests below pin the semantics of ARCHITECTURE.md exactly.
+
+use std::time::Duration;
+
+use crate::connector::FailureReason;
+use crate::store::{HealthRecord, HealthState, UnixMillis};
+
+/// The knobs of the state machine and the schedule (from `[monitor]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub interval: Duration,
+    pub failures_before_down: u32,
+    pub successes_before_up: u32,
+    pub funds_probe_every: u32,
+    pub down_backoff_max: Duration,
+    pub auth_backoff_max: Duration,
+}
+
+/// What one check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ok {
+        broker: Option<String>,
+        mode: Option<String>,
+        /// Whether this check included a funds probe (that succeeded).
+        probed: bool,
+    },
+    Failed {
+        reason: FailureReason,
+        message: String,
+        /// Whether the failure came from the funds probe (ping itself was fine).
+        in_probe: bool,
+    },
+}
+
+/// A state change, for the event log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub from: HealthState,
+    pub to: HealthState,
+}
+
+/// Whether the next check should include a funds probe: every `funds_probe_every` checks, and on
+/// every check while the last probe failed (a ping-only success must not hide a dead session).
+pub fn probe_due(h: &HealthRecord, p: &Policy) -> bool {
+    h.probe_failing || h.checks_since_probe.saturating_add(1) >= p.funds_probe_every
+}
+
+/// Applies one check result to `h`. Returns the transition, if the state changed.
+///
+/// - success: failures reset; UNKNOWN/UP -> UP at once; DEGRADED/DOWN -> UP after
+///   `successes_before_up` consecutive successes (until then the state and reason stay);
+/// - failure: successes reset; `failures_before_down` consecutive failures -> DOWN, fewer ->
+///   DEGRADED; a DOWN account stays DOWN on any failure (even after a partial recovery).
+pub fn apply(
+    h: &mut HealthRecord,
+    outcome: Outcome,
+    p: &Policy,
+    now: UnixMillis,
+    latency: Duration,
+) -> Option<Transition> {
+    let from = h.state;
+    h.last_check = now;
+    h.latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+    let to = match outcome {
+        Outcome::Ok {
+            broker,
+            mode,
+            probed,
+        } => {
+            if let Some(b) = broker.filter(|b| *b != h.broker) {
+                h.broker = b;
+            }
+            if let Some(m) = mode.filter(|m| *m != h.mode) {
+                h.mode = m;
+            }
+            if probed {
+                h.checks_since_probe = 0;
+                h.probe_failing = false;
+            } else {
+                h.checks_since_probe = h.checks_since_probe.saturating_add(1);
+            }
+            h.consecutive_failures = 0;
+            h.consecutive_successes = h.consecutive_successes.saturating_add(1);
+            h.last_success = now;
+            match from {
+                HealthState::Unknown | HealthState::Up => HealthState::Up,
+                _ if h.consecutive_successes >= p.successes_before_up => HealthState::Up,
+                other => other,
+            }
+        }
+        Outcome::Failed {
+            reason,
+            message,
+            in_probe,
+        } => {
+            if in_probe {
+                h.checks_since_probe = 0;
+                h.probe_failing = true;
+            } else {
+                h.checks_since_probe = h.checks_since_probe.saturating_add(1);
+            }
+            h.consecutive_successes = 0;
+            h.consecutive_failures = h.consecutive_failures.saturating_add(1);
+            h.reason = Some(reason);
+            h.message = message;
+            if from == HealthState::Down || h.consecutive_failures >= p.failures_before_down {
+                HealthState::Down
+            } else {
+                HealthState::Degraded
+            }
+        }
+    };
+    if to == HealthState::Up {
+        h.reason = None;
+        h.message.clear();
+    }
+    if to == from {
+        return None;
+    }
+    h.state = to;
+    h.state_since = now;
+    Some(Transition { from, to })
+}
+
+/// Moves `h` to `to` outside a check (enable/disable). Returns the transition if it is one.
+pub fn force(h: &mut HealthRecord, to: HealthState, now: UnixMillis) -> Option<Transition> {
+    let from = h.state;
+    if from == to {
+        return None;
+    }
+    h.state = to;
+    h.state_since = now;
+    h.consecutive_failures = 0;
+    h.consecutive_successes = 0;
+    h.reason = None;
+    h.message.clear();
+    h.next_check = 0;
+    Some(Transition { from, to })
+}
+
+/// A stable 64-bit hash of the account id (FNV-1a: fixed across Rust versions and restarts,
+/// unlike `DefaultHasher`), so an account keeps its slot inside the interval.
+pub fn stable_hash(id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The account's offset inside the interval, in milliseconds: spreads checks evenly.
+pub fn offset_ms(id: &str, interval: Duration) -> i64 {
+    let interval_ms = interval_ms(interval);
+    i64::try_from(stable_hash(id) % u64::try_from(interval_ms).unwrap_or(1)).unwrap_or(0)
+}
+
+fn interval_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
+}
+
+/// The first slot strictly after `after`: the smallest `t > after` with `t ≡ offset (mod
+/// interval)`, on the wall clock so the phase is the same after a restart.
+pub fn next_slot(after: UnixMillis, interval: Duration, offset: i64) -> UnixMillis {
+    let iv = interval_ms(interval);
+    let k = (after - offset).div_euclid(iv);
+    let t = k.saturating_mul(iv).saturating_add(offset);
+    if t > after { t } else { t.saturating_add(iv) }
+}
+
+/// How long to wait after a check before the next one, given the health it left behind.
+/// Not DOWN: one interval. DOWN: interval x 2^excess (capped at `down_backoff_max`), or for a
+/// refused key / IP ban interval x 4^(excess+1) (capped at `auth_backoff_max`), where `excess`
+/// is the number of consecutive failures beyond `failures_before_down`.
+pub fn delay_after(h: &HealthRecord, p: &Policy) -> Duration {
+    if h.state != HealthState::Down || h.consecutive_failures == 0 {
+        return p.interval;
+    }
+    let excess = h
+        .consecutive_failures
+        .saturating_sub(p.failures_before_down);
+    let hard = matches!(
+        h.reason,
+        Some(FailureReason::AuthRejected | FailureReason::IpBanned)
+    );
+    let (exp, cap) = if hard {
+        (
+            excess.saturating_add(1).saturating_mul(2),
+            p.auth_backoff_max,
+        )
+    } else {
+        (excess, p.down_backoff_max)
+    };
+    // 2^20 intervals is beyond any sane cap; stopping there keeps the multiply from overflowing.
+    let factor = 1u32 << exp.min(20);
+    p.interval.saturating_mul(factor).min(cap).max(p.interval)
+}
+
+/// When the next check is due after a check at `now`: the account's slot that follows
+/// `now + delay - interval`, so backed-off checks stay on the account's phase.
+pub fn next_due(h: &HealthRecord, p: &Policy, now: UnixMillis, offset: i64) -> UnixMillis {
+    let delay = i64::try_from(delay_after(h, p).as_millis()).unwrap_or(i64::MAX);
+    next_slot(
+        now.saturating_add(delay)
+            .saturating_sub(interval_ms(p.interval)),
+        p.interval,
+        offset,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy {
+            interval: Duration::from_secs(10),
+            failures_before_down: 3,
+            successes_before_up: 2,
+            funds_probe_every: 3,
+            down_backoff_max: Duration::from_secs(300),
+            auth_backoff_max: Duration::from_secs(1800),
+        }
+    }
+
+    fn ok() -> Outcome {
+        Outcome::Ok {
+            broker: Some("zerodha".into()),
+            mode: None,
+            probed: false,
+        }
+    }
+
+    fn fail(reason: FailureReason) -> Outcome {
+        Outcome::Failed {
+            reason,
+            message: "boom".into(),
+            in_probe: false,
+        }
+    }
+
+    fn step(h: &mut HealthRecord, o: Outcome) -> Option<(HealthState, HealthState)> {
+        apply(h, o, &policy(), 1000, Duration::from_millis(3)).map(|t| (t.from, t.to))
+    }
+
+    #[test]
+    fn unknown_goes_up_on_first_success_and_learns_the_broker() {
+        let mut h = HealthRecord::new("a", HealthState::Unknown, 0);
+        assert_eq!(
+            step(&mut h, ok()),
+            Some((HealthState::Unknown, HealthState::Up))
+        );
+        assert_eq!(h.broker, "zerodha");
+        assert_eq!(h.latency_us, 3000);
+        assert_eq!(h.last_success, 1000);
+        assert_eq!(h.state_since, 1000);
+        assert_eq!(step(&mut h, ok()), None);
+    }
+
+    #[test]
+    fn failures_degrade_then_down_then_need_successes_to_come_back() {
+        let mut h = HealthRecord::new("a", HealthState::Up, 0);
+        assert_eq!(
+            step(&mut h, fail(FailureReason::Http5xx)),
+            Some((HealthState::Up, HealthState::Degraded))
+        );
+        assert_eq!(step(&mut h, fail(FailureReason::Timeout)), None);
+        assert_eq!(h.reason, Some(FailureReason::Timeout));
+        assert_eq!(
+            step(&mut h, fail(FailureReason::Connect)),
+            Some((HealthState::Degraded, HealthState::Down))
+        );
+        assert_eq!(h.consecutive_failures, 3);
+        // One success is not enough with successes_before_up = 2; the reason stays.
+        assert_eq!(step(&mut h, ok()), None);
+        assert_eq!(h.state, HealthState::Down);
+        assert_eq!(h.reason, Some(FailureReason::Connect));
+        // A failure after a partial recovery keeps it DOWN (not DEGRADED).
+        assert_eq!(step(&mut h, fail(FailureReason::Connect)), None);
+        assert_eq!(h.state, HealthState::Down);
+        assert_eq!(step(&mut h, ok()), None);
+        assert_eq!(
+            step(&mut h, ok()),
+            Some((HealthState::Down, HealthState::Up))
+        );
+        assert_eq!(h.reason, None);
+        assert!(h.message.is_empty());
+        assert_eq!(h.consecutive_failures, 0);
+    }
+
+    #[test]
+    fn degraded_recovers_after_the_success_threshold() {
+        let mut h = HealthRecord::new("a", HealthState::Unknown, 0);
+        assert_eq!(
+            step(&mut h, fail(FailureReason::RateLimited)),
+            Some((HealthState::Unknown, HealthState::Degraded))
+        );
+        assert_eq!(step(&mut h, ok()), None);
+        assert_eq!(
+            step(&mut h, ok()),
+            Some((HealthState::Degraded, HealthState::Up))
+        );
+    }
+
+    #[test]
+    fn threshold_of_one_goes_down_at_once() {
+        let p = Policy {
+            failures_before_down: 1,
+            successes_before_up: 1,
+            ..policy()
+        };
+        let mut h = HealthRecord::new("a", HealthState::Up, 0);
+        let t = apply(&mut h, fail(FailureReason::IpBanned), &p, 5, Duration::ZERO);
+        assert_eq!(t.map(|t| t.to), Some(HealthState::Down));
+        let t = apply(&mut h, ok(), &p, 6, Duration::ZERO);
+        assert_eq!(t.map(|t| t.to), Some(HealthState::Up));
+    }
+
+    #[test]
+    fn funds_probe_cadence_and_sticky_probe_failure() {
+        let p = policy(); // every 3rd check
+        let mut h = HealthRecord::new("a", HealthState::Unknown, 0);
+        h.checks_since_probe = 2;
+        assert!(probe_due(&h, &p));
+        apply(
+            &mut h,
+            Outcome::Ok {
+                broker: None,
+                mode: Some("analyze".into()),
+                probed: true,
+            },
+            &p,
+            1,
+            Duration::ZERO,
+        );
+        assert_eq!(h.mode, "analyze");
+        assert!(!probe_due(&h, &p));
+        apply(&mut h, ok(), &p, 2, Duration::ZERO);
+        assert!(!probe_due(&h, &p));
+        apply(&mut h, ok(), &p, 3, Duration::ZERO);
+        assert!(probe_due(&h, &p));
+        apply(
+            &mut h,
+            Outcome::Failed {
+                reason: FailureReason::SessionExpired,
+                message: "empty funds".into(),
+                in_probe: true,
+            },
+            &p,
+            4,
+            Duration::ZERO,
+        );
+        assert_eq!(h.state, HealthState::Degraded);
+        // While the probe fails, every check probes.
+        assert!(probe_due(&h, &p));
+        let every = Policy {
+            funds_probe_every: 1,
+            ..p
+        };
+        assert!(probe_due(
+            &HealthRecord::new("b", HealthState::Up, 0),
+            &every
+        ));
+    }
+
+    #[test]
+    fn force_disable_and_enable() {
+        let mut h = HealthRecord::new("a", HealthState::Down, 0);
+        h.reason = Some(FailureReason::Connect);
+        h.consecutive_failures = 7;
+        let t = force(&mut h, HealthState::Disabled, 9).unwrap();
+        assert_eq!((t.from, t.to), (HealthState::Down, HealthState::Disabled));
+        assert_eq!((h.reason, h.consecutive_failures), (None, 0));
+        assert!(force(&mut h, HealthState::Disabled, 10).is_none());
+        assert_eq!(h.state_since, 9);
+    }
+
+    #[test]
+    fn offsets_are_stable_and_inside_the_interval() {
+        let iv = Duration::from_secs(30);
+        for id in ["a", "0190-uuid", "", "zzzzzzzzzzzz"] {
+            let o = offset_ms(id, iv);
+            assert!((0..30_000).contains(&o), "{id}: {o}");
+            assert_eq!(o, offset_ms(id, iv));
+        }
+        // FNV-1a reference values.
+        assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
+        // 1000 ids spread over 10 buckets of the interval: none is empty or holds half.
+        let mut buckets = [0u32; 10];
+        for i in 0..1000 {
+            let o = offset_ms(&format!("acct-{i}"), iv);
+            buckets[usize::try_from(o / 3000).unwrap()] += 1;
+        }
+        assert!(buckets.iter().all(|&n| n > 40 && n < 200), "{buckets:?}");
+    }
+
+    #[test]
+    fn next_slot_is_strictly_after_and_on_phase() {
+        let iv = Duration::from_millis(1000);
+        assert_eq!(next_slot(0, iv, 250), 250);
+        assert_eq!(next_slot(250, iv, 250), 1250);
+        assert_eq!(next_slot(251, iv, 250), 1250);
+        assert_eq!(next_slot(1249, iv, 250), 1250);
+        assert_eq!(next_slot(-5, iv, 0), 0);
+        for now in [0, 17, 999, 1_700_000_000_123] {
+            let t = next_slot(now, iv, 480);
+            assert!(t > now && t - now <= 1000 && t.rem_euclid(1000) == 480);
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps_and_is_harder_for_403() {
+        let p = policy();
+        let mut h = HealthRecord::new("a", HealthState::Degraded, 0);
+        h.consecutive_failures = 2;
+        assert_eq!(delay_after(&h, &p), p.interval);
+        h.state = HealthState::Down;
+        h.reason = Some(FailureReason::Timeout);
+        let secs_for = |h: &HealthRecord, n: u32| {
+            let mut h = h.clone();
+            h.consecutive_failures = n;
+            delay_after(&h, &p).as_secs()
+        };
+        let secs = |n| secs_for(&h, n);
+        assert_eq!([secs(3), secs(4), secs(5), secs(6)], [10, 20, 40, 80]);
+        assert_eq!(secs(9), 300, "capped at down_backoff_max");
+        assert_eq!(secs(u32::MAX), 300, "no overflow");
+        h.reason = Some(FailureReason::AuthRejected);
+        let secs = |n| secs_for(&h, n);
+        assert_eq!([secs(3), secs(4), secs(5)], [40, 160, 640]);
+        assert_eq!(secs(6), 1800, "capped at auth_backoff_max");
+        h.reason = Some(FailureReason::IpBanned);
+        assert_eq!(secs_for(&h, 3), 40);
+        // The due time stays on the account's phase.
+        h.consecutive_failures = 4;
+        h.reason = Some(FailureReason::Http5xx);
+        let due = next_due(&h, &p, 100_000, 1234);
+        assert_eq!(due.rem_euclid(10_000), 1234);
+        assert!(due > 100_000 + 10_000 && due <= 100_000 + 20_000, "{due}");
+    }
+}
