@@ -8,8 +8,14 @@
 mod accounts;
 mod admin;
 mod cli;
+mod crash;
+mod faults;
 mod harness;
 mod health;
+mod hostile;
+mod identity;
 mod packaging;
 mod portfolio;
+mod secrets;
 mod security;
+mod soak;

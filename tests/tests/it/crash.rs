@@ -1,0 +1,1 @@
+//! Reliability suite: crash (being built).

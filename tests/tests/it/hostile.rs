@@ -1,0 +1,1 @@
+//! Reliability suite: hostile (being built).

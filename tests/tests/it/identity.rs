@@ -1,0 +1,1 @@
+//! Reliability suite: identity (being built).

@@ -1,0 +1,1 @@
+//! Reliability suite: secrets (being built).

@@ -1,0 +1,1 @@
+//! Reliability suite: soak (being built).
