@@ -191,10 +191,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             profile.display()
         );
     }
-    systemd::spawn_watchdog(&running.supervisor, running.accounts.store().clone());
+    systemd::spawn_watchdog(
+        &running.supervisor,
+        running.accounts.store().clone(),
+        running.monitor.clone(),
+    );
+    systemd::spawn_status(
+        &running.supervisor,
+        running.monitor.clone(),
+        format!("serving on {addr}"),
+    );
     systemd::ready(&format!(
-        "serving on {addr}; {} accounts",
-        running.accounts.count()
+        "serving on {addr}; {}",
+        running.monitor.status_line()
     ));
 
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
@@ -212,7 +221,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Ok(generation) => info!(generation, "SIGHUP: configuration reloaded"),
                     Err(e) => error!("SIGHUP: new configuration refused, the old one stays in force: {e:#}"),
                 }
-                systemd::ready(&format!("serving on {addr}; {} accounts", running.accounts.count()));
+                systemd::ready(&format!("serving on {addr}; {}", running.monitor.status_line()));
             }
             result = running.wait() => {
                 result.context("gRPC server failed")?;

@@ -84,6 +84,7 @@ pub struct Running {
     pub local_addr: SocketAddr,
     pub accounts: Accounts,
     pub supervisor: Arc<Supervisor>,
+    pub monitor: MonitorHandle,
     /// What a reload swaps: the TLS acceptor config and the access policy.
     tls: Arc<ArcSwap<rustls::ServerConfig>>,
     auth: Arc<AuthState>,
@@ -198,7 +199,7 @@ pub async fn start_with_listener(
     );
     let api_state = ApiState {
         accounts: accounts.clone(),
-        monitor,
+        monitor: monitor.clone(),
         portfolio,
         connector,
         started,
@@ -261,6 +262,7 @@ pub async fn start_with_listener(
         local_addr,
         accounts,
         supervisor,
+        monitor,
         tls,
         auth: auth_state,
         config_generation,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use sd_notify::NotifyState;
 use tracing::{debug, warn};
 
+use crate::monitor::MonitorHandle;
 use crate::store::Store;
 use crate::supervisor::Supervisor;
 
@@ -37,9 +38,11 @@ pub fn stopping() {
 }
 
 /// When systemd asks for a watchdog (WatchdogSec=), pings at half the interval, but only while
-/// the store answers a read within that half: a daemon whose storage is wedged stops pinging
-/// and gets restarted instead of serving errors forever.
-pub fn spawn_watchdog(supervisor: &Supervisor, store: Store) {
+/// the store answers a read within that half and the health monitor has completed a flush round
+/// since the last ping: a daemon whose storage or scheduler is wedged stops pinging and gets
+/// restarted instead of serving stale answers forever. Keep WatchdogSec at least 4x the
+/// monitor's flush_interval.
+pub fn spawn_watchdog(supervisor: &Supervisor, store: Store, monitor: MonitorHandle) {
     let Some(interval) = sd_notify::watchdog_enabled() else {
         return;
     };
@@ -47,11 +50,18 @@ pub fn spawn_watchdog(supervisor: &Supervisor, store: Store) {
     let mut stop = supervisor.signal();
     supervisor.spawn("watchdog", async move {
         let mut tick = tokio::time::interval(half);
+        let mut last_round = monitor.flush_rounds();
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 () = stop.requested() => return,
             }
+            let round = monitor.flush_rounds();
+            if round == last_round {
+                warn!("health monitor made no progress; withholding the watchdog ping");
+                continue;
+            }
+            last_round = round;
             let probe = store.read(|rtx| Store::event_bounds(rtx).map(|_| ()));
             match tokio::time::timeout(half, probe).await {
                 Ok(Ok(())) => send(&[NotifyState::Watchdog]),
@@ -59,6 +69,29 @@ pub fn spawn_watchdog(supervisor: &Supervisor, store: Store) {
                     warn!(error = %e, "store check failed; withholding the watchdog ping")
                 }
                 Err(_) => warn!("store did not answer in time; withholding the watchdog ping"),
+            }
+        }
+    });
+}
+
+/// Keeps STATUS= current: the account counts by health state, sent when they change.
+pub fn spawn_status(supervisor: &Supervisor, monitor: MonitorHandle, prefix: String) {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    let mut stop = supervisor.signal();
+    supervisor.spawn("systemd-status", async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        let mut last = String::new();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = stop.requested() => return,
+            }
+            let line = format!("{prefix}; {}", monitor.status_line());
+            if line != last {
+                status(&line);
+                last = line;
             }
         }
     });

@@ -21,6 +21,9 @@ pub(super) async fn run(shared: Arc<Shared>, mut shutdown: ShutdownSignal) {
             () = tokio::time::sleep(shared.flush_interval) => false,
         };
         flush(&shared).await;
+        shared
+            .flush_rounds
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if stop {
             return;
         }

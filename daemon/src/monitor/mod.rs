@@ -88,6 +88,9 @@ pub(crate) struct Shared {
     permits: Semaphore,
     tasks: Mutex<HashMap<Arc<str>, TaskRef>>,
     shutdown: ShutdownSignal,
+    /// Flush rounds completed (each one a pass through the store); the watchdog pings only while
+    /// this moves, so a wedged monitor gets the daemon restarted.
+    flush_rounds: std::sync::atomic::AtomicU64,
 }
 
 // Poisoning only means a panic elsewhere; every map here is updated by whole-value writes, so
@@ -174,6 +177,7 @@ impl MonitorHandle {
             permits: Semaphore::new(config.concurrency),
             tasks: Mutex::new(HashMap::new()),
             shutdown: supervisor.signal(),
+            flush_rounds: std::sync::atomic::AtomicU64::new(0),
         });
         supervisor.spawn(
             "monitor",
@@ -184,6 +188,30 @@ impl MonitorHandle {
             flush::run(shared.clone(), supervisor.signal()),
         );
         Self { shared }
+    }
+
+    /// How many flush rounds the monitor has completed; moves about once per `flush_interval`.
+    pub fn flush_rounds(&self) -> u64 {
+        self.shared
+            .flush_rounds
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// One line for systemd's STATUS=: "42 accounts: 40 up, 1 degraded, 1 down".
+    pub fn status_line(&self) -> String {
+        let counts = self.counts();
+        let total: u32 = counts.values().sum();
+        let mut parts = Vec::new();
+        for state in ["UP", "DEGRADED", "DOWN", "UNKNOWN", "DISABLED"] {
+            if let Some(n) = counts.get(state).filter(|n| **n > 0) {
+                parts.push(format!("{n} {}", state.to_lowercase()));
+            }
+        }
+        if parts.is_empty() {
+            format!("{total} accounts")
+        } else {
+            format!("{total} accounts: {}", parts.join(", "))
+        }
     }
 
     /// Runs `f` with every account's current health (no store read; do not block inside).

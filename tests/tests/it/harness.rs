@@ -72,6 +72,8 @@ pub struct DaemonOptions {
     pub revoked: Vec<String>,
     pub requests_per_second: u32,
     pub burst: u32,
+    /// Extra environment for the daemon process (NOTIFY_SOCKET, WATCHDOG_USEC, ...).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for DaemonOptions {
@@ -81,6 +83,7 @@ impl Default for DaemonOptions {
             revoked: Vec::new(),
             requests_per_second: 10_000,
             burst: 10_000,
+            env: Vec::new(),
         }
     }
 }
@@ -93,6 +96,7 @@ pub struct Daemon {
     pub stderr_path: PathBuf,
     config_path: PathBuf,
     pki_ca: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 impl Daemon {
@@ -134,6 +138,7 @@ impl Daemon {
             stderr_path: state.join("rosterd.stderr.log"),
             config_path,
             pki_ca: pki.path().join("ca.pem"),
+            env: opts.env.clone(),
         };
         d.spawn();
         d
@@ -154,6 +159,7 @@ impl Daemon {
                 "ROSTER_LOG",
                 "trace,h2=info,hyper=info,tower=info,rustls=info",
             )
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()

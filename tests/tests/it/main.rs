@@ -19,3 +19,4 @@ mod portfolio;
 mod secrets;
 mod security;
 mod soak;
+mod systemd;

@@ -1,0 +1,102 @@
+//! The systemd notify protocol as systemd sees it: a datagram socket in NOTIFY_SOCKET receives
+//! READY, STATUS, WATCHDOG, RELOADING and STOPPING at the right moments.
+
+use std::time::{Duration, Instant};
+
+use tokio::net::UnixDatagram;
+
+use crate::harness::{Daemon, DaemonOptions, Pki, new_account};
+
+/// Collects notify messages until `want` is among them or `within` passes.
+async fn wait_for(
+    sock: &UnixDatagram,
+    seen: &mut Vec<String>,
+    want: &str,
+    within: Duration,
+) -> bool {
+    let deadline = Instant::now() + within;
+    let mut buf = vec![0u8; 4096];
+    loop {
+        if seen.iter().any(|m| m.lines().any(|l| l.starts_with(want))) {
+            return true;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        if let Ok(Ok(n)) = tokio::time::timeout(left, sock.recv(&mut buf)).await {
+            seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+}
+
+#[tokio::test]
+async fn ready_status_watchdog_reload_and_stopping_are_notified() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    let pki = Pki::new();
+    let mut d = Daemon::start(
+        &pki,
+        &dir.path().join("state"),
+        &DaemonOptions {
+            env: vec![
+                ("NOTIFY_SOCKET".into(), sock_path.display().to_string()),
+                ("WATCHDOG_USEC".into(), "1000000".into()),
+            ],
+            extra_config:
+                "[monitor]\ninterval = \"500ms\"\ntimeout = \"200ms\"\nflush_interval = \"100ms\"\n"
+                    .into(),
+            ..Default::default()
+        },
+    );
+    let mut seen = Vec::new();
+    assert!(
+        wait_for(&sock, &mut seen, "READY=1", Duration::from_secs(10)).await,
+        "{seen:?}"
+    );
+    let ready = seen.iter().find(|m| m.contains("READY=1")).unwrap();
+    assert!(ready.contains("STATUS=serving on 127.0.0.1:"), "{ready}");
+    assert!(
+        wait_for(&sock, &mut seen, "WATCHDOG=1", Duration::from_secs(5)).await,
+        "{seen:?}"
+    );
+
+    // STATUS follows the accounts' health.
+    let mut c = d.accounts(&pki.admin()).await;
+    c.create_account(new_account("notified-1", "notify-key-123456"))
+        .await
+        .unwrap();
+    let mut got_status = false;
+    for _ in 0..10 {
+        seen.clear();
+        wait_for(&sock, &mut seen, "STATUS=", Duration::from_secs(1)).await;
+        if seen.iter().any(|m| m.contains("1 accounts:")) {
+            got_status = true;
+            break;
+        }
+    }
+    assert!(got_status, "STATUS never counted the new account: {seen:?}");
+
+    seen.clear();
+    d.hup();
+    assert!(
+        wait_for(&sock, &mut seen, "RELOADING=1", Duration::from_secs(5)).await,
+        "{seen:?}"
+    );
+    let reloading = seen.iter().find(|m| m.contains("RELOADING=1")).unwrap();
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    assert!(
+        wait_for(&sock, &mut seen, "READY=1", Duration::from_secs(5)).await,
+        "{seen:?}"
+    );
+
+    seen.clear();
+    drop(c);
+    let status = d.stop();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    assert!(
+        wait_for(&sock, &mut seen, "STOPPING=1", Duration::from_secs(1)).await,
+        "{seen:?}"
+    );
+}
