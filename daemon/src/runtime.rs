@@ -196,6 +196,14 @@ pub async fn start_with_listener(
         connector.clone(),
         &supervisor,
         config.upstream.request_timeout,
+        {
+            let monitor = monitor.clone();
+            Arc::new(move |id: &str| {
+                monitor
+                    .health(id)
+                    .is_some_and(|h| h.state == crate::store::HealthState::Up)
+            })
+        },
     );
     let api_state = ApiState {
         accounts: accounts.clone(),

@@ -176,8 +176,13 @@ pub struct PortfolioHandle {
     inner: Arc<Inner>,
 }
 
+/// Whether an account is UP right now (the health monitor's view); background refresh skips
+/// accounts that are not, so a dead upstream is not polled twice over.
+pub type IsUp = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 struct Inner {
     accounts: Accounts,
+    is_up: IsUp,
     connector: Arc<dyn Connector>,
     config: PortfolioConfig,
     /// The connector's per-call deadline; the fan-out's deadline is derived from it.
@@ -194,10 +199,12 @@ impl PortfolioHandle {
         connector: Arc<dyn Connector>,
         supervisor: &Supervisor,
         upstream_timeout: Duration,
+        is_up: IsUp,
     ) -> Self {
         let handle = Self {
             inner: Arc::new(Inner {
                 accounts,
+                is_up,
                 connector,
                 config: config.clone(),
                 upstream_timeout,
@@ -398,7 +405,7 @@ impl PortfolioHandle {
         (index, result, snapshot)
     }
 
-    /// Keeps every enabled account's snapshots warm. A round skips snapshots younger than half
+    /// Keeps every UP account's snapshots warm. A round skips snapshots younger than half
     /// the interval, so a book an API call just fetched is not fetched again.
     async fn refresh_loop(self, mut stop: crate::supervisor::ShutdownSignal) {
         let interval = self.inner.config.refresh_interval;
@@ -416,7 +423,7 @@ impl PortfolioHandle {
                 .accounts
                 .all()
                 .into_iter()
-                .filter(|a| a.enabled)
+                .filter(|a| a.enabled && (self.inner.is_up)(&a.id))
                 .collect();
             if accounts.is_empty() {
                 continue;
@@ -564,6 +571,7 @@ mod tests {
             fake.clone(),
             &supervisor,
             Duration::from_millis(200),
+            Arc::new(|_: &str| true),
         );
         let selected = p.select(&Selection::default()).unwrap();
         let names: Vec<_> = selected.iter().map(|a| a.name.as_str()).collect();

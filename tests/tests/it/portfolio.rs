@@ -776,23 +776,31 @@ async fn rosterctl_renders_funds_net_positions_and_json() {
 
 #[tokio::test]
 async fn background_refresh_keeps_snapshots_warm() {
-    let sim = Simulator::start(vec![InstanceSpec::demo("warm", "k1")])
-        .await
-        .unwrap();
+    let sim = Simulator::start(vec![
+        InstanceSpec::demo("warm", "k1"),
+        InstanceSpec::demo("failing", "k2"),
+    ])
+    .await
+    .unwrap();
     let inst = sim.instance(0);
+    let failing = sim.instance(1);
+    failing.set_fault(Fault::Http500);
     let pki = Pki::new();
     let state = tempfile::tempdir().unwrap();
     let d = Daemon::start(
         &pki,
         state.path(),
         &DaemonOptions {
-            extra_config: "[portfolio]\nmax_staleness = \"10s\"\nrefresh_interval = \"300ms\"\n"
+            // Background refresh covers UP accounts: a fast monitor makes the account UP quickly.
+            extra_config: "[portfolio]\nmax_staleness = \"10s\"\nrefresh_interval = \"300ms\"\n\
+                           [monitor]\ninterval = \"300ms\"\ntimeout = \"200ms\"\n"
                 .into(),
             ..Default::default()
         },
     );
     let mut accounts = d.accounts(&pki.admin()).await;
     add_sim_account(&mut accounts, "warm", &inst.url(), "k1", &[]).await;
+    add_sim_account(&mut accounts, "failing", &failing.url(), "k2", &[]).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     let endpoints = [
         "funds",
@@ -815,4 +823,12 @@ async fn background_refresh_keeps_snapshots_warm() {
     assert_eq!(v.totals.unwrap().cash, "320.66");
     assert_eq!(v.coverage.unwrap().fresh, 1);
     assert!(inst.request_count("funds") <= before + 1);
+    // An account that is not UP is left to the health monitor: no background book fetches.
+    for e in ["positionbook", "orderbook", "tradebook", "holdings"] {
+        assert_eq!(
+            failing.request_count(e),
+            0,
+            "{e} fetched for a failing account"
+        );
+    }
 }
