@@ -598,6 +598,7 @@ where
                     let started = Instant::now();
                     let response = inner.call(req).instrument(span.clone()).await?;
                     let status = grpc_status(&response);
+                    crate::metrics::get().record_rpc(&rpc, status);
                     span.in_scope(|| {
                         debug!(
                             status,
@@ -608,6 +609,8 @@ where
                     Ok(response)
                 }
                 Err(refusal) => {
+                    crate::metrics::get()
+                        .record_rpc(&rpc, &(refusal.status.code() as i32).to_string());
                     info!(rpc = %rpc, code = ?refusal.status.code(), message = refusal.status.message(), "request refused");
                     if let Some((actor, outcome)) = refusal.audit
                         && let Err(e) = state

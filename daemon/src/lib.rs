@@ -9,6 +9,7 @@ pub mod config;
 pub mod connector;
 pub mod dev;
 pub mod logging;
+pub mod metrics;
 pub mod monitor;
 pub mod pki;
 pub mod portfolio;

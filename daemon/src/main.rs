@@ -177,6 +177,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut running = runtime::start(config).await.context("startup failed")?;
     let addr = running.local_addr;
     println!("rosterd listening on {addr}");
+    if let Some(metrics) = running.metrics_addr {
+        println!("rosterd metrics on http://{metrics}/metrics");
+    }
     if let Some(dir) = &dev_dir {
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.clone());
         let profile = dir.join("admin");

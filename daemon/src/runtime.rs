@@ -75,6 +75,11 @@ pub enum StartError {
     },
     #[error("gRPC reflection: {0}")]
     Reflection(String),
+    #[error("cannot bind the metrics listener {addr}: {source}")]
+    Metrics {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("upstream client: {0}")]
     Connector(#[from] crate::connector::ConfigError),
 }
@@ -85,6 +90,8 @@ pub struct Running {
     pub accounts: Accounts,
     pub supervisor: Arc<Supervisor>,
     pub monitor: MonitorHandle,
+    /// Where the Prometheus listener is bound, when `[metrics] listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     /// What a reload swaps: the TLS acceptor config and the access policy.
     tls: Arc<ArcSwap<rustls::ServerConfig>>,
     auth: Arc<AuthState>,
@@ -228,6 +235,14 @@ pub async fn start_with_listener(
         .build_v1()
         .map_err(|e| StartError::Reflection(e.to_string()))?;
 
+    let metrics_addr = match config.metrics.listen {
+        Some(addr) => Some(
+            crate::metrics::serve(addr, monitor.clone(), &supervisor)
+                .await
+                .map_err(|source| StartError::Metrics { addr, source })?,
+        ),
+        None => None,
+    };
     let incoming = auth::incoming(
         listener,
         tls.clone(),
@@ -271,6 +286,7 @@ pub async fn start_with_listener(
         accounts,
         supervisor,
         monitor,
+        metrics_addr,
         tls,
         auth: auth_state,
         config_generation,

@@ -165,6 +165,15 @@ impl OpenAlgo {
             self.budget.retain_recent();
         }
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        crate::metrics::get().record_upstream(
+            endpoint.as_str(),
+            match &result {
+                Ok(_) => "200".to_string(),
+                Err(e) => e
+                    .http_status
+                    .map_or_else(|| e.reason.as_str().to_string(), |s| s.to_string()),
+            },
+        );
         match result {
             Ok(v) => {
                 tracing::debug!(account_id = %up.account_id, host = %origin, endpoint = %endpoint, elapsed_ms, "upstream ok");

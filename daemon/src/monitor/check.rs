@@ -52,7 +52,13 @@ pub async fn run(
             in_probe: false,
         },
     };
-    (outcome, started.elapsed())
+    let took = started.elapsed();
+    let reason = match &outcome {
+        Outcome::Failed { reason, .. } => Some(reason.as_str()),
+        Outcome::Ok { .. } => None,
+    };
+    crate::metrics::get().record_check(reason, took);
+    (outcome, took)
 }
 
 fn failed(e: UpstreamError, in_probe: bool) -> Outcome {

@@ -239,6 +239,12 @@ async fn account_task(
             },
         };
         let forced = reply.is_some();
+        if !forced {
+            let lag_ms = u64::try_from(now_millis().saturating_sub(due)).unwrap_or(0);
+            crate::metrics::get()
+                .scheduler_lag_seconds
+                .observe(Duration::from_millis(lag_ms).as_secs_f64());
+        }
         let probe = forced
             || shared
                 .health_read()

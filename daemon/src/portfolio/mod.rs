@@ -280,6 +280,12 @@ impl PortfolioHandle {
                 problem: None,
             };
             if young && !freshness.refresh {
+                if let Some(age) = age {
+                    crate::metrics::get()
+                        .snapshot_age_seconds
+                        .get_or_create(&crate::metrics::BookLabels { book: T::KIND })
+                        .observe(age.as_secs_f64());
+                }
                 section.data = snapshot.map(|s| s.data);
             } else if !account.enabled {
                 // A disabled account's upstream is not contacted; its last data may be shown.

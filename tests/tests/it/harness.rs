@@ -97,6 +97,8 @@ pub struct Daemon {
     config_path: PathBuf,
     pki_ca: PathBuf,
     env: Vec<(String, String)>,
+    /// Everything the daemon printed on stdout.
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Daemon {
@@ -139,6 +141,7 @@ impl Daemon {
             config_path,
             pki_ca: pki.path().join("ca.pem"),
             env: opts.env.clone(),
+            stdout: std::sync::Arc::default(),
         };
         d.spawn();
         d
@@ -166,12 +169,14 @@ impl Daemon {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let printed = self.stdout.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { return };
                 if let Some(addr) = line.strip_prefix("rosterd listening on ") {
                     let _ = tx.send(addr.trim().to_string());
                 }
+                printed.lock().unwrap().push(line);
             }
         });
         let addr = rx
@@ -431,4 +436,23 @@ pub fn collect_events(
         }
     });
     rx
+}
+
+impl Daemon {
+    /// The rest of the first stdout line that starts with `prefix`, waiting up to 10 s for it.
+    pub fn stdout_line(&self, prefix: &str) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self
+                .stdout
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| l.strip_prefix(prefix).map(str::to_string));
+            if found.is_some() || Instant::now() > deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }

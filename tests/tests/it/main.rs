@@ -14,6 +14,7 @@ mod harness;
 mod health;
 mod hostile;
 mod identity;
+mod metrics;
 mod packaging;
 mod portfolio;
 mod secrets;
