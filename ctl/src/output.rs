@@ -770,6 +770,12 @@ pub fn status(s: &Status, now: SystemTime) -> String {
     counts.sort();
     let expiry = match s.server_cert_expiry.as_ref().and_then(to_system) {
         Some(t) => match t.duration_since(now) {
+            // Under 30 days is a warning: renewal needs a new certificate and a reload.
+            Ok(left) if left < std::time::Duration::from_secs(30 * 86_400) => format!(
+                "{} (in {}) WARNING: renew soon",
+                time(s.server_cert_expiry.as_ref()),
+                span(left)
+            ),
             Ok(left) => format!(
                 "{} (in {})",
                 time(s.server_cert_expiry.as_ref()),

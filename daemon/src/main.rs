@@ -118,6 +118,34 @@ fn main() -> ExitCode {
 
 fn restore(state_dir: &std::path::Path, from: &std::path::Path) -> ExitCode {
     let db = state_dir.join(runtime::DB_FILE);
+    // With the master key in the state dir (as under --dev), check before replacing anything
+    // that every key id the backup needs is there.
+    let key_file = state_dir.join(dev::MASTER_KEY_FILE);
+    if key_file.exists() {
+        let needed = match rosterd::store::inspect_backup(from) {
+            Ok(summary) => summary.key_ids,
+            Err(e) => {
+                eprintln!("rosterd: restore failed: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match rosterd::seal::load_keyring(&key_file) {
+            Ok(ring) => {
+                let have = ring.key_ids();
+                if let Some(missing) = needed.iter().find(|id| !have.contains(id)) {
+                    eprintln!(
+                        "rosterd: restore refused: the backup needs master key {missing}, which is not in {} (nor retired beside it)",
+                        key_file.display()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
+            Err(e) => {
+                eprintln!("rosterd: restore refused: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     match rosterd::store::restore(from, &db) {
         Ok((summary, kept)) => {
             let keys = if summary.key_ids.is_empty() {

@@ -75,6 +75,10 @@ pub enum StartError {
     },
     #[error("gRPC reflection: {0}")]
     Reflection(String),
+    #[error(
+        "account {account} is sealed with master key {key_id}, which is not loaded; put that key beside the master key file as master-key.retired-{key_id} (or restore the matching key) and start again"
+    )]
+    MissingKey { account: String, key_id: String },
     #[error("cannot bind the metrics listener {addr}: {source}")]
     Metrics {
         addr: SocketAddr,
@@ -177,6 +181,19 @@ pub async fn start_with_listener(
             .await
             .map_err(|e| crate::store::StoreError::Task(e.to_string()))??
     };
+    // Refuse to run with accounts whose keys cannot be opened: better a clear startup error
+    // than an account that silently fails every check.
+    let loaded = keyring.load().key_ids();
+    if let Some(a) = accounts
+        .all()
+        .into_iter()
+        .find(|a| !loaded.contains(&a.sealed_key.key_id))
+    {
+        return Err(StartError::MissingKey {
+            account: format!("{} ({})", a.name, a.id),
+            key_id: a.sealed_key.key_id.clone(),
+        });
+    }
     let tls = Arc::new(ArcSwap::new(auth::tls_from_config(&config.tls)?));
     let config_generation = Arc::new(AtomicU64::new(1));
     let server_cert_expiry = config

@@ -118,7 +118,10 @@ pub async fn backup(c: &Client, out: &Path, output: Output) -> Result<()> {
     })
 }
 
+const PROGRESS_STEP: u64 = 16 * 1024 * 1024;
+
 async fn download(c: &Client, out: &Path, partial: &Path) -> Result<BackupResult> {
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut stream = c.admin().backup(BackupRequest {}).await?.into_inner();
     // 0600: the backup holds sealed credentials and the audit trail.
     let mut file = tokio::fs::OpenOptions::new()
@@ -137,8 +140,16 @@ async fn download(c: &Client, out: &Path, partial: &Path) -> Result<BackupResult
             .await
             .with_context(|| format!("cannot write {}", partial.display()))?;
         digest.update(&chunk.data);
+        let before = received;
         received += chunk.data.len() as u64;
         last = (chunk.total_size, chunk.sha256);
+        // Progress for people, every 16 MiB, only when stderr is a terminal.
+        if progress && received / PROGRESS_STEP > before / PROGRESS_STEP {
+            eprint!("\rreceived {}   ", output::bytes(received));
+        }
+    }
+    if progress && received >= PROGRESS_STEP {
+        eprintln!();
     }
     if received == 0 {
         bail!("the daemon sent an empty backup");

@@ -6,7 +6,9 @@ use roster_proto::v1 as pb;
 use rosterd::pki::Role;
 use tonic::Code;
 
-use crate::harness::{Daemon, DaemonOptions, Pki, bin, new_account, text};
+use roster_tests::sim::{InstanceSpec, Simulator};
+
+use crate::harness::{Daemon, DaemonOptions, Pki, add_sim_account, bin, new_account, text};
 
 const KEY: &str = "backup-secret-key-9a8b7c6d5e";
 
@@ -105,10 +107,14 @@ async fn online_backup_restores_offline_into_a_new_state_dir() {
     let state = root.path().join("live");
     let mut d = Daemon::start(&pki, &state, &DaemonOptions::default());
     let mut c = d.accounts(&pki.admin()).await;
+    let sim = Simulator::start(vec![InstanceSpec {
+        rate_limit_per_second: 0,
+        ..InstanceSpec::demo("bk", KEY)
+    }])
+    .await
+    .unwrap();
     for i in 0..25 {
-        c.create_account(new_account(&format!("bk-{i}"), KEY))
-            .await
-            .unwrap();
+        add_sim_account(&mut c, &format!("bk-{i}"), &sim.instance(0).url(), KEY, &[]).await;
     }
     let before = c
         .list_accounts(pb::ListAccountsRequest::default())
@@ -201,6 +207,47 @@ async fn online_backup_restores_offline_into_a_new_state_dir() {
         );
     }
     assert!(after.len() >= before.len() && after.len() <= before.len() + 20);
+    // The restored daemon opens the sealed keys: the upstream accepts each one.
+    for a in &before {
+        let r = c2
+            .test_connection(pb::TestConnectionRequest {
+                account: a.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(r.key_accepted, "{}: {r:?}", a.name);
+    }
+
+    // A state dir whose master key cannot open the backup is refused before anything changes.
+    let wrong = root.path().join("wrong-key");
+    std::fs::create_dir_all(&wrong).unwrap();
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(wrong.join("master-key"))
+            .unwrap();
+        f.write_all(&rosterd::seal::generate_master_key()).unwrap();
+    }
+    let o = Command::new(bin("rosterd"))
+        .args(["restore", "--state-dir"])
+        .arg(&wrong)
+        .arg("--from")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("needs master key"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!wrong.join("roster.redb").exists());
 
     // A file that is not a backup is refused and changes nothing.
     let junk = root.path().join("junk.redb");
@@ -221,12 +268,23 @@ async fn key_rotation_reseals_every_account_and_survives_restart() {
     let pki = Pki::new();
     let root = tempfile::tempdir().unwrap();
     let state = root.path().join("state");
+    let sim = Simulator::start(vec![InstanceSpec {
+        rate_limit_per_second: 0,
+        ..InstanceSpec::demo("rot", KEY)
+    }])
+    .await
+    .unwrap();
     let mut d = Daemon::start(&pki, &state, &DaemonOptions::default());
     let mut c = d.accounts(&pki.admin()).await;
     for i in 0..5 {
-        c.create_account(new_account(&format!("rot-{i}"), KEY))
-            .await
-            .unwrap();
+        add_sim_account(
+            &mut c,
+            &format!("rot-{i}"),
+            &sim.instance(0).url(),
+            KEY,
+            &[],
+        )
+        .await;
     }
     let mut admin = d.admin(&pki.admin()).await;
     let old_id = admin
@@ -289,4 +347,60 @@ async fn key_rotation_reseals_every_account_and_survives_restart() {
     assert!(status.key_ids.contains(&old_id));
     let db = d.db_bytes();
     assert!(!db.windows(KEY.len()).any(|w| w == KEY.as_bytes()));
+    assert_keys_open(&d, &pki, 5).await;
+
+    // Every value is re-sealed, so the old key can go; the daemon still opens every key.
+    drop(admin);
+    d.stop();
+    std::fs::remove_file(state.join(format!("master-key.retired-{old_id}"))).unwrap();
+    d.restart();
+    assert_keys_open(&d, &pki, 5).await;
+
+    // A key the accounts need is missing: startup fails and names it.
+    d.stop();
+    let key_path = state.join("master-key");
+    std::fs::remove_file(&key_path).unwrap();
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&key_path)
+            .unwrap();
+        f.write_all(&rosterd::seal::generate_master_key()).unwrap();
+    }
+    let o = Command::new(bin("rosterd"))
+        .arg("--config")
+        .arg(d.config_path())
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(&new_id) && err.contains("not loaded"), "{err}");
+}
+
+/// Every account's sealed key opens and is accepted upstream (TestConnection on the account).
+async fn assert_keys_open(d: &Daemon, pki: &Pki, expected: usize) {
+    let mut c = d.accounts(&pki.admin()).await;
+    let list = c
+        .list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .accounts;
+    assert_eq!(list.len(), expected);
+    for a in list {
+        let r = c
+            .test_connection(pb::TestConnectionRequest {
+                account: a.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(r.reachable && r.key_accepted, "{}: {r:?}", a.name);
+    }
 }
