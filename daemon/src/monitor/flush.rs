@@ -13,8 +13,22 @@ use super::{Pending, Shared, lock};
 use crate::store::HealthBatch;
 use crate::supervisor::ShutdownSignal;
 
+/// Test hook: with `ROSTER_TEST_STALL_MONITOR_AFTER=<duration>` in its environment the flusher
+/// wedges itself after that long, so an end-to-end test can show that the systemd watchdog ping
+/// stops when the monitor stops making progress. Unset in production.
+const STALL_HOOK: &str = "ROSTER_TEST_STALL_MONITOR_AFTER";
+
 pub(super) async fn run(shared: Arc<Shared>, mut shutdown: ShutdownSignal) {
+    let stall_at = std::env::var(STALL_HOOK)
+        .ok()
+        .and_then(|v| humantime::parse_duration(&v).ok())
+        .map(|after| tokio::time::Instant::now() + after);
     loop {
+        if stall_at.is_some_and(|t| tokio::time::Instant::now() >= t) {
+            tracing::warn!("{STALL_HOOK} is set: the health flusher stalls now");
+            shutdown.requested().await;
+            return;
+        }
         let stop = tokio::select! {
             () = shutdown.requested() => true,
             () = shared.flush_now.notified() => false,

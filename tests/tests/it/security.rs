@@ -398,3 +398,39 @@ async fn sighup_revokes_a_certificate_on_live_connections_and_refuses_a_bad_conf
         status.config_generation
     );
 }
+
+#[tokio::test]
+async fn sighup_swaps_the_server_certificate_and_client_ca_without_dropping_live_clients() {
+    let old = Pki::new();
+    let new = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&old, state.path(), &DaemonOptions::default());
+    let mut live = d.accounts(&old.admin()).await;
+    live.list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .unwrap();
+
+    // Replace the files the config names with the new PKI's, then reload.
+    for f in ["server.pem", "server.key", "ca.pem"] {
+        std::fs::copy(new.path().join(f), old.path().join(f)).unwrap();
+    }
+    d.hup();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if try_read(&d, &new.admin()).await.is_ok() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new PKI was not accepted after SIGHUP"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The connection made before the reload keeps working.
+    live.list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .unwrap();
+    // A new connection with a client certificate of the old CA is refused.
+    let err = try_read(&d, &old.admin()).await.unwrap_err();
+    assert!(refused_in_handshake(&err), "{err}");
+}

@@ -100,3 +100,40 @@ async fn ready_status_watchdog_reload_and_stopping_are_notified() {
         "{seen:?}"
     );
 }
+
+#[tokio::test]
+async fn the_watchdog_stops_when_the_monitor_stalls() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    let pki = Pki::new();
+    let _d = Daemon::start(
+        &pki,
+        &dir.path().join("state"),
+        &DaemonOptions {
+            env: vec![
+                ("NOTIFY_SOCKET".into(), sock_path.display().to_string()),
+                ("WATCHDOG_USEC".into(), "600000".into()),
+                ("ROSTER_TEST_STALL_MONITOR_AFTER".into(), "2s".into()),
+            ],
+            extra_config: "[monitor]\nflush_interval = \"100ms\"\n".into(),
+            ..Default::default()
+        },
+    );
+    let mut seen = Vec::new();
+    assert!(
+        wait_for(&sock, &mut seen, "WATCHDOG=1", Duration::from_secs(5)).await,
+        "pings while healthy: {seen:?}"
+    );
+    // Past the stall (2 s) plus one watchdog period, no ping may come any more.
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let mut buf = vec![0u8; 4096];
+    while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(50), sock.recv(&mut buf)).await
+    {
+    }
+    seen.clear();
+    assert!(
+        !wait_for(&sock, &mut seen, "WATCHDOG=1", Duration::from_secs(2)).await,
+        "watchdog kept pinging with a stalled monitor: {seen:?}"
+    );
+}
