@@ -34,6 +34,7 @@ pub struct Config {
     pub portfolio: PortfolioConfig,
     pub limits: LimitsConfig,
     pub metrics: MetricsConfig,
+    pub log: LogConfig,
     /// How upstreams (OpenAlgo instances) are called: timeouts, response size cap, request budget.
     pub upstream: crate::connector::ConnectorConfig,
 }
@@ -191,6 +192,14 @@ impl Default for LimitsConfig {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// tracing EnvFilter, e.g. "info" or "info,rosterd::monitor=debug". `ROSTER_LOG` wins when
+    /// set. Reloaded on SIGHUP.
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// Prometheus listener; unset means none.
     pub listen: Option<SocketAddr>,
@@ -248,6 +257,10 @@ impl Config {
         }
         if self.server.max_request_bytes < 1024 || self.server.max_concurrent_streams == 0 {
             return bad("server.max_request_bytes must be >= 1024 and max_concurrent_streams >= 1");
+        }
+        if let Some(f) = &self.log.filter {
+            tracing_subscriber::EnvFilter::try_new(f)
+                .map_err(|e| ConfigError::Invalid(format!("log.filter {f:?}: {e}")))?;
         }
         for serial in &self.tls.revoked_serials {
             if crate::pki::normalize_serial_hex(serial).is_none() {

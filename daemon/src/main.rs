@@ -95,7 +95,7 @@ fn main() -> ExitCode {
             }
         };
     }
-    logging::init(cli.log_format);
+    let log = logging::init(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -106,7 +106,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, log)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e:#}");
@@ -193,7 +193,7 @@ fn load_config(cli: &Cli, dev_dir: Option<&std::path::Path>) -> anyhow::Result<C
     Ok(config)
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli, log: logging::LogControl) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let dev_dir = cli.dev.then(|| {
         cli.state_dir
@@ -201,6 +201,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .unwrap_or_else(|| PathBuf::from(dev::DEFAULT_STATE_DIR))
     });
     let config = load_config(&cli, dev_dir.as_deref())?;
+    log.apply(config.log.filter.as_deref())
+        .map_err(anyhow::Error::msg)?;
     let drain = config.server.shutdown_timeout;
     let mut running = runtime::start(config).await.context("startup failed")?;
     let addr = running.local_addr;
@@ -247,7 +249,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             _ = hup.recv() => {
                 systemd::reloading();
                 match load_config(&cli, dev_dir.as_deref())
-                    .and_then(|c| running.reload(&c).map_err(anyhow::Error::from))
+                    .and_then(|c| {
+                        let generation = running.reload(&c)?;
+                        // Validated with the config, so this cannot fail on a config that loaded.
+                        log.apply(c.log.filter.as_deref()).map_err(anyhow::Error::msg)?;
+                        Ok(generation)
+                    })
                 {
                     Ok(generation) => info!(generation, "SIGHUP: configuration reloaded"),
                     Err(e) => error!("SIGHUP: new configuration refused, the old one stays in force: {e:#}"),

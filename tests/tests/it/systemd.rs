@@ -137,3 +137,50 @@ async fn the_watchdog_stops_when_the_monitor_stalls() {
         "watchdog kept pinging with a stalled monitor: {seen:?}"
     );
 }
+
+#[tokio::test]
+async fn sighup_applies_a_new_log_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    let d = Daemon::start(
+        &pki,
+        &dir.path().join("state"),
+        &DaemonOptions {
+            // No ROSTER_LOG: the config's [log] filter decides.
+            env: vec![("ROSTER_LOG".into(), String::new())],
+            extra_config: "[log]\nfilter = \"warn\"\n".into(),
+            ..Default::default()
+        },
+    );
+    let mut c = d.accounts(&pki.admin()).await;
+    c.list_accounts(roster_proto::v1::ListAccountsRequest::default())
+        .await
+        .unwrap();
+    assert!(
+        !d.stderr().contains("rpc done"),
+        "debug lines under a warn filter"
+    );
+
+    let config = std::fs::read_to_string(d.config_path()).unwrap();
+    std::fs::write(
+        d.config_path(),
+        config.replace("filter = \"warn\"", "filter = \"info,rosterd=debug\""),
+    )
+    .unwrap();
+    d.hup();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        c.list_accounts(roster_proto::v1::ListAccountsRequest::default())
+            .await
+            .unwrap();
+        if d.stderr().contains("rpc done") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new filter was not applied:\n{}",
+            d.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
