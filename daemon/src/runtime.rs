@@ -94,6 +94,7 @@ pub struct Running {
     pub accounts: Accounts,
     pub supervisor: Arc<Supervisor>,
     pub monitor: MonitorHandle,
+    pub portfolio: PortfolioHandle,
     /// Where the Prometheus listener is bound, when `[metrics] listen` is set.
     pub metrics_addr: Option<SocketAddr>,
     /// What a reload swaps: the TLS acceptor config and the access policy.
@@ -125,7 +126,8 @@ impl Running {
     }
 
     /// Applies a new config without a restart: server certificate and client CA (new handshakes
-    /// use them; live connections stay up), revoked serials and rate limits. Everything is
+    /// use them; live connections stay up), revoked serials, rate limits, and the monitor and
+    /// portfolio settings. Everything is
     /// validated first, so an invalid config changes nothing. Settings that need a restart
     /// (listen address, store path, master key) are reported and left as they are.
     pub fn reload(&self, config: &Config) -> Result<u64, StartError> {
@@ -133,6 +135,8 @@ impl Running {
         let policy = AccessPolicy::new(&config.tls, &config.limits);
         self.tls.store(tls);
         self.auth.policy.store(Arc::new(policy));
+        self.monitor.reconfigure(&config.monitor);
+        self.portfolio.reconfigure(&config.portfolio);
         let generation = self.config_generation.fetch_add(1, Ordering::Relaxed) + 1;
         info!(generation, "configuration reloaded");
         Ok(generation)
@@ -232,7 +236,7 @@ pub async fn start_with_listener(
     let api_state = ApiState {
         accounts: accounts.clone(),
         monitor: monitor.clone(),
-        portfolio,
+        portfolio: portfolio.clone(),
         connector,
         started,
         start_time: SystemTime::now(),
@@ -303,6 +307,7 @@ pub async fn start_with_listener(
         accounts,
         supervisor,
         monitor,
+        portfolio,
         metrics_addr,
         tls,
         auth: auth_state,

@@ -32,7 +32,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut shutdown: ShutdownSignal) {
         let stop = tokio::select! {
             () = shutdown.requested() => true,
             () = shared.flush_now.notified() => false,
-            () = tokio::time::sleep(shared.flush_interval) => false,
+            () = tokio::time::sleep(shared.settings().flush_interval) => false,
         };
         flush(&shared).await;
         shared

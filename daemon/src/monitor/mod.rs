@@ -74,10 +74,36 @@ struct TaskRef {
     handle: tokio::task::JoinHandle<()>,
 }
 
-pub(crate) struct Shared {
+/// The monitor's tunables; replaced as a whole on reload and read (copied) where used, so each
+/// check runs under one consistent set.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
     policy: Policy,
     timeout: Duration,
     flush_interval: Duration,
+    concurrency: usize,
+}
+
+impl Settings {
+    fn from_config(config: &MonitorConfig) -> Self {
+        Self {
+            policy: Policy {
+                interval: config.interval,
+                failures_before_down: config.failures_before_down,
+                successes_before_up: config.successes_before_up,
+                funds_probe_every: config.funds_probe_every,
+                down_backoff_max: config.down_backoff_max,
+                auth_backoff_max: config.auth_backoff_max,
+            },
+            timeout: config.timeout,
+            flush_interval: config.flush_interval,
+            concurrency: config.concurrency,
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    settings: RwLock<Settings>,
     accounts: Accounts,
     connector: Arc<dyn Connector>,
     store: Store,
@@ -100,6 +126,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    fn settings(&self) -> Settings {
+        *self.settings.read().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn health_read(&self) -> RwLockReadGuard<'_, HashMap<Arc<str>, Entry>> {
         self.health.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -157,16 +187,7 @@ impl MonitorHandle {
             }
         }
         let shared = Arc::new(Shared {
-            policy: Policy {
-                interval: config.interval,
-                failures_before_down: config.failures_before_down,
-                successes_before_up: config.successes_before_up,
-                funds_probe_every: config.funds_probe_every,
-                down_backoff_max: config.down_backoff_max,
-                auth_backoff_max: config.auth_backoff_max,
-            },
-            timeout: config.timeout,
-            flush_interval: config.flush_interval,
+            settings: RwLock::new(Settings::from_config(config)),
             retention: accounts.event_retention(),
             accounts,
             connector,
@@ -188,6 +209,33 @@ impl MonitorHandle {
             flush::run(shared.clone(), supervisor.signal()),
         );
         Self { shared }
+    }
+
+    /// Applies reloaded settings: interval, timeout, thresholds, backoff caps, flush interval and
+    /// concurrency. Each account picks them up from its next check on.
+    pub fn reconfigure(&self, config: &MonitorConfig) {
+        let next = Settings::from_config(config);
+        let mut current = self
+            .shared
+            .settings
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let (old, new) = (current.concurrency, next.concurrency);
+        if new > old {
+            self.shared.permits.add_permits(new - old);
+        } else if new < old {
+            // Permits held by checks in flight come back and are then kept; the limit settles
+            // at the new value as those checks finish.
+            let forgotten = self.shared.permits.forget_permits(old - new);
+            if forgotten < old - new {
+                tracing::info!(
+                    pending = old - new - forgotten,
+                    "monitor concurrency lowered; the rest applies as checks finish"
+                );
+            }
+        }
+        *current = next;
+        self.shared.flush_now.notify_one();
     }
 
     /// How many flush rounds the monitor has completed; moves about once per `flush_interval`.
@@ -261,8 +309,9 @@ impl MonitorHandle {
             return Err(CheckError::Disabled(record.name.clone()));
         }
         // The account may have been created a moment ago: give the manager a moment.
-        let deadline =
-            tokio::time::Instant::now() + self.shared.timeout * 3 + Duration::from_secs(1);
+        let deadline = tokio::time::Instant::now()
+            + self.shared.settings().timeout * 3
+            + Duration::from_secs(1);
         let cmd = loop {
             let cmd = lock(&self.shared.tasks)
                 .get(record.id.as_str())
@@ -290,7 +339,7 @@ impl MonitorHandle {
 
     /// A connection test (not a health check: nothing is recorded), bounded by the check timeout.
     pub async fn test_connection(&self, up: &Upstream) -> TestReport {
-        check::test(&*self.shared.connector, up, self.shared.timeout).await
+        check::test(&*self.shared.connector, up, self.shared.settings().timeout).await
     }
 
     /// Starts a WatchEvents stream (see [`watch`]).

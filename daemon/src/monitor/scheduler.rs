@@ -218,8 +218,8 @@ async fn account_task(
     generation: u64,
     mut cmds: mpsc::Receiver<Cmd>,
 ) {
-    let p = shared.policy;
-    let offset = state::offset_ms(&id, p.interval);
+    let p = shared.settings().policy;
+    let mut offset = state::offset_ms(&id, p.interval);
     let now = now_millis();
     // Next slot, unless a stored backoff says later (a restart must not undo a 403 backoff);
     // a stored time beyond the longest backoff is not trusted (clock jumps).
@@ -239,6 +239,10 @@ async fn account_task(
             },
         };
         let forced = reply.is_some();
+        // Settings may have been reloaded since the last check.
+        let settings = shared.settings();
+        let p = settings.policy;
+        offset = state::offset_ms(&id, p.interval);
         if !forced {
             let lag_ms = u64::try_from(now_millis().saturating_sub(due)).unwrap_or(0);
             crate::metrics::get()
@@ -254,7 +258,7 @@ async fn account_task(
             let Ok(_permit) = shared.permits.acquire().await else {
                 return;
             };
-            check::run(&*shared.connector, &upstream, probe, shared.timeout).await
+            check::run(&*shared.connector, &upstream, probe, settings.timeout).await
         };
         let result = Checked {
             generation,
@@ -312,8 +316,9 @@ fn record_result(
     let ok = matches!(c.outcome, Outcome::Ok { .. });
     let mut map = shared.health_write();
     let entry = map.get_mut(id).filter(|e| e.generation == c.generation)?;
-    let t = state::apply(&mut entry.rec, c.outcome, &shared.policy, now, c.latency);
-    entry.rec.next_check = state::next_due(&entry.rec, &shared.policy, now, c.offset);
+    let policy = shared.settings().policy;
+    let t = state::apply(&mut entry.rec, c.outcome, &policy, now, c.latency);
+    entry.rec.next_check = state::next_due(&entry.rec, &policy, now, c.offset);
     let mut pending = lock(&shared.pending);
     pending.dirty.insert(id.clone());
     if let Some(t) = t {

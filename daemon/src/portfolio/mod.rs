@@ -184,7 +184,8 @@ struct Inner {
     accounts: Accounts,
     is_up: IsUp,
     connector: Arc<dyn Connector>,
-    config: PortfolioConfig,
+    /// Replaced as a whole on reload.
+    config: std::sync::RwLock<PortfolioConfig>,
     /// The connector's per-call deadline; the fan-out's deadline is derived from it.
     upstream_timeout: Duration,
     /// Upstream fetches in flight across every call and the background refresh.
@@ -206,17 +207,38 @@ impl PortfolioHandle {
                 accounts,
                 is_up,
                 connector,
-                config: config.clone(),
+                config: std::sync::RwLock::new(config.clone()),
                 upstream_timeout,
                 slots: Semaphore::new(config.concurrency.clamp(1, Semaphore::MAX_PERMITS)),
             }),
         };
-        if !config.refresh_interval.is_zero() {
-            let h = handle.clone();
-            let stop = supervisor.signal();
-            supervisor.spawn("portfolio-refresh", h.refresh_loop(stop));
-        }
+        // Always running, idle while refresh_interval is 0, so a reload can turn it on.
+        let h = handle.clone();
+        let stop = supervisor.signal();
+        supervisor.spawn("portfolio-refresh", h.refresh_loop(stop));
         handle
+    }
+
+    fn config(&self) -> PortfolioConfig {
+        self.inner
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Applies reloaded settings: max_staleness and refresh_interval at once, concurrency as
+    /// fetches in flight finish.
+    pub fn reconfigure(&self, config: &PortfolioConfig) {
+        let mut current = self.inner.config.write().unwrap_or_else(|e| e.into_inner());
+        let clamp = |n: usize| n.clamp(1, Semaphore::MAX_PERMITS);
+        let (old, new) = (clamp(current.concurrency), clamp(config.concurrency));
+        if new > old {
+            self.inner.slots.add_permits(new - old);
+        } else if new < old {
+            self.inner.slots.forget_permits(old - new);
+        }
+        *current = config.clone();
     }
 
     /// Resolves a selection to accounts: named ones (ids or names, in the order given, each
@@ -261,7 +283,7 @@ impl PortfolioHandle {
         let inner = &self.inner;
         let max_staleness = freshness
             .max_staleness
-            .unwrap_or(inner.config.max_staleness);
+            .unwrap_or_else(|| self.config().max_staleness);
         let snapshots = self.load_snapshots::<T>(accounts).await;
         let now = now_millis();
         let deadline = tokio::time::Instant::now() + inner.upstream_timeout + DEADLINE_SLACK;
@@ -414,16 +436,25 @@ impl PortfolioHandle {
     /// Keeps every UP account's snapshots warm. A round skips snapshots younger than half
     /// the interval, so a book an API call just fetched is not fetched again.
     async fn refresh_loop(self, mut stop: crate::supervisor::ShutdownSignal) {
-        let interval = self.inner.config.refresh_interval;
-        let freshness = Freshness {
-            max_staleness: Some(interval / 2),
-            refresh: false,
-        };
         loop {
+            let interval = self.config().refresh_interval;
+            // Off (0s): look again in a second, in case a reload turned it on.
+            let wait = if interval.is_zero() {
+                Duration::from_secs(1)
+            } else {
+                interval
+            };
             tokio::select! {
                 () = stop.requested() => return,
-                () = tokio::time::sleep(interval) => {}
+                () = tokio::time::sleep(wait) => {}
             }
+            if interval.is_zero() {
+                continue;
+            }
+            let freshness = Freshness {
+                max_staleness: Some(interval / 2),
+                refresh: false,
+            };
             let accounts: Vec<_> = self
                 .inner
                 .accounts

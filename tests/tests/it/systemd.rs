@@ -184,3 +184,69 @@ async fn sighup_applies_a_new_log_filter() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn sighup_applies_monitor_and_portfolio_settings() {
+    use roster_tests::sim::{InstanceSpec, Simulator};
+    let sim = Simulator::start(vec![InstanceSpec {
+        rate_limit_per_second: 0,
+        ..InstanceSpec::demo("r1", "reload-key-1")
+    }])
+    .await
+    .unwrap();
+    let inst = sim.instance(0);
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    let d = Daemon::start(
+        &pki,
+        &dir.path().join("state"),
+        &DaemonOptions {
+            extra_config: "[monitor]\ninterval = \"30s\"\ntimeout = \"1s\"\n[portfolio]\nrefresh_interval = \"0s\"\n".into(),
+            ..Default::default()
+        },
+    );
+    let mut c = d.accounts(&pki.admin()).await;
+    crate::harness::add_sim_account(&mut c, "r1", &inst.url(), "reload-key-1", &[]).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let slow = inst.request_count("ping");
+    assert!(slow <= 1, "a 30 s interval pinged {slow} times in 1.5 s");
+    assert_eq!(
+        inst.request_count("positionbook"),
+        0,
+        "background refresh is off"
+    );
+
+    let config = std::fs::read_to_string(d.config_path()).unwrap();
+    let faster = config
+        .replace("interval = \"30s\"", "interval = \"200ms\"")
+        .replace("timeout = \"1s\"", "timeout = \"150ms\"")
+        .replace("refresh_interval = \"0s\"", "refresh_interval = \"300ms\"");
+    std::fs::write(d.config_path(), faster).unwrap();
+    d.hup();
+    // The account's pending slot was computed under the old interval (up to 30 s away): one
+    // check now puts it on the new schedule. Without the reload it would then wait 30 s again.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut m = d.monitor(&pki.admin()).await;
+    let accounts = c
+        .list_accounts(roster_proto::v1::ListAccountsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .accounts;
+    let before = inst.request_count("ping");
+    m.check_now(roster_proto::v1::CheckNowRequest {
+        account: accounts[0].id.clone(),
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let pings = inst.request_count("ping") - before;
+    assert!(
+        pings >= 6,
+        "2 s at the reloaded 200 ms interval gave only {pings} pings"
+    );
+    assert!(
+        inst.request_count("positionbook") >= 1,
+        "background refresh not turned on by the reload"
+    );
+}
