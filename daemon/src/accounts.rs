@@ -568,12 +568,7 @@ impl Accounts {
         patch.validate()?;
         let _serial = self.inner.write_lock.lock().await;
         let current = self.get(id_or_name)?;
-        if !etag.is_empty() && etag != current.etag() {
-            return Err(AccountError::EtagMismatch {
-                given: etag.to_string(),
-                current: current.etag(),
-            });
-        }
+        check_etag(&current, etag)?;
         let changed = patch.changed_fields(&current);
         if changed.is_empty() {
             return Ok(current);
@@ -645,12 +640,7 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let _serial = self.inner.write_lock.lock().await;
         let current = self.get(id_or_name)?;
-        if !etag.is_empty() && etag != current.etag() {
-            return Err(AccountError::EtagMismatch {
-                given: etag.to_string(),
-                current: current.etag(),
-            });
-        }
+        check_etag(&current, etag)?;
         let actor = actor.clone();
         let retention = self.inner.event_retention;
         let to_delete = (*current).clone();
@@ -802,6 +792,18 @@ impl Accounts {
             self.write_registry(|r| r.insert(next));
         }
         Ok(())
+    }
+}
+
+/// An empty etag makes the write unconditional; any other must match the current one.
+fn check_etag(current: &AccountRecord, etag: &str) -> Result<(), AccountError> {
+    if etag.is_empty() || etag == current.etag() {
+        Ok(())
+    } else {
+        Err(AccountError::EtagMismatch {
+            given: etag.to_string(),
+            current: current.etag(),
+        })
     }
 }
 

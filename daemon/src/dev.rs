@@ -4,14 +4,12 @@
 //! `rosterctl pki issue --dir DIR` works on it), a master key, the database, and `rosterd.toml`
 //! with absolute paths to all of them. Settings from `--config FILE` are laid over that file.
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigError};
 use crate::pki;
 use crate::runtime::DB_FILE;
-use crate::seal::generate_master_key;
 
 pub const DEFAULT_STATE_DIR: &str = ".roster-dev";
 pub const MASTER_KEY_FILE: &str = "master-key";
@@ -26,6 +24,8 @@ pub enum DevError {
     },
     #[error(transparent)]
     Pki(#[from] pki::PkiError),
+    #[error(transparent)]
+    Seal(#[from] crate::seal::SealError),
     #[error(transparent)]
     Config(#[from] ConfigError),
 }
@@ -50,15 +50,7 @@ pub fn prepare(dir: &Path, overrides: Option<&Path>) -> Result<Config, DevError>
 
     let key_path = dir.join(MASTER_KEY_FILE);
     if !key_path.exists() {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&key_path)
-            .map_err(io_err(&key_path))?;
-        f.write_all(&generate_master_key())
-            .map_err(io_err(&key_path))?;
-        f.sync_all().map_err(io_err(&key_path))?;
+        crate::seal::create_key_file(&key_path)?;
     }
 
     let config_path = dir.join(CONFIG_FILE);

@@ -251,29 +251,34 @@ pub fn load_keyring(path: &Path) -> Result<Keyring, SealError> {
     Ok(ring)
 }
 
-fn write_new_key_file(path: &Path, key: &[u8]) -> Result<(), SealError> {
+/// Writes a new random master key to `path`, which must not exist yet: created with mode 0600
+/// (never readable by others, not even for a moment) and synced before it is used.
+pub fn create_key_file(path: &Path) -> Result<MasterKey, SealError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let err = |source| SealError::Read {
         path: path.to_path_buf(),
         source,
     };
-    let _ = std::fs::remove_file(path);
+    let bytes = generate_master_key();
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
         .map_err(err)?;
-    f.write_all(key).map_err(err)?;
-    f.sync_all().map_err(err)
+    f.write_all(&bytes).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    MasterKey::from_bytes(&bytes).ok_or(SealError::Malformed)
 }
 
 /// Step 1 of a rotation: a new random key, written as `<path>.next`.
 pub fn stage_next_key(path: &Path) -> Result<MasterKey, SealError> {
-    let bytes = generate_master_key();
-    write_new_key_file(&sibling(path, NEXT_SUFFIX), &bytes)?;
-    MasterKey::from_bytes(&bytes).ok_or(SealError::Malformed)
+    let next = sibling(path, NEXT_SUFFIX);
+    // A staged key left by an interrupted rotation sealed nothing that is still in use unless
+    // that rotation committed, in which case it was promoted; either way it can be replaced.
+    let _ = std::fs::remove_file(&next);
+    create_key_file(&next)
 }
 
 /// Step 3 of a rotation, after the database holds only values sealed with the staged key:

@@ -223,17 +223,7 @@ async fn online_backup_restores_offline_into_a_new_state_dir() {
     // A state dir whose master key cannot open the backup is refused before anything changes.
     let wrong = root.path().join("wrong-key");
     std::fs::create_dir_all(&wrong).unwrap();
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(wrong.join("master-key"))
-            .unwrap();
-        f.write_all(&rosterd::seal::generate_master_key()).unwrap();
-    }
+    rosterd::seal::create_key_file(&wrong.join("master-key")).unwrap();
     let o = Command::new(bin("rosterd"))
         .args(["restore", "--state-dir"])
         .arg(&wrong)
@@ -360,17 +350,7 @@ async fn key_rotation_reseals_every_account_and_survives_restart() {
     d.stop();
     let key_path = state.join("master-key");
     std::fs::remove_file(&key_path).unwrap();
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&key_path)
-            .unwrap();
-        f.write_all(&rosterd::seal::generate_master_key()).unwrap();
-    }
+    rosterd::seal::create_key_file(&key_path).unwrap();
     let o = Command::new(bin("rosterd"))
         .arg("--config")
         .arg(d.config_path())

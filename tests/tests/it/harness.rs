@@ -2,7 +2,6 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -107,13 +106,7 @@ impl Daemon {
         std::fs::create_dir_all(state).unwrap();
         let key_path = state.join("master-key");
         if !key_path.exists() {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&key_path)
-                .unwrap();
-            f.write_all(&rosterd::seal::generate_master_key()).unwrap();
+            rosterd::seal::create_key_file(&key_path).unwrap();
         }
         let q = |p: &Path| toml_str(&p.display().to_string());
         let revoked: Vec<String> = opts.revoked.iter().map(|s| toml_str(s)).collect();
