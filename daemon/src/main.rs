@@ -106,7 +106,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli, log)) {
+    let result = runtime.block_on(run(cli, log));
+    // Everything that matters was flushed and closed inside `run`; do not let a straggling
+    // blocking task hold the exit past systemd's stop timeout.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e:#}");

@@ -121,6 +121,7 @@ impl Running {
             }
         };
         // Background tasks stop after the API, so in-flight calls could still use them.
+        info!("API stopped; stopping background tasks");
         self.supervisor.shutdown(drain).await;
         served
     }
