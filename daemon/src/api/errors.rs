@@ -6,17 +6,49 @@ use tracing::error;
 
 use crate::accounts::{AccountError, FieldViolation};
 
+/// Longest piece of client-supplied text echoed in an error (field name, description, message).
+/// Error text travels in HTTP/2 headers (`grpc-message`, `grpc-status-details-bin`); echoing a
+/// 100 KB input there overflows the peer's header-list limit, and the peer then tears down the
+/// whole connection (GOAWAY) instead of seeing INVALID_ARGUMENT.
+pub const MAX_ECHO: usize = 256;
+
+/// `text` cut to at most [`MAX_ECHO`] bytes on a character boundary, marked when cut.
+pub fn bounded(text: &str) -> String {
+    if text.len() <= MAX_ECHO {
+        return text.to_string();
+    }
+    let mut end = MAX_ECHO;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}… ({} bytes)",
+        text.get(..end).unwrap_or_default(),
+        text.len()
+    )
+}
+
 /// INVALID_ARGUMENT carrying a google.rpc.BadRequest with one violation per bad field.
 pub fn invalid(violations: &[FieldViolation]) -> Status {
-    let message = violations
+    // At most 32 violations are reported (a request with thousands of bad labels would
+    // otherwise produce an unbounded answer).
+    let shown: Vec<(String, String)> = violations
         .iter()
-        .map(|v| format!("{}: {}", v.field, v.description))
+        .take(32)
+        .map(|v| (bounded(&v.field), bounded(&v.description)))
+        .collect();
+    let mut message = shown
+        .iter()
+        .map(|(f, d)| format!("{f}: {d}"))
         .collect::<Vec<_>>()
         .join("; ");
+    if violations.len() > shown.len() {
+        message.push_str(&format!("; and {} more", violations.len() - shown.len()));
+    }
     let details = ErrorDetails::with_bad_request(
-        violations
-            .iter()
-            .map(|v| tonic_types::FieldViolation::new(v.field.clone(), v.description.clone()))
+        shown
+            .into_iter()
+            .map(|(f, d)| tonic_types::FieldViolation::new(f, d))
             .collect::<Vec<_>>(),
     );
     Status::with_error_details(Code::InvalidArgument, message, details)
@@ -29,10 +61,10 @@ pub fn invalid_field(field: &str, description: impl Into<String>) -> Status {
 pub fn status_of(e: AccountError) -> Status {
     match e {
         AccountError::Invalid(v) => invalid(&v),
-        AccountError::NotFound(_) => Status::not_found(e.to_string()),
-        AccountError::NameTaken(_) => Status::already_exists(e.to_string()),
-        AccountError::EtagMismatch { .. } => Status::aborted(e.to_string()),
-        AccountError::RequestIdSpent(_) => Status::failed_precondition(e.to_string()),
+        AccountError::NotFound(_) => Status::not_found(bounded(&e.to_string())),
+        AccountError::NameTaken(_) => Status::already_exists(bounded(&e.to_string())),
+        AccountError::EtagMismatch { .. } => Status::aborted(bounded(&e.to_string())),
+        AccountError::RequestIdSpent(_) => Status::failed_precondition(bounded(&e.to_string())),
         AccountError::Store(inner) => {
             error!(error = %inner, "storage failure");
             Status::unavailable(format!("storage unavailable: {inner}"))
@@ -41,5 +73,31 @@ pub fn status_of(e: AccountError) -> Status {
             error!(error = %inner, "sealing failure");
             Status::internal(format!("credential sealing failed: {inner}"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoed_text_is_bounded_on_a_char_boundary() {
+        assert_eq!(bounded("short"), "short");
+        let long = "é".repeat(1000);
+        let b = bounded(&long);
+        assert!(
+            b.len() < MAX_ECHO + 32 && b.ends_with("(2000 bytes)"),
+            "{b}"
+        );
+        let many: Vec<FieldViolation> = (0..100)
+            .map(|i| FieldViolation::new(format!("labels[{}]", "k".repeat(10_000 + i)), "bad"))
+            .collect();
+        let s = invalid(&many);
+        assert!(
+            s.message().len() < 32 * 2 * (MAX_ECHO + 32),
+            "{}",
+            s.message().len()
+        );
+        assert!(s.message().ends_with("and 68 more"));
     }
 }

@@ -155,7 +155,7 @@ fn snapshot_event(h: &HealthRecord, name: &str) -> pb::Event {
 
 fn check_status(e: CheckError) -> Status {
     match e {
-        CheckError::NotFound(_) => Status::not_found(e.to_string()),
+        CheckError::NotFound(_) => Status::not_found(super::errors::bounded(&e.to_string())),
         CheckError::Disabled(_) => Status::failed_precondition(e.to_string()),
         CheckError::Busy(_) => Status::deadline_exceeded(e.to_string()),
         CheckError::Stopped => Status::unavailable(e.to_string()),

@@ -449,3 +449,194 @@ impl Daemon {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reliability-suite helpers (crash, faults, hostile, identity, secrets, soak).
+
+impl Daemon {
+    /// Process id of the running daemon.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("daemon running").id()
+    }
+
+    /// Open file descriptors of the daemon process (`/proc/<pid>/fd`).
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .count()
+    }
+
+    /// A field of `/proc/<pid>/status` in KiB (e.g. `VmHWM`, `VmRSS`); 0 if absent.
+    pub fn status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Stops the daemon (if running) and starts it again on the same config and state dir with
+    /// extra command-line arguments (e.g. `--log-format json`).
+    pub fn restart_with_args(&mut self, extra: &[&str]) {
+        if self.child.is_some() {
+            self.stop();
+        }
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.stderr_path)
+            .unwrap();
+        let mut child = Command::new(bin("rosterd"))
+            .arg("--config")
+            .arg(&self.config_path)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .args(extra)
+            .env(
+                "ROSTER_LOG",
+                "trace,h2=info,hyper=info,tower=info,rustls=info",
+            )
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if let Some(addr) = line.strip_prefix("rosterd listening on ") {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                let log = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
+                panic!("rosterd did not start:\n{log}")
+            });
+        self.addr = addr.parse().unwrap();
+        self.child = Some(child);
+    }
+
+    /// Every account, all pages.
+    pub async fn all_accounts(&self, profile: &Path) -> Vec<roster_proto::v1::Account> {
+        let mut c = self.accounts(profile).await;
+        let mut out = Vec::new();
+        let mut token = String::new();
+        for _ in 0..10_000 {
+            let page = c
+                .list_accounts(roster_proto::v1::ListAccountsRequest {
+                    page_size: 1000,
+                    page_token: token.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            out.extend(page.accounts);
+            if page.next_page_token.is_empty() {
+                return out;
+            }
+            token = page.next_page_token;
+        }
+        panic!("ListAccounts paging did not end");
+    }
+
+    /// Every audit record, newest first (all pages).
+    pub async fn all_audit(&self, profile: &Path) -> Vec<roster_proto::v1::AuditEvent> {
+        let mut c = self.admin(profile).await;
+        let mut out: Vec<roster_proto::v1::AuditEvent> = Vec::new();
+        let mut before = 0;
+        for _ in 0..10_000 {
+            let page = c
+                .list_audit_events(roster_proto::v1::ListAuditEventsRequest {
+                    limit: 1000,
+                    before_sequence: before,
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .events;
+            let Some(last) = page.last() else {
+                return out;
+            };
+            before = last.sequence;
+            out.extend(page);
+            if before <= 1 {
+                return out;
+            }
+        }
+        panic!("ListAuditEvents paging did not end");
+    }
+
+    /// The retained events from sequence 1 on, read from WatchEvents until `enough` holds for
+    /// what was read or no event arrives for `idle`.
+    pub async fn stored_events(
+        &self,
+        profile: &Path,
+        idle: Duration,
+        enough: impl Fn(&[roster_proto::v1::Event]) -> bool,
+    ) -> Vec<roster_proto::v1::Event> {
+        let mut m = self.monitor(profile).await;
+        let mut stream = m
+            .watch_events(roster_proto::v1::WatchEventsRequest { from_sequence: 1 })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut out = Vec::new();
+        while !enough(&out) {
+            match tokio::time::timeout(idle, stream.message()).await {
+                Ok(Ok(Some(ev))) => out.push(ev),
+                Ok(Ok(None)) | Err(_) => break,
+                Ok(Err(s)) => panic!("WatchEvents failed: {s:?}"),
+            }
+        }
+        out
+    }
+}
+
+/// True if `needle` occurs in `hay` (bytes).
+pub fn contains_bytes(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A small deterministic PRNG (xorshift64*) so the suites need no extra dependency; the seed is
+/// printed by the tests that use it so a failure can be replayed.
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from `ROSTER_TEST_SEED` if set, else from the clock.
+    pub fn from_env() -> Self {
+        let seed = std::env::var("ROSTER_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            });
+        eprintln!("ROSTER_TEST_SEED={seed}");
+        Self::new(seed)
+    }
+
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in `lo..hi` (hi exclusive, hi > lo).
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo).max(1)
+    }
+}
