@@ -725,9 +725,9 @@ impl Accounts {
         Ok((new_id, count))
     }
 
-    /// Records a refused or failed operation in the audit log (its own durable transaction: the
-    /// operation itself changed nothing).
-    pub async fn audit_refusal(
+    /// Records an operation that changed no account (a refusal, a connection test that used a
+    /// sealed key) in the audit log, in its own durable transaction.
+    pub async fn record_audit(
         &self,
         actor: &Actor,
         action: &str,

@@ -615,7 +615,7 @@ where
                     if let Some((actor, outcome)) = refusal.audit
                         && let Err(e) = state
                             .accounts
-                            .audit_refusal(&actor, "auth", &rpc, &outcome)
+                            .record_audit(&actor, "auth", &rpc, &outcome)
                             .await
                     {
                         warn!(error = %e, "could not audit a refused request");

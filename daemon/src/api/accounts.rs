@@ -216,6 +216,7 @@ impl AccountService for AccountApi {
         &self,
         request: Request<pb::TestConnectionRequest>,
     ) -> Result<Response<pb::TestConnectionResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let upstream = if !r.account.trim().is_empty() {
             if !r.host_url.is_empty() || !r.api_key.is_empty() {
@@ -225,6 +226,17 @@ impl AccountService for AccountApi {
                 ));
             }
             let record = self.0.accounts.get(&r.account).map_err(status_of)?;
+            // Unsealing a key is audited; no audit record, no test.
+            self.0
+                .accounts
+                .record_audit(
+                    &caller.actor(),
+                    "account.test",
+                    &format!("account/{} ({})", record.id, record.name),
+                    "ok; sealed key used for a connection test",
+                )
+                .await
+                .map_err(|e| Status::unavailable(format!("cannot write the audit record: {e}")))?;
             let api_key = self
                 .0
                 .accounts

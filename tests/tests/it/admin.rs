@@ -24,6 +24,13 @@ async fn every_change_and_refusal_is_audited_newest_first() {
         .await
         .unwrap()
         .into_inner();
+    // A connection test unseals the key: audited too.
+    c.test_connection(pb::TestConnectionRequest {
+        account: a.id.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     c.delete_account(pb::DeleteAccountRequest {
         account: a.id.clone(),
         etag: String::new(),
@@ -59,7 +66,7 @@ async fn every_change_and_refusal_is_audited_newest_first() {
         .iter()
         .map(|e| (e.principal.clone(), e.action.clone(), e.outcome.clone()))
         .collect();
-    assert_eq!(summary.len(), 4, "{summary:?}");
+    assert_eq!(summary.len(), 5, "{summary:?}");
     assert_eq!(summary[0].0, "auditor-viewer");
     assert!(
         summary[0].2.contains("permission denied") && events[0].target.contains("ListAuditEvents")
@@ -72,10 +79,14 @@ async fn every_change_and_refusal_is_audited_newest_first() {
         ("admin".into(), "account.delete".into(), "ok".into())
     );
     assert_eq!(
-        summary[3],
+        (summary[3].0.as_str(), summary[3].1.as_str()),
+        ("admin", "account.test")
+    );
+    assert_eq!(
+        summary[4],
         ("admin".into(), "account.create".into(), "ok".into())
     );
-    assert!(events[3].target.contains(&a.id) && events[3].time.is_some());
+    assert!(events[4].target.contains(&a.id) && events[4].time.is_some());
     assert!(events.windows(2).all(|w| w[0].sequence > w[1].sequence));
     let two = admin
         .list_audit_events(pb::ListAuditEventsRequest {
