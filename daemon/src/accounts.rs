@@ -682,6 +682,7 @@ impl Accounts {
         }
         let count = u32::try_from(resealed.len()).unwrap_or(u32::MAX);
         let to_store = resealed.clone();
+        let new_id_for_meta = new_id.clone();
         let actor = actor.clone();
         let retention = self.inner.event_retention;
         let message = format!(
@@ -695,6 +696,7 @@ impl Accounts {
                 for r in &to_store {
                     tx.put_account(r, None)?;
                 }
+                tx.set_active_key_id(&new_id_for_meta)?;
                 tx.append_audit(actor.record(
                     "key.rotate",
                     "master-key",

@@ -272,13 +272,25 @@ pub fn create_key_file(path: &Path) -> Result<MasterKey, SealError> {
     MasterKey::from_bytes(&bytes).ok_or(SealError::Malformed)
 }
 
-/// Step 1 of a rotation: a new random key, written as `<path>.next`.
-pub fn stage_next_key(path: &Path) -> Result<MasterKey, SealError> {
+/// Step 1 of a rotation: the key to rotate to, `<path>.next`. An operator may provide it (for
+/// example as a systemd credential next to the master key); a file left by an interrupted
+/// rotation may already seal live values, so it is reused, never replaced. Only when there is
+/// none is a new random key written there. Returns the key and whether it was generated.
+pub fn next_key(path: &Path) -> Result<(MasterKey, bool), SealError> {
     let next = sibling(path, NEXT_SUFFIX);
-    // A staged key left by an interrupted rotation sealed nothing that is still in use unless
-    // that rotation committed, in which case it was promoted; either way it can be replaced.
-    let _ = std::fs::remove_file(&next);
-    create_key_file(&next)
+    if next.exists() {
+        return Ok((MasterKey::load(&next)?, false));
+    }
+    Ok((create_key_file(&next)?, true))
+}
+
+/// The file name a retired key is kept under, beside `path`.
+pub fn retired_key_path(path: &Path, id: &str) -> PathBuf {
+    sibling(path, &format!("{RETIRED_SUFFIX}{id}"))
+}
+
+pub fn next_key_path(path: &Path) -> PathBuf {
+    sibling(path, NEXT_SUFFIX)
 }
 
 /// Step 3 of a rotation, after the database holds only values sealed with the staged key:
@@ -288,7 +300,7 @@ pub fn promote_next_key(path: &Path, old_id: &str) -> Result<(), SealError> {
         let p = p.to_path_buf();
         move |source| SealError::Read { path: p, source }
     };
-    let retired = sibling(path, &format!("{RETIRED_SUFFIX}{old_id}"));
+    let retired = retired_key_path(path, old_id);
     std::fs::rename(path, &retired).map_err(err(path))?;
     let next = sibling(path, NEXT_SUFFIX);
     std::fs::rename(&next, path).map_err(err(&next))?;
@@ -386,7 +398,8 @@ mod tests {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         let old = load_keyring(&p).unwrap();
         let sealed_old = old.seal("a", &ApiKey::new("k1")).unwrap();
-        let next = stage_next_key(&p).unwrap();
+        let (next, generated) = next_key(&p).unwrap();
+        assert!(generated);
         let next_id = next.id().to_string();
         // A crash here: the staged key is loaded too, as a retired key.
         assert!(load_keyring(&p).unwrap().key_ids().contains(&next_id));

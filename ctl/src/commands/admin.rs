@@ -30,12 +30,16 @@ pub async fn rotate(c: &Client, output: Output) -> Result<()> {
         .await?
         .into_inner();
     show(output, &r, |r| {
-        format!(
+        let mut text = format!(
             "new master key {}; re-sealed {} account{}\n",
             r.new_key_id,
             r.resealed_accounts,
             if r.resealed_accounts == 1 { "" } else { "s" }
-        )
+        );
+        if !r.note.is_empty() {
+            text.push_str(&format!("note: {}\n", r.note));
+        }
+        text
     })
 }
 

@@ -137,39 +137,53 @@ impl AdminService for AdminApi {
         let path = self.0.master_key_file.clone();
         let accounts = &self.0.accounts;
         let old_id = accounts.keyring().active_id().to_string();
-        let staged = {
+        let next = {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || crate::seal::stage_next_key(&path))
+            tokio::task::spawn_blocking(move || crate::seal::next_key(&path))
                 .await
                 .map_err(|e| Status::internal(e.to_string()))?
         };
-        let new_key = staged.map_err(|e| {
+        let (new_key, generated) = next.map_err(|e| {
             Status::failed_precondition(format!(
-                "cannot write the new master key beside {}: {e}",
-                path.display()
+                "no key to rotate to: put a new 32-byte key (mode 0600) at {}, or make its directory writable so the daemon can generate one ({e})",
+                crate::seal::next_key_path(&path).display()
             ))
         })?;
+        if new_key.id() == old_id {
+            return Err(Status::failed_precondition(format!(
+                "{} holds the key already in use ({old_id}); provide a new one",
+                crate::seal::next_key_path(&path).display()
+            )));
+        }
         let (new_key_id, resealed) = accounts
             .rotate_key(&caller.actor(), new_key)
             .await
             .map_err(status_of)?;
-        // The database now needs the new key; the staged file is already loaded at startup,
-        // so a failure to rename here loses nothing, but the operator should know.
-        if let Err(e) = crate::seal::promote_next_key(&path, &old_id) {
-            tracing::error!(error = %e, "re-sealed under the new key but could not move it into place");
-            return Err(Status::internal(format!(
-                "re-sealed {resealed} keys under {new_key_id}, but moving the key file failed: {e}"
-            )));
-        }
+        // The database now needs the new key. `<file>.next` is loaded at every start, so nothing
+        // is lost if it cannot be moved into place (read-only credentials): the operator is told
+        // what to install instead.
+        let note = match crate::seal::promote_next_key(&path, &old_id) {
+            Ok(()) => String::new(),
+            Err(e) => {
+                tracing::warn!(error = %e, "re-sealed under the new key but could not move the key files");
+                format!(
+                    "could not move the key files ({e}); install {} as the master key and keep the old key as {}",
+                    crate::seal::next_key_path(&path).display(),
+                    crate::seal::retired_key_path(&path, &old_id).display()
+                )
+            }
+        };
         tracing::info!(
             new_key_id,
             old_key_id = old_id,
             resealed,
+            generated,
             "master key rotated"
         );
         Ok(Response::new(pb::RotateEncryptionKeyResponse {
             new_key_id,
             resealed_accounts: resealed,
+            note,
         }))
     }
 }

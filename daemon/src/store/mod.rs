@@ -42,6 +42,7 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 pub(crate) const META_SCHEMA: &str = "schema_version";
 const META_INSTANCE: &str = "instance_id";
+const META_ACTIVE_KEY: &str = "active_key_id";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -442,6 +443,15 @@ impl Tx<'_> {
             let cut = table.first()?.map(|(k, _)| k.value()).unwrap_or(0) + (len - keep);
             table.retain_in(..cut, |_, _| false)?;
         }
+        Ok(())
+    }
+
+    /// Records the id of the master key that seals new values (key ids are fingerprints, never
+    /// the keys), so a backup says which key it needs.
+    pub fn set_active_key_id(&mut self, id: &str) -> Result<(), StoreError> {
+        self.tx
+            .open_table(META)?
+            .insert(META_ACTIVE_KEY, id.as_bytes())?;
         Ok(())
     }
 

@@ -406,3 +406,48 @@ async fn assert_keys_open(d: &Daemon, pki: &Pki, expected: usize) {
         assert!(r.reachable && r.key_accepted, "{}: {r:?}", a.name);
     }
 }
+
+#[tokio::test]
+async fn rotation_uses_an_operator_provided_next_key() {
+    let pki = Pki::new();
+    let root = tempfile::tempdir().unwrap();
+    let state = root.path().join("state");
+    let mut d = Daemon::start(&pki, &state, &DaemonOptions::default());
+    let mut c = d.accounts(&pki.admin()).await;
+    c.create_account(new_account("op-key-1", KEY))
+        .await
+        .unwrap();
+    // The operator provides the key to rotate to (as systemd would, as a credential).
+    let provided = rosterd::seal::create_key_file(&state.join("master-key.next")).unwrap();
+    let mut admin = d.admin(&pki.admin()).await;
+    let r = admin
+        .rotate_encryption_key(pb::RotateEncryptionKeyRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        r.new_key_id,
+        provided.id(),
+        "the provided key is used, not a new random one"
+    );
+    assert_eq!(r.resealed_accounts, 1);
+    assert!(r.note.is_empty(), "{}", r.note);
+    // Rotating to the key already in use is refused.
+    rosterd::seal::create_key_file(&state.join("master-key.next")).unwrap();
+    std::fs::copy(state.join("master-key"), state.join("master-key.next")).unwrap();
+    let err = admin
+        .rotate_encryption_key(pb::RotateEncryptionKeyRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    std::fs::remove_file(state.join("master-key.next")).unwrap();
+    drop((c, admin));
+    d.restart();
+    let mut admin = d.admin(&pki.admin()).await;
+    let status = admin
+        .get_status(pb::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.active_key_id, provided.id());
+}
