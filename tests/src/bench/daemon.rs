@@ -141,6 +141,8 @@ impl Env {
             .recv_timeout(Duration::from_secs(10))
             .ok()
             .map(|t| t.duration_since(started));
+        // For attaching a profiler by hand (`perf record -p PID`).
+        eprintln!("rosterd pid {} listening on {addr}", child.id());
         Ok(Daemon {
             pid: child.id(),
             child: Some(child),

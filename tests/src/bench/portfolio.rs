@@ -70,7 +70,7 @@ pub async fn run(o: &PortfolioOpts, keep: bool) -> anyhow::Result<Report> {
         .collect();
     let sim = Simulator::start(specs).await?;
     // A long monitor interval keeps health checks out of the measurement.
-    let mut env = Env::new("[monitor]\ninterval = \"10m\"\n")?;
+    let mut env = Env::new("[monitor]\ninterval = \"4m\"\n")?;
     if keep {
         env.keep();
     }
@@ -176,7 +176,7 @@ pub async fn run(o: &PortfolioOpts, keep: bool) -> anyhow::Result<Report> {
         format!("{} / {}", ms(lat.pct(50.0)), ms(lat.pct(99.0))),
         "",
     );
-    report.note("One client, one call at a time; selection = every enabled account; `max_staleness` 1 h for the snapshot reads. The monitor interval is 10 min so health checks stay out of the figures. The latency is injected by the simulator (`Fault::Latency`) on every endpoint.");
+    report.note("One client, one call at a time; selection = every enabled account; `max_staleness` 1 h for the snapshot reads. The monitor interval is 4 min so health checks stay out of the figures. The latency is injected by the simulator (`Fault::Latency`) on every endpoint.");
     sim.shutdown().await;
     Ok(report)
 }

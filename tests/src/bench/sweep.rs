@@ -27,6 +27,8 @@ pub struct SweepOpts {
     pub refuse_pct: f64,
     /// Poll period of the simulator's request counters (the lag figures' resolution).
     pub poll: Duration,
+    /// Record a `perf record -e cpu-clock` profile of the daemon over the window into this file.
+    pub perf: Option<std::path::PathBuf>,
 }
 
 /// Records, per instance, when its ping counter moved (relative to `t0`), until `stop`.
@@ -161,6 +163,22 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
     let healthy0 = total(&healthy, "ping");
     let funds0 = total(&insts, "funds");
     let s0 = daemon.sample()?;
+    // Sampling profile of the window (flat: the release build has symbols but no frame info).
+    let perf = match &o.perf {
+        Some(out) => Some(
+            std::process::Command::new("perf")
+                .args(["record", "-q", "-e", "cpu-clock", "-F", "999", "-p"])
+                .arg(daemon.pid.to_string())
+                .arg("-o")
+                .arg(out)
+                .args(["--", "sleep"])
+                .arg(o.secs.to_string())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()?,
+        ),
+        None => None,
+    };
     tokio::time::sleep(Duration::from_secs(o.secs)).await;
     let s1 = daemon.sample()?;
     let pings = total(&insts, "ping") - pings0;
@@ -226,6 +244,10 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
     let end = daemon.sample()?;
     drop(mon);
     drop(ch);
+    if let Some(mut p) = perf {
+        tokio::task::spawn_blocking(move || p.wait()).await??;
+        report.note("Profiled with `perf record -e cpu-clock` during this run (perf's own overhead is in the figures).");
+    }
     let (stop_took, clean) = daemon.stop_timed()?;
 
     let n_healthy = n - n_faulty;

@@ -50,6 +50,9 @@ enum Scenario {
         /// How often the simulator's counters are read (lag resolution), ms.
         #[arg(long, default_value_t = 20)]
         poll_ms: u64,
+        /// Record a `perf record -e cpu-clock` profile of the daemon over the window.
+        #[arg(long, value_name = "FILE")]
+        perf: Option<PathBuf>,
     },
     /// GetAccount, ListAccounts (page 100), GetHealth from concurrent mTLS clients.
     Grpc {
@@ -108,6 +111,7 @@ fn main() -> anyhow::Result<()> {
                 hang_pct,
                 refuse_pct,
                 poll_ms,
+                perf,
             } => {
                 sweep::run(
                     &sweep::SweepOpts {
@@ -118,6 +122,7 @@ fn main() -> anyhow::Result<()> {
                         hang_pct,
                         refuse_pct,
                         poll: Duration::from_millis(poll_ms),
+                        perf,
                     },
                     cli.keep,
                 )
