@@ -100,7 +100,12 @@ impl Env {
             .append(true)
             .open(self.root.join("rosterd.stderr.log"))?;
         let started = Instant::now();
-        let mut child = Command::new(sibling_bin("rosterd")?)
+        // ROSTERD_BIN runs another build (a saved "before" binary for an A/B comparison).
+        let bin = match std::env::var_os("ROSTERD_BIN") {
+            Some(p) => PathBuf::from(p),
+            None => sibling_bin("rosterd")?,
+        };
+        let mut child = Command::new(bin)
             .arg("--config")
             .arg(&self.config)
             .arg("--listen")

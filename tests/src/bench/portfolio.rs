@@ -87,7 +87,8 @@ pub async fn run(o: &PortfolioOpts, keep: bool) -> anyhow::Result<Report> {
         })
         .collect();
     super::create_accounts(&ch, reqs, 32).await?;
-    let mut pf = PortfolioServiceClient::new(ch.clone());
+    // 500 x 100 order rows are ~7.5 MB: above tonic's default 4 MiB decode limit.
+    let mut pf = PortfolioServiceClient::new(ch.clone()).max_decoding_message_size(256 << 20);
 
     // Fill the snapshots (and open the upstream connections).
     let t = Instant::now();

@@ -44,10 +44,16 @@ impl Report {
     pub fn markdown(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "### {}\n", self.title);
-        let cmd: Vec<String> = std::env::args()
-            .skip(1)
-            .filter(|a| !a.starts_with("--md"))
-            .collect();
+        // The command as run, minus `--md FILE` (where the section was written).
+        let mut cmd: Vec<String> = Vec::new();
+        let mut args = std::env::args().skip(1);
+        while let Some(a) = args.next() {
+            if a == "--md" {
+                args.next();
+            } else if !a.starts_with("--md=") {
+                cmd.push(a);
+            }
+        }
         let _ = writeln!(
             s,
             "Command: `ulimit -n 20000; cargo run --release -p roster-tests --bin roster-bench -- {}`  ",
