@@ -1,4 +1,5 @@
 //! Test infrastructure for Roster: the OpenAlgo simulator ([`sim`]) used by the end-to-end tests
-//! and by the `openalgo-sim` binary.
+//! and by the `openalgo-sim` binary, and the benchmark harness ([`bench`]) behind `roster-bench`.
 
+pub mod bench;
 pub mod sim;

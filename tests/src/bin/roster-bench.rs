@@ -1,6 +1,178 @@
-//! roster-bench: the performance harness (being built).
+//! roster-bench: the performance harness. Each scenario starts the real release `rosterd` (next
+//! to this binary) in a temp dir, simulated OpenAlgo upstreams in this process, and drives the
+//! real gRPC API over mTLS; the daemon is measured through /proc. Results are printed as a
+//! Markdown table and, with `--md FILE`, written into that file's section for the scenario.
+//!
+//! ```text
+//! cargo build --release -p rosterd -p rosterctl -p roster-tests
+//! ulimit -n 20000
+//! cargo run --release -p roster-tests --bin roster-bench -- sweep --accounts 5000 --secs 120 --md BENCHMARKS.md
+//! ```
 
-fn main() {
-    eprintln!("roster-bench: not built yet");
-    std::process::exit(2);
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use roster_tests::bench::{grpc, lifecycle, portfolio, sweep, writes};
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmarks of the real rosterd over mTLS against simulated OpenAlgo upstreams")]
+struct Cli {
+    /// Write the results into this Markdown file (replacing the scenario's previous section).
+    #[arg(long, global = true, value_name = "FILE")]
+    md: Option<PathBuf>,
+    /// Keep the temp dir (state, config, daemon log) for inspection.
+    #[arg(long, global = true)]
+    keep: bool,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Debug, Subcommand)]
+enum Scenario {
+    /// Health monitor over N upstreams, some hanging and some refusing.
+    Sweep {
+        #[arg(long, default_value_t = 5000)]
+        accounts: usize,
+        /// Measured seconds, after a warm-up of one interval + timeout + 2 s.
+        #[arg(long, default_value_t = 300)]
+        secs: u64,
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        interval: Duration,
+        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+        /// Percent of upstreams that accept and never answer.
+        #[arg(long, default_value_t = 5.0)]
+        hang_pct: f64,
+        /// Percent of upstreams whose port is closed.
+        #[arg(long, default_value_t = 5.0)]
+        refuse_pct: f64,
+        /// How often the simulator's counters are read (lag resolution), ms.
+        #[arg(long, default_value_t = 20)]
+        poll_ms: u64,
+        /// Record a `perf record -e cpu-clock` profile of the daemon over the window.
+        #[arg(long, value_name = "FILE")]
+        perf: Option<PathBuf>,
+    },
+    /// GetAccount, ListAccounts (page 100), GetHealth from concurrent mTLS clients.
+    Grpc {
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 1000)]
+        accounts: usize,
+        /// Measured seconds per RPC.
+        #[arg(long, default_value_t = 10)]
+        secs: u64,
+    },
+    /// GetPositions / GetOrders over many accounts, from snapshots and refreshed.
+    Portfolio {
+        #[arg(long, default_value_t = 500)]
+        accounts: usize,
+        #[arg(long, default_value_t = 100)]
+        orders: usize,
+        /// Calls per snapshot-read measurement.
+        #[arg(long, default_value_t = 200)]
+        iterations: usize,
+        /// Upstream answer delay for the refresh measurement.
+        #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
+        latency: Duration,
+    },
+    /// READY=1 with N accounts in the store, SIGTERM to exit, backup and restore.
+    Lifecycle {
+        #[arg(long, default_value_t = 10_000)]
+        accounts: usize,
+        /// Restarts measured (READY and SIGTERM figures).
+        #[arg(long, default_value_t = 3)]
+        restarts: usize,
+    },
+    /// CreateAccount + UpdateAccount throughput at several client concurrencies.
+    Writes {
+        /// Comma-separated client counts.
+        #[arg(long, default_value = "1,4,16,64", value_delimiter = ',')]
+        concurrency: Vec<usize>,
+        /// Seconds per level.
+        #[arg(long, default_value_t = 10)]
+        secs: u64,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = rt.block_on(async {
+        match cli.scenario {
+            Scenario::Sweep {
+                accounts,
+                secs,
+                interval,
+                timeout,
+                hang_pct,
+                refuse_pct,
+                poll_ms,
+                perf,
+            } => {
+                sweep::run(
+                    &sweep::SweepOpts {
+                        accounts,
+                        secs,
+                        interval,
+                        timeout,
+                        hang_pct,
+                        refuse_pct,
+                        poll: Duration::from_millis(poll_ms),
+                        perf,
+                    },
+                    cli.keep,
+                )
+                .await
+            }
+            Scenario::Grpc {
+                clients,
+                accounts,
+                secs,
+            } => {
+                grpc::run(
+                    &grpc::GrpcOpts {
+                        clients,
+                        accounts,
+                        secs,
+                    },
+                    cli.keep,
+                )
+                .await
+            }
+            Scenario::Portfolio {
+                accounts,
+                orders,
+                iterations,
+                latency,
+            } => {
+                portfolio::run(
+                    &portfolio::PortfolioOpts {
+                        accounts,
+                        orders,
+                        iterations,
+                        latency,
+                    },
+                    cli.keep,
+                )
+                .await
+            }
+            Scenario::Lifecycle { accounts, restarts } => {
+                lifecycle::run(&lifecycle::LifecycleOpts { accounts, restarts }, cli.keep).await
+            }
+            Scenario::Writes { concurrency, secs } => {
+                writes::run(&writes::WritesOpts { concurrency, secs }, cli.keep).await
+            }
+        }
+    })?;
+    let md = report.markdown();
+    println!("{md}");
+    if let Some(path) = &cli.md {
+        report.write_into(path)?;
+        eprintln!("wrote section {:?} into {}", report.key, path.display());
+    }
+    Ok(())
 }

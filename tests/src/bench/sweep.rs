@@ -1,0 +1,370 @@
+//! Scenario `sweep`: the health monitor over N simulated upstreams, some hanging and some
+//! refusing connections. Measures daemon CPU per check, memory per account, scheduling lag (from
+//! when the simulator saw each healthy account's pings), time until every faulty account is DOWN,
+//! and SIGTERM-to-exit with all of them being monitored.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use roster_proto::v1::admin_service_client::AdminServiceClient;
+use roster_proto::v1::monitor_service_client::MonitorServiceClient;
+use roster_proto::v1::{GetStatusRequest, HealthState, ListHealthRequest};
+
+use super::daemon::Env;
+use super::measure::{Latencies, mib, ms};
+use super::report::Report;
+use crate::sim::{Fault, InstanceHandle, InstanceSpec, Simulator};
+
+#[derive(Debug, Clone)]
+pub struct SweepOpts {
+    pub accounts: usize,
+    pub secs: u64,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub hang_pct: f64,
+    pub refuse_pct: f64,
+    /// Poll period of the simulator's request counters (the lag figures' resolution).
+    pub poll: Duration,
+    /// Record a `perf record -e cpu-clock` profile of the daemon over the window into this file.
+    pub perf: Option<std::path::PathBuf>,
+}
+
+/// Records, per instance, when its ping counter moved (relative to `t0`), until `stop`.
+fn poll_pings(
+    insts: Vec<InstanceHandle>,
+    t0: Instant,
+    period: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Vec<Vec<Duration>>> {
+    std::thread::spawn(move || {
+        let mut last: Vec<u64> = insts.iter().map(|i| i.request_count("ping")).collect();
+        let mut seen: Vec<Vec<Duration>> = vec![Vec::new(); insts.len()];
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(period);
+            let at = t0.elapsed();
+            for (i, inst) in insts.iter().enumerate() {
+                let c = inst.request_count("ping");
+                for _ in last[i]..c {
+                    seen[i].push(at);
+                }
+                last[i] = c;
+            }
+        }
+        seen
+    })
+}
+
+fn total(insts: &[InstanceHandle], endpoint: &str) -> u64 {
+    insts.iter().map(|i| i.request_count(endpoint)).sum()
+}
+
+pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
+    let n = o.accounts;
+    let n_hang = ((n as f64) * o.hang_pct / 100.0).round() as usize;
+    let n_refuse = ((n as f64) * o.refuse_pct / 100.0).round() as usize;
+    let n_faulty = n_hang + n_refuse;
+    let mut report = Report::new(
+        format!("sweep-{n}"),
+        format!(
+            "Health sweep: {n} accounts, interval {}, timeout {}, {n_hang} hanging, {n_refuse} refusing",
+            humantime(o.interval),
+            humantime(o.timeout)
+        ),
+    );
+
+    // Faulty instances first (indices 0..n_faulty); the scheduler's offsets hash the account id,
+    // so the order says nothing about when each is checked.
+    let specs: Vec<InstanceSpec> = (0..n)
+        .map(|i| InstanceSpec {
+            // Requests are counted, not kept: 1,000 recorded requests x 5,000 instances would
+            // only load the bench process.
+            record_limit: 0,
+            rate_limit_per_second: 0,
+            ..InstanceSpec::demo(format!("acct-{i}"), format!("key-{i:06}-bench"))
+        })
+        .collect();
+    let sim = Simulator::start(specs).await?;
+    for i in 0..n_faulty {
+        let f = if i < n_hang {
+            Fault::Hang
+        } else {
+            Fault::ConnectionRefused
+        };
+        sim.instance(i).set_fault(f);
+    }
+    for i in n_hang..n_faulty {
+        sim.instance(i).settle().await;
+    }
+
+    let mut env = Env::new(&format!(
+        "[monitor]\ninterval = \"{}ms\"\ntimeout = \"{}ms\"\n",
+        o.interval.as_millis(),
+        o.timeout.as_millis()
+    ))?;
+    if keep {
+        env.keep();
+        eprintln!("state kept in {}", env.root.display());
+    }
+    let mut daemon = env.spawn()?;
+    let ch = daemon.channel().await?;
+    // Let the fresh process settle before taking the empty baseline.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let base = daemon.sample()?;
+
+    let reqs = (0..n)
+        .map(|i| {
+            let inst = sim.instance(i);
+            super::account(
+                format!("acct-{i}"),
+                inst.url(),
+                format!("key-{i:06}-bench"),
+                true,
+            )
+        })
+        .collect();
+    let created_at = Instant::now();
+    let (ids, took) = super::create_accounts(&ch, reqs, 32).await?;
+    eprintln!("created {n} accounts in {took:?}");
+    let index: HashMap<String, usize> = ids.iter().cloned().zip(0..).collect();
+
+    // Watch the DOWN count (GetStatus is a count, cheap) until every faulty account is DOWN.
+    let down_done = {
+        let mut admin = AdminServiceClient::new(ch.clone());
+        let want = n_faulty as u32;
+        tokio::spawn(async move {
+            loop {
+                if let Ok(s) = admin.get_status(GetStatusRequest {}).await {
+                    let down = s.into_inner().counts_by_state.get("DOWN").copied();
+                    if down.unwrap_or(0) >= want {
+                        return Some(created_at.elapsed());
+                    }
+                }
+                if created_at.elapsed() > Duration::from_secs(600) {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(1000)).await;
+            }
+        })
+    };
+
+    // Warm-up: every account has had its first check (and opened its connection).
+    let warm = o.interval + o.timeout + Duration::from_secs(2);
+    eprintln!("warming up for {warm:?}, then measuring for {} s", o.secs);
+    tokio::time::sleep(warm).await;
+
+    let insts = sim.instances().to_vec();
+    let healthy: Vec<InstanceHandle> = insts[n_faulty..].to_vec();
+    let stop = Arc::new(AtomicBool::new(false));
+    let t0 = Instant::now();
+    let poller = poll_pings(healthy.clone(), t0, o.poll, stop.clone());
+    let pings0 = total(&insts, "ping");
+    let healthy0 = total(&healthy, "ping");
+    let funds0 = total(&insts, "funds");
+    let s0 = daemon.sample()?;
+    // Sampling profile of the window (flat: the release build has symbols but no frame info).
+    let perf = match &o.perf {
+        Some(out) => Some(
+            std::process::Command::new("perf")
+                .args(["record", "-q", "-e", "cpu-clock", "-F", "999", "-p"])
+                .arg(daemon.pid.to_string())
+                .arg("-o")
+                .arg(out)
+                .args(["--", "sleep"])
+                .arg(o.secs.to_string())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()?,
+        ),
+        None => None,
+    };
+    tokio::time::sleep(Duration::from_secs(o.secs)).await;
+    let s1 = daemon.sample()?;
+    let pings = total(&insts, "ping") - pings0;
+    let healthy_pings = total(&healthy, "ping") - healthy0;
+    let funds = total(&insts, "funds") - funds0;
+    stop.store(true, Ordering::Relaxed);
+    let arrivals = tokio::task::spawn_blocking(move || poller.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("poller panicked"))?;
+    let window = s1.at.duration_since(s0.at);
+
+    let (cpu, pct) = s1.cpu_since(&s0);
+    let per_check = cpu.as_secs_f64() * 1e6 / (pings.max(1) as f64);
+    let per_healthy = cpu.as_secs_f64() * 1e6 / (healthy_pings.max(1) as f64);
+
+    // Lag: per healthy account, each gap between consecutive pings against the interval, and
+    // the first ping of the window no later than one interval in.
+    let mut lags = Vec::new();
+    let mut missed = 0usize;
+    for a in &arrivals {
+        if a.is_empty() {
+            missed += 1;
+            continue;
+        }
+        lags.push(a[0].saturating_sub(o.interval));
+        for w in a.windows(2) {
+            let d = w[1].saturating_sub(w[0]);
+            lags.push(d.abs_diff(o.interval));
+        }
+        let tail = window.saturating_sub(a[a.len() - 1]);
+        if tail > o.interval + Duration::from_secs(1) {
+            missed += 1;
+        }
+    }
+    let lags = Latencies::new(lags);
+
+    // Health as the API reports it.
+    let mut mon = MonitorServiceClient::new(ch.clone());
+    let lh = mon
+        .list_health(ListHealthRequest::default())
+        .await?
+        .into_inner();
+    let mut faulty_down = 0usize;
+    let mut healthy_up = 0usize;
+    for h in &lh.accounts {
+        let Some(&i) = index.get(&h.account_id) else {
+            continue;
+        };
+        if i < n_faulty && h.state == HealthState::Down as i32 {
+            faulty_down += 1;
+        }
+        if i >= n_faulty && h.state == HealthState::Up as i32 {
+            healthy_up += 1;
+        }
+    }
+    let mut counts: Vec<_> = lh.counts.iter().collect();
+    counts.sort();
+    let down_after = tokio::time::timeout(Duration::from_secs(1), down_done)
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .flatten();
+    let end = daemon.sample()?;
+    drop(mon);
+    drop(ch);
+    if let Some(mut p) = perf {
+        tokio::task::spawn_blocking(move || p.wait()).await??;
+        report.note("Profiled with `perf record -e cpu-clock` during this run (perf's own overhead is in the figures).");
+    }
+    let (stop_took, clean) = daemon.stop_timed()?;
+
+    let n_healthy = n - n_faulty;
+    let expected = n_healthy as f64 * window.as_secs_f64() / o.interval.as_secs_f64();
+    report.row(
+        "measured window (after warm-up)",
+        format!("{:.1} s", window.as_secs_f64()),
+        "300 s in the issue",
+    );
+    report.row(
+        "checks received by the simulator (pings)",
+        format!("{pings} ({healthy_pings} healthy; expected ≈ {expected:.0} healthy), funds probes {funds}"),
+        "",
+    );
+    report.row(
+        "daemon CPU in window",
+        format!("{:.2} s", cpu.as_secs_f64()),
+        "",
+    );
+    report.row("daemon CPU, % of one core", format!("{pct:.1} %"), "< 15 %");
+    report.row(
+        "CPU per check (all pings received)",
+        format!("{per_check:.0} µs"),
+        "< 100 µs",
+    );
+    report.row(
+        "CPU per healthy check (all daemon CPU / healthy pings)",
+        format!("{per_healthy:.0} µs"),
+        "",
+    );
+    report.row("RSS empty (before accounts)", mib(base.rss_bytes), "");
+    report.row(
+        "RSS at end / peak (VmHWM)",
+        format!("{} / {}", mib(end.rss_bytes), mib(end.hwm_bytes)),
+        "< 150 MB",
+    );
+    report.row(
+        "memory per account ((RSS end - RSS empty) / N)",
+        format!(
+            "{:.0} bytes",
+            end.rss_bytes.saturating_sub(base.rss_bytes) as f64 / n as f64
+        ),
+        "",
+    );
+    report.row("daemon threads", end.threads.to_string(), "");
+    report.row(
+        "scheduling lag p50 / p99 / max",
+        format!(
+            "{} / {} / {}",
+            ms(lags.pct(50.0)),
+            ms(lags.pct(99.0)),
+            ms(lags.max())
+        ),
+        "p99 < 1 s",
+    );
+    report.row(
+        "healthy accounts with a missed interval",
+        format!("{missed} of {n_healthy}"),
+        "0",
+    );
+    report.row(
+        "healthy accounts UP at end",
+        format!("{healthy_up} of {n_healthy}"),
+        "all",
+    );
+    report.row(
+        "faulty accounts DOWN at end",
+        format!("{faulty_down} of {n_faulty}"),
+        "all",
+    );
+    report.row(
+        "time from creating the accounts until every faulty one was DOWN",
+        down_after.map_or("not reached".into(), |d| {
+            format!("{:.1} s", d.as_secs_f64())
+        }),
+        "",
+    );
+    report.row(
+        "ListHealth counts",
+        counts
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        "",
+    );
+    report.row(
+        "SIGTERM to exit (all accounts monitored)",
+        format!(
+            "{} ({})",
+            ms(stop_took),
+            if clean { "exit 0" } else { "non-zero exit" }
+        ),
+        "< 2 s",
+    );
+    report.row(
+        "creating the accounts (CreateAccount, 32 in flight)",
+        format!(
+            "{:.1} s ({:.0}/s)",
+            took.as_secs_f64(),
+            n as f64 / took.as_secs_f64()
+        ),
+        "",
+    );
+    report.note(format!(
+        "Lag resolution: the simulator's counters are polled every {} ms; lag = |gap between consecutive pings - interval|, plus the first ping of the window later than one interval.",
+        o.poll.as_millis()
+    ));
+    report.note("CPU per check divides all daemon CPU in the window (including the refused and timed-out checks of faulty accounts, the health flusher and GetStatus polling once a second) by the pings the simulator received; refused connects never reach the simulator, so both figures are upper bounds. A check is a ping plus a funds probe (`funds_probe_every = 1`, the default): two HTTP requests.");
+    sim.shutdown().await;
+    Ok(report)
+}
+
+pub fn humantime(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
