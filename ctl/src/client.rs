@@ -259,6 +259,10 @@ impl tower::Service<http::Uri> for Connector {
     }
 }
 
+/// Largest answer accepted: the daemon's own limit (64 MiB). A consolidated order book of a
+/// large fleet is several MiB, past tonic's default of 4 MiB.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
 /// A connected channel plus the typed clients on top of it (cheap clones of one channel).
 #[derive(Clone)]
 pub struct Client {
@@ -371,18 +375,21 @@ impl Client {
 
     pub fn accounts(&self) -> AccountServiceClient<Channel> {
         AccountServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_RESPONSE_BYTES)
     }
 
     pub fn monitor(&self) -> MonitorServiceClient<Channel> {
         MonitorServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_RESPONSE_BYTES)
     }
 
     pub fn portfolio(&self) -> PortfolioServiceClient<Channel> {
         PortfolioServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_RESPONSE_BYTES)
     }
 
     pub fn admin(&self) -> AdminServiceClient<Channel> {
-        AdminServiceClient::new(self.channel.clone())
+        AdminServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_RESPONSE_BYTES)
     }
 }
 
