@@ -592,6 +592,15 @@ pub fn positions(v: &PositionsView, net: bool) -> String {
     out
 }
 
+/// The normalised time when the daemon could parse the upstream's timestamp, else the raw text.
+fn when(normalised: Option<&Timestamp>, raw: &str) -> String {
+    if normalised.is_some() {
+        time(normalised)
+    } else {
+        or_dash(raw)
+    }
+}
+
 pub fn orders(v: &OrdersView) -> String {
     let headers = [
         "ACCOUNT", "ORDER ID", "TIME", "SYMBOL", "EXCHANGE", "ACTION", ">QTY", ">PRICE", "TYPE",
@@ -606,11 +615,7 @@ pub fn orders(v: &OrdersView) -> String {
             t.row(r);
         }
         for r in &a.rows {
-            let when = if r.time.is_some() {
-                time(r.time.as_ref())
-            } else {
-                or_dash(&r.raw_timestamp)
-            };
+            let when = when(r.time.as_ref(), &r.raw_timestamp);
             t.row(vec![
                 s.label(),
                 r.order_id.clone(),
@@ -667,11 +672,7 @@ pub fn trades(v: &TradesView) -> String {
             t.row(r);
         }
         for r in &a.rows {
-            let when = if r.time.is_some() {
-                time(r.time.as_ref())
-            } else {
-                or_dash(&r.raw_timestamp)
-            };
+            let when = when(r.time.as_ref(), &r.raw_timestamp);
             t.row(vec![
                 s.label(),
                 r.order_id.clone(),
