@@ -210,6 +210,10 @@ impl Watcher {
                     WatchItem::Event(ev) => ev.sequence,
                     WatchItem::Snapshot { .. } => 0,
                 };
+                tracing::info!(
+                    resume_from = resume,
+                    "watcher cut off: not reading with a full buffer"
+                );
                 Err(Stop::End(WatchEnd::TooSlow(SLOW_CONSUMER, resume)))
             }
         }

@@ -773,3 +773,106 @@ async fn restart_keeps_health_and_account_changes_act_live() {
         .into_inner();
     assert_eq!(status.counts_by_state.get("DISABLED"), Some(&1));
 }
+
+/// A watcher that stops reading is cut off (RESOURCE_EXHAUSTED, with the sequence to resume
+/// from) instead of holding the daemon: writes and other watchers keep going meanwhile.
+#[tokio::test]
+async fn a_watcher_that_stops_reading_is_cut_off_and_others_are_not_slowed() {
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(
+        &pki,
+        state.path(),
+        &crate::harness::DaemonOptions::default(),
+    );
+    // A small HTTP/2 window (the client default is 2 MiB), so the daemon's side fills quickly.
+    let read = |f: &str| std::fs::read(pki.admin().join(f)).unwrap();
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(read("ca.pem")))
+        .identity(tonic::transport::Identity::from_pem(
+            read("cert.pem"),
+            read("key.pem"),
+        ))
+        .domain_name("localhost");
+    let stalled_channel = Channel::from_shared(d.url())
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .initial_stream_window_size(Some(16 * 1024))
+        .connect()
+        .await
+        .unwrap();
+    let mut stalled = MonitorServiceClient::new(stalled_channel)
+        .watch_events(pb::WatchEventsRequest { from_sequence: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    // A healthy watcher on its own connection, read all along.
+    let mut healthy = collect_events(
+        d.monitor(&pki.admin())
+            .await
+            .watch_events(pb::WatchEventsRequest { from_sequence: 0 })
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    // Far more events than the watcher's buffer and the HTTP/2 window hold.
+    let started = Instant::now();
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let mut c = d.accounts(&pki.admin()).await;
+        writers.push(tokio::spawn(async move {
+            for i in 0..400 {
+                c.create_account(pb::CreateAccountRequest {
+                    name: format!("flood-{w}-{i}"),
+                    host_url: "http://127.0.0.1:9".into(),
+                    api_key: "flood-key-1234567".into(),
+                    enabled: Some(false),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let writing = started.elapsed();
+    assert!(
+        writing < Duration::from_secs(30),
+        "writes were held up: {writing:?}"
+    );
+    let mut seen = 0;
+    while seen < 1600 {
+        match tokio::time::timeout(Duration::from_secs(10), healthy.recv()).await {
+            Ok(Some(Ok(ev))) if ev.kind == pb::EventKind::AccountCreated as i32 => seen += 1,
+            Ok(Some(Ok(_))) => {}
+            other => panic!("the healthy watcher stopped after {seen} creates: {other:?}"),
+        }
+    }
+    // The stalled watcher is cut off after its grace period (the daemon says so in its log);
+    // reading now drains what was in flight and then ends with the reason and where to resume.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !d.stderr().contains("watcher cut off") {
+        assert!(
+            Instant::now() < deadline,
+            "the stalled watcher was never cut off"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let end = loop {
+        match tokio::time::timeout(Duration::from_secs(10), stalled.message()).await {
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None)) => panic!("the stream ended without saying why"),
+            Ok(Err(status)) => break status,
+            Err(_) => panic!("the stalled stream neither ended nor delivered"),
+        }
+    };
+    assert_eq!(end.code(), Code::ResourceExhausted, "{end:?}");
+    assert!(
+        end.message().contains("from_sequence="),
+        "{}",
+        end.message()
+    );
+}
