@@ -166,13 +166,7 @@ async fn online_backup_restores_offline_into_a_new_state_dir() {
     assert!(leftovers.is_empty(), "temporary snapshot files are removed");
 
     // Restoring onto the live state dir is refused while the daemon runs.
-    let o = Command::new(bin("rosterd"))
-        .args(["restore", "--state-dir"])
-        .arg(&state)
-        .arg("--from")
-        .arg(&file)
-        .output()
-        .unwrap();
+    let o = restore(&state, &file);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("stop rosterd"),
@@ -185,13 +179,7 @@ async fn online_backup_restores_offline_into_a_new_state_dir() {
     let fresh = root.path().join("restored");
     std::fs::create_dir_all(&fresh).unwrap();
     std::fs::copy(state.join("master-key"), fresh.join("master-key")).unwrap();
-    let o = Command::new(bin("rosterd"))
-        .args(["restore", "--state-dir"])
-        .arg(&fresh)
-        .arg("--from")
-        .arg(&file)
-        .output()
-        .unwrap();
+    let o = restore(&fresh, &file);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         o.status.success(),
@@ -246,13 +234,7 @@ async fn online_backup_restores_offline_into_a_new_state_dir() {
     let wrong = root.path().join("wrong-key");
     std::fs::create_dir_all(&wrong).unwrap();
     rosterd::seal::create_key_file(&wrong.join("master-key")).unwrap();
-    let o = Command::new(bin("rosterd"))
-        .args(["restore", "--state-dir"])
-        .arg(&wrong)
-        .arg("--from")
-        .arg(&file)
-        .output()
-        .unwrap();
+    let o = restore(&wrong, &file);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("needs master key"),
@@ -264,13 +246,7 @@ async fn online_backup_restores_offline_into_a_new_state_dir() {
     // A file that is not a backup is refused and changes nothing.
     let junk = root.path().join("junk.redb");
     std::fs::write(&junk, b"not a database").unwrap();
-    let o = Command::new(bin("rosterd"))
-        .args(["restore", "--state-dir"])
-        .arg(root.path().join("other"))
-        .arg("--from")
-        .arg(&junk)
-        .output()
-        .unwrap();
+    let o = restore(root.path().join("other"), &junk);
     assert_eq!(o.status.code(), Some(1));
     assert!(!root.path().join("other").join("roster.redb").exists());
 }
@@ -450,4 +426,18 @@ async fn rotation_uses_an_operator_provided_next_key() {
         .unwrap()
         .into_inner();
     assert_eq!(status.active_key_id, provided.id());
+}
+
+/// Runs `rosterd restore --state-dir DIR --from FILE`.
+fn restore(
+    state_dir: impl AsRef<std::path::Path>,
+    from: impl AsRef<std::path::Path>,
+) -> std::process::Output {
+    Command::new(bin("rosterd"))
+        .args(["restore", "--state-dir"])
+        .arg(state_dir.as_ref())
+        .arg("--from")
+        .arg(from.as_ref())
+        .output()
+        .unwrap()
 }

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use rosterd::pki::Role;
 
@@ -178,13 +178,7 @@ fn rejected_clients_get_a_one_line_reason() {
     let pki = Pki::new();
     let (viewer, _) = pki.issue("viewer-cli", Role::Viewer);
     let (revoked, serial) = pki.issue("revoked-cli", Role::Admin);
-    let day = Duration::from_secs(86_400);
-    let expired = pki.issue_with_validity(
-        "expired-cli",
-        Role::Admin,
-        SystemTime::now() - 3 * day,
-        SystemTime::now() - day,
-    );
+    let expired = pki.issue_expired("expired-cli", Role::Admin);
     let other = Pki::new();
     let state = tempfile::tempdir().unwrap();
     let d = Daemon::start(

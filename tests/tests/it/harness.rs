@@ -53,6 +53,20 @@ impl Pki {
         (out, issued.serial_hex)
     }
 
+    /// A client profile whose certificate expired yesterday.
+    pub fn issue_expired(&self, name: &str, role: Role) -> PathBuf {
+        let day = Duration::from_secs(86_400);
+        let now = std::time::SystemTime::now();
+        self.issue_with_validity(name, role, now - 10 * day, now - day)
+    }
+
+    /// A client profile whose certificate becomes valid tomorrow.
+    pub fn issue_not_yet_valid(&self, name: &str, role: Role) -> PathBuf {
+        let day = Duration::from_secs(86_400);
+        let now = std::time::SystemTime::now();
+        self.issue_with_validity(name, role, now + day, now + 10 * day)
+    }
+
     pub fn issue_with_validity(
         &self,
         name: &str,

@@ -10,7 +10,7 @@
 //!   verified principal to audit, so the daemon logs each refusal with the peer address) and
 //!   leave no audit record.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use roster_proto::pbjson_types::FieldMask;
 use roster_proto::v1 as pb;
@@ -255,19 +255,8 @@ async fn every_write_by_a_lesser_role_is_refused_audited_and_forged_claims_are_i
 async fn bad_certificates_are_refused_and_each_refusal_is_recorded() {
     let pki = Pki::new();
     let (revoked, serial) = pki.issue("rita-revoked", Role::Admin);
-    let day = Duration::from_secs(86_400);
-    let expired = pki.issue_with_validity(
-        "eddie-expired",
-        Role::Admin,
-        SystemTime::now() - 10 * day,
-        SystemTime::now() - day,
-    );
-    let future = pki.issue_with_validity(
-        "fiona-future",
-        Role::Admin,
-        SystemTime::now() + day,
-        SystemTime::now() + 10 * day,
-    );
+    let expired = pki.issue_expired("eddie-expired", Role::Admin);
+    let future = pki.issue_not_yet_valid("fiona-future", Role::Admin);
     let other = Pki::new();
     let state = tempfile::tempdir().unwrap();
     let d = Daemon::start(

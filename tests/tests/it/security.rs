@@ -1,6 +1,6 @@
 //! mTLS identity, roles, revocation and rate limiting, through the gRPC client.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use roster_proto::v1 as pb;
 use rosterd::pki::Role;
@@ -61,19 +61,8 @@ async fn certificates_that_are_missing_foreign_expired_or_revoked_are_refused() 
     let pki = Pki::new();
     let (revoked_profile, revoked_serial) = pki.issue("revoked-op", Role::Operator);
     let (good_profile, _) = pki.issue("good-op", Role::Operator);
-    let day = Duration::from_secs(86_400);
-    let expired = pki.issue_with_validity(
-        "expired",
-        Role::Admin,
-        SystemTime::now() - 10 * day,
-        SystemTime::now() - day,
-    );
-    let future = pki.issue_with_validity(
-        "future",
-        Role::Admin,
-        SystemTime::now() + day,
-        SystemTime::now() + 10 * day,
-    );
+    let expired = pki.issue_expired("expired", Role::Admin);
+    let future = pki.issue_not_yet_valid("future", Role::Admin);
     let other = Pki::new();
     let state = tempfile::tempdir().unwrap();
     let d = Daemon::start(
