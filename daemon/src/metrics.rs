@@ -6,6 +6,7 @@
 //! every constructor. Gauges that summarise state (accounts by health state) are computed at
 //! scrape time from their owner, so they can never drift.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -43,8 +44,9 @@ pub struct RpcLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct UpstreamLabels {
     pub endpoint: &'static str,
-    /// HTTP status, or the failure reason when there was no HTTP answer.
-    pub status: String,
+    /// HTTP status, or the failure reason when there was no HTTP answer. Borrowed in the
+    /// common cases ("200", a reason), so counting a request allocates nothing.
+    pub status: Cow<'static, str>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -111,7 +113,7 @@ impl Metrics {
             .inc();
     }
 
-    pub fn record_upstream(&self, endpoint: &'static str, status: String) {
+    pub fn record_upstream(&self, endpoint: &'static str, status: Cow<'static, str>) {
         self.upstream_requests
             .get_or_create(&UpstreamLabels { endpoint, status })
             .inc();

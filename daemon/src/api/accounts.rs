@@ -242,11 +242,7 @@ impl AccountService for AccountApi {
                 .accounts
                 .api_key(&record)
                 .map_err(|e| status_of(crate::accounts::AccountError::Seal(e)))?;
-            Upstream {
-                account_id: record.id.clone(),
-                host_url: record.host_url.clone(),
-                api_key,
-            }
+            Upstream::new(record.id.clone(), record.host_url.clone(), api_key)
         } else {
             let mut v = Vec::new();
             if r.host_url.is_empty() {
@@ -261,11 +257,7 @@ impl AccountService for AccountApi {
             if !v.is_empty() {
                 return Err(super::errors::invalid(&v));
             }
-            Upstream {
-                account_id: String::from("(test)"),
-                host_url: r.host_url,
-                api_key: ApiKey::new(r.api_key),
-            }
+            Upstream::new("(test)", r.host_url, ApiKey::new(r.api_key))
         };
         let t = self.0.monitor.test_connection(&upstream).await;
         Ok(Response::new(pb::TestConnectionResponse {

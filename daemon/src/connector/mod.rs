@@ -293,6 +293,66 @@ pub struct Upstream {
     pub account_id: String,
     pub host_url: String,
     pub api_key: ApiKey,
+    /// `host_url` parsed once, here rather than per call: an account is checked every few
+    /// seconds for as long as it lives, and parsing was a measurable part of each check.
+    base: Option<BaseUrl>,
+}
+
+impl Upstream {
+    pub fn new(
+        account_id: impl Into<String>,
+        host_url: impl Into<String>,
+        api_key: ApiKey,
+    ) -> Self {
+        let host_url = host_url.into();
+        Self {
+            account_id: account_id.into(),
+            base: BaseUrl::parse(&host_url),
+            host_url,
+            api_key,
+        }
+    }
+
+    /// The parsed `host_url`; `None` when it is not an absolute http(s) URL with a host.
+    pub fn base(&self) -> Option<&BaseUrl> {
+        self.base.as_ref()
+    }
+}
+
+/// An upstream's base URL with its path prefix (no trailing slash); any query or fragment in
+/// `host_url` is dropped, since nothing but the prefix is ours to keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    url: reqwest::Url,
+    /// `scheme://host:port`: the identity of the server, for request budgets and logs.
+    origin: std::sync::Arc<str>,
+}
+
+impl BaseUrl {
+    fn parse(host_url: &str) -> Option<Self> {
+        let mut url = reqwest::Url::parse(host_url.trim()).ok()?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return None;
+        }
+        let prefix = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&prefix);
+        url.set_query(None);
+        url.set_fragment(None);
+        let origin = url.origin().ascii_serialization().into();
+        Some(Self { url, origin })
+    }
+
+    /// `{base}{suffix}`, where `suffix` starts with `/`.
+    pub fn join(&self, suffix: &str) -> reqwest::Url {
+        let mut url = self.url.clone();
+        let path = format!("{}{suffix}", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        url
+    }
+
+    pub fn origin(&self) -> &std::sync::Arc<str> {
+        &self.origin
+    }
 }
 
 /// The daemon's view of an upstream. Object safe so the daemon can hold `Arc<dyn Connector>` and

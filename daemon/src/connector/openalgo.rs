@@ -13,13 +13,16 @@
 //!   `BAD_RESPONSE` and the rest is never read.
 //! - Redirects are not followed: a 307/308 would resend the body (the key) to another place.
 
+use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::clock::DefaultClock;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Client, Response, Url};
 use serde::{Deserialize, Serialize};
@@ -74,12 +77,18 @@ pub enum ConfigError {
     Client(#[from] reqwest::Error),
 }
 
-type BudgetKey = (String, Endpoint);
+type BudgetKey = (Arc<str>, Endpoint);
+/// Keyed by origins from our own accounts table, so a fast hash (not a DoS-resistant one) is safe.
+type Budget = RateLimiter<
+    BudgetKey,
+    DefaultKeyedStateStore<BudgetKey, foldhash::fast::RandomState>,
+    DefaultClock,
+>;
 
 /// The OpenAlgo connector. Cheap to share: hold it in an `Arc<dyn Connector>`.
 pub struct OpenAlgo {
     client: Client,
-    budget: Arc<DefaultKeyedRateLimiter<BudgetKey>>,
+    budget: Arc<Budget>,
     config: ConnectorConfig,
 }
 
@@ -118,7 +127,7 @@ impl OpenAlgo {
             .build()?;
         Ok(Self {
             client,
-            budget: Arc::new(RateLimiter::keyed(quota)),
+            budget: Arc::new(RateLimiter::dashmap_with_hasher(quota, Default::default())),
             config,
         })
     }
@@ -132,7 +141,7 @@ impl OpenAlgo {
         let endpoint = T::ENDPOINT;
         let started = Instant::now();
         let deadline = started + self.config.request_timeout;
-        let (url, origin) = endpoint_url(&up.host_url, endpoint)?;
+        let (url, origin) = endpoint_url(up, endpoint)?;
         tracing::debug!(account_id = %up.account_id, host = %origin, endpoint = %endpoint, "upstream call");
 
         let key = (origin, endpoint);
@@ -168,10 +177,10 @@ impl OpenAlgo {
         crate::metrics::get().record_upstream(
             endpoint.as_str(),
             match &result {
-                Ok(_) => "200".to_string(),
-                Err(e) => e
-                    .http_status
-                    .map_or_else(|| e.reason.as_str().to_string(), |s| s.to_string()),
+                Ok(_) => Cow::Borrowed("200"),
+                Err(e) => e.http_status.map_or(Cow::Borrowed(e.reason.as_str()), |s| {
+                    Cow::Owned(s.to_string())
+                }),
             },
         );
         match result {
@@ -224,30 +233,17 @@ impl OpenAlgo {
 }
 
 /// `{host_url}/api/v1/{endpoint}` and the origin (`scheme://host:port`, no credentials) used for
-/// the budget key and logs. Any query or fragment in `host_url` is dropped: nothing but the path
-/// prefix is ours to keep.
-fn endpoint_url(host_url: &str, endpoint: Endpoint) -> Result<(Url, String), UpstreamError> {
-    let invalid = || {
+/// the budget key and logs.
+fn endpoint_url(up: &Upstream, endpoint: Endpoint) -> Result<(Url, Arc<str>), UpstreamError> {
+    let base = up.base().ok_or_else(|| {
         UpstreamError::new(
             FailureReason::Connect,
             "host_url is not a valid http(s) URL",
             None,
         )
-    };
-    let mut url = Url::parse(host_url.trim()).map_err(|_| invalid())?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(invalid());
-    }
-    let path = format!(
-        "{}/api/v1/{}",
-        url.path().trim_end_matches('/'),
-        endpoint.as_str()
-    );
-    url.set_path(&path);
-    url.set_query(None);
-    url.set_fragment(None);
-    let origin = url.origin().ascii_serialization();
-    Ok((url, origin))
+    })?;
+    let url = base.join(&format!("/api/v1/{}", endpoint.as_str()));
+    Ok((url, base.origin().clone()))
 }
 
 /// Reads the body chunk by chunk, refusing more than `cap` bytes (checked against

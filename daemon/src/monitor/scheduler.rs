@@ -152,11 +152,7 @@ fn apply_account(shared: &Arc<Shared>, record: &Arc<AccountRecord>) {
             return;
         }
     };
-    let upstream = Upstream {
-        account_id: record.id.clone(),
-        host_url: record.host_url.clone(),
-        api_key,
-    };
+    let upstream = Upstream::new(record.id.clone(), record.host_url.clone(), api_key);
     // Capacity 4: CheckNow callers beyond that wait for the task (they are bounded by a deadline).
     let (cmd, rx) = mpsc::channel(4);
     let handle = tokio::spawn(account_task(

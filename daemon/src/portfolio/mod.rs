@@ -414,11 +414,7 @@ impl PortfolioHandle {
                 .accounts
                 .api_key(&account)
                 .map_err(|e| Problem::local(format!("cannot unseal the API key: {e}")))?;
-            let up = Upstream {
-                account_id: account.id.clone(),
-                host_url: account.host_url.clone(),
-                api_key,
-            };
+            let up = Upstream::new(account.id.clone(), account.host_url.clone(), api_key);
             T::fetch(inner.connector.as_ref(), &up)
                 .await
                 .map_err(Problem::upstream)

@@ -33,11 +33,7 @@ fn connector(config: ConnectorConfig) -> Arc<dyn Connector> {
 }
 
 fn upstream(host_url: String) -> Upstream {
-    Upstream {
-        account_id: "acct-1".into(),
-        host_url,
-        api_key: ApiKey::new(KEY),
-    }
+    Upstream::new("acct-1", host_url, ApiKey::new(KEY))
 }
 
 /// Reads one HTTP/1.1 request (headers plus `Content-Length` body), bounded in time.
@@ -357,6 +353,25 @@ async fn connection_refused_is_connect() {
         .unwrap_err();
     assert_eq!(e.reason, FailureReason::Connect, "{e}");
     assert_eq!(e.http_status, None);
+}
+
+#[test]
+fn host_url_is_parsed_once_into_prefix_and_origin() {
+    let up = upstream(" https://algo.example.com:8443/prefix/?x=1#frag ".into());
+    let base = up.base().unwrap();
+    assert_eq!(&**base.origin(), "https://algo.example.com:8443");
+    assert_eq!(
+        base.join("/api/v1/ping").as_str(),
+        "https://algo.example.com:8443/prefix/api/v1/ping"
+    );
+    let root = upstream("http://127.0.0.1:5000".into());
+    assert_eq!(
+        root.base().unwrap().join("/api/v1/funds").as_str(),
+        "http://127.0.0.1:5000/api/v1/funds"
+    );
+    for bad in ["", "ftp://h/", "http://", "/relative"] {
+        assert!(upstream(bad.into()).base().is_none(), "{bad}");
+    }
 }
 
 #[tokio::test]
