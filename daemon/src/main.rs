@@ -13,6 +13,12 @@ use tracing::{error, info};
 
 const DEFAULT_CONFIG: &str = "/etc/roster/rosterd.toml";
 
+/// jemalloc instead of glibc malloc: with thousands of kept-alive upstream connections, glibc's
+/// malloc/free was ~15 % of a health check's CPU and its per-thread arenas held memory the daemon
+/// had freed. Measured, with its build-time settings (.cargo/config.toml), in BENCHMARKS.md.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Roster daemon: owns your trading accounts, watches their health, and serves consolidated
 /// books over mutually-authenticated TLS gRPC (drive it with `rosterctl`).
 #[derive(Debug, Parser)]
