@@ -6,6 +6,7 @@
 //! and never see two writes in an order other than their commit order.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::{Arc, RwLock};
 
 use reqwest::Url;
@@ -445,29 +446,43 @@ impl Accounts {
         self.read_registry(|r| r.by_id.values().cloned().collect())
     }
 
-    /// Accounts after `after` (exclusive) that pass `keep`, at most `limit`.
+    /// Accounts after `after` (exclusive) that pass `keep` (every account when `None`), at most
+    /// `limit`; `total` counts every account that passes, on this page or not.
     pub fn page(
         &self,
         after: Option<&str>,
         limit: usize,
-        keep: impl Fn(&AccountRecord) -> bool,
+        keep: Option<&dyn Fn(&AccountRecord) -> bool>,
     ) -> Page {
         self.read_registry(|r| {
             let mut total = 0;
             let mut accounts = Vec::with_capacity(limit.min(1024));
             let mut more = false;
-            for (id, rec) in &r.by_id {
-                if !keep(rec) {
-                    continue;
+            match keep {
+                // Unfiltered, the total is the registry's size: walk only the page itself.
+                None => {
+                    let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+                    let mut rest = r.by_id.range::<str, _>((from, Bound::Unbounded));
+                    accounts.extend(rest.by_ref().take(limit).map(|(_, rec)| rec.clone()));
+                    more = rest.next().is_some();
+                    total = r.by_id.len();
                 }
-                total += 1;
-                if after.is_some_and(|a| id.as_str() <= a) {
-                    continue;
-                }
-                if accounts.len() < limit {
-                    accounts.push(rec.clone());
-                } else {
-                    more = true;
+                // Filtered, counting the total takes a look at every account anyway.
+                Some(keep) => {
+                    for (id, rec) in &r.by_id {
+                        if !keep(rec) {
+                            continue;
+                        }
+                        total += 1;
+                        if after.is_some_and(|a| id.as_str() <= a) {
+                            continue;
+                        }
+                        if accounts.len() < limit {
+                            accounts.push(rec.clone());
+                        } else {
+                            more = true;
+                        }
+                    }
                 }
             }
             let next_after = if more {
@@ -969,5 +984,46 @@ mod store_tests {
         drop(accounts);
         let other = open(&path, &crate::seal::generate_master_key());
         assert!(other.api_key(&other.get("a").unwrap()).is_err());
+    }
+
+    #[tokio::test]
+    async fn unfiltered_pages_match_the_filtered_walk() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = open(
+            &dir.path().join("r.redb"),
+            &crate::seal::generate_master_key(),
+        );
+        for i in 0..7 {
+            accounts
+                .create(&Actor::system(), new(&format!("acct-{i}"), "key-123456789"))
+                .await
+                .unwrap();
+        }
+        let everything: &dyn Fn(&AccountRecord) -> bool = &|_| true;
+        let ids = |p: &Page| p.accounts.iter().map(|a| a.id.clone()).collect::<Vec<_>>();
+        let mut after = None;
+        let mut seen = Vec::new();
+        loop {
+            let fast = accounts.page(after.as_deref(), 3, None);
+            let walked = accounts.page(after.as_deref(), 3, Some(everything));
+            assert_eq!(ids(&fast), ids(&walked));
+            assert_eq!(
+                (&fast.next_after, fast.total),
+                (&walked.next_after, walked.total)
+            );
+            assert_eq!(fast.total, 7);
+            seen.extend(ids(&fast));
+            match fast.next_after {
+                Some(a) => after = Some(a),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 7);
+        assert!(seen.windows(2).all(|w| w[0] < w[1]));
+        // A filter narrows both the page and the total.
+        let odd: &dyn Fn(&AccountRecord) -> bool = &|a| a.name.ends_with(['1', '3', '5']);
+        let page = accounts.page(None, 2, Some(odd));
+        assert_eq!((page.accounts.len(), page.total), (2, 3));
+        assert!(page.next_after.is_some());
     }
 }

@@ -38,7 +38,20 @@ pub struct CheckLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RpcLabels {
     pub method: String,
-    pub code: String,
+    /// The numeric gRPC status code.
+    pub code: &'static str,
+}
+
+/// The label of a numeric gRPC status code, without formatting one for every request.
+fn code_label(code: i32) -> &'static str {
+    const CODES: [&str; 17] = [
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+    ];
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| CODES.get(i))
+        .copied()
+        .unwrap_or("other")
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -104,11 +117,11 @@ impl Metrics {
         self.check_seconds.observe(took.as_secs_f64());
     }
 
-    pub fn record_rpc(&self, method: &str, code: &str) {
+    pub fn record_rpc(&self, method: &str, code: i32) {
         self.rpcs
             .get_or_create(&RpcLabels {
                 method: method.to_string(),
-                code: code.to_string(),
+                code: code_label(code),
             })
             .inc();
     }

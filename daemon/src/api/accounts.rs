@@ -135,13 +135,17 @@ impl AccountService for AccountApi {
         let filter = format!("{}|{:?}|{}", r.label_selector, r.enabled, r.state);
         let after = decode_token(&r.page_token, &filter)?;
         let monitor = &self.0.monitor;
+        let filtered = !selector.is_empty() || r.enabled.is_some() || state.is_some();
         let page = monitor.view(|health| {
             let keep = |a: &AccountRecord| {
                 selector.matches(&a.labels)
                     && r.enabled.is_none_or(|e| a.enabled == e)
                     && state.is_none_or(|s| monitor.state_of(health, &a.id, a.enabled) == s)
             };
-            self.0.accounts.page(after.as_deref(), page_size, keep)
+            let keep: &dyn Fn(&AccountRecord) -> bool = &keep;
+            self.0
+                .accounts
+                .page(after.as_deref(), page_size, filtered.then_some(keep))
         });
         Ok(Response::new(pb::ListAccountsResponse {
             accounts: page.accounts.iter().map(|a| convert::account(a)).collect(),

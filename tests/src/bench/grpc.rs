@@ -1,7 +1,12 @@
-//! Scenario `grpc`: read RPCs under mTLS from many concurrent clients, each with its own TLS
-//! connection: GetAccount, ListAccounts (page 100) and GetHealth. Reports req/s, latency
-//! percentiles and requests per second of daemon CPU (req/s per core).
+//! Scenario `grpc`: read RPCs under mTLS from many concurrent clients: GetAccount, ListAccounts
+//! (page 100) and GetHealth. Reports req/s, latency percentiles, and requests per CPU-second of
+//! the daemon alone and of daemon + load generator (both run on this machine's cores).
+//!
+//! The clients are concurrent callers, each with one request in flight at a time, spread over a
+//! smaller number of mTLS connections (HTTP/2 multiplexes them, as any gRPC client pool does).
+//! `--connections` equal to `--clients` gives every caller a connection of its own.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use roster_proto::v1::account_service_client::AccountServiceClient;
@@ -10,80 +15,103 @@ use roster_proto::v1::{GetAccountRequest, GetHealthRequest, ListAccountsRequest}
 use tonic::transport::Channel;
 
 use super::daemon::{Daemon, Env};
-use super::measure::{Latencies, ms};
+use super::measure::{Latencies, ProcSample, ms};
 use super::report::Report;
 
 #[derive(Debug, Clone)]
 pub struct GrpcOpts {
+    /// Concurrent callers, each with one request in flight.
     pub clients: usize,
+    /// mTLS connections the callers share (caller `k` uses connection `k % connections`).
+    pub connections: usize,
     pub accounts: usize,
     pub secs: u64,
+    /// The RPCs to measure, in this order.
+    pub rpcs: Vec<Rpc>,
+    /// Record a flat `perf` profile of the daemon over each RPC's window into `<perf>-<Rpc>.data`.
+    pub perf: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Rpc {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Rpc {
     GetAccount,
     ListAccounts,
     GetHealth,
 }
 
-async fn call(rpc: Rpc, ch: &Channel, id: &str) -> Result<(), tonic::Status> {
-    match rpc {
-        Rpc::GetAccount => {
-            AccountServiceClient::new(ch.clone())
-                .get_account(GetAccountRequest {
-                    account: id.to_string(),
-                })
-                .await?;
-        }
-        Rpc::ListAccounts => {
-            AccountServiceClient::new(ch.clone())
-                .list_accounts(ListAccountsRequest {
-                    page_size: 100,
-                    ..Default::default()
-                })
-                .await?;
-        }
-        Rpc::GetHealth => {
-            MonitorServiceClient::new(ch.clone())
-                .get_health(GetHealthRequest {
-                    account: id.to_string(),
-                })
-                .await?;
+/// One caller's typed clients, built once: per call only the request itself is allocated.
+struct Caller {
+    accounts: AccountServiceClient<Channel>,
+    monitor: MonitorServiceClient<Channel>,
+}
+
+impl Caller {
+    fn new(ch: &Channel) -> Self {
+        Caller {
+            accounts: AccountServiceClient::new(ch.clone()),
+            monitor: MonitorServiceClient::new(ch.clone()),
         }
     }
-    Ok(())
+
+    async fn call(&mut self, rpc: Rpc, id: &str) -> Result<(), tonic::Status> {
+        match rpc {
+            Rpc::GetAccount => {
+                self.accounts
+                    .get_account(GetAccountRequest {
+                        account: id.to_string(),
+                    })
+                    .await?;
+            }
+            Rpc::ListAccounts => {
+                self.accounts
+                    .list_accounts(ListAccountsRequest {
+                        page_size: 100,
+                        ..Default::default()
+                    })
+                    .await?;
+            }
+            Rpc::GetHealth => {
+                self.monitor
+                    .get_health(GetHealthRequest {
+                        account: id.to_string(),
+                    })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 async fn load(
     rpc: Rpc,
     daemon: &Daemon,
+    o: &GrpcOpts,
     channels: &[Channel],
     ids: &[String],
-    secs: u64,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     // One second unmeasured first: connection windows, allocator and caches warm up.
     let warm_until = Instant::now() + Duration::from_secs(1);
-    let mut tasks = Vec::new();
-    for (k, ch) in channels.iter().enumerate() {
-        let ch = ch.clone();
-        let ids = ids.to_vec();
+    let end = warm_until + Duration::from_secs(o.secs);
+    let ids: std::sync::Arc<[String]> = ids.into();
+    let mut tasks = Vec::with_capacity(o.clients);
+    for k in 0..o.clients {
+        let mut caller = Caller::new(&channels[k % channels.len()]);
+        let ids = ids.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(1 << 16);
             let mut errors = 0u64;
             let mut i = k;
             while Instant::now() < warm_until {
-                let _ = call(rpc, &ch, &ids[i % ids.len()]).await;
+                let _ = caller.call(rpc, &ids[i % ids.len()]).await;
                 i += 7;
             }
-            let end = warm_until + Duration::from_secs(secs);
             loop {
                 let t = Instant::now();
                 if t >= end {
                     break;
                 }
-                match call(rpc, &ch, &ids[i % ids.len()]).await {
+                match caller.call(rpc, &ids[i % ids.len()]).await {
                     Ok(()) => lat.push(t.elapsed()),
                     Err(_) => errors += 1,
                 }
@@ -94,6 +122,15 @@ async fn load(
     }
     tokio::time::sleep_until(warm_until.into()).await;
     let s0 = daemon.sample()?;
+    let b0 = ProcSample::read(std::process::id())?;
+    let perf = match &o.perf {
+        Some(prefix) => Some(super::measure::perf_record(
+            daemon.pid,
+            &perf_file(prefix, rpc),
+            o.secs,
+        )?),
+        None => None,
+    };
     let mut all = Vec::new();
     let mut errors = 0;
     for t in tasks {
@@ -102,12 +139,17 @@ async fn load(
         errors += e;
     }
     let s1 = daemon.sample()?;
+    let b1 = ProcSample::read(std::process::id())?;
+    if let Some(mut p) = perf {
+        tokio::task::spawn_blocking(move || p.wait()).await??;
+    }
     let (cpu, pct) = s1.cpu_since(&s0);
+    let (bench_cpu, bench_pct) = b1.cpu_since(&b0);
     let n = all.len();
     let lat = Latencies::new(all);
-    let wall = secs as f64;
-    let rps = n as f64 / wall;
-    let per_core = n as f64 / cpu.as_secs_f64().max(1e-9);
+    let rps = n as f64 / o.secs as f64;
+    let per_daemon_cpu = n as f64 / cpu.as_secs_f64().max(1e-9);
+    let per_total_cpu = n as f64 / (cpu + bench_cpu).as_secs_f64().max(1e-9);
     report.row(
         format!("{rpc:?}: req/s (errors)"),
         format!("{rps:.0} ({errors})"),
@@ -125,18 +167,39 @@ async fn load(
     );
     report.row(
         format!("{rpc:?}: daemon CPU, req per daemon CPU-second (req/s per core)"),
-        format!("{pct:.0} % of one core, {per_core:.0}"),
+        format!(
+            "{pct:.0} % of one core, {per_daemon_cpu:.0} ({:.1} µs per request)",
+            1e6 / per_daemon_cpu
+        ),
         "",
     );
-    eprintln!("{rpc:?}: {rps:.0} req/s, p99 {}", ms(lat.pct(99.0)));
+    report.row(
+        format!("{rpc:?}: load generator CPU; req per CPU-second of daemon + load generator"),
+        format!(
+            "{bench_pct:.0} % of one core, {per_total_cpu:.0} ({:.1} µs per request in all)",
+            1e6 / per_total_cpu
+        ),
+        "",
+    );
+    eprintln!(
+        "{rpc:?}: {rps:.0} req/s, p99 {}, {per_daemon_cpu:.0} req per daemon CPU-s, {per_total_cpu:.0} per total CPU-s",
+        ms(lat.pct(99.0))
+    );
     Ok(())
 }
 
+fn perf_file(prefix: &Path, rpc: Rpc) -> PathBuf {
+    let mut name = prefix.as_os_str().to_owned();
+    name.push(format!("-{rpc:?}.data"));
+    PathBuf::from(name)
+}
+
 pub async fn run(o: &GrpcOpts, keep: bool) -> anyhow::Result<Report> {
+    let connections = o.connections.clamp(1, o.clients.max(1));
     let mut report = Report::new(
         "grpc",
         format!(
-            "gRPC under mTLS: {} concurrent clients, {} accounts",
+            "gRPC under mTLS: {} concurrent clients over {connections} connections, {} accounts",
             o.clients, o.accounts
         ),
     );
@@ -158,17 +221,21 @@ pub async fn run(o: &GrpcOpts, keep: bool) -> anyhow::Result<Report> {
         })
         .collect();
     let (ids, _) = super::create_accounts(&ch, reqs, 32).await?;
-    let mut channels = Vec::with_capacity(o.clients);
-    for _ in 0..o.clients {
+    let mut channels = Vec::with_capacity(connections);
+    for _ in 0..connections {
         channels.push(daemon.channel().await?);
     }
-    for rpc in [Rpc::GetAccount, Rpc::ListAccounts, Rpc::GetHealth] {
-        load(rpc, &daemon, &channels, &ids, o.secs, &mut report).await?;
+    for &rpc in &o.rpcs {
+        load(rpc, &daemon, o, &channels, &ids, &mut report).await?;
     }
     report.note(format!(
-        "{} clients, each with its own mTLS connection (one admin principal; `[limits]` raised so the per-principal limit never answers), one request at a time per client, {} s measured per RPC after 1 s of warm-up. The clients run in the bench process on the same 2 cores as the daemon, so client and server compete for CPU; 'req per daemon CPU-second' is the server's own cost.",
+        "{} concurrent clients (callers), one request at a time each, over {connections} mTLS connections (HTTP/2 streams multiplexed; caller k uses connection k mod {connections}); one admin principal, `[limits]` raised so the per-principal limit never answers. {} s measured per RPC after 1 s of warm-up.",
         o.clients, o.secs
     ));
+    report.note("The clients (tonic, in the bench process) run on the same 2 cores as the daemon, so client and server compete for CPU. 'req per daemon CPU-second' is the server's own cost; 'daemon + load generator' divides by the CPU time of both processes over the window.");
     report.note("Accounts are created disabled so that no monitor traffic runs during the measurement; GetHealth answers from the monitor's in-memory map either way.");
+    if o.perf.is_some() {
+        report.note("Profiled with `perf record -e cpu-clock` during this run (perf's own overhead is in the figures).");
+    }
     Ok(report)
 }

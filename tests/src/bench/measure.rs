@@ -1,6 +1,7 @@
 //! Measurements: the daemon's own process accounting from /proc, latency percentiles, and a
 //! description of the machine the numbers came from.
 
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -141,6 +142,22 @@ pub fn machine() -> String {
         sh("grep -E '^(MemTotal|MemAvailable)' /proc/meminfo"),
         sh("uname -sr"),
     )
+}
+
+/// Starts a flat `perf record -e cpu-clock` of `pid` for `secs` seconds into `out` (the release
+/// build has symbols but no frame info, so call graphs are not asked for). Wait on the child.
+pub fn perf_record(pid: u32, out: &Path, secs: u64) -> anyhow::Result<std::process::Child> {
+    Command::new("perf")
+        .args(["record", "-q", "-e", "cpu-clock", "-F", "999", "-p"])
+        .arg(pid.to_string())
+        .arg("-o")
+        .arg(out)
+        .args(["--", "sleep"])
+        .arg(secs.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("run perf")
 }
 
 /// The 1-minute load average: how busy the shared machine was (other builds run on it).

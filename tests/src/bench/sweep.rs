@@ -163,20 +163,8 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
     let healthy0 = total(&healthy, "ping");
     let funds0 = total(&insts, "funds");
     let s0 = daemon.sample()?;
-    // Sampling profile of the window (flat: the release build has symbols but no frame info).
     let perf = match &o.perf {
-        Some(out) => Some(
-            std::process::Command::new("perf")
-                .args(["record", "-q", "-e", "cpu-clock", "-F", "999", "-p"])
-                .arg(daemon.pid.to_string())
-                .arg("-o")
-                .arg(out)
-                .args(["--", "sleep"])
-                .arg(o.secs.to_string())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()?,
-        ),
+        Some(out) => Some(super::measure::perf_record(daemon.pid, out, o.secs)?),
         None => None,
     };
     tokio::time::sleep(Duration::from_secs(o.secs)).await;

@@ -56,13 +56,29 @@ enum Scenario {
     },
     /// GetAccount, ListAccounts (page 100), GetHealth from concurrent mTLS clients.
     Grpc {
+        /// Concurrent callers, each with one request in flight.
         #[arg(long, default_value_t = 64)]
         clients: usize,
+        /// mTLS connections the callers share (HTTP/2 multiplexing); at most `--clients`.
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
         #[arg(long, default_value_t = 1000)]
         accounts: usize,
         /// Measured seconds per RPC.
         #[arg(long, default_value_t = 10)]
         secs: u64,
+        /// The RPCs to measure, comma-separated, in order.
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "get-account,list-accounts,get-health"
+        )]
+        rpcs: Vec<grpc::Rpc>,
+        /// Record a `perf record -e cpu-clock` profile of the daemon over each RPC's window
+        /// into `<PREFIX>-<Rpc>.data`.
+        #[arg(long, value_name = "PREFIX")]
+        perf: Option<PathBuf>,
     },
     /// GetPositions / GetOrders over many accounts, from snapshots and refreshed.
     Portfolio {
@@ -130,14 +146,20 @@ fn main() -> anyhow::Result<()> {
             }
             Scenario::Grpc {
                 clients,
+                connections,
                 accounts,
                 secs,
+                rpcs,
+                perf,
             } => {
                 grpc::run(
                     &grpc::GrpcOpts {
                         clients,
+                        connections,
                         accounts,
                         secs,
+                        rpcs,
+                        perf,
                     },
                     cli.keep,
                 )
