@@ -120,7 +120,7 @@ impl Metrics {
     pub fn record_rpc(&self, method: &str, code: i32) {
         self.rpcs
             .get_or_create(&RpcLabels {
-                method: method.to_string(),
+                method: method_label(method, code).to_string(),
                 code: code_label(code),
             })
             .inc();
@@ -240,4 +240,31 @@ pub async fn serve(
         }
     });
     Ok(local)
+}
+
+/// The `method` label. A path that no service serves answers UNIMPLEMENTED and is counted as
+/// "unknown": the path is the client's choice, and a label per made-up path would let any
+/// certificate holder grow the registry (and every scrape) without bound.
+fn method_label(method: &str, code: i32) -> &str {
+    if code == tonic::Code::Unimplemented as i32 {
+        "unknown"
+    } else {
+        method
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        let unimplemented = tonic::Code::Unimplemented as i32;
+        assert_eq!(method_label("/x.Y/AnythingAtAll", unimplemented), "unknown");
+        assert_eq!(method_label("GetAccount", 0), "GetAccount");
+        assert_eq!(
+            method_label("GetAccount", tonic::Code::NotFound as i32),
+            "GetAccount"
+        );
+    }
 }
