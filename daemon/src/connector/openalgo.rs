@@ -117,13 +117,17 @@ impl OpenAlgo {
         // Burst 1: OpenAlgo counts a *moving* one-second window, and a GCRA with burst b lets
         // b + rate - 1 requests into some one-second window. Burst 1 keeps that at `rate`.
         let quota = Quota::per_second(rps).allow_burst(NonZeroU32::MIN);
+        // No client-wide timeout: `call` puts one deadline over the whole exchange (budget wait,
+        // connect, headers, body), and a second timer per request would only cost CPU. No
+        // retries either: a failed call is what a check reports, and reqwest copies every
+        // request up front (headers, body) for a retry unless the retry count is zero.
         let client = Client::builder()
             .user_agent(config.user_agent.clone())
-            .timeout(config.request_timeout)
             .connect_timeout(config.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .build()?;
         Ok(Self {
             client,
@@ -145,9 +149,13 @@ impl OpenAlgo {
         tracing::debug!(account_id = %up.account_id, host = %origin, endpoint = %endpoint, "upstream call");
 
         let key = (origin, endpoint);
-        let result = match tokio::time::timeout_at(deadline, self.budget.until_key_ready(&key))
-            .await
-        {
+        // Almost always a slot is free: take it without arming a timer.
+        let slot = if self.budget.check_key(&key).is_ok() {
+            Ok(())
+        } else {
+            tokio::time::timeout_at(deadline, self.budget.until_key_ready(&key)).await
+        };
+        let result = match slot {
             Err(_) => Err(UpstreamError::new(
                 FailureReason::RateLimited,
                 format!(
