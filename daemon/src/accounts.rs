@@ -441,6 +441,11 @@ impl Accounts {
         .ok_or_else(|| AccountError::NotFound(id_or_name.to_string()))
     }
 
+    /// Whether an account with this id (not name) exists.
+    pub fn exists(&self, id: &str) -> bool {
+        self.read_registry(|r| r.by_id.contains_key(id))
+    }
+
     /// Every account, in id (creation) order.
     pub fn all(&self) -> Vec<Arc<AccountRecord>> {
         self.read_registry(|r| r.by_id.values().cloned().collect())

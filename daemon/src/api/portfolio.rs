@@ -196,7 +196,7 @@ impl PortfolioService for PortfolioApi {
         request: Request<pb::PortfolioRequest>,
     ) -> Result<Response<pb::FundsView>, Status> {
         let sections = self.gather::<Funds>(request.get_ref()).await?;
-        let totals = consolidate::sum_funds(sections.iter().filter_map(|s| s.data.as_ref()));
+        let totals = consolidate::sum_funds(sections.iter().filter_map(|s| s.data.as_deref()));
         let accounts = sections
             .iter()
             .map(|s| {
@@ -242,10 +242,10 @@ impl PortfolioService for PortfolioApi {
             .iter()
             .map(|s| {
                 let (account_id, account_name) = tag(&s.account);
-                let rows = s
-                    .data
+                // From a slice, so `collect` sizes the vector once.
+                let rows: &[_] = s.data.as_ref().map_or(&[], |d| &d.rows);
+                let rows = rows
                     .iter()
-                    .flat_map(|d| d.rows.iter())
                     .map(|r| pb::PositionRow {
                         account_id: account_id.clone(),
                         account_name: account_name.clone(),
@@ -280,20 +280,23 @@ impl PortfolioService for PortfolioApi {
         }
         let sections = self.gather::<OrderBook>(r).await?;
         // Statistics describe the whole book of the selected accounts; the status filter only
-        // narrows the rows shown.
-        let statistics = consolidate::order_statistics(
-            sections
-                .iter()
-                .flat_map(|s| s.data.iter().flat_map(|d| d.orders.iter())),
-        );
-        let accounts = sections
+        // narrows the rows shown. Counted once per account; the totals are their sum.
+        let per_account: Vec<_> = sections
             .iter()
             .map(|s| {
+                s.data
+                    .as_ref()
+                    .map(|d| consolidate::order_statistics(&d.orders))
+            })
+            .collect();
+        let statistics = consolidate::sum_order_statistics(per_account.iter().flatten());
+        let accounts = sections
+            .iter()
+            .zip(&per_account)
+            .map(|(s, stats)| {
                 let (account_id, account_name) = tag(&s.account);
-                let orders: Vec<_> = s.data.iter().flat_map(|d| d.orders.iter()).collect();
-                let stats = s.data.as_ref().map(|_| {
-                    order_stats_msg(&consolidate::order_statistics(orders.iter().copied()))
-                });
+                let orders: &[_] = s.data.as_ref().map_or(&[], |d| &d.orders);
+                let stats = stats.as_ref().map(order_stats_msg);
                 let rows = orders
                     .iter()
                     .filter(|o| {

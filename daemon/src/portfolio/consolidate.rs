@@ -5,6 +5,7 @@
 //! hand-computed decimals. Results are `normalize()`d so `0.50 + 0.50` prints `1`, not `1.00`,
 //! the same way the connector normalises what it decodes.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -81,10 +82,11 @@ pub struct NetPosition {
 pub fn net_positions<'a>(
     rows: impl IntoIterator<Item = (&'a str, &'a Position)>,
 ) -> Vec<NetPosition> {
-    let mut by_key: BTreeMap<(String, String, String), (NetPosition, BTreeSet<&'a str>)> =
-        BTreeMap::new();
+    // Keyed by borrowed strings: only one copy per instrument, not one per row.
+    type Key<'a> = (&'a str, &'a str, &'a str);
+    let mut by_key: BTreeMap<Key<'a>, (NetPosition, BTreeSet<&'a str>)> = BTreeMap::new();
     for (account, p) in rows {
-        let key = (p.symbol.clone(), p.exchange.clone(), p.product.clone());
+        let key = (p.symbol.as_str(), p.exchange.as_str(), p.product.as_str());
         let (n, accounts) = by_key.entry(key).or_insert_with(|| {
             (
                 NetPosition {
@@ -138,7 +140,7 @@ pub fn order_statistics<'a>(orders: impl IntoIterator<Item = &'a Order>) -> Orde
         } else if o.action.trim().eq_ignore_ascii_case("SELL") {
             s.total_sell_orders += 1;
         }
-        match normalise_status(&o.status).as_str() {
+        match &*normalise_status(&o.status) {
             "complete" => s.total_completed_orders += 1,
             "open" => s.total_open_orders += 1,
             "rejected" => s.total_rejected_orders += 1,
@@ -149,14 +151,42 @@ pub fn order_statistics<'a>(orders: impl IntoIterator<Item = &'a Order>) -> Orde
     s
 }
 
+/// The statistics of several books added up.
+pub fn sum_order_statistics<'a>(
+    stats: impl IntoIterator<Item = &'a OrderStatistics>,
+) -> OrderStatistics {
+    let mut s = OrderStatistics::default();
+    for x in stats {
+        s.total_buy_orders += x.total_buy_orders;
+        s.total_sell_orders += x.total_sell_orders;
+        s.total_completed_orders += x.total_completed_orders;
+        s.total_open_orders += x.total_open_orders;
+        s.total_rejected_orders += x.total_rejected_orders;
+        s.total_trigger_pending_orders += x.total_trigger_pending_orders;
+    }
+    s
+}
+
 /// Status strings are lowercase upstream; trimming and lowercasing also makes a filter typed
-/// as `Open` or `"trigger  pending"` match.
-pub fn normalise_status(status: &str) -> String {
-    status
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+/// as `Open` or `"trigger  pending"` match. Borrowed when already normal (the usual upstream
+/// case): this runs for every order row.
+pub fn normalise_status(status: &str) -> Cow<'_, str> {
+    let normal = !status.starts_with(' ')
+        && !status.ends_with(' ')
+        && !status.contains("  ")
+        && status
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b' ' || b == b'_');
+    if normal {
+        return Cow::Borrowed(status);
+    }
+    Cow::Owned(
+        status
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase(),
+    )
 }
 
 /// Buy and sell trade value summed across accounts.
@@ -451,7 +481,15 @@ mod tests {
             ),
             (2, 3, 1, 2, 1, 1)
         );
+        // Per-account statistics add up to those of all the rows.
+        let (a, b) = orders.split_at(2);
+        let summed = sum_order_statistics(&[order_statistics(a), order_statistics(b)]);
+        assert_eq!(summed, s);
         assert_eq!(normalise_status(" Trigger  Pending "), "trigger pending");
+        assert_eq!(normalise_status("trigger\tpending"), "trigger pending");
+        assert_eq!(normalise_status("Open "), "open");
+        assert_eq!(normalise_status("trigger pending"), "trigger pending");
+        assert!(matches!(normalise_status("open"), Cow::Borrowed("open")));
     }
 
     #[test]

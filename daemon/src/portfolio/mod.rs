@@ -3,17 +3,20 @@
 //! consolidation.
 //!
 //! One call for one book kind ([`Book`]) goes:
-//! 1. read the selected accounts' snapshots of that kind in one read transaction;
+//! 1. take the selected accounts' snapshots of that kind from the in-memory [`cache`], and read
+//!    only those it lacks (after a restart, say) from redb in one read transaction;
 //! 2. an account whose snapshot is younger than `max_staleness` (and no `refresh`) is answered
 //!    from it without touching its upstream;
 //! 3. every other enabled account is fetched through the connector, all at once but under one
 //!    daemon-wide semaphore (`[portfolio] concurrency`), and the whole fan-out under one deadline
 //!    of about one upstream timeout, so a hanging upstream costs one timeout, not one each;
-//! 4. good results are written back as snapshots in one transaction; a failed account is answered
-//!    with its last good snapshot marked stale (with its true age), or with no data at all.
+//! 4. good results are written back as snapshots in one transaction, then to the cache; a failed
+//!    account is answered with its last good snapshot marked stale (with its true age), or with no
+//!    data at all.
 //!
 //! A failure is always per account: nothing an upstream does fails the whole call.
 
+mod cache;
 pub mod consolidate;
 
 use std::sync::Arc;
@@ -22,7 +25,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, broadcast};
 use tracing::{debug, warn};
 
 use crate::accounts::{AccountError, Accounts, FieldViolation, LabelSelector};
@@ -31,8 +34,9 @@ use crate::connector::{
     Connector, FailureReason, Funds, Holdings, Mode, OrderBook, Positions, TradeBook, Upstream,
     UpstreamError,
 };
-use crate::store::{AccountRecord, UnixMillis, now_millis};
-use crate::supervisor::Supervisor;
+use crate::store::{AccountRecord, EventKind, EventRecord, UnixMillis, now_millis};
+use crate::supervisor::{ShutdownSignal, Supervisor};
+use cache::{Snapshot, SnapshotCache};
 
 /// Beyond the upstream timeout, the fan-out gets this long for queueing and decoding before an
 /// account still in flight is reported as TIMEOUT.
@@ -71,13 +75,6 @@ book!(Positions, "positions", positions);
 book!(OrderBook, "orders", orders);
 book!(TradeBook, "trades", trades);
 book!(Holdings, "holdings", holdings);
-
-/// A snapshot: the book (stored as JSON) and when it was fetched (kept by the store).
-#[derive(Debug, Clone)]
-struct Snapshot<T> {
-    fetched_at: UnixMillis,
-    data: T,
-}
 
 /// Which accounts a request means: ids or names, and/or a label selector ("k=v,k2=v2"). Both
 /// empty: every enabled account.
@@ -125,8 +122,9 @@ impl Problem {
 #[derive(Debug, Clone)]
 pub struct Section<T> {
     pub account: Arc<AccountRecord>,
-    /// Fresh data, or the last good snapshot when `stale`; `None` when there is nothing.
-    pub data: Option<T>,
+    /// Fresh data, or the last good snapshot when `stale`; `None` when there is nothing. Shared
+    /// with the snapshot cache, so serving a snapshot copies nothing.
+    pub data: Option<Arc<T>>,
     pub fetched_at: Option<UnixMillis>,
     /// How old `data` is now.
     pub age: Option<Duration>,
@@ -190,10 +188,13 @@ struct Inner {
     upstream_timeout: Duration,
     /// Upstream fetches in flight across every call and the background refresh.
     slots: Semaphore,
+    /// Decoded copies of the redb snapshots.
+    cache: SnapshotCache,
 }
 
 impl PortfolioHandle {
-    /// Starts the background refresh (when `refresh_interval` is not zero) under `supervisor`.
+    /// Starts the background refresh (when `refresh_interval` is not zero) and the task that
+    /// drops deleted accounts' cached snapshots under `supervisor`.
     pub fn start(
         config: &PortfolioConfig,
         accounts: Accounts,
@@ -202,6 +203,8 @@ impl PortfolioHandle {
         upstream_timeout: Duration,
         is_up: IsUp,
     ) -> Self {
+        // Subscribed before anything can be cached, so no deletion is missed.
+        let events = accounts.events().subscribe();
         let handle = Self {
             inner: Arc::new(Inner {
                 accounts,
@@ -210,8 +213,13 @@ impl PortfolioHandle {
                 config: std::sync::RwLock::new(config.clone()),
                 upstream_timeout,
                 slots: Semaphore::new(config.concurrency.clamp(1, Semaphore::MAX_PERMITS)),
+                cache: SnapshotCache::default(),
             }),
         };
+        supervisor.spawn(
+            "portfolio-cache",
+            handle.clone().forget_deleted(events, supervisor.signal()),
+        );
         // Always running, idle while refresh_interval is 0, so a reload can turn it on.
         let h = handle.clone();
         let stop = supervisor.signal();
@@ -324,6 +332,7 @@ impl PortfolioHandle {
         }
         let results = futures::future::join_all(fetches).await;
         let mut to_store = Vec::new();
+        let mut to_cache = Vec::new();
         for (i, result, snapshot) in results {
             let Some(section) = sections.get_mut(i) else {
                 continue;
@@ -331,8 +340,14 @@ impl PortfolioHandle {
             match result {
                 Ok(data) => {
                     let fetched_at = now_millis();
-                    match serde_json::to_vec(&data) {
-                        Ok(bytes) => to_store.push((section.account.id.clone(), fetched_at, bytes)),
+                    let data = Arc::new(data);
+                    match serde_json::to_vec(&*data) {
+                        Ok(bytes) => {
+                            let id = &section.account.id;
+                            to_store.push((id.clone(), fetched_at, bytes));
+                            let data = data.clone();
+                            to_cache.push((id.clone(), Snapshot { fetched_at, data }));
+                        }
                         Err(e) => {
                             warn!(account_id = %section.account.id, error = %e, "cannot encode snapshot")
                         }
@@ -354,45 +369,117 @@ impl PortfolioHandle {
                 }
             }
         }
-        if let Err(e) = self
+        match self
             .inner
             .accounts
             .store()
             .put_snapshots(T::KIND, to_store)
             .await
         {
-            // The answer is still right; only the cache missed an update.
-            warn!(kind = T::KIND, error = %e, "cannot store portfolio snapshots");
+            // Only what redb took: the cache must not hold what a restart would not find.
+            Ok(stored) => self.cache(
+                to_cache
+                    .into_iter()
+                    .zip(stored)
+                    .filter_map(|(s, stored)| stored.then_some(s)),
+            ),
+            // The answer is still right; only the snapshots missed an update.
+            Err(e) => warn!(kind = T::KIND, error = %e, "cannot store portfolio snapshots"),
         }
         sections
     }
 
+    /// The accounts' snapshots, in order: from the cache, else (after a restart, say) from redb,
+    /// which then fills the cache.
     async fn load_snapshots<T: Book>(
         &self,
         accounts: &[Arc<AccountRecord>],
     ) -> Vec<Option<Snapshot<T>>> {
-        let ids = accounts.iter().map(|a| a.id.clone()).collect();
+        let mut snapshots = self
+            .inner
+            .cache
+            .get_many::<T>(T::KIND, accounts.iter().map(|a| a.id.as_str()));
+        let ids: Vec<String> = accounts
+            .iter()
+            .zip(&snapshots)
+            .filter(|(_, s)| s.is_none())
+            .map(|(a, _)| a.id.clone())
+            .collect();
+        if ids.is_empty() {
+            return snapshots;
+        }
+        let missing = ids.len();
         let raw = match self.inner.accounts.store().snapshots(ids, T::KIND).await {
             Ok(raw) => raw,
             Err(e) => {
                 warn!(kind = T::KIND, error = %e, "cannot read portfolio snapshots; fetching everything");
-                vec![None; accounts.len()]
+                vec![None; missing]
             }
         };
-        raw.into_iter()
-            .zip(accounts)
-            .map(|(stored, account)| {
-                let (fetched_at, bytes) = stored?;
-                match serde_json::from_slice(&bytes) {
-                    Ok(data) => Some(Snapshot { fetched_at, data }),
-                    Err(e) => {
-                        // An unreadable snapshot (older format, say) is only a cache miss.
-                        warn!(account_id = %account.id, kind = T::KIND, error = %e, "ignoring unreadable snapshot");
-                        None
-                    }
+        let mut loaded = Vec::new();
+        let misses = accounts
+            .iter()
+            .zip(snapshots.iter_mut())
+            .filter(|(_, s)| s.is_none());
+        for ((account, slot), stored) in misses.zip(raw) {
+            let Some((fetched_at, bytes)) = stored else {
+                continue;
+            };
+            match serde_json::from_slice(&bytes) {
+                Ok(data) => {
+                    let snapshot = Snapshot {
+                        fetched_at,
+                        data: Arc::new(data),
+                    };
+                    *slot = Some(snapshot.clone());
+                    loaded.push((account.id.clone(), snapshot));
                 }
-            })
-            .collect()
+                Err(e) => {
+                    // An unreadable snapshot (older format, say) is only a cache miss.
+                    warn!(account_id = %account.id, kind = T::KIND, error = %e, "ignoring unreadable snapshot");
+                }
+            }
+        }
+        self.cache(loaded);
+        snapshots
+    }
+
+    /// Caches snapshots redb holds, for accounts that still exist.
+    fn cache<T: Book>(&self, snapshots: impl IntoIterator<Item = (String, Snapshot<T>)>) {
+        let accounts = &self.inner.accounts;
+        self.inner
+            .cache
+            .put_many(T::KIND, snapshots, |id| accounts.exists(id));
+    }
+
+    /// Drops a deleted account's cached snapshots, as the store dropped its stored ones.
+    async fn forget_deleted(
+        self,
+        mut events: broadcast::Receiver<EventRecord>,
+        mut stop: ShutdownSignal,
+    ) {
+        loop {
+            let event = tokio::select! {
+                () = stop.requested() => return,
+                event = events.recv() => event,
+            };
+            match event {
+                Ok(e) if matches!(e.kind, EventKind::AccountDeleted) => {
+                    self.inner.cache.remove_account(&e.account_id);
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    // Deletions may be among the missed events: the registry is the truth.
+                    debug!(
+                        missed,
+                        "portfolio cache lagged behind account events; resyncing"
+                    );
+                    let accounts = &self.inner.accounts;
+                    self.inner.cache.retain_accounts(|id| accounts.exists(id));
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
     }
 
     /// Fetches one account's book under a fan-out slot, all before `deadline`.
@@ -496,7 +583,8 @@ mod tests {
     use crate::secret::ApiKey;
     use crate::store::Store;
 
-    /// Answers by host: `ok.test` succeeds, `fail.test` is a 500, `hang.test` never answers.
+    /// Answers by host: `fail.test` is a 500, `hang.test` never answers, any other succeeds with
+    /// `available_cash` = how many times that host was asked (so each fetch is told apart).
     #[derive(Default)]
     struct Fake {
         calls: Mutex<HashMap<String, u32>>,
@@ -514,12 +602,12 @@ mod tests {
         }
         fn funds<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<Funds, UpstreamError>> {
             Box::pin(async move {
-                *self
-                    .calls
-                    .lock()
-                    .unwrap()
-                    .entry(up.host_url.clone())
-                    .or_default() += 1;
+                let n = {
+                    let mut calls = self.calls.lock().unwrap();
+                    let n = calls.entry(up.host_url.clone()).or_default();
+                    *n += 1;
+                    *n
+                };
                 if up.host_url.contains("hang") {
                     futures::future::pending::<()>().await;
                 }
@@ -530,14 +618,7 @@ mod tests {
                         Some(500),
                     ));
                 }
-                Ok(Funds {
-                    available_cash: Decimal::new(32066, 2),
-                    collateral: Decimal::ZERO,
-                    m2m_realized: Decimal::ZERO,
-                    m2m_unrealized: Decimal::ZERO,
-                    utilised_debits: Decimal::ZERO,
-                    mode: Mode::Live,
-                })
+                Ok(cash(n.into()))
             })
         }
         fn positions<'a>(
@@ -566,15 +647,25 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn fresh_snapshot_stale_and_failed_sections_within_one_deadline() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("p.redb")).unwrap();
+    fn cash(available_cash: Decimal) -> Funds {
+        Funds {
+            available_cash,
+            collateral: Decimal::ZERO,
+            m2m_realized: Decimal::ZERO,
+            m2m_unrealized: Decimal::ZERO,
+            utilised_debits: Decimal::ZERO,
+            mode: Mode::Live,
+        }
+    }
+
+    /// A store holding one enabled account per name, at `http://{name}.test`.
+    async fn accounts_named(dir: &std::path::Path, names: &[&str]) -> Accounts {
+        let store = Store::open(&dir.join("p.redb")).unwrap();
         let master = MasterKey::from_bytes(&generate_master_key()).unwrap();
         let keyring = Arc::new(arc_swap::ArcSwap::from_pointee(Keyring::new(master)));
         let accounts =
             Accounts::load(store, keyring, tokio::sync::broadcast::channel(16).0, 100).unwrap();
-        for name in ["ok", "fail", "hang"] {
+        for &name in names {
             accounts
                 .create(
                     &Actor::system(),
@@ -592,20 +683,56 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let fake = Arc::new(Fake::default());
+        accounts
+    }
+
+    /// A portfolio (with an empty cache, as after a restart) serving snapshots up to a minute old.
+    fn portfolio(
+        accounts: &Accounts,
+        fake: &Arc<Fake>,
+        supervisor: &Supervisor,
+    ) -> PortfolioHandle {
         let config = PortfolioConfig {
             max_staleness: Duration::from_secs(60),
             ..PortfolioConfig::default()
         };
-        let supervisor = Supervisor::new();
-        let p = PortfolioHandle::start(
+        PortfolioHandle::start(
             &config,
             accounts.clone(),
             fake.clone(),
-            &supervisor,
+            supervisor,
             Duration::from_millis(200),
             Arc::new(|_: &str| true),
-        );
+        )
+    }
+
+    fn within(max_staleness: Duration) -> Freshness {
+        Freshness {
+            max_staleness: Some(max_staleness),
+            refresh: false,
+        }
+    }
+
+    const REFRESH: Freshness = Freshness {
+        max_staleness: None,
+        refresh: true,
+    };
+
+    /// (available_cash, fetched_at) of each section.
+    fn seen(sections: &[Section<Funds>]) -> Vec<(Option<Decimal>, Option<UnixMillis>)> {
+        sections
+            .iter()
+            .map(|s| (s.data.as_ref().map(|d| d.available_cash), s.fetched_at))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn fresh_snapshot_stale_and_failed_sections_within_one_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = accounts_named(dir.path(), &["ok", "fail", "hang"]).await;
+        let fake = Arc::new(Fake::default());
+        let supervisor = Supervisor::new();
+        let p = portfolio(&accounts, &fake, &supervisor);
         let selected = p.select(&Selection::default()).unwrap();
         let names: Vec<_> = selected.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["fail", "hang", "ok"]);
@@ -645,14 +772,7 @@ mod tests {
         assert_eq!(fake.calls("http://fail.test"), 2);
         assert!(s[2].data.is_some() && !s[2].stale);
         // refresh fetches even a young snapshot.
-        p.gather::<Funds>(
-            &selected,
-            Freshness {
-                max_staleness: None,
-                refresh: true,
-            },
-        )
-        .await;
+        p.gather::<Funds>(&selected, REFRESH).await;
         assert_eq!(fake.calls("http://ok.test"), 2);
 
         // Unknown names and bad selectors are request errors, not sections.
@@ -671,5 +791,151 @@ mod tests {
             ..Selection::default()
         });
         assert!(matches!(err, Err(AccountError::Invalid(_))));
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_is_served_from_memory_and_a_write_replaces_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = accounts_named(dir.path(), &["ok"]).await;
+        let fake = Arc::new(Fake::default());
+        let supervisor = Supervisor::new();
+        let p = portfolio(&accounts, &fake, &supervisor);
+        let selected = p.select(&Selection::default()).unwrap();
+        let first = seen(&p.gather::<Funds>(&selected, Freshness::default()).await);
+        assert_eq!(first[0].0, Some(Decimal::ONE));
+
+        // redb changed behind the cache's back (nothing in the daemon does this): still answered
+        // from memory, so a call from fresh snapshots neither reads nor decodes the stored copy.
+        let later = first[0].1.unwrap() + 1;
+        let other = serde_json::to_vec(&cash(Decimal::TEN)).unwrap();
+        let id = selected[0].id.clone();
+        let stored = accounts
+            .store()
+            .put_snapshots(Funds::KIND, vec![(id, later, other)]);
+        assert_eq!(stored.await.unwrap(), [true]);
+        let again = p.gather::<Funds>(&selected, Freshness::default()).await;
+        assert_eq!(seen(&again), first);
+        assert_eq!(fake.calls("http://ok.test"), 1);
+        // Served sections share the one cached copy.
+        let cached = &p.load_snapshots::<Funds>(&selected).await[0];
+        assert!(Arc::ptr_eq(
+            &cached.as_ref().unwrap().data,
+            again[0].data.as_ref().unwrap()
+        ));
+
+        // A fetch replaces the cached copy, and later calls are served the new one.
+        let refreshed = seen(&p.gather::<Funds>(&selected, REFRESH).await);
+        assert_eq!(refreshed[0].0, Some(Decimal::TWO));
+        assert!(refreshed[0].1 >= Some(later));
+        let served = p.gather::<Funds>(&selected, Freshness::default()).await;
+        assert_eq!(seen(&served), refreshed);
+        assert_eq!(fake.calls("http://ok.test"), 2);
+        assert_eq!(p.inner.cache.len(), 1, "one copy per account and book");
+    }
+
+    #[tokio::test]
+    async fn after_a_restart_stored_snapshots_are_served_and_aged_by_their_fetch_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = accounts_named(dir.path(), &["ok"]).await;
+        let id = accounts.get("ok").unwrap().id.clone();
+        // Left by the previous run, ten seconds ago.
+        let fetched_at = now_millis() - 10_000;
+        let bytes = serde_json::to_vec(&cash(Decimal::TEN)).unwrap();
+        let stored = accounts
+            .store()
+            .put_snapshots(Funds::KIND, vec![(id, fetched_at, bytes)]);
+        assert_eq!(stored.await.unwrap(), [true]);
+
+        let fake = Arc::new(Fake::default());
+        let supervisor = Supervisor::new();
+        let p = portfolio(&accounts, &fake, &supervisor);
+        let selected = p.select(&Selection::default()).unwrap();
+        let s = p
+            .gather::<Funds>(&selected, within(Duration::from_secs(60)))
+            .await;
+        assert_eq!(seen(&s), [(Some(Decimal::TEN), Some(fetched_at))]);
+        let age = s[0].age.unwrap();
+        assert!(
+            age >= Duration::from_secs(10) && age < Duration::from_secs(60),
+            "{age:?}"
+        );
+        assert!(!s[0].stale && s[0].problem.is_none());
+        assert_eq!(fake.calls("http://ok.test"), 0);
+        assert_eq!(p.inner.cache.len(), 1, "the stored copy is now cached");
+
+        // The cached copy is just as old: too old for 5 s, so the upstream is asked.
+        let s = p
+            .gather::<Funds>(&selected, within(Duration::from_secs(5)))
+            .await;
+        assert_eq!(s[0].data.as_ref().unwrap().available_cash, Decimal::ONE);
+        assert_eq!(s[0].age, Some(Duration::ZERO));
+        assert_eq!(fake.calls("http://ok.test"), 1);
+
+        // Another restart finds what that fetch stored.
+        let restarted = portfolio(&accounts, &fake, &supervisor);
+        let again = restarted
+            .gather::<Funds>(&selected, within(Duration::from_secs(5)))
+            .await;
+        assert_eq!(seen(&again), seen(&s));
+        assert_eq!(fake.calls("http://ok.test"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_deleted_accounts_cached_snapshots_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = accounts_named(dir.path(), &["a", "b", "c"]).await;
+        let fake = Arc::new(Fake::default());
+        let supervisor = Supervisor::new();
+        let p = portfolio(&accounts, &fake, &supervisor);
+        let selected = p.select(&Selection::default()).unwrap();
+        p.gather::<Funds>(&selected, Freshness::default()).await;
+        assert_eq!(p.inner.cache.len(), 3);
+        let cached_len = |want: usize| {
+            let p = p.clone();
+            async move {
+                for _ in 0..200 {
+                    if p.inner.cache.len() == want {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                panic!(
+                    "cache still holds {} snapshots, not {want}",
+                    p.inner.cache.len()
+                );
+            }
+        };
+
+        accounts.delete(&Actor::system(), "a", "").await.unwrap();
+        cached_len(2).await;
+        // A fetch that finishes after its account was deleted caches nothing.
+        let gone = Snapshot {
+            fetched_at: now_millis(),
+            data: Arc::new(cash(Decimal::ONE)),
+        };
+        p.cache(vec![(selected[0].id.clone(), gone)]);
+        assert_eq!(p.inner.cache.len(), 2);
+
+        // A deletion whose event was lost in a burst is still noticed (the test runtime runs
+        // nothing else until this test awaits, so the burst overflows the 16-event channel).
+        accounts.delete(&Actor::system(), "b", "").await.unwrap();
+        for _ in 0..32 {
+            let _ = accounts.events().send(EventRecord {
+                sequence: 0,
+                time: now_millis(),
+                kind: EventKind::HealthChanged,
+                account_id: selected[2].id.clone(),
+                account_name: String::new(),
+                previous_state: String::new(),
+                state: String::new(),
+                reason: String::new(),
+                message: String::new(),
+            });
+        }
+        cached_len(1).await;
+        let left = p
+            .gather::<Funds>(&selected[2..], Freshness::default())
+            .await;
+        assert_eq!(seen(&left)[0].0, Some(Decimal::ONE));
     }
 }

@@ -96,28 +96,26 @@ impl Store {
     }
 
     /// Writes a batch of `(account id, fetched_at, payload)` snapshots of one kind in a single
-    /// transaction. Returns how many were stored (see [`Tx::put_snapshot`] for what is skipped).
+    /// transaction. Returns, row by row, whether it was stored (see [`Tx::put_snapshot`] for what
+    /// is skipped), so the portfolio's in-memory copy can follow exactly.
     pub async fn put_snapshots(
         &self,
         kind: &'static str,
         rows: Vec<(String, UnixMillis, Vec<u8>)>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Vec<bool>, StoreError> {
         if rows.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || {
             let mut wtx = db.begin_write()?;
             wtx.set_durability(Durability::Immediate)?;
-            let mut stored = 0;
-            {
+            let stored = {
                 let mut tx = Tx { tx: &wtx };
-                for (id, at, payload) in &rows {
-                    if tx.put_snapshot(id, kind, *at, payload)? {
-                        stored += 1;
-                    }
-                }
-            }
+                rows.iter()
+                    .map(|(id, at, payload)| tx.put_snapshot(id, kind, *at, payload))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
             wtx.commit()?;
             Ok(stored)
         })
@@ -157,13 +155,17 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(stored, 1, "the deleted account's snapshot is not written");
+        assert_eq!(
+            stored,
+            [true, false],
+            "the deleted account's snapshot is not written"
+        );
         // An older fetch that finishes last does not replace a newer snapshot; a newer one does.
         let older = store
             .put_snapshots("funds", vec![("a1".into(), 10, b"older".to_vec())])
             .await
             .unwrap();
-        assert_eq!(older, 0);
+        assert_eq!(older, [false]);
         let got = store
             .snapshots(vec!["a1".into(), "gone".into()], "funds")
             .await
@@ -173,7 +175,7 @@ mod tests {
             .put_snapshots("funds", vec![("a1".into(), 30, b"newer".to_vec())])
             .await
             .unwrap();
-        assert_eq!(newer, 1);
+        assert_eq!(newer, [true]);
         let got = store.snapshots(vec!["a1".into()], "funds").await.unwrap();
         assert_eq!(got, vec![Some((30, b"newer".to_vec()))]);
         // Kinds are separate.
