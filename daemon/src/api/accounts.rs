@@ -173,8 +173,18 @@ impl AccountService for AccountApi {
         }
         let mut patch = AccountPatch::default();
         let mut api_key = Some(r.api_key);
+        let mut seen = std::collections::HashSet::new();
         for path in &paths {
-            match path.trim_start_matches("account.") {
+            let field = path.trim_start_matches("account.");
+            // A field named twice is ambiguous (and `api_key` twice would set the key, then
+            // clear it, and report success): refuse it rather than guess.
+            if !seen.insert(field) {
+                return Err(invalid_field(
+                    "update_mask",
+                    format!("names {field:?} more than once"),
+                ));
+            }
+            match field {
                 "name" => patch.name = Some(account.name.clone()),
                 "host_url" => patch.host_url = Some(account.host_url.clone()),
                 "ws_url" => patch.ws_url = Some(account.ws_url.clone()),

@@ -335,6 +335,21 @@ async fn bad_input_is_refused_with_invalid_argument_and_changes_nothing() {
         .await
         .unwrap_err();
     assert_eq!(bad_mask.code(), Code::InvalidArgument, "{bad_mask:?}");
+    // A field named twice is refused, not half-applied (api_key twice once set, then cleared,
+    // the key and still answered OK).
+    let twice = c
+        .update_account(pb::UpdateAccountRequest {
+            account: Some(pb::Account {
+                id: base.id.clone(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["api_key", "account.api_key"]),
+            api_key: "k".repeat(5000),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), Code::InvalidArgument, "{twice:?}");
+    assert!(twice.message().contains("more than once"), "{twice:?}");
     let empty_mask = c
         .update_account(pb::UpdateAccountRequest {
             account: Some(pb::Account {
