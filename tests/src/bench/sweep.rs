@@ -25,6 +25,8 @@ pub struct SweepOpts {
     pub timeout: Duration,
     pub hang_pct: f64,
     pub refuse_pct: f64,
+    /// `[monitor] funds_probe_every`: every Nth check adds a funds probe to its ping.
+    pub funds_probe_every: u32,
     /// Poll period of the simulator's request counters (the lag figures' resolution).
     pub poll: Duration,
     /// Record a `perf record -e cpu-clock` profile of the daemon over the window into this file.
@@ -65,10 +67,22 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
     let n_hang = ((n as f64) * o.hang_pct / 100.0).round() as usize;
     let n_refuse = ((n as f64) * o.refuse_pct / 100.0).round() as usize;
     let n_faulty = n_hang + n_refuse;
+    let probe = o.funds_probe_every;
+    let (key, cadence) = if probe == 1 {
+        (
+            format!("sweep-{n}"),
+            "funds probe on every check".to_string(),
+        )
+    } else {
+        (
+            format!("sweep-{n}-probe{probe}"),
+            format!("funds probe every {probe} checks"),
+        )
+    };
     let mut report = Report::new(
-        format!("sweep-{n}"),
+        key,
         format!(
-            "Health sweep: {n} accounts, interval {}, timeout {}, {n_hang} hanging, {n_refuse} refusing",
+            "Health sweep: {n} accounts, interval {}, timeout {}, {cadence}, {n_hang} hanging, {n_refuse} refusing",
             humantime(o.interval),
             humantime(o.timeout)
         ),
@@ -99,7 +113,7 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
     }
 
     let mut env = Env::new(&format!(
-        "[monitor]\ninterval = \"{}ms\"\ntimeout = \"{}ms\"\n",
+        "[monitor]\ninterval = \"{}ms\"\ntimeout = \"{}ms\"\nfunds_probe_every = {probe}\n",
         o.interval.as_millis(),
         o.timeout.as_millis()
     ))?;
@@ -266,6 +280,14 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
         format!("{per_healthy:.0} µs"),
         "",
     );
+    report.row(
+        "CPU per upstream request (all daemon CPU / (pings + funds probes))",
+        format!(
+            "{:.0} µs",
+            cpu.as_secs_f64() * 1e6 / (pings + funds).max(1) as f64
+        ),
+        "",
+    );
     report.row("RSS empty (before accounts)", mib(base.rss_bytes), "");
     report.row(
         "RSS at end / peak (VmHWM)",
@@ -344,7 +366,7 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
         "Lag resolution: the simulator's counters are polled every {} ms; lag = |gap between consecutive pings - interval|, plus the first ping of the window later than one interval.",
         o.poll.as_millis()
     ));
-    report.note("CPU per check divides all daemon CPU in the window (including the refused and timed-out checks of faulty accounts, the health flusher and GetStatus polling once a second) by the pings the simulator received; refused connects never reach the simulator, so both figures are upper bounds. A check is a ping plus a funds probe (`funds_probe_every = 1`, the default): two HTTP requests.");
+    report.note("CPU per check divides all daemon CPU in the window (including the refused and timed-out checks of faulty accounts, the health flusher and GetStatus polling once a second) by the pings the simulator received; refused connects never reach the simulator, so both figures are upper bounds. A check is a ping, plus a funds probe every `funds_probe_every` checks (1, the default, makes every check two HTTP requests).");
     sim.shutdown().await;
     Ok(report)
 }

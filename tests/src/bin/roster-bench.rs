@@ -47,6 +47,10 @@ enum Scenario {
         /// Percent of upstreams whose port is closed.
         #[arg(long, default_value_t = 5.0)]
         refuse_pct: f64,
+        /// `[monitor] funds_probe_every` for the daemon (1 = a funds probe on every check, the
+        /// daemon's default).
+        #[arg(long, default_value_t = 1)]
+        funds_probe_every: u32,
         /// How often the simulator's counters are read (lag resolution), ms.
         #[arg(long, default_value_t = 20)]
         poll_ms: u64,
@@ -126,6 +130,7 @@ fn main() -> anyhow::Result<()> {
                 timeout,
                 hang_pct,
                 refuse_pct,
+                funds_probe_every,
                 poll_ms,
                 perf,
             } => {
@@ -137,6 +142,7 @@ fn main() -> anyhow::Result<()> {
                         timeout,
                         hang_pct,
                         refuse_pct,
+                        funds_probe_every,
                         poll: Duration::from_millis(poll_ms),
                         perf,
                     },
