@@ -26,6 +26,10 @@ pub struct GrpcOpts {
     pub connections: usize,
     pub accounts: usize,
     pub secs: u64,
+    /// Offered load in requests per second over all callers (open loop: each caller sends on a
+    /// fixed schedule and latency counts from the scheduled time, so a slow answer cannot hide
+    /// the queueing it causes). 0: closed loop, every caller as fast as the answers come.
+    pub rate: u64,
     /// The RPCs to measure, in this order.
     pub rpcs: Vec<Rpc>,
     /// Record a flat `perf` profile of the daemon over each RPC's window into `<perf>-<Rpc>.data`.
@@ -94,10 +98,13 @@ async fn load(
     let warm_until = Instant::now() + Duration::from_secs(1);
     let end = warm_until + Duration::from_secs(o.secs);
     let ids: std::sync::Arc<[String]> = ids.into();
+    // Open loop: caller k sends at warm_until + k * period / clients + j * period.
+    let period = (o.rate > 0).then(|| Duration::from_secs_f64(o.clients as f64 / o.rate as f64));
     let mut tasks = Vec::with_capacity(o.clients);
     for k in 0..o.clients {
         let mut caller = Caller::new(&channels[k % channels.len()]);
         let ids = ids.clone();
+        let mut next = period.map(|p| warm_until + p.mul_f64(k as f64 / o.clients as f64));
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(1 << 16);
             let mut errors = 0u64;
@@ -107,7 +114,15 @@ async fn load(
                 i += 7;
             }
             loop {
-                let t = Instant::now();
+                let t = match (&mut next, period) {
+                    (Some(at), Some(p)) => {
+                        let scheduled = *at;
+                        *at += p;
+                        tokio::time::sleep_until(scheduled.into()).await;
+                        scheduled
+                    }
+                    _ => Instant::now(),
+                };
                 if t >= end {
                     break;
                 }
@@ -196,10 +211,18 @@ fn perf_file(prefix: &Path, rpc: Rpc) -> PathBuf {
 
 pub async fn run(o: &GrpcOpts, keep: bool) -> anyhow::Result<Report> {
     let connections = o.connections.clamp(1, o.clients.max(1));
+    let (key, mode) = if o.rate > 0 {
+        (
+            format!("grpc-rate{}", o.rate),
+            format!("{} req/s offered (open loop)", o.rate),
+        )
+    } else {
+        ("grpc".to_string(), "closed loop".to_string())
+    };
     let mut report = Report::new(
-        "grpc",
+        key,
         format!(
-            "gRPC under mTLS: {} concurrent clients over {connections} connections, {} accounts",
+            "gRPC under mTLS: {} concurrent clients over {connections} connections, {} accounts, {mode}",
             o.clients, o.accounts
         ),
     );
@@ -232,6 +255,9 @@ pub async fn run(o: &GrpcOpts, keep: bool) -> anyhow::Result<Report> {
         "{} concurrent clients (callers), one request at a time each, over {connections} mTLS connections (HTTP/2 streams multiplexed; caller k uses connection k mod {connections}); one admin principal, `[limits]` raised so the per-principal limit never answers. {} s measured per RPC after 1 s of warm-up.",
         o.clients, o.secs
     ));
+    if o.rate > 0 {
+        report.note(format!("Open loop: each caller sends on a fixed schedule ({} req/s in all) whether or not its previous answer came back late, and each latency is measured from the scheduled send time, so queueing behind a slow answer counts (no coordinated omission).", o.rate));
+    }
     report.note("The clients (tonic, in the bench process) run on the same 2 cores as the daemon, so client and server compete for CPU. 'req per daemon CPU-second' is the server's own cost; 'daemon + load generator' divides by the CPU time of both processes over the window.");
     report.note("Accounts are created disabled so that no monitor traffic runs during the measurement; GetHealth answers from the monitor's in-memory map either way.");
     if o.perf.is_some() {

@@ -71,6 +71,10 @@ enum Scenario {
         /// Measured seconds per RPC.
         #[arg(long, default_value_t = 10)]
         secs: u64,
+        /// Offered requests per second over all clients, sent on a fixed schedule (open loop;
+        /// latency counts from the scheduled time). 0 = closed loop, as fast as answers come.
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
         /// The RPCs to measure, comma-separated, in order.
         #[arg(
             long,
@@ -155,6 +159,7 @@ fn main() -> anyhow::Result<()> {
                 connections,
                 accounts,
                 secs,
+                rate,
                 rpcs,
                 perf,
             } => {
@@ -164,6 +169,7 @@ fn main() -> anyhow::Result<()> {
                         connections,
                         accounts,
                         secs,
+                        rate,
                         rpcs,
                         perf,
                     },
