@@ -410,12 +410,16 @@ impl Daemon {
     }
 }
 
-/// Config for a fast monitor: short interval and timeout, thresholds of 2.
+/// Config for a fast monitor: short interval and timeout, thresholds of 2. The per-endpoint
+/// request budget is raised from its default (8/s, one request per 125 ms per host and endpoint):
+/// with checks every few hundred ms plus the tests' own checks and connection tests, waiting for
+/// budget slots could eat a sub-second timeout and turn a healthy upstream into a TIMEOUT.
 pub fn fast_monitor(interval_ms: u64, timeout_ms: u64) -> DaemonOptions {
     DaemonOptions {
         extra_config: format!(
             "[monitor]\ninterval = \"{interval_ms}ms\"\ntimeout = \"{timeout_ms}ms\"\n\
-             failures_before_down = 2\nsuccesses_before_up = 2\nflush_interval = \"200ms\"\n"
+             failures_before_down = 2\nsuccesses_before_up = 2\nflush_interval = \"200ms\"\n\
+             [upstream]\nrequests_per_second_per_endpoint = 100\n"
         ),
         ..DaemonOptions::default()
     }
