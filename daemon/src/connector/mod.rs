@@ -291,8 +291,9 @@ impl std::fmt::Display for Endpoint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
     pub account_id: String,
-    pub host_url: String,
     pub api_key: ApiKey,
+    /// Private, with `base` derived from it, so the two cannot disagree.
+    host_url: String,
     /// `host_url` parsed once, here rather than per call: an account is checked every few
     /// seconds for as long as it lives, and parsing was a measurable part of each check.
     base: Option<BaseUrl>,
@@ -311,6 +312,11 @@ impl Upstream {
             host_url,
             api_key,
         }
+    }
+
+    /// The instance's base URL as configured.
+    pub fn host_url(&self) -> &str {
+        &self.host_url
     }
 
     /// The parsed `host_url`; `None` when it is not an absolute http(s) URL with a host.

@@ -604,14 +604,14 @@ mod tests {
             Box::pin(async move {
                 let n = {
                     let mut calls = self.calls.lock().unwrap();
-                    let n = calls.entry(up.host_url.clone()).or_default();
+                    let n = calls.entry(up.host_url().to_string()).or_default();
                     *n += 1;
                     *n
                 };
-                if up.host_url.contains("hang") {
+                if up.host_url().contains("hang") {
                     futures::future::pending::<()>().await;
                 }
-                if up.host_url.contains("fail") {
+                if up.host_url().contains("fail") {
                     return Err(UpstreamError::new(
                         FailureReason::Http5xx,
                         "boom",
