@@ -221,10 +221,16 @@ impl Daemon {
             if let Some(status) = c.try_wait().unwrap() {
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "rosterd did not stop within 20s of SIGTERM"
-            );
+            if Instant::now() >= deadline {
+                // The daemon's own account of its shutdown, to tell where it hung.
+                let log = self.stderr();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                let _ = c.kill();
+                panic!(
+                    "rosterd did not stop within 20s of SIGTERM; last log lines:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
