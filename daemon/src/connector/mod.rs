@@ -19,6 +19,7 @@
 
 pub mod classify;
 pub mod decode;
+mod http1;
 pub mod openalgo;
 
 #[cfg(test)]
@@ -267,6 +268,18 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The request path below the instance's base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Ping => "/api/v1/ping",
+            Self::Funds => "/api/v1/funds",
+            Self::PositionBook => "/api/v1/positionbook",
+            Self::OrderBook => "/api/v1/orderbook",
+            Self::TradeBook => "/api/v1/tradebook",
+            Self::Holdings => "/api/v1/holdings",
+        }
+    }
+
     /// The path segment after `/api/v1/`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -332,32 +345,74 @@ pub struct BaseUrl {
     url: reqwest::Url,
     /// `scheme://host:port`: the identity of the server, for request budgets and logs.
     origin: std::sync::Arc<str>,
+    /// The host to connect to (an IPv6 address without its brackets).
+    host: String,
+    port: u16,
+    /// `host[:port]` as written in the URL: the `Host` header.
+    authority: String,
 }
 
 impl BaseUrl {
     fn parse(host_url: &str) -> Option<Self> {
         let mut url = reqwest::Url::parse(host_url.trim()).ok()?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        if !matches!(url.scheme(), "http" | "https") {
             return None;
         }
+        let host = match url.host()? {
+            url::Host::Domain(d) => d.to_owned(),
+            url::Host::Ipv4(ip) => ip.to_string(),
+            url::Host::Ipv6(ip) => ip.to_string(),
+        };
+        let port = url.port_or_known_default()?;
+        let authority = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str()?),
+            None => url.host_str()?.to_owned(),
+        };
         let prefix = url.path().trim_end_matches('/').to_owned();
         url.set_path(&prefix);
         url.set_query(None);
         url.set_fragment(None);
         let origin = url.origin().ascii_serialization().into();
-        Some(Self { url, origin })
+        Some(Self {
+            url,
+            origin,
+            host,
+            port,
+            authority,
+        })
     }
 
     /// `{base}{suffix}`, where `suffix` starts with `/`.
     pub fn join(&self, suffix: &str) -> reqwest::Url {
         let mut url = self.url.clone();
-        let path = format!("{}{suffix}", url.path().trim_end_matches('/'));
+        let path = format!("{}{suffix}", self.path_prefix());
         url.set_path(&path);
         url
     }
 
     pub fn origin(&self) -> &std::sync::Arc<str> {
         &self.origin
+    }
+
+    /// The path before `/api/v1/...`, percent-encoded, without a trailing slash (`""` at root).
+    pub fn path_prefix(&self) -> &str {
+        self.url.path().trim_end_matches('/')
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn authority(&self) -> &str {
+        &self.authority
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.url.scheme() == "https"
     }
 }
 

@@ -15,10 +15,10 @@ use crate::connector::{
 };
 use crate::secret::ApiKey;
 
-const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-const TIMEOUT: Duration = Duration::from_millis(300);
+pub(super) const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+pub(super) const TIMEOUT: Duration = Duration::from_millis(300);
 
-fn test_config() -> ConnectorConfig {
+pub(super) fn test_config() -> ConnectorConfig {
     ConnectorConfig {
         request_timeout: TIMEOUT,
         connect_timeout: Duration::from_millis(200),
@@ -28,16 +28,16 @@ fn test_config() -> ConnectorConfig {
     }
 }
 
-fn connector(config: ConnectorConfig) -> Arc<dyn Connector> {
+pub(super) fn connector(config: ConnectorConfig) -> Arc<dyn Connector> {
     Arc::new(OpenAlgo::new(config).unwrap())
 }
 
-fn upstream(host_url: String) -> Upstream {
+pub(super) fn upstream(host_url: String) -> Upstream {
     Upstream::new("acct-1", host_url, ApiKey::new(KEY))
 }
 
 /// Reads one HTTP/1.1 request (headers plus `Content-Length` body), bounded in time.
-async fn read_request(stream: &mut TcpStream) -> Vec<u8> {
+pub(super) async fn read_request(stream: &mut TcpStream) -> Vec<u8> {
     let read = async {
         let mut buf = Vec::new();
         let mut tmp = [0u8; 4096];
@@ -106,7 +106,8 @@ async fn serve_canned(bytes: Vec<u8>) -> (String, mpsc::UnboundedReceiver<Vec<u8
     .await
 }
 
-const PONG: &str = r#"{"data":{"broker":"zerodha","message":"pong"},"status":"success"}"#;
+pub(super) const PONG: &str =
+    r#"{"data":{"broker":"zerodha","message":"pong"},"status":"success"}"#;
 
 #[tokio::test]
 async fn request_has_key_only_in_json_body() {
@@ -368,6 +369,40 @@ fn host_url_is_parsed_once_into_prefix_and_origin() {
     assert_eq!(
         root.base().unwrap().join("/api/v1/funds").as_str(),
         "http://127.0.0.1:5000/api/v1/funds"
+    );
+    // What the health probes' own client needs: where to connect, and the Host header.
+    assert_eq!(
+        (
+            base.host(),
+            base.port(),
+            base.authority(),
+            base.path_prefix(),
+            base.is_https()
+        ),
+        (
+            "algo.example.com",
+            8443,
+            "algo.example.com:8443",
+            "/prefix",
+            true
+        )
+    );
+    let root = root.base().unwrap();
+    assert_eq!(
+        (
+            root.host(),
+            root.port(),
+            root.authority(),
+            root.path_prefix(),
+            root.is_https()
+        ),
+        ("127.0.0.1", 5000, "127.0.0.1:5000", "", false)
+    );
+    let v6 = upstream("https://[::1]/".into());
+    let v6 = v6.base().unwrap();
+    assert_eq!(
+        (v6.host(), v6.port(), v6.authority()),
+        ("::1", 443, "[::1]")
     );
     for bad in ["", "ftp://h/", "http://", "/relative"] {
         assert!(upstream(bad.into()).base().is_none(), "{bad}");

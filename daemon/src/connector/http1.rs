@@ -1,0 +1,720 @@
+//! [`Http1Client`]: a small HTTP/1.1 client for the two calls every health check makes (`ping`
+//! and `funds`); the book endpoints stay on reqwest ([`super::openalgo`]).
+//!
+//! Why a second client: at 5,000 accounts checked every 10 s the daemon makes ~1,000 of these
+//! calls a second, for as long as it runs. Through reqwest each cost ~60 µs of CPU (tower layers,
+//! pool checkout, header maps, hyper's dispatch task), and each kept-alive connection held ~35 KB
+//! inside hyper (a dispatch channel and 8 KB read and write buffers) that reqwest offers no way
+//! to shrink: together they put a 5,000-account daemon over its CPU and memory budgets
+//! (BENCHMARKS.md). These calls are small and always the same shape, a fixed POST with a short
+//! JSON body and an answer of a few hundred bytes. So here a request leaves in one write, the
+//! answer is read into a buffer that lives only for the call, and an idle connection is nothing
+//! but its socket.
+//!
+//! What it does:
+//! - HTTP/1.1 over TCP or TLS (rustls with the platform's trust store, as reqwest uses; ALPN
+//!   `http/1.1`), `TCP_NODELAY`, the connect (and TLS handshake) bounded by `connect_timeout`;
+//! - answers framed by `Content-Length`, `Transfer-Encoding: chunked` or the end of the
+//!   connection, bounded by `max_response_bytes`; interim 1xx answers are skipped;
+//! - keep-alive: idle connections are kept per origin and reused. One the server closed while it
+//!   sat idle is noticed before use; a reused connection that fails before any answer arrives (the
+//!   server closed it just as we sent) is retried once on a new connection, which is harmless
+//!   because ping and funds only read.
+//!
+//! What it does not: redirects (a 3xx is an answer, classified as a bad response, because a
+//! 307/308 would resend the key elsewhere), compression (none is asked for), proxies (upstreams
+//! are reached directly, by reqwest too), HTTP/2. The caller bounds the whole call with its
+//! deadline; dropping the future drops the connection, so a half-read one is never reused.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
+
+use super::decode::short_detail;
+use super::openalgo::chain_has_tls_error;
+use super::{BaseUrl, FailureReason, UpstreamError};
+
+/// An idle connection older than this is closed rather than reused: servers time idle ones out
+/// (nginx after 75 s), and every one they close as we send costs a retry.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often idle connections are swept for age, so those of deleted accounts go away.
+const PRUNE_EVERY: Duration = Duration::from_secs(30);
+/// Idle connections kept per origin (accounts on one OpenAlgo instance share an origin).
+const MAX_IDLE_PER_ORIGIN: usize = 8;
+/// An answer's status line and headers; more is not an OpenAlgo answer.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+const MAX_HEADERS: usize = 64;
+/// A chunk-size line (hex size and extensions) or a trailer line.
+const MAX_LINE_BYTES: usize = 1024;
+/// The first read's buffer: a ping or funds answer, headers included, fits.
+const FIRST_READ_BYTES: usize = 2048;
+
+/// A connection, plain or TLS.
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+type Conn = Box<dyn Io>;
+
+/// What an upstream answered.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// See the module documentation. One per connector; cheap to call concurrently.
+pub struct Http1Client {
+    tls: TlsConnector,
+    connect_timeout: Duration,
+    user_agent: String,
+    max_body: usize,
+    idle: Mutex<IdlePool>,
+}
+
+#[derive(Default)]
+struct IdlePool {
+    /// Keyed by origins from our own accounts table, so a fast hash is safe.
+    by_origin: HashMap<Arc<str>, Vec<(Conn, Instant)>, foldhash::fast::RandomState>,
+    pruned_at: Option<Instant>,
+}
+
+/// How a call failed: before any byte of an answer (on a reused connection, the keep-alive race,
+/// worth one retry), or with a verdict.
+enum Failure {
+    NoAnswer(String),
+    Failed(UpstreamError),
+}
+
+impl From<UpstreamError> for Failure {
+    fn from(e: UpstreamError) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl Failure {
+    fn into_error(self) -> UpstreamError {
+        match self {
+            Self::Failed(e) => e,
+            Self::NoAnswer(detail) => UpstreamError::new(
+                FailureReason::Connect,
+                format!("upstream connection failed: {detail}"),
+                None,
+            ),
+        }
+    }
+}
+
+impl Http1Client {
+    pub fn new(
+        tls: Arc<rustls::ClientConfig>,
+        connect_timeout: Duration,
+        user_agent: String,
+        max_body: usize,
+    ) -> Self {
+        Self {
+            tls: TlsConnector::from(tls),
+            connect_timeout,
+            user_agent,
+            max_body,
+            idle: Mutex::new(IdlePool::default()),
+        }
+    }
+
+    /// `POST {base}{suffix}` with a JSON `body`, on an idle connection to the origin if there is
+    /// one that is still open, else on a new one.
+    pub async fn post(
+        &self,
+        base: &BaseUrl,
+        suffix: &str,
+        body: &[u8],
+    ) -> Result<Answer, UpstreamError> {
+        let request = self.request(base, suffix, body);
+        let mut buf = Vec::new();
+        if let Some(conn) = self.checkout(base.origin()) {
+            match exchange(conn, &request, &mut buf, self.max_body).await {
+                Ok((answer, conn)) => {
+                    self.checkin(base.origin(), conn);
+                    return Ok(answer);
+                }
+                // Closed under us as we sent: once more on a new connection.
+                Err(Failure::NoAnswer(_)) => buf.clear(),
+                Err(Failure::Failed(e)) => return Err(e),
+            }
+        }
+        let conn = self.connect(base).await?;
+        let (answer, conn) = exchange(conn, &request, &mut buf, self.max_body)
+            .await
+            .map_err(Failure::into_error)?;
+        self.checkin(base.origin(), conn);
+        Ok(answer)
+    }
+
+    /// The whole request, so it leaves in one write (and, over TLS, one record).
+    fn request(&self, base: &BaseUrl, suffix: &str, body: &[u8]) -> Vec<u8> {
+        let mut r = Vec::with_capacity(200 + body.len());
+        // Writing into a Vec cannot fail.
+        let _ = write!(
+            r,
+            "POST {}{suffix} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {}\r\n\
+             Content-Type: application/json\r\nAccept: application/json\r\n\
+             Content-Length: {}\r\n\r\n",
+            base.path_prefix(),
+            base.authority(),
+            self.user_agent,
+            body.len()
+        );
+        r.extend_from_slice(body);
+        r
+    }
+
+    async fn connect(&self, base: &BaseUrl) -> Result<Conn, UpstreamError> {
+        let timed_out = || {
+            UpstreamError::new(
+                FailureReason::Timeout,
+                format!(
+                    "no connection to upstream within {}",
+                    humantime::format_duration(self.connect_timeout)
+                ),
+                None,
+            )
+        };
+        let deadline = Instant::now() + self.connect_timeout;
+        let tcp = tokio::time::timeout_at(deadline, TcpStream::connect((base.host(), base.port())))
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|e| {
+                UpstreamError::new(
+                    FailureReason::Connect,
+                    format!(
+                        "cannot connect to upstream: {}",
+                        short_detail(&e.to_string())
+                    ),
+                    None,
+                )
+            })?;
+        // Requests are written whole; Nagle would only delay them.
+        let _ = tcp.set_nodelay(true);
+        if !base.is_https() {
+            return Ok(Box::new(tcp));
+        }
+        let name = ServerName::try_from(base.host().to_owned()).map_err(|_| {
+            UpstreamError::new(
+                FailureReason::Tls,
+                "TLS with upstream failed: the host is not a valid server name",
+                None,
+            )
+        })?;
+        let tls = tokio::time::timeout_at(deadline, self.tls.connect(name, tcp))
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|e| {
+                let detail = short_detail(&e.to_string());
+                if chain_has_tls_error(&e) {
+                    UpstreamError::new(
+                        FailureReason::Tls,
+                        format!("TLS with upstream failed: {detail}"),
+                        None,
+                    )
+                } else {
+                    Failure::NoAnswer(detail).into_error()
+                }
+            })?;
+        Ok(Box::new(tls))
+    }
+
+    /// An idle connection to `origin` that is still open, if any.
+    fn checkout(&self, origin: &Arc<str>) -> Option<Conn> {
+        let now = Instant::now();
+        let mut pool = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let idle = pool.by_origin.get_mut(origin)?;
+        while let Some((mut conn, since)) = idle.pop() {
+            if now.duration_since(since) < IDLE_TIMEOUT && still_open(&mut conn) {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn checkin(&self, origin: &Arc<str>, conn: Option<Conn>) {
+        let Some(conn) = conn else { return };
+        let now = Instant::now();
+        let mut pool = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool
+            .pruned_at
+            .is_none_or(|at| now.duration_since(at) >= PRUNE_EVERY)
+        {
+            pool.by_origin.retain(|_, idle| {
+                idle.retain(|(_, since)| now.duration_since(*since) < IDLE_TIMEOUT);
+                !idle.is_empty()
+            });
+            pool.pruned_at = Some(now);
+        }
+        let idle = pool.by_origin.entry(origin.clone()).or_default();
+        if idle.len() < MAX_IDLE_PER_ORIGIN {
+            idle.push((conn, now));
+        }
+    }
+}
+
+/// Whether an idle connection can carry another request: nothing to read (in particular no end
+/// of stream) without waiting. Any byte an idle connection has to read is a close or garbage.
+fn still_open(conn: &mut Conn) -> bool {
+    let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    let mut byte = [0u8; 1];
+    let mut probe = ReadBuf::new(&mut byte);
+    matches!(
+        Pin::new(conn.as_mut()).poll_read(&mut cx, &mut probe),
+        Poll::Pending
+    )
+}
+
+/// One request and its answer on `conn`. Returns the connection when it can be reused.
+async fn exchange(
+    mut conn: Conn,
+    request: &[u8],
+    buf: &mut Vec<u8>,
+    max_body: usize,
+) -> Result<(Answer, Option<Conn>), Failure> {
+    let sent = async {
+        conn.write_all(request).await?;
+        conn.flush().await
+    };
+    sent.await
+        .map_err(|e| Failure::NoAnswer(short_detail(&e.to_string())))?;
+    let (answer, reusable) = read_answer(&mut conn, buf, max_body).await?;
+    Ok((answer, reusable.then_some(conn)))
+}
+
+/// How an answer's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    None,
+    Length(usize),
+    Chunked,
+    UntilClose,
+}
+
+#[derive(Debug)]
+struct Head {
+    len: usize,
+    status: u16,
+    content_type: Option<String>,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+/// Reads one answer (skipping interim 1xx ones). The flag says whether the connection is clean
+/// for another request: keep-alive, and not a byte beyond the answer.
+async fn read_answer(
+    conn: &mut Conn,
+    buf: &mut Vec<u8>,
+    max_body: usize,
+) -> Result<(Answer, bool), Failure> {
+    let head = loop {
+        let head = loop {
+            if let Some(head) = parse_head(buf, max_body)? {
+                break head;
+            }
+            if buf.len() > MAX_HEAD_BYTES {
+                return Err(bad(None, "upstream answer headers are too large").into());
+            }
+            if read_more(conn, buf, FIRST_READ_BYTES).await? == 0 {
+                return Err(if buf.is_empty() {
+                    Failure::NoAnswer("connection closed before an answer".into())
+                } else {
+                    bad(None, "upstream closed the connection mid-headers").into()
+                });
+            }
+        };
+        if (100..200).contains(&head.status) {
+            buf.drain(..head.len);
+            continue;
+        }
+        break head;
+    };
+
+    let status = Some(head.status);
+    let too_big = || {
+        bad(
+            status,
+            format!("upstream body exceeds the {max_body}-byte limit"),
+        )
+    };
+    let truncated = || bad(status, "upstream closed the connection mid-body");
+    let (body, clean) = match head.framing {
+        Framing::None => (Vec::new(), buf.len() == head.len),
+        Framing::Length(n) => {
+            let end = head.len + n;
+            while buf.len() < end {
+                if read_more(conn, buf, end - buf.len()).await? == 0 {
+                    return Err(truncated().into());
+                }
+            }
+            let clean = buf.len() == end;
+            buf.truncate(end);
+            buf.drain(..head.len);
+            (std::mem::take(buf), clean)
+        }
+        Framing::UntilClose => {
+            while read_more(conn, buf, FIRST_READ_BYTES).await? > 0 {
+                if buf.len() - head.len > max_body {
+                    return Err(too_big().into());
+                }
+            }
+            buf.drain(..head.len);
+            (std::mem::take(buf), false)
+        }
+        Framing::Chunked => {
+            let mut chunks = Chunked::new(head.len);
+            let mut body = Vec::new();
+            loop {
+                match chunks.advance(buf, &mut body, max_body) {
+                    Err(ChunkError::TooBig) => return Err(too_big().into()),
+                    Err(ChunkError::Malformed(what)) => {
+                        return Err(bad(
+                            status,
+                            format!("upstream chunked body is malformed: {what}"),
+                        )
+                        .into());
+                    }
+                    Ok(true) => break,
+                    Ok(false) => {
+                        if read_more(conn, buf, FIRST_READ_BYTES).await? == 0 {
+                            return Err(truncated().into());
+                        }
+                    }
+                }
+            }
+            (body, buf.len() == chunks.pos)
+        }
+    };
+    let answer = Answer {
+        status: head.status,
+        content_type: head.content_type,
+        body,
+    };
+    Ok((answer, head.keep_alive && clean))
+}
+
+/// Appends what the connection has (at least `want` bytes of room, within reason); `Ok(0)` is
+/// the end of the stream. A read error after the request was sent is a broken answer.
+async fn read_more(conn: &mut Conn, buf: &mut Vec<u8>, want: usize) -> Result<usize, Failure> {
+    buf.reserve(want.clamp(512, 64 * 1024));
+    let started_empty = buf.is_empty();
+    conn.read_buf(buf).await.map_err(|e| {
+        let detail = short_detail(&e.to_string());
+        if started_empty {
+            Failure::NoAnswer(detail)
+        } else {
+            bad(
+                None,
+                format!("reading the upstream answer failed: {detail}"),
+            )
+            .into()
+        }
+    })
+}
+
+fn bad(status: Option<u16>, message: impl Into<String>) -> UpstreamError {
+    UpstreamError::new(FailureReason::BadResponse, message, status)
+}
+
+/// The status line and headers at the start of `buf`, once complete.
+fn parse_head(buf: &[u8], max_body: usize) -> Result<Option<Head>, UpstreamError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => {
+            return Err(bad(None, format!("upstream answer is not HTTP/1.x: {e}")));
+        }
+    };
+    let status = response.code.unwrap_or(0);
+    let http10 = response.version == Some(0);
+    let mut content_type = None;
+    let mut length: Option<usize> = None;
+    let mut transfer_encoding: Option<bool> = None;
+    let mut close = http10;
+    for h in response.headers.iter() {
+        let value = std::str::from_utf8(h.value).unwrap_or("").trim();
+        if h.name.eq_ignore_ascii_case("content-type") {
+            content_type = Some(value.to_owned());
+        } else if h.name.eq_ignore_ascii_case("content-length") {
+            let n = value
+                .parse::<usize>()
+                .ok()
+                .filter(|n| length.is_none_or(|l| l == *n));
+            let Some(n) = n else {
+                return Err(bad(
+                    Some(status),
+                    "upstream answer has an invalid Content-Length",
+                ));
+            };
+            length = Some(n);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            // Chunked counts only as the last coding applied.
+            let last = value.rsplit(',').next().unwrap_or("").trim();
+            transfer_encoding = Some(last.eq_ignore_ascii_case("chunked"));
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            for token in value.split(',').map(str::trim) {
+                if token.eq_ignore_ascii_case("close") {
+                    close = true;
+                } else if http10 && token.eq_ignore_ascii_case("keep-alive") {
+                    close = false;
+                }
+            }
+        }
+    }
+    let framing = if (100..200).contains(&status) || status == 204 || status == 304 {
+        Framing::None
+    } else {
+        match (transfer_encoding, length) {
+            (Some(true), _) => Framing::Chunked,
+            // Another coding last: only the end of the connection delimits the body.
+            (Some(false), _) => Framing::UntilClose,
+            (None, Some(n)) if n > max_body => {
+                return Err(bad(
+                    Some(status),
+                    format!("upstream body exceeds the {max_body}-byte limit"),
+                ));
+            }
+            (None, Some(n)) => Framing::Length(n),
+            (None, None) => Framing::UntilClose,
+        }
+    };
+    Ok(Some(Head {
+        len,
+        status,
+        content_type,
+        keep_alive: !close && framing != Framing::UntilClose,
+        framing,
+    }))
+}
+
+/// An incremental decoder of a chunked body inside `buf`, from `pos` on.
+struct Chunked {
+    pos: usize,
+    state: ChunkState,
+}
+
+enum ChunkState {
+    Size,
+    Data(usize),
+    DataEnd,
+    Trailers,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum ChunkError {
+    TooBig,
+    Malformed(&'static str),
+}
+
+impl Chunked {
+    fn new(pos: usize) -> Self {
+        Self {
+            pos,
+            state: ChunkState::Size,
+        }
+    }
+
+    /// Decodes what `buf` holds into `body`: `Ok(true)` when the body is complete, `Ok(false)`
+    /// when more bytes are needed.
+    fn advance(
+        &mut self,
+        buf: &[u8],
+        body: &mut Vec<u8>,
+        max_body: usize,
+    ) -> Result<bool, ChunkError> {
+        loop {
+            let rest = &buf[self.pos..];
+            match self.state {
+                ChunkState::Size => {
+                    let Some(line) = line(rest)? else {
+                        return Ok(false);
+                    };
+                    let hex = line.split(|b| *b == b';').next().unwrap_or(&[]);
+                    let size = std::str::from_utf8(hex)
+                        .ok()
+                        .map(str::trim)
+                        .filter(|h| !h.is_empty())
+                        .and_then(|h| usize::from_str_radix(h, 16).ok())
+                        .ok_or(ChunkError::Malformed("bad chunk size"))?;
+                    self.pos += line.len() + 2;
+                    if size > max_body.saturating_sub(body.len()) {
+                        return Err(ChunkError::TooBig);
+                    }
+                    self.state = if size == 0 {
+                        ChunkState::Trailers
+                    } else {
+                        ChunkState::Data(size)
+                    };
+                }
+                ChunkState::Data(left) => {
+                    if rest.is_empty() {
+                        return Ok(false);
+                    }
+                    let take = left.min(rest.len());
+                    body.extend_from_slice(&rest[..take]);
+                    self.pos += take;
+                    self.state = if take == left {
+                        ChunkState::DataEnd
+                    } else {
+                        ChunkState::Data(left - take)
+                    };
+                }
+                ChunkState::DataEnd => {
+                    if rest.len() < 2 {
+                        return Ok(false);
+                    }
+                    if &rest[..2] != b"\r\n" {
+                        return Err(ChunkError::Malformed("chunk not followed by CRLF"));
+                    }
+                    self.pos += 2;
+                    self.state = ChunkState::Size;
+                }
+                ChunkState::Trailers => {
+                    let Some(line) = line(rest)? else {
+                        return Ok(false);
+                    };
+                    self.pos += line.len() + 2;
+                    if line.is_empty() {
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The CRLF-terminated line at the start of `rest` (without the CRLF), once complete.
+fn line(rest: &[u8]) -> Result<Option<&[u8]>, ChunkError> {
+    match rest.windows(2).position(|w| w == b"\r\n") {
+        Some(end) => Ok(Some(&rest[..end])),
+        None if rest.len() > MAX_LINE_BYTES => Err(ChunkError::Malformed("line too long")),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(raw: &str) -> Head {
+        parse_head(raw.as_bytes(), 1024).unwrap().unwrap()
+    }
+
+    #[test]
+    fn framing_follows_the_headers() {
+        let h =
+            head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: application/json\r\n\r\n");
+        assert_eq!(
+            (h.status, h.framing, h.keep_alive),
+            (200, Framing::Length(5), true)
+        );
+        assert_eq!(h.content_type.as_deref(), Some("application/json"));
+        let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Chunked, true));
+        let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::UntilClose, false));
+        let h = head("HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::UntilClose, false));
+        let h = head("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Length(0), false));
+        let h = head("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+        assert!(!h.keep_alive);
+        let h = head("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n");
+        assert!(h.keep_alive);
+        let h = head("HTTP/1.1 204 No Content\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::None, true));
+        assert!(
+            parse_head(b"HTTP/1.1 200 OK\r\nContent-Le", 1024)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn bad_heads_are_bad_responses() {
+        for raw in [
+            "SSH-2.0-OpenSSH_9.6\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2048\r\n\r\n",
+        ] {
+            let e = parse_head(raw.as_bytes(), 1024).unwrap_err();
+            assert_eq!(e.reason, FailureReason::BadResponse, "{raw:?}: {e}");
+        }
+    }
+
+    fn dechunk(parts: &[&str], max: usize) -> Result<(Vec<u8>, usize), ChunkError> {
+        let mut buf = Vec::new();
+        let mut body = Vec::new();
+        let mut chunks = Chunked::new(0);
+        for part in parts {
+            buf.extend_from_slice(part.as_bytes());
+            if chunks.advance(&buf, &mut body, max)? {
+                return Ok((body, buf.len() - chunks.pos));
+            }
+        }
+        Err(ChunkError::Malformed("incomplete"))
+    }
+
+    #[test]
+    fn chunked_bodies_decode_across_reads() {
+        let whole =
+            "4\r\nWiki\r\n5;ext=1\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\n";
+        let (body, left) = dechunk(&[whole], 1024).unwrap();
+        assert_eq!(
+            (body.as_slice(), left),
+            (&b"Wikipedia in\r\n\r\nchunks."[..], 0)
+        );
+        // The same bytes one at a time.
+        let bytes: Vec<String> = whole.chars().map(String::from).collect();
+        let parts: Vec<&str> = bytes.iter().map(String::as_str).collect();
+        assert_eq!(dechunk(&parts, 1024).unwrap().0, body);
+        // Bytes past the end are left for the caller to notice.
+        assert_eq!(dechunk(&["0\r\n\r\nHTTP"], 1024).unwrap().1, 4);
+    }
+
+    #[test]
+    fn chunked_limits_and_garbage() {
+        assert_eq!(dechunk(&["10\r\n"], 8), Err(ChunkError::TooBig));
+        assert_eq!(
+            dechunk(&["4\r\nab", "cd\r\n5\r\n"], 8),
+            Err(ChunkError::TooBig)
+        );
+        assert!(matches!(
+            dechunk(&["zz\r\n"], 8),
+            Err(ChunkError::Malformed(_))
+        ));
+        assert!(matches!(
+            dechunk(&["\r\n"], 8),
+            Err(ChunkError::Malformed(_))
+        ));
+        assert!(matches!(
+            dechunk(&["2\r\nabXY"], 8),
+            Err(ChunkError::Malformed(_))
+        ));
+        let long = "1".repeat(MAX_LINE_BYTES + 1);
+        assert!(matches!(
+            dechunk(&[&long], 8),
+            Err(ChunkError::Malformed(_))
+        ));
+        // A size that would overflow is a bad size, not a panic.
+        assert!(matches!(
+            dechunk(&["fffffffffffffffffffff\r\n"], 8),
+            Err(ChunkError::Malformed(_))
+        ));
+    }
+}
