@@ -610,6 +610,100 @@ fn line(rest: &[u8]) -> Result<Option<&[u8]>, ChunkError> {
 mod tests {
     use super::*;
 
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio::net::TcpListener;
+
+    /// A CA, and a TLS server on 127.0.0.1 with a certificate from it for `localhost` that
+    /// answers every request on a connection with `answer`. Returns the CA and the port.
+    async fn tls_server(
+        answer: &'static [u8],
+        accepted: Arc<AtomicUsize>,
+    ) -> (CertificateDer<'static>, u16) {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                accepted.fetch_add(1, Ordering::SeqCst);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut buf = [0u8; 4096];
+                    // One read per request: the client writes each request whole.
+                    while matches!(tls.read(&mut buf).await, Ok(n) if n > 0) {
+                        if tls.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (ca.der().clone(), port)
+    }
+
+    fn client_trusting(ca: Option<CertificateDer<'static>>) -> Http1Client {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(ca);
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Http1Client::new(Arc::new(tls), Duration::from_secs(2), "t".into(), 1024)
+    }
+
+    fn base(url: String) -> BaseUrl {
+        BaseUrl::parse(&url).unwrap()
+    }
+
+    #[tokio::test]
+    async fn tls_connections_are_verified_and_kept_alive() {
+        const ANSWER: &[u8] =
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (ca, port) = tls_server(ANSWER, accepted.clone()).await;
+        let url = base(format!("https://localhost:{port}"));
+        let client = client_trusting(Some(ca));
+        for _ in 0..3 {
+            let answer = client.post(&url, "/api/v1/ping", b"{}").await.unwrap();
+            assert_eq!((answer.status, answer.body.as_slice()), (200, &b"{}"[..]));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+
+        // A certificate from a CA we do not trust is a TLS failure.
+        let e = client_trusting(None)
+            .post(&url, "/api/v1/ping", b"{}")
+            .await
+            .unwrap_err();
+        assert_eq!(e.reason, FailureReason::Tls, "{e}");
+    }
+
     fn head(raw: &str) -> Head {
         parse_head(raw.as_bytes(), 1024).unwrap().unwrap()
     }
