@@ -234,6 +234,10 @@ async fn run(cli: Cli, log: logging::LogControl) -> anyhow::Result<()> {
             profile.display()
         );
     }
+    // Before READY: from then on systemd may send SIGHUP, whose default action is to exit.
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     systemd::spawn_watchdog(
         &running.supervisor,
         running.accounts.store().clone(),
@@ -249,9 +253,6 @@ async fn run(cli: Cli, log: logging::LogControl) -> anyhow::Result<()> {
         running.monitor.status_line()
     ));
 
-    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     loop {
         tokio::select! {
             _ = term.recv() => break,

@@ -138,6 +138,54 @@ async fn the_watchdog_stops_when_the_monitor_stalls() {
     );
 }
 
+/// A service manager that stops reading (a busy PID 1; here nobody reads at all): the kernel
+/// queues only 10 datagrams per receiver, and the daemon must neither stall its API nor hang on
+/// SIGTERM. It once did both: the watchdog and STATUS tasks blocked on the full queue and took
+/// the runtime's worker threads with them.
+#[tokio::test]
+async fn a_notify_socket_nobody_reads_never_wedges_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let _unread = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    let pki = Pki::new();
+    let mut d = Daemon::start(
+        &pki,
+        &dir.path().join("state"),
+        &DaemonOptions {
+            env: vec![
+                ("NOTIFY_SOCKET".into(), sock_path.display().to_string()),
+                // A ping every 100 ms: the queue is full within about a second.
+                ("WATCHDOG_USEC".into(), "200000".into()),
+            ],
+            extra_config: "[monitor]\nflush_interval = \"50ms\"\n".into(),
+            ..Default::default()
+        },
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut c = d.accounts(&pki.admin()).await;
+    for i in 0..3 {
+        // Each new account changes STATUS as well.
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            c.create_account(new_account(&format!("unread-{i}"), "unread-key-123456")),
+        )
+        .await
+        .expect("the API stalled behind a full notify queue")
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    drop(c);
+    let started = Instant::now();
+    let status = d.stop();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    // The drain waits up to 5 s for the client connection this blocked test cannot close.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn sighup_applies_a_new_log_filter() {
     let dir = tempfile::tempdir().unwrap();
