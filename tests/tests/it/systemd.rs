@@ -30,25 +30,51 @@ async fn wait_for(
     }
 }
 
+/// A daemon under a pretend systemd: NOTIFY_SOCKET bound in `dir`, WATCHDOG_USEC set.
+struct Notified {
+    daemon: Daemon,
+    sock: UnixDatagram,
+    pki: Pki,
+}
+
+fn notified(
+    dir: &std::path::Path,
+    watchdog_usec: &str,
+    more_env: &[(&str, &str)],
+    extra_config: &str,
+) -> Notified {
+    let sock_path = dir.join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    let pki = Pki::new();
+    let mut env = vec![
+        ("NOTIFY_SOCKET".into(), sock_path.display().to_string()),
+        ("WATCHDOG_USEC".into(), watchdog_usec.into()),
+    ];
+    env.extend(more_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let daemon = Daemon::start(
+        &pki,
+        &dir.join("state"),
+        &DaemonOptions {
+            env,
+            extra_config: extra_config.into(),
+            ..Default::default()
+        },
+    );
+    Notified { daemon, sock, pki }
+}
+
 #[tokio::test]
 async fn ready_status_watchdog_reload_and_stopping_are_notified() {
     let dir = tempfile::tempdir().unwrap();
-    let sock_path = dir.path().join("notify.sock");
-    let sock = UnixDatagram::bind(&sock_path).unwrap();
-    let pki = Pki::new();
-    let mut d = Daemon::start(
-        &pki,
-        &dir.path().join("state"),
-        &DaemonOptions {
-            env: vec![
-                ("NOTIFY_SOCKET".into(), sock_path.display().to_string()),
-                ("WATCHDOG_USEC".into(), "1000000".into()),
-            ],
-            extra_config:
-                "[monitor]\ninterval = \"500ms\"\ntimeout = \"200ms\"\nflush_interval = \"100ms\"\n"
-                    .into(),
-            ..Default::default()
-        },
+    let Notified {
+        daemon: mut d,
+        sock,
+        pki,
+    } = notified(
+        dir.path(),
+        "1000000",
+        &[],
+        "[monitor]\ninterval = \"500ms\"\ntimeout = \"200ms\"\nflush_interval = \"100ms\"\n",
     );
     let mut seen = Vec::new();
     assert!(
@@ -104,21 +130,13 @@ async fn ready_status_watchdog_reload_and_stopping_are_notified() {
 #[tokio::test]
 async fn the_watchdog_stops_when_the_monitor_stalls() {
     let dir = tempfile::tempdir().unwrap();
-    let sock_path = dir.path().join("notify.sock");
-    let sock = UnixDatagram::bind(&sock_path).unwrap();
-    let pki = Pki::new();
-    let _d = Daemon::start(
-        &pki,
-        &dir.path().join("state"),
-        &DaemonOptions {
-            env: vec![
-                ("NOTIFY_SOCKET".into(), sock_path.display().to_string()),
-                ("WATCHDOG_USEC".into(), "600000".into()),
-                ("ROSTER_TEST_STALL_MONITOR_AFTER".into(), "2s".into()),
-            ],
-            extra_config: "[monitor]\nflush_interval = \"100ms\"\n".into(),
-            ..Default::default()
-        },
+    let Notified {
+        daemon: _d, sock, ..
+    } = notified(
+        dir.path(),
+        "600000",
+        &[("ROSTER_TEST_STALL_MONITOR_AFTER", "2s")],
+        "[monitor]\nflush_interval = \"100ms\"\n",
     );
     let mut seen = Vec::new();
     assert!(
@@ -145,21 +163,16 @@ async fn the_watchdog_stops_when_the_monitor_stalls() {
 #[tokio::test]
 async fn a_notify_socket_nobody_reads_never_wedges_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
-    let sock_path = dir.path().join("notify.sock");
-    let _unread = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
-    let pki = Pki::new();
-    let mut d = Daemon::start(
-        &pki,
-        &dir.path().join("state"),
-        &DaemonOptions {
-            env: vec![
-                ("NOTIFY_SOCKET".into(), sock_path.display().to_string()),
-                // A ping every 100 ms: the queue is full within about a second.
-                ("WATCHDOG_USEC".into(), "200000".into()),
-            ],
-            extra_config: "[monitor]\nflush_interval = \"50ms\"\n".into(),
-            ..Default::default()
-        },
+    // Never read. A watchdog ping every 100 ms fills its queue within about a second.
+    let Notified {
+        daemon: mut d,
+        sock: _unread,
+        pki,
+    } = notified(
+        dir.path(),
+        "200000",
+        &[],
+        "[monitor]\nflush_interval = \"50ms\"\n",
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut c = d.accounts(&pki.admin()).await;

@@ -74,15 +74,21 @@ fn pong() -> Vec<u8> {
     json("HTTP/1.1", "", PONG)
 }
 
-#[tokio::test]
-async fn a_kept_alive_connection_carries_every_check() {
-    let server = scripted(|_, _| Reply::Answer(pong())).await;
+/// Pings a server that gives every request `reply` `n` times, each successfully; returns how
+/// many connections it took.
+async fn connections_for_pings(reply: Reply, n: usize) -> usize {
+    let server = scripted(move |_, _| reply.clone()).await;
     let c = connector(test_config());
     let up = upstream(server.url.clone());
-    for _ in 0..5 {
+    for _ in 0..n {
         c.ping(&up).await.unwrap();
     }
-    assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+    server.accepted.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_carries_every_check() {
+    assert_eq!(connections_for_pings(Reply::Answer(pong()), 5).await, 1);
 }
 
 #[tokio::test]
@@ -123,13 +129,10 @@ async fn connections_the_server_closes_are_not_reused() {
         json("HTTP/1.0", "", PONG),
         format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{PONG}").into_bytes(),
     ] {
-        let server = scripted(move |_, _| Reply::AnswerAndClose(answer.clone())).await;
-        let c = connector(test_config());
-        let up = upstream(server.url.clone());
-        for _ in 0..3 {
-            c.ping(&up).await.unwrap();
-        }
-        assert_eq!(server.accepted.load(Ordering::SeqCst), 3);
+        assert_eq!(
+            connections_for_pings(Reply::AnswerAndClose(answer), 3).await,
+            3
+        );
     }
     // Closed after answering although it promised keep-alive: noticed before the next call.
     let server = scripted(|_, _| Reply::AnswerAndClose(pong())).await;
@@ -142,14 +145,8 @@ async fn connections_the_server_closes_are_not_reused() {
     }
     assert_eq!(server.accepted.load(Ordering::SeqCst), 3);
     // HTTP/1.0 that asks for keep-alive gets it.
-    let server =
-        scripted(|_, _| Reply::Answer(json("HTTP/1.0", "Connection: keep-alive\r\n", PONG))).await;
-    let c = connector(test_config());
-    let up = upstream(server.url.clone());
-    for _ in 0..3 {
-        c.ping(&up).await.unwrap();
-    }
-    assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+    let keep_alive = json("HTTP/1.0", "Connection: keep-alive\r\n", PONG);
+    assert_eq!(connections_for_pings(Reply::Answer(keep_alive), 3).await, 1);
 }
 
 #[tokio::test]
@@ -200,24 +197,14 @@ async fn broken_answers_are_bad_responses_and_close_the_connection() {
     // Bytes after a complete answer: the answer counts, the connection is not trusted again.
     let mut extra = pong();
     extra.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
-    let server = scripted(move |_, _| Reply::Answer(extra.clone())).await;
-    let c = connector(test_config());
-    let up = upstream(server.url.clone());
-    c.ping(&up).await.unwrap();
-    c.ping(&up).await.unwrap();
-    assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
+    assert_eq!(connections_for_pings(Reply::Answer(extra), 2).await, 2);
 }
 
 #[tokio::test]
 async fn interim_answers_are_skipped() {
     let mut answer = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
     answer.extend_from_slice(&pong());
-    let server = scripted(move |_, _| Reply::Answer(answer.clone())).await;
-    let c = connector(test_config());
-    let up = upstream(server.url.clone());
-    c.ping(&up).await.unwrap();
-    c.ping(&up).await.unwrap();
-    assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(connections_for_pings(Reply::Answer(answer), 2).await, 1);
 }
 
 #[tokio::test]
