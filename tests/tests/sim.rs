@@ -562,6 +562,76 @@ async fn connection_refused_and_rebind_same_port() {
     assert_eq!(post_with(&c, &h, "ping", &body).await.status, 200);
 }
 
+// ---- TLS ----
+
+/// `start_https`: the same answers and faults over TLS with a certificate for 127.0.0.1 and
+/// localhost from the simulator's CA; a client that does not trust the CA fails its handshake and
+/// never reaches HTTP; the counters tell a kept-alive connection from new ones.
+#[tokio::test]
+async fn https_instances_answer_verify_and_count_handshakes() {
+    let sim = Simulator::start_https(vec![InstanceSpec::demo("tls", KEY)])
+        .await
+        .unwrap();
+    let h = sim.instance(0);
+    assert!(h.is_https());
+    assert_eq!(h.url(), format!("https://127.0.0.1:{}", h.port()));
+    let ca = sim.ca_pem().expect("an https simulator has a CA");
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+    let trusting = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+        .build()
+        .unwrap();
+    let body = json!({ "apikey": KEY });
+
+    // Three requests, one connection, one handshake.
+    for _ in 0..3 {
+        let r = post_with(&trusting, &h, "ping", &body).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json(), v(PING_SUCCESS));
+    }
+    assert_eq!((h.connections_accepted(), h.tls_handshakes()), (1, 1));
+    assert_eq!(h.request_count("ping"), 3);
+
+    // The certificate also names localhost (a new origin, so a new connection).
+    let r = trusting
+        .post(format!("https://localhost:{}/api/v1/funds", h.port()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(h.tls_handshakes(), 2);
+
+    // Faults apply over TLS as over http.
+    h.set_fault(Fault::Http500);
+    let r = post_with(&trusting, &h, "ping", &body).await;
+    assert_eq!((r.status.as_u16(), r.json()), (500, v(UNEXPECTED_500)));
+    h.clear_fault();
+
+    // The platform's roots do not include a CA made a moment ago: the handshake fails, the
+    // connection was accepted, and no request arrives.
+    let requests = h.total_requests();
+    let accepted = h.connections_accepted();
+    let e = client()
+        .post(format!("{}/api/v1/ping", h.url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(e.is_connect(), "{e:?}");
+    assert_eq!(h.connections_accepted(), accepted + 1);
+    assert_eq!(h.tls_handshakes(), 2);
+    assert_eq!(h.total_requests(), requests);
+
+    // The plain default is unchanged.
+    let (plain_sim, p) = one(InstanceSpec::demo("plain", KEY)).await;
+    assert!(plain_sim.ca_pem().is_none() && !p.is_https());
+    assert_eq!(p.url(), format!("http://127.0.0.1:{}", p.port()));
+    assert_eq!(post(&p, "ping").await.status, 200);
+    assert_eq!((p.connections_accepted(), p.tls_handshakes()), (1, 0));
+}
+
 // ---- Recording ----
 
 #[tokio::test]

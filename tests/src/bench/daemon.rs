@@ -38,6 +38,8 @@ pub struct Env {
     pub pki: PathBuf,
     pub state: PathBuf,
     pub config: PathBuf,
+    /// Added to the daemon's environment (e.g. `SSL_CERT_FILE` for https upstreams).
+    pub daemon_env: Vec<(String, PathBuf)>,
 }
 
 impl Env {
@@ -79,6 +81,7 @@ impl Env {
             pki,
             state,
             config: config_path,
+            daemon_env: Vec::new(),
         })
     }
 
@@ -112,6 +115,7 @@ impl Env {
             .arg("127.0.0.1:0")
             .env("NOTIFY_SOCKET", &notify_path)
             .env("ROSTER_LOG", "warn")
+            .envs(self.daemon_env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()?;

@@ -31,6 +31,8 @@ pub struct SweepOpts {
     pub poll: Duration,
     /// Record a `perf record -e cpu-clock` profile of the daemon over the window into this file.
     pub perf: Option<std::path::PathBuf>,
+    /// Upstreams serve https from a CA the daemon trusts through `SSL_CERT_FILE`.
+    pub https: bool,
 }
 
 /// Records, per instance, when its ping counter moved (relative to `t0`), until `stop`.
@@ -79,10 +81,16 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
             format!("funds probe every {probe} checks"),
         )
     };
+    // A section of its own, so `--md` leaves the plain-http results alone.
+    let (key, over) = if o.https {
+        (format!("{key}-https"), " over https")
+    } else {
+        (key, "")
+    };
     let mut report = Report::new(
         key,
         format!(
-            "Health sweep: {n} accounts, interval {}, timeout {}, {cadence}, {n_hang} hanging, {n_refuse} refusing",
+            "Health sweep{over}: {n} accounts, interval {}, timeout {}, {cadence}, {n_hang} hanging, {n_refuse} refusing",
             humantime(o.interval),
             humantime(o.timeout)
         ),
@@ -99,7 +107,11 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
             ..InstanceSpec::demo(format!("acct-{i}"), format!("key-{i:06}-bench"))
         })
         .collect();
-    let sim = Simulator::start(specs).await?;
+    let sim = if o.https {
+        Simulator::start_https(specs).await?
+    } else {
+        Simulator::start(specs).await?
+    };
     for i in 0..n_faulty {
         let f = if i < n_hang {
             Fault::Hang
@@ -117,6 +129,12 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
         o.interval.as_millis(),
         o.timeout.as_millis()
     ))?;
+    if let Some(ca) = sim.ca_pem() {
+        let ca_file = env.root.join("upstream-ca.pem");
+        std::fs::write(&ca_file, ca)?;
+        env.daemon_env.push(("SSL_CERT_FILE".into(), ca_file));
+        report.note("Upstreams serve https (TLS 1.3, ECDSA P-256 certificate from a CA the daemon trusts through `SSL_CERT_FILE`); the simulator's TLS runs in the bench process, on the same two cores.");
+    }
     if keep {
         env.keep();
         eprintln!("state kept in {}", env.root.display());
@@ -251,6 +269,8 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
         report.note("Profiled with `perf record -e cpu-clock` during this run (perf's own overhead is in the figures).");
     }
     let (stop_took, clean) = daemon.stop_timed()?;
+    let handshakes: u64 = insts.iter().map(InstanceHandle::tls_handshakes).sum();
+    let accepted: u64 = insts.iter().map(InstanceHandle::connections_accepted).sum();
 
     let n_healthy = n - n_faulty;
     let expected = n_healthy as f64 * window.as_secs_f64() / o.interval.as_secs_f64();
@@ -303,6 +323,13 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
         "",
     );
     report.row("daemon threads", end.threads.to_string(), "");
+    if o.https {
+        report.row(
+            "upstream connections accepted / TLS handshakes (whole run)",
+            format!("{accepted} / {handshakes}"),
+            "",
+        );
+    }
     report.row(
         "scheduling lag p50 / p99 / max",
         format!(

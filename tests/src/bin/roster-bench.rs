@@ -57,6 +57,10 @@ enum Scenario {
         /// Record a `perf record -e cpu-clock` profile of the daemon over the window.
         #[arg(long, value_name = "FILE")]
         perf: Option<PathBuf>,
+        /// Upstreams serve https (the daemon trusts their CA through SSL_CERT_FILE); the results
+        /// go to a section of their own (`sweep-N-https`).
+        #[arg(long)]
+        https: bool,
     },
     /// GetAccount, ListAccounts (page 100), GetHealth from concurrent mTLS clients.
     Grpc {
@@ -137,6 +141,7 @@ fn main() -> anyhow::Result<()> {
                 funds_probe_every,
                 poll_ms,
                 perf,
+                https,
             } => {
                 sweep::run(
                     &sweep::SweepOpts {
@@ -149,6 +154,7 @@ fn main() -> anyhow::Result<()> {
                         funds_probe_every,
                         poll: Duration::from_millis(poll_ms),
                         perf,
+                        https,
                     },
                     cli.keep,
                 )

@@ -24,6 +24,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! [`Simulator::start_https`] serves the same over TLS (a CA made at start, see
+//! [`Simulator::ca_pem`]); its URLs start with `https://`.
+//!
 //! Scale: one tokio task per instance (its accept loop) plus one per open connection; an idle
 //! instance is a listener, a task and a few hundred bytes of state, so thousands of instances fit
 //! in one process (mind `ulimit -n`).
@@ -34,6 +37,7 @@ mod render;
 mod server;
 mod spec;
 mod tcp;
+mod tls;
 
 pub use fault::Fault;
 pub use spec::{
@@ -157,6 +161,12 @@ pub(crate) struct Inner {
     listening: watch::Sender<bool>,
     /// Set once the simulator is gone, so `settle` does not wait forever.
     stopped: AtomicBool,
+    /// Serve https with this acceptor; plain http if `None`.
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// TCP connections accepted.
+    connections: AtomicU64,
+    /// TLS handshakes completed (always 0 for plain http).
+    tls_handshakes: AtomicU64,
 }
 
 /// A poisoned lock only means a panicking test thread; the data is still usable.
@@ -229,9 +239,28 @@ impl InstanceHandle {
         &self.inner.name
     }
 
-    /// Base URL, `http://127.0.0.1:PORT` (no trailing slash).
+    /// Base URL, `http://127.0.0.1:PORT` (`https://` if the simulator serves TLS; no trailing
+    /// slash).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.inner.port)
+        let scheme = if self.is_https() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.inner.port)
+    }
+
+    /// Whether this instance serves https.
+    pub fn is_https(&self) -> bool {
+        self.inner.tls.is_some()
+    }
+
+    /// TCP connections accepted so far (not zeroed by [`reset_requests`](Self::reset_requests)):
+    /// how a test sees whether a client keeps its connections alive.
+    pub fn connections_accepted(&self) -> u64 {
+        self.inner.connections.load(Ordering::Relaxed)
+    }
+
+    /// TLS handshakes completed so far; a connection whose client rejected the certificate does
+    /// not count. Always 0 over plain http; not zeroed by [`reset_requests`](Self::reset_requests).
+    pub fn tls_handshakes(&self) -> u64 {
+        self.inner.tls_handshakes.load(Ordering::Relaxed)
     }
 
     /// The port; stable for the instance's life, also across `ConnectionRefused`.
@@ -403,6 +432,8 @@ impl InstanceHandle {
 pub struct Simulator {
     instances: Vec<InstanceHandle>,
     tasks: Vec<JoinHandle<()>>,
+    /// The CA that signed the instances' certificate, if they serve https.
+    ca_pem: Option<String>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -418,13 +449,31 @@ impl Simulator {
     /// accept loop. Must be called inside a tokio runtime; fails if any spec is invalid or any
     /// bind fails (already started instances are stopped again).
     pub async fn start(specs: Vec<InstanceSpec>) -> anyhow::Result<Simulator> {
+        Self::start_with(specs, None).await
+    }
+
+    /// Like [`start`](Self::start), but every instance serves https: a CA is generated (its PEM
+    /// is [`ca_pem`](Self::ca_pem)) and one certificate from it for `127.0.0.1` and `localhost`
+    /// is shared by all instances. Faults and counters behave as over http; a client that does
+    /// not trust the CA fails its handshake and never reaches HTTP.
+    pub async fn start_https(specs: Vec<InstanceSpec>) -> anyhow::Result<Simulator> {
+        let tls = tls::SimTls::generate()?;
+        Self::start_with(specs, Some(tls)).await
+    }
+
+    async fn start_with(
+        specs: Vec<InstanceSpec>,
+        tls: Option<tls::SimTls>,
+    ) -> anyhow::Result<Simulator> {
         for s in &specs {
             s.validate()?;
         }
         let (last_reset, settlement_date) = render::ist_now();
+        let (acceptor, ca_pem) = tls.map(|t| (t.acceptor, t.ca_pem)).unzip();
         let mut sim = Simulator {
             instances: Vec::with_capacity(specs.len()),
             tasks: Vec::with_capacity(specs.len()),
+            ca_pem,
         };
         for s in specs {
             let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, s.port.unwrap_or(0)))
@@ -459,12 +508,22 @@ impl Simulator {
                 received: Mutex::new(VecDeque::new()),
                 listening: watch::Sender::new(true),
                 stopped: AtomicBool::new(false),
+                tls: acceptor.clone(),
+                connections: AtomicU64::new(0),
+                tls_handshakes: AtomicU64::new(0),
             });
             sim.tasks
                 .push(tokio::spawn(server::run(inner.clone(), listener)));
             sim.instances.push(InstanceHandle { inner });
         }
         Ok(sim)
+    }
+
+    /// The PEM of the CA that signed the instances' certificate (started with
+    /// [`start_https`](Self::start_https)); `None` for plain http. Write it to a file and point
+    /// `SSL_CERT_FILE` at it to make a platform-verifier client trust the instances.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// Handle to instance `i` (in spec order).

@@ -20,6 +20,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
@@ -27,6 +28,10 @@ use tokio::task::JoinSet;
 const MAX_REQUEST_BODY: usize = 1 << 20;
 
 const JSON: &str = "application/json";
+
+/// A client that connects and never finishes its handshake is dropped after this, so it does
+/// not hold a task for the simulator's life.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs the accept loop of one instance until the task is aborted.
 ///
@@ -69,6 +74,7 @@ pub(crate) async fn run(inst: Arc<Inner>, listener: TcpListener) {
         tokio::select! {
             r = l.accept() => match r {
                 Ok((stream, peer)) => {
+                    inst.connections.fetch_add(1, Ordering::Relaxed);
                     let inst = inst.clone();
                     conns.spawn(serve_connection(inst, stream, peer));
                 }
@@ -86,10 +92,28 @@ pub(crate) async fn run(inst: Arc<Inner>, listener: TcpListener) {
 
 async fn serve_connection(inst: Arc<Inner>, stream: tokio::net::TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
+    let Some(acceptor) = inst.tls.clone() else {
+        return serve_http(inst, stream, peer).await;
+    };
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => {
+            inst.tls_handshakes.fetch_add(1, Ordering::Relaxed);
+            serve_http(inst, tls, peer).await;
+        }
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+    }
+}
+
+/// HTTP/1.1 on an accepted connection, plain or TLS, until either side closes it.
+async fn serve_http<I>(inst: Arc<Inner>, io: I, peer: SocketAddr)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let svc = service_fn(move |req| handle(inst.clone(), peer, req));
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .serve_connection(TokioIo::new(stream), svc);
+        .serve_connection(TokioIo::new(io), svc);
     if let Err(e) = conn.await {
         tracing::debug!(%peer, error = %e, "connection ended");
     }

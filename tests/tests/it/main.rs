@@ -21,3 +21,4 @@ mod secrets;
 mod security;
 mod soak;
 mod systemd;
+mod upstream_tls;
