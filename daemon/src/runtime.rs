@@ -84,7 +84,7 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("upstream client: {0}")]
+    #[error(transparent)]
     Connector(#[from] crate::connector::ConfigError),
 }
 

@@ -209,7 +209,7 @@ impl Http1Client {
         let name = ServerName::try_from(base.host().to_owned()).map_err(|_| {
             UpstreamError::new(
                 FailureReason::Tls,
-                "TLS with upstream failed: the host is not a valid server name",
+                "TLS handshake impossible: the host is not a valid server name",
                 None,
             )
         })?;
@@ -221,7 +221,7 @@ impl Http1Client {
                 if chain_has_tls_error(&e) {
                     UpstreamError::new(
                         FailureReason::Tls,
-                        format!("TLS with upstream failed: {detail}"),
+                        format!("handshake with upstream failed: {detail}"),
                         None,
                     )
                 } else {

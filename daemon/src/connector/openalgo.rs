@@ -76,12 +76,15 @@ impl Default for ConnectorConfig {
 /// Why an [`OpenAlgo`] could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("invalid connector configuration: {0}")]
+    #[error("invalid [upstream] configuration: {0}")]
     Invalid(&'static str),
     #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
-    #[error("cannot set up TLS for upstreams: {0}")]
-    Tls(#[from] rustls::Error),
+    Client(String),
+    #[error(
+        "cannot load the CA certificates that https upstreams are verified against (install \
+         ca-certificates, or point SSL_CERT_FILE at a PEM bundle): {0}"
+    )]
+    Tls(rustls::Error),
 }
 
 type BudgetKey = (Arc<str>, Endpoint);
@@ -137,11 +140,25 @@ impl OpenAlgo {
         // Burst 1: OpenAlgo counts a *moving* one-second window, and a GCRA with burst b lets
         // b + rate - 1 requests into some one-second window. Burst 1 keeps that at `rate`.
         let quota = Quota::per_second(rps).allow_burst(NonZeroU32::MIN);
+        // One trust store for both clients, read once: the platform verifier loads the system's
+        // roots (or SSL_CERT_FILE / SSL_CERT_DIR) when it is made. Restart to pick up changes.
+        let mut probe_tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(ConfigError::Tls)?
+        .with_platform_verifier()
+        .map_err(ConfigError::Tls)?
+        .with_no_client_auth();
+        let mut books_tls = probe_tls.clone();
+        probe_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        books_tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         // No client-wide timeout: `call` puts one deadline over the whole exchange (budget wait,
         // connect, headers, body), and a second timer per request would only cost CPU. No
         // retries either: a failed call is what a check reports, and reqwest copies every
         // request up front (headers, body) for a retry unless the retry count is zero.
         let client = Client::builder()
+            .tls_backend_preconfigured(books_tls)
             .user_agent(config.user_agent.clone())
             .connect_timeout(config.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
@@ -149,16 +166,18 @@ impl OpenAlgo {
             .redirect(reqwest::redirect::Policy::none())
             .retry(reqwest::retry::never().max_retries_per_request(0))
             .no_proxy()
-            .build()?;
-        let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_platform_verifier()?
-        .with_no_client_auth();
-        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+            .build()
+            .map_err(|e| {
+                // reqwest's own Display repeats its kind ("builder error: builder error").
+                let detail = innermost_detail(&e);
+                ConfigError::Client(if detail.is_empty() {
+                    e.to_string()
+                } else {
+                    detail
+                })
+            })?;
         let probes = Http1Client::new(
-            Arc::new(tls),
+            Arc::new(probe_tls),
             config.connect_timeout,
             config.user_agent.clone(),
             config.max_response_bytes,
@@ -339,7 +358,7 @@ fn classify_transport(err: &reqwest::Error, http_status: Option<u16>) -> Upstrea
     let (reason, what) = if err.is_timeout() {
         (FailureReason::Timeout, "upstream timed out")
     } else if chain_has_tls_error(err) {
-        (FailureReason::Tls, "TLS with upstream failed")
+        (FailureReason::Tls, "handshake with upstream failed")
     } else if http_status.is_some() || err.is_body() || err.is_decode() {
         // Headers arrived, the body did not: a truncated or broken answer.
         (

@@ -166,3 +166,43 @@ async fn https_upstream_signed_by_an_unknown_ca_is_down_with_reason_tls() {
     assert_eq!(up.tls_handshakes(), 0);
     assert_eq!(up.total_requests(), 0);
 }
+
+/// With no trust store at all, https upstreams could never be verified: the daemon refuses to
+/// start and says how to fix it, rather than serving with every https account DOWN.
+#[tokio::test]
+async fn without_any_trusted_ca_the_daemon_refuses_to_start_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    let mut d = Daemon::start(&pki, &dir.path().join("state"), &DaemonOptions::default());
+    d.stop();
+    let missing = dir.path().join("no-such-ca.pem").display().to_string();
+    let mut child = std::process::Command::new(crate::harness::bin("rosterd"))
+        .arg("--config")
+        .arg(d.config_path())
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .env("SSL_CERT_FILE", &missing)
+        .env("SSL_CERT_DIR", &missing)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("rosterd kept running without a trust store");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{status:?}");
+    assert!(
+        stderr.contains("cannot load the CA certificates") && stderr.contains("SSL_CERT_FILE"),
+        "{stderr}"
+    );
+}
