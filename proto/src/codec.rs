@@ -34,13 +34,19 @@ where
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        StrictDecoder { _pd: PhantomData }
+        StrictDecoder::default()
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct StrictDecoder<U> {
     _pd: PhantomData<U>,
+}
+
+impl<U> Default for StrictDecoder<U> {
+    fn default() -> Self {
+        Self { _pd: PhantomData }
+    }
 }
 
 impl<U: prost::Message + Default> Decoder for StrictDecoder<U> {

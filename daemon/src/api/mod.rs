@@ -5,13 +5,13 @@ mod accounts;
 mod admin;
 mod convert;
 mod errors;
+mod listing;
 mod monitor;
 mod portfolio;
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use roster_proto::v1::account_service_server::AccountServiceServer;
 use roster_proto::v1::admin_service_server::AdminServiceServer;
 use roster_proto::v1::monitor_service_server::MonitorServiceServer;
 use roster_proto::v1::portfolio_service_server::PortfolioServiceServer;
@@ -46,9 +46,7 @@ pub fn routes(state: ApiState) -> tonic::service::Routes {
     let max = state.max_request_bytes;
     // Responses (a page of 1000 accounts, a big book) may be larger than requests.
     let max_out = 64 * 1024 * 1024;
-    let accounts = AccountServiceServer::new(accounts::AccountApi(state.clone()))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max_out);
+    let accounts = listing::AccountRoutes::new(accounts::AccountApi(state.clone()), max, max_out);
     let monitor = MonitorServiceServer::new(monitor::MonitorApi(state.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max_out);

@@ -16,6 +16,7 @@ use tonic::transport::Channel;
 
 use super::daemon::{Daemon, Env};
 use super::measure::{Latencies, ProcSample, ms};
+use super::raw::ListAccountsRaw;
 use super::report::Report;
 
 #[derive(Debug, Clone)]
@@ -39,14 +40,22 @@ pub struct GrpcOpts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Rpc {
     GetAccount,
+    /// A page of 100, every answer decoded by tonic/prost.
     ListAccounts,
+    /// The same RPC, each answer's status checked but only one in `raw::VERIFY_EVERY` decoded
+    /// (and checked to be a page of 100): the load generator's own decoding cost left out.
+    ListAccountsRaw,
     GetHealth,
 }
+
+/// The page size of the ListAccounts measurements.
+const PAGE_SIZE: i32 = 100;
 
 /// One caller's typed clients, built once: per call only the request itself is allocated.
 struct Caller {
     accounts: AccountServiceClient<Channel>,
     monitor: MonitorServiceClient<Channel>,
+    list_raw: ListAccountsRaw,
 }
 
 impl Caller {
@@ -54,6 +63,7 @@ impl Caller {
         Caller {
             accounts: AccountServiceClient::new(ch.clone()),
             monitor: MonitorServiceClient::new(ch.clone()),
+            list_raw: ListAccountsRaw::new(ch),
         }
     }
 
@@ -69,11 +79,12 @@ impl Caller {
             Rpc::ListAccounts => {
                 self.accounts
                     .list_accounts(ListAccountsRequest {
-                        page_size: 100,
+                        page_size: PAGE_SIZE,
                         ..Default::default()
                     })
                     .await?;
             }
+            Rpc::ListAccountsRaw => self.list_raw.call(PAGE_SIZE).await?,
             Rpc::GetHealth => {
                 self.monitor
                     .get_health(GetHealthRequest {
@@ -108,6 +119,7 @@ async fn load(
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(1 << 16);
             let mut errors = 0u64;
+            let mut first_error = None;
             let mut i = k;
             while Instant::now() < warm_until {
                 let _ = caller.call(rpc, &ids[i % ids.len()]).await;
@@ -128,11 +140,14 @@ async fn load(
                 }
                 match caller.call(rpc, &ids[i % ids.len()]).await {
                     Ok(()) => lat.push(t.elapsed()),
-                    Err(_) => errors += 1,
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(e);
+                    }
                 }
                 i += 7;
             }
-            (lat, errors)
+            (lat, errors, first_error)
         }));
     }
     tokio::time::sleep_until(warm_until.into()).await;
@@ -148,10 +163,12 @@ async fn load(
     };
     let mut all = Vec::new();
     let mut errors = 0;
+    let mut first_error = None;
     for t in tasks {
-        let (l, e) = t.await?;
+        let (l, e, first) = t.await?;
         all.extend(l);
         errors += e;
+        first_error = first_error.or(first);
     }
     // Until the last answer: under an open loop that the daemon cannot keep up with, answers
     // arrive long after the last scheduled send, and throughput is what was answered per second.
@@ -160,6 +177,9 @@ async fn load(
     let b1 = ProcSample::read(std::process::id())?;
     if let Some(mut p) = perf {
         tokio::task::spawn_blocking(move || p.wait()).await??;
+    }
+    if let Some(e) = first_error {
+        eprintln!("{rpc:?}: {errors} errors; the first: {e}");
     }
     let (cpu, pct) = s1.cpu_since(&s0);
     let (bench_cpu, bench_pct) = b1.cpu_since(&b0);
@@ -260,6 +280,9 @@ pub async fn run(o: &GrpcOpts, keep: bool) -> anyhow::Result<Report> {
     ));
     if o.rate > 0 {
         report.note(format!("Open loop: each caller sends on a fixed schedule ({} req/s in all) whether or not its previous answer came back late, and each latency is measured from the scheduled send time, so queueing behind a slow answer counts (no coordinated omission).", o.rate));
+    }
+    if o.rpcs.contains(&Rpc::ListAccountsRaw) {
+        report.note(format!("ListAccountsRaw is the ListAccounts RPC over the same channels with a client codec that keeps each answer's bytes: every answer's gRPC status is checked, and one in {} is decoded and checked to hold a page of {PAGE_SIZE}. ListAccounts decodes every page with prost, which costs the load generator more CPU than the daemon spends on it.", super::raw::VERIFY_EVERY));
     }
     report.note("The clients (tonic, in the bench process) run on the same 2 cores as the daemon, so client and server compete for CPU. 'req per daemon CPU-second' is the server's own cost; 'daemon + load generator' divides by the CPU time of both processes over the window.");
     report.note("Accounts are created disabled so that no monitor traffic runs during the measurement; GetHealth answers from the monitor's in-memory map either way.");

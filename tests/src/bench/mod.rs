@@ -7,6 +7,7 @@ pub mod grpc;
 pub mod lifecycle;
 pub mod measure;
 pub mod portfolio;
+pub mod raw;
 pub mod report;
 pub mod sweep;
 pub mod writes;
