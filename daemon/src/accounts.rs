@@ -923,11 +923,12 @@ mod tests {
 }
 
 #[cfg(test)]
-mod store_tests {
+pub(crate) mod store_tests {
     use super::*;
     use crate::seal::MasterKey;
 
-    fn open(path: &std::path::Path, key: &[u8]) -> Accounts {
+    /// The registry over a redb file at `path`, sealing with `key`.
+    pub(crate) fn open(path: &std::path::Path, key: &[u8]) -> Accounts {
         let store = Store::open(path).unwrap();
         let ring = Keyring::new(MasterKey::from_bytes(key).unwrap());
         let (events, _) = broadcast::channel(16);

@@ -252,26 +252,14 @@ impl Service<http::Request<Body>> for AccountRoutes {
 mod tests {
     use std::collections::BTreeMap;
 
-    use tokio::sync::broadcast;
-
     use super::*;
     use crate::accounts::{AccountPatch, DEFAULT_CONNECTOR, NewAccount};
     use crate::audit::Actor;
-    use crate::seal::{Keyring, MasterKey, generate_master_key};
+    use crate::seal::generate_master_key;
     use crate::secret::ApiKey;
-    use crate::store::Store;
 
     fn open(dir: &std::path::Path) -> Accounts {
-        let store = Store::open(&dir.join("r.redb")).unwrap();
-        let ring = Keyring::new(MasterKey::from_bytes(&generate_master_key()).unwrap());
-        let (events, _) = broadcast::channel(16);
-        Accounts::load(
-            store,
-            Arc::new(arc_swap::ArcSwap::from_pointee(ring)),
-            events,
-            100,
-        )
-        .unwrap()
+        crate::accounts::store_tests::open(&dir.join("r.redb"), &generate_master_key())
     }
 
     async fn create(accounts: &Accounts, name: &str, labels: &[(&str, &str)]) {

@@ -61,12 +61,31 @@ async fn wait_for_pings(up: &InstanceHandle, from: u64, n: u64, limit: Duration)
 }
 
 /// A daemon checking every 500 ms (timeout 500 ms: a debug build's handshake fits many times
-/// over) with `env` added to its environment.
-fn monitor_options(env: Vec<(String, String)>) -> DaemonOptions {
-    DaemonOptions {
-        env,
-        ..fast_monitor(500, 500)
-    }
+/// over) with `env` added to its environment, and the account "tls" on `up`.
+async fn monitoring(
+    pki: &Pki,
+    state: &std::path::Path,
+    env: Vec<(String, String)>,
+    up: &InstanceHandle,
+) -> (Daemon, MonitorServiceClient<Channel>) {
+    let d = Daemon::start(
+        pki,
+        state,
+        &DaemonOptions {
+            env,
+            ..fast_monitor(500, 500)
+        },
+    );
+    add_sim_account(
+        &mut d.accounts(&pki.admin()).await,
+        "tls",
+        &up.url(),
+        KEY,
+        &[],
+    )
+    .await;
+    let m = d.monitor(&pki.admin()).await;
+    (d, m)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,23 +99,13 @@ async fn https_upstream_trusted_through_ssl_cert_file_is_up_on_one_kept_alive_co
     let state = tempfile::tempdir().unwrap();
     let ca_file = state.path().join("upstream-ca.pem");
     std::fs::write(&ca_file, sim.ca_pem().unwrap()).unwrap();
-    let d = Daemon::start(
+    let (_d, mut m) = monitoring(
         &pki,
         &state.path().join("daemon"),
-        &monitor_options(vec![(
-            "SSL_CERT_FILE".into(),
-            ca_file.display().to_string(),
-        )]),
-    );
-    add_sim_account(
-        &mut d.accounts(&pki.admin()).await,
-        "tls",
-        &up.url(),
-        KEY,
-        &[],
+        vec![("SSL_CERT_FILE".into(), ca_file.display().to_string())],
+        &up,
     )
     .await;
-    let mut m = d.monitor(&pki.admin()).await;
 
     let h = wait_for_state(&mut m, "tls", pb::HealthState::Up, Duration::from_secs(20)).await;
     assert_eq!(h.reason, 0, "{h:?}");
@@ -136,16 +145,7 @@ async fn https_upstream_signed_by_an_unknown_ca_is_down_with_reason_tls() {
     let state = tempfile::tempdir().unwrap();
     // No SSL_CERT_FILE of ours: the daemon has the environment's trust store, which cannot hold
     // a CA made a moment ago.
-    let d = Daemon::start(&pki, state.path(), &monitor_options(Vec::new()));
-    add_sim_account(
-        &mut d.accounts(&pki.admin()).await,
-        "tls",
-        &up.url(),
-        KEY,
-        &[],
-    )
-    .await;
-    let mut m = d.monitor(&pki.admin()).await;
+    let (_d, mut m) = monitoring(&pki, state.path(), Vec::new(), &up).await;
 
     let h = wait_for_state(
         &mut m,
