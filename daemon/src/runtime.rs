@@ -68,7 +68,8 @@ pub enum StartError {
     Seal(#[from] crate::seal::SealError),
     #[error(transparent)]
     Tls(#[from] auth::AuthError),
-    #[error("cannot bind {addr}: {source}")]
+    // The cause is the error's source: `{:#}` prints it after the message.
+    #[error("cannot bind {addr}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
@@ -79,7 +80,7 @@ pub enum StartError {
         "account {account} is sealed with master key {key_id}, which is not loaded; put that key beside the master key file as master-key.retired-{key_id} (or restore the matching key) and start again"
     )]
     MissingKey { account: String, key_id: String },
-    #[error("cannot bind the metrics listener {addr}: {source}")]
+    #[error("cannot bind the metrics listener {addr}")]
     Metrics {
         addr: SocketAddr,
         source: std::io::Error,
