@@ -941,7 +941,8 @@ pub(crate) mod store_tests {
         .unwrap()
     }
 
-    fn new(name: &str, key: &str) -> NewAccount {
+    /// An enabled account at an address nothing answers on, without labels.
+    pub(crate) fn new(name: &str, key: &str) -> NewAccount {
         NewAccount {
             request_id: String::new(),
             name: name.into(),

@@ -250,39 +250,22 @@ impl Service<http::Request<Body>> for AccountRoutes {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::accounts::{AccountPatch, DEFAULT_CONNECTOR, NewAccount};
+    use crate::accounts::AccountPatch;
     use crate::audit::Actor;
     use crate::seal::generate_master_key;
-    use crate::secret::ApiKey;
 
     fn open(dir: &std::path::Path) -> Accounts {
         crate::accounts::store_tests::open(&dir.join("r.redb"), &generate_master_key())
     }
 
     async fn create(accounts: &Accounts, name: &str, labels: &[(&str, &str)]) {
-        let labels: BTreeMap<String, String> = labels
+        let mut new = crate::accounts::store_tests::new(name, "key-123456789");
+        new.labels = labels
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        accounts
-            .create(
-                &Actor::system(),
-                NewAccount {
-                    request_id: String::new(),
-                    name: name.into(),
-                    connector: DEFAULT_CONNECTOR.into(),
-                    host_url: "http://127.0.0.1:9".into(),
-                    ws_url: String::new(),
-                    api_key: ApiKey::new("key-123456789"),
-                    labels,
-                    enabled: true,
-                },
-            )
-            .await
-            .unwrap();
+        accounts.create(&Actor::system(), new).await.unwrap();
     }
 
     /// A page as this module sends it.
