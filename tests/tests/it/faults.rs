@@ -93,16 +93,7 @@ fn daemon_sockets_to(pid: u32, ports: &HashSet<u16>) -> usize {
 }
 
 async fn health_by_name(d: &Daemon, pki: &Pki) -> HashMap<String, pb::AccountHealth> {
-    d.monitor(&pki.admin())
-        .await
-        .list_health(pb::ListHealthRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .accounts
-        .into_iter()
-        .map(|h| (h.account_name.clone(), h))
-        .collect()
+    crate::harness::health_by_name(&mut d.monitor(&pki.admin()).await).await
 }
 
 fn assert_alive(d: &mut Daemon, when: &str) {

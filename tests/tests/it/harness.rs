@@ -664,3 +664,17 @@ impl Rng {
         lo + self.next_u64() % (hi - lo).max(1)
     }
 }
+
+/// ListHealth, keyed by account name.
+pub async fn health_by_name(
+    m: &mut roster_proto::v1::monitor_service_client::MonitorServiceClient<Channel>,
+) -> std::collections::HashMap<String, roster_proto::v1::AccountHealth> {
+    m.list_health(roster_proto::v1::ListHealthRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .accounts
+        .into_iter()
+        .map(|h| (h.account_name.clone(), h))
+        .collect()
+}

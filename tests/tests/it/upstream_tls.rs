@@ -3,7 +3,6 @@
 //! CA. Trusted, the account is UP and every check reuses one kept-alive TLS connection;
 //! untrusted, it is DOWN with reason TLS and no request ever reaches the upstream.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use roster_proto::v1 as pb;
@@ -11,20 +10,9 @@ use roster_proto::v1::monitor_service_client::MonitorServiceClient;
 use roster_tests::sim::{InstanceHandle, InstanceSpec, Simulator};
 use tonic::transport::Channel;
 
-use crate::harness::{Daemon, DaemonOptions, Pki, add_sim_account, fast_monitor};
+use crate::harness::{Daemon, DaemonOptions, Pki, add_sim_account, fast_monitor, health_by_name};
 
 const KEY: &str = "KEY-tls-upstream-5c4b3a291807";
-
-async fn health(m: &mut MonitorServiceClient<Channel>) -> HashMap<String, pb::AccountHealth> {
-    m.list_health(pb::ListHealthRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .accounts
-        .into_iter()
-        .map(|h| (h.account_name.clone(), h))
-        .collect()
-}
 
 /// Polls ListHealth until `name` is in `state`; panics with the last answer after `limit`.
 async fn wait_for_state(
@@ -35,7 +23,7 @@ async fn wait_for_state(
 ) -> pb::AccountHealth {
     let start = Instant::now();
     loop {
-        let now = health(m).await;
+        let now = health_by_name(m).await;
         if let Some(h) = now.get(name).filter(|h| h.state == state as i32) {
             return h.clone();
         }
@@ -127,7 +115,7 @@ async fn https_upstream_trusted_through_ssl_cert_file_is_up_on_one_kept_alive_co
         "the checks did not reuse one kept-alive TLS connection ({} pings)",
         up.request_count("ping")
     );
-    let h = health(&mut m).await.remove("tls").unwrap();
+    let h = health_by_name(&mut m).await.remove("tls").unwrap();
     assert_eq!(
         (h.state, h.reason),
         (pb::HealthState::Up as i32, 0),
