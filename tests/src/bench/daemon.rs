@@ -201,6 +201,11 @@ impl Daemon {
             .await?)
     }
 
+    /// A bare mTLS HTTP/2 connection with the admin profile, for `raw::ListAccountsRaw`.
+    pub async fn h2_connection(&self) -> anyhow::Result<super::raw::H2Connection> {
+        super::raw::H2Connection::connect(self.addr, &self.pki).await
+    }
+
     /// The `--addr`/`--profile` arguments for `rosterctl`.
     pub fn ctl_args(&self) -> Vec<String> {
         vec![

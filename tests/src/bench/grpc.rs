@@ -16,7 +16,7 @@ use tonic::transport::Channel;
 
 use super::daemon::{Daemon, Env};
 use super::measure::{Latencies, ProcSample, ms};
-use super::raw::ListAccountsRaw;
+use super::raw::{H2Connection, ListAccountsRaw};
 use super::report::Report;
 
 #[derive(Debug, Clone)]
@@ -42,8 +42,8 @@ pub enum Rpc {
     GetAccount,
     /// A page of 100, every answer decoded by tonic/prost.
     ListAccounts,
-    /// The same RPC, each answer's status checked but only one in `raw::VERIFY_EVERY` decoded
-    /// (and checked to be a page of 100): the load generator's own decoding cost left out.
+    /// The same RPC from the lean `h2` caller of `raw`: every answer's gRPC framing and status
+    /// checked, one in `raw::VERIFY_EVERY` decoded (and checked to be a page of 100).
     ListAccountsRaw,
     GetHealth,
 }
@@ -59,11 +59,11 @@ struct Caller {
 }
 
 impl Caller {
-    fn new(ch: &Channel) -> Self {
+    fn new(ch: &Channel, h2: &H2Connection) -> Self {
         Caller {
             accounts: AccountServiceClient::new(ch.clone()),
             monitor: MonitorServiceClient::new(ch.clone()),
-            list_raw: ListAccountsRaw::new(ch),
+            list_raw: ListAccountsRaw::new(h2, PAGE_SIZE),
         }
     }
 
@@ -84,7 +84,7 @@ impl Caller {
                     })
                     .await?;
             }
-            Rpc::ListAccountsRaw => self.list_raw.call(PAGE_SIZE).await?,
+            Rpc::ListAccountsRaw => self.list_raw.call().await?,
             Rpc::GetHealth => {
                 self.monitor
                     .get_health(GetHealthRequest {
@@ -102,6 +102,7 @@ async fn load(
     daemon: &Daemon,
     o: &GrpcOpts,
     channels: &[Channel],
+    h2: &[H2Connection],
     ids: &[String],
     report: &mut Report,
 ) -> anyhow::Result<()> {
@@ -113,7 +114,7 @@ async fn load(
     let period = (o.rate > 0).then(|| Duration::from_secs_f64(o.clients as f64 / o.rate as f64));
     let mut tasks = Vec::with_capacity(o.clients);
     for k in 0..o.clients {
-        let mut caller = Caller::new(&channels[k % channels.len()]);
+        let mut caller = Caller::new(&channels[k % channels.len()], &h2[k % h2.len()]);
         let ids = ids.clone();
         let mut next = period.map(|p| warm_until + p.mul_f64(k as f64 / o.clients as f64));
         tasks.push(tokio::spawn(async move {
@@ -268,11 +269,13 @@ pub async fn run(o: &GrpcOpts, keep: bool) -> anyhow::Result<Report> {
         .collect();
     let (ids, _) = super::create_accounts(&ch, reqs, 32).await?;
     let mut channels = Vec::with_capacity(connections);
+    let mut h2 = Vec::with_capacity(connections);
     for _ in 0..connections {
         channels.push(daemon.channel().await?);
+        h2.push(daemon.h2_connection().await?);
     }
     for &rpc in &o.rpcs {
-        load(rpc, &daemon, o, &channels, &ids, &mut report).await?;
+        load(rpc, &daemon, o, &channels, &h2, &ids, &mut report).await?;
     }
     report.note(format!(
         "{} concurrent clients (callers), one request at a time each, over {connections} mTLS connections (HTTP/2 streams multiplexed; caller k uses connection k mod {connections}); one admin principal, `[limits]` raised so the per-principal limit never answers. {} s measured per RPC after 1 s of warm-up.",
@@ -282,9 +285,9 @@ pub async fn run(o: &GrpcOpts, keep: bool) -> anyhow::Result<Report> {
         report.note(format!("Open loop: each caller sends on a fixed schedule ({} req/s in all) whether or not its previous answer came back late, and each latency is measured from the scheduled send time, so queueing behind a slow answer counts (no coordinated omission).", o.rate));
     }
     if o.rpcs.contains(&Rpc::ListAccountsRaw) {
-        report.note(format!("ListAccountsRaw is the ListAccounts RPC over the same channels with a client codec that keeps each answer's bytes: every answer's gRPC status is checked, and one in {} is decoded and checked to hold a page of {PAGE_SIZE}. ListAccounts decodes every page with prost, which costs the load generator more CPU than the daemon spends on it.", super::raw::VERIFY_EVERY));
+        report.note(format!("ListAccountsRaw is the ListAccounts RPC sent by a lean HTTP/2 caller (the `h2` crate, over {connections} mTLS connections of its own, with tonic's window sizes): every answer is checked to be HTTP 200 with one uncompressed gRPC message of exactly the bytes received and `grpc-status: 0`, and one in {} is decoded and checked to hold a page of {PAGE_SIZE}. ListAccounts uses tonic's typed client and decodes every page with prost, which costs the load generator more CPU than the daemon spends on it.", super::raw::VERIFY_EVERY));
     }
-    report.note("The clients (tonic, in the bench process) run on the same 2 cores as the daemon, so client and server compete for CPU. 'req per daemon CPU-second' is the server's own cost; 'daemon + load generator' divides by the CPU time of both processes over the window.");
+    report.note("The clients (in the bench process) run on the same 2 cores as the daemon, so client and server compete for CPU. 'req per daemon CPU-second' is the server's own cost; 'daemon + load generator' divides by the CPU time of both processes over the window.");
     report.note("Accounts are created disabled so that no monitor traffic runs during the measurement; GetHealth answers from the monitor's in-memory map either way.");
     if o.perf.is_some() {
         report.note("Profiled with `perf record -e cpu-clock` during this run (perf's own overhead is in the figures).");
