@@ -535,6 +535,7 @@ impl Accounts {
             create_time: now,
             update_time: now,
             revision: 1,
+            wire: Default::default(),
         };
         let actor = actor.clone();
         let retention = self.inner.event_retention;

@@ -1,23 +1,24 @@
-//! ListAccounts from cached encodings: each account's `roster.v1.Account` is encoded once and the
-//! bytes are reused by every page that holds it until the account changes.
+//! ListAccounts from cached encodings: each account's `roster.v1.Account` is encoded once per
+//! version of its record and the bytes are reused by every page that holds it.
 //!
 //! Building and encoding a hundred `Account` messages per page (a `String` per field, an etag and
 //! two timestamps formatted, prost's varints) was most of the daemon's cost of a ListAccounts
-//! page, for data that changes only on a write. A page is now the cached bytes of its accounts
-//! written one after another as field 1 of `ListAccountsResponse`, then the page token and total
-//! encoded by prost: the same bytes a client would get from the generated server, and decoded as
-//! the same message.
+//! page, for data that changes only on a write. The encoding is kept in the record itself
+//! (`AccountRecord::wire`): a write puts a new record in the registry, and a new record starts
+//! with no encoding, so there is no invalidation to forget and no lookup per account. A page is
+//! those bytes written one after another as field 1 of `ListAccountsResponse`, then the page
+//! token and total encoded by prost: the same bytes a client would get from the generated
+//! server, and decoded as the same message.
 //!
 //! The generated `AccountServiceServer` encodes only `pb::ListAccountsResponse`, so
 //! `AccountRoutes` sits in front of it: ListAccounts is answered here, with the same request
 //! codec and size limits, and every other method goes to the generated server.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{BufMut, Bytes};
+use bytes::BufMut;
 use prost::Message as _;
 use roster_proto::codec::StrictDecoder;
 use roster_proto::v1 as pb;
@@ -30,84 +31,22 @@ use tonic::{Request, Response, Status};
 
 use super::accounts::AccountApi;
 use super::convert;
-use crate::accounts::Accounts;
 use crate::store::AccountRecord;
 
 /// Field 1 (`accounts`) of `ListAccountsResponse`, wire type 2 (length-delimited): the key that
 /// precedes each encoded account.
 const ACCOUNTS_FIELD_KEY: u8 = (1 << 3) | 2;
 
-/// Entries for deleted accounts tolerated before the cache is swept.
-const STALE_SLACK: usize = 64;
-
-/// The encoded `roster.v1.Account` of each account, keyed by id. An entry is used only for the
-/// record it was encoded from (`Arc::ptr_eq`): a write puts a new record in the registry, so a
-/// changed account is re-encoded the next time a page holds it, with no invalidation hook to
-/// forget and no moment at which an old encoding can be served for a newer record.
-#[derive(Default)]
-pub struct EncodedAccounts {
-    map: RwLock<IdMap>,
+/// The encoded `roster.v1.Account` of this version of `record`.
+fn wire(record: &AccountRecord) -> &[u8] {
+    record
+        .wire
+        .get_or_init(|| convert::account(record).encode_to_vec())
 }
 
-/// Looked up once per account on every page: a fast hash (SipHash was ~5 % of a page), as the
-/// monitor's id maps use. The ids are server-assigned, so there is no hash-flooding input here.
-type IdMap = HashMap<String, (Arc<AccountRecord>, Bytes), foldhash::fast::RandomState>;
-
-impl EncodedAccounts {
-    /// The encodings of `records`, in order; encodes (and keeps) those not cached yet.
-    pub fn encode_all(&self, records: &[Arc<AccountRecord>], accounts: &Accounts) -> Vec<Bytes> {
-        let cached: Vec<Option<Bytes>> = {
-            let map = read(&self.map);
-            records
-                .iter()
-                .map(|r| {
-                    map.get(&r.id)
-                        .filter(|(from, _)| Arc::ptr_eq(from, r))
-                        .map(|(_, bytes)| bytes.clone())
-                })
-                .collect()
-        };
-        let mut fresh = Vec::new();
-        let out = records
-            .iter()
-            .zip(cached)
-            .map(|(record, hit)| {
-                hit.unwrap_or_else(|| {
-                    let bytes = Bytes::from(convert::account(record).encode_to_vec());
-                    fresh.push((record.clone(), bytes.clone()));
-                    bytes
-                })
-            })
-            .collect();
-        if !fresh.is_empty() {
-            let mut map = write(&self.map);
-            for (record, bytes) in fresh {
-                map.insert(record.id.clone(), (record, bytes));
-            }
-            // An update overwrites its account's entry; only deleted accounts leave theirs.
-            if map.len() > accounts.count() + STALE_SLACK {
-                map.retain(|id, _| accounts.exists(id));
-            }
-        }
-        out
-    }
-}
-
-// A poisoned lock only means a panic elsewhere while it was held; every entry is a whole value
-// inserted at once, so the map is consistent either way.
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// A ListAccounts answer whose accounts are already encoded.
+/// A ListAccounts answer: its records, written from their cached encodings.
 pub struct EncodedPage {
-    accounts: Vec<Bytes>,
+    accounts: Vec<Arc<AccountRecord>>,
     /// The fields after `accounts` (page token, total), encoded by prost.
     tail: pb::ListAccountsResponse,
 }
@@ -115,7 +54,8 @@ pub struct EncodedPage {
 impl EncodedPage {
     /// The wire form of the page: what `pb::ListAccountsResponse::encode` writes for it.
     fn encode(&self, buf: &mut impl BufMut) -> Result<(), prost::EncodeError> {
-        for account in &self.accounts {
+        for record in &self.accounts {
+            let account = wire(record);
             buf.put_u8(ACCOUNTS_FIELD_KEY);
             prost::encode_length_delimiter(account.len(), buf)?;
             buf.put_slice(account);
@@ -161,7 +101,6 @@ impl Encoder for ListEncoder {
 #[derive(Clone)]
 struct ListAccounts {
     api: Arc<AccountApi>,
-    encoded: Arc<EncodedAccounts>,
 }
 
 impl UnaryService<pb::ListAccountsRequest> for ListAccounts {
@@ -172,11 +111,8 @@ impl UnaryService<pb::ListAccountsRequest> for ListAccounts {
         let this = self.clone();
         Box::pin(async move {
             let page = this.api.list_page(request.get_ref())?;
-            let accounts = this
-                .encoded
-                .encode_all(&page.accounts, &this.api.0.accounts);
             Ok(Response::new(EncodedPage {
-                accounts,
+                accounts: page.accounts,
                 tail: pb::ListAccountsResponse {
                     accounts: Vec::new(),
                     next_page_token: page.next_page_token,
@@ -204,10 +140,7 @@ impl AccountRoutes {
             generated: AccountServiceServer::from_arc(api.clone())
                 .max_decoding_message_size(max_decoding)
                 .max_encoding_message_size(max_encoding),
-            list: ListAccounts {
-                api,
-                encoded: Arc::default(),
-            },
+            list: ListAccounts { api },
             max_decoding,
             max_encoding,
         }
@@ -251,7 +184,7 @@ impl Service<http::Request<Body>> for AccountRoutes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accounts::AccountPatch;
+    use crate::accounts::{AccountPatch, Accounts};
     use crate::audit::Actor;
     use crate::seal::generate_master_key;
 
@@ -269,14 +202,9 @@ mod tests {
     }
 
     /// A page as this module sends it.
-    fn sent(
-        encoded: &EncodedAccounts,
-        accounts: &Accounts,
-        records: &[Arc<AccountRecord>],
-        token: &str,
-    ) -> Vec<u8> {
+    fn sent(records: &[Arc<AccountRecord>], token: &str) -> Vec<u8> {
         let page = EncodedPage {
-            accounts: encoded.encode_all(records, accounts),
+            accounts: records.to_vec(),
             tail: pb::ListAccountsResponse {
                 accounts: Vec::new(),
                 next_page_token: token.into(),
@@ -304,19 +232,15 @@ mod tests {
         create(&accounts, "a", &[]).await;
         create(&accounts, "b", &[("desk", "x")]).await;
         create(&accounts, "c", &[("desk", "y"), ("env", "prod")]).await;
-        let encoded = EncodedAccounts::default();
         let records = accounts.all();
         for token in ["", "next-page"] {
             // The same message, whether encodings are fresh (first pass) or cached (second) ...
-            let wire = sent(&encoded, &accounts, &records, token);
+            let wire = sent(&records, token);
             let decoded = pb::ListAccountsResponse::decode(wire.as_slice()).unwrap();
             assert_eq!(decoded, plain(&records, token));
             // ... and byte for byte where prost's order is fixed (at most one label each).
             let two = records.get(..2).unwrap();
-            assert_eq!(
-                sent(&encoded, &accounts, two, token),
-                plain(two, token).encode_to_vec()
-            );
+            assert_eq!(sent(two, token), plain(two, token).encode_to_vec());
         }
 
         let b = accounts.get("b").unwrap();
@@ -329,11 +253,28 @@ mod tests {
             .await
             .unwrap();
         let records = accounts.all();
-        let wire = sent(&encoded, &accounts, &records, "");
+        let wire = sent(&records, "");
         let decoded = pb::ListAccountsResponse::decode(wire.as_slice()).unwrap();
         assert_eq!(decoded, plain(&records, ""));
         let b2 = decoded.accounts.iter().find(|a| a.id == b.id).unwrap();
         assert_eq!((b2.name.as_str(), b2.etag.as_str()), ("b2", "r2"));
+    }
+
+    #[tokio::test]
+    async fn a_copy_of_a_record_never_carries_its_encoding() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = open(dir.path());
+        create(&accounts, "a", &[]).await;
+        let record = accounts.get("a").unwrap();
+        let encoded = wire(&record).to_vec();
+        // The start of a next version: changed, then encoded afresh, never the old bytes.
+        let mut next = (*record).clone();
+        next.name = "a2".into();
+        let fresh = pb::Account::decode(wire(&next)).unwrap();
+        assert_eq!(fresh.name, "a2");
+        assert_eq!(wire(&record), encoded.as_slice());
+        // The memo is not part of the record's value: an encoded record equals its fresh copy.
+        assert_eq!(*record, (*record).clone());
     }
 
     #[test]
@@ -349,25 +290,5 @@ mod tests {
         ] {
             assert!(!AccountRoutes::is_list_accounts(other), "{other}");
         }
-    }
-
-    #[tokio::test]
-    async fn deleted_accounts_do_not_stay_cached() {
-        let dir = tempfile::tempdir().unwrap();
-        let accounts = open(dir.path());
-        let encoded = EncodedAccounts::default();
-        for i in 0..STALE_SLACK + 2 {
-            create(&accounts, &format!("acct-{i}"), &[]).await;
-        }
-        encoded.encode_all(&accounts.all(), &accounts);
-        for record in accounts.all() {
-            accounts
-                .delete(&Actor::system(), &record.id, "")
-                .await
-                .unwrap();
-        }
-        create(&accounts, "last", &[]).await;
-        encoded.encode_all(&accounts.all(), &accounts);
-        assert_eq!(read(&encoded.map).len(), 1);
     }
 }
