@@ -27,6 +27,8 @@ pub struct GrpcOpts {
     pub connections: usize,
     pub accounts: usize,
     pub secs: u64,
+    /// Measured windows per RPC (each after its own second of warm-up), pooled in the report.
+    pub repeat: usize,
     /// Offered load in requests per second over all callers (open loop: each caller sends on a
     /// fixed schedule and latency counts from the scheduled time, so a slow answer cannot hide
     /// the queueing it causes). 0: closed loop, every caller as fast as the answers come.
@@ -97,15 +99,27 @@ impl Caller {
     }
 }
 
-async fn load(
+/// What one measured window of one RPC produced.
+struct Window {
+    latencies: Vec<Duration>,
+    errors: u64,
+    first_error: Option<tonic::Status>,
+    /// From the end of warm-up until the last answer.
+    answered_in: Duration,
+    daemon_cpu: Duration,
+    bench_cpu: Duration,
+}
+
+/// One window: 1 s of warm-up, then `o.secs` measured, every caller on its own task.
+async fn window(
     rpc: Rpc,
     daemon: &Daemon,
     o: &GrpcOpts,
     channels: &[Channel],
     h2: &[H2Connection],
     ids: &[String],
-    report: &mut Report,
-) -> anyhow::Result<()> {
+    perf: Option<PathBuf>,
+) -> anyhow::Result<Window> {
     // One second unmeasured first: connection windows, allocator and caches warm up.
     let warm_until = Instant::now() + Duration::from_secs(1);
     let end = warm_until + Duration::from_secs(o.secs);
@@ -154,39 +168,70 @@ async fn load(
     tokio::time::sleep_until(warm_until.into()).await;
     let s0 = daemon.sample()?;
     let b0 = ProcSample::read(std::process::id())?;
-    let perf = match &o.perf {
-        Some(prefix) => Some(super::measure::perf_record(
-            daemon.pid,
-            &perf_file(prefix, rpc),
-            o.secs,
-        )?),
+    let perf = match perf {
+        Some(file) => Some(super::measure::perf_record(daemon.pid, &file, o.secs)?),
         None => None,
     };
-    let mut all = Vec::new();
-    let mut errors = 0;
-    let mut first_error = None;
+    let mut w = Window {
+        latencies: Vec::new(),
+        errors: 0,
+        first_error: None,
+        answered_in: Duration::ZERO,
+        daemon_cpu: Duration::ZERO,
+        bench_cpu: Duration::ZERO,
+    };
     for t in tasks {
         let (l, e, first) = t.await?;
-        all.extend(l);
-        errors += e;
-        first_error = first_error.or(first);
+        w.latencies.extend(l);
+        w.errors += e;
+        w.first_error = w.first_error.or(first);
     }
     // Until the last answer: under an open loop that the daemon cannot keep up with, answers
     // arrive long after the last scheduled send, and throughput is what was answered per second.
-    let answered_in = warm_until.elapsed().max(Duration::from_secs(o.secs));
+    w.answered_in = warm_until.elapsed().max(Duration::from_secs(o.secs));
     let s1 = daemon.sample()?;
     let b1 = ProcSample::read(std::process::id())?;
     if let Some(mut p) = perf {
         tokio::task::spawn_blocking(move || p.wait()).await??;
     }
+    w.daemon_cpu = s1.cpu_since(&s0).0;
+    w.bench_cpu = b1.cpu_since(&b0).0;
+    Ok(w)
+}
+
+/// `o.repeat` windows of one RPC, reported pooled (and each window's p99 when there are more).
+async fn load(
+    rpc: Rpc,
+    daemon: &Daemon,
+    o: &GrpcOpts,
+    channels: &[Channel],
+    h2: &[H2Connection],
+    ids: &[String],
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let mut all = Vec::new();
+    let (mut errors, mut first_error) = (0, None);
+    let (mut answered_in, mut cpu, mut bench_cpu) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut p99s = Vec::new();
+    for run in 0..o.repeat.max(1) {
+        let perf = o.perf.as_deref().map(|prefix| perf_file(prefix, rpc, run));
+        let w = window(rpc, daemon, o, channels, h2, ids, perf).await?;
+        p99s.push(ms(Latencies::new(w.latencies.clone()).pct(99.0)));
+        all.extend(w.latencies);
+        errors += w.errors;
+        first_error = first_error.or(w.first_error);
+        answered_in += w.answered_in;
+        cpu += w.daemon_cpu;
+        bench_cpu += w.bench_cpu;
+    }
     if let Some(e) = first_error {
         eprintln!("{rpc:?}: {errors} errors; the first: {e}");
     }
-    let (cpu, pct) = s1.cpu_since(&s0);
-    let (bench_cpu, bench_pct) = b1.cpu_since(&b0);
+    let pct = |cpu: Duration| 100.0 * cpu.as_secs_f64() / answered_in.as_secs_f64().max(1e-9);
     let n = all.len();
     let lat = Latencies::new(all);
-    let rps = n as f64 / answered_in.as_secs_f64();
+    let rps = n as f64 / answered_in.as_secs_f64().max(1e-9);
     let per_daemon_cpu = n as f64 / cpu.as_secs_f64().max(1e-9);
     let per_total_cpu = n as f64 / (cpu + bench_cpu).as_secs_f64().max(1e-9);
     report.row(
@@ -204,10 +249,18 @@ async fn load(
         ),
         "p99 < 5 ms",
     );
+    if p99s.len() > 1 {
+        report.row(
+            format!("{rpc:?}: p99 of each of the {} windows", p99s.len()),
+            p99s.join(", "),
+            "",
+        );
+    }
     report.row(
         format!("{rpc:?}: daemon CPU, req per daemon CPU-second (req/s per core)"),
         format!(
-            "{pct:.0} % of one core, {per_daemon_cpu:.0} ({:.1} µs per request)",
+            "{:.0} % of one core, {per_daemon_cpu:.0} ({:.1} µs per request)",
+            pct(cpu),
             1e6 / per_daemon_cpu
         ),
         "",
@@ -215,21 +268,27 @@ async fn load(
     report.row(
         format!("{rpc:?}: load generator CPU; req per CPU-second of daemon + load generator"),
         format!(
-            "{bench_pct:.0} % of one core, {per_total_cpu:.0} ({:.1} µs per request in all)",
+            "{:.0} % of one core, {per_total_cpu:.0} ({:.1} µs per request in all)",
+            pct(bench_cpu),
             1e6 / per_total_cpu
         ),
         "",
     );
     eprintln!(
-        "{rpc:?}: {rps:.0} req/s, p99 {}, {per_daemon_cpu:.0} req per daemon CPU-s, {per_total_cpu:.0} per total CPU-s",
-        ms(lat.pct(99.0))
+        "{rpc:?}: {rps:.0} req/s, p99 {} (windows: {}), {per_daemon_cpu:.0} req per daemon CPU-s, {per_total_cpu:.0} per total CPU-s",
+        ms(lat.pct(99.0)),
+        p99s.join(", ")
     );
     Ok(())
 }
 
-fn perf_file(prefix: &Path, rpc: Rpc) -> PathBuf {
+fn perf_file(prefix: &Path, rpc: Rpc, run: usize) -> PathBuf {
     let mut name = prefix.as_os_str().to_owned();
-    name.push(format!("-{rpc:?}.data"));
+    if run == 0 {
+        name.push(format!("-{rpc:?}.data"));
+    } else {
+        name.push(format!("-{rpc:?}-{run}.data"));
+    }
     PathBuf::from(name)
 }
 
@@ -278,8 +337,13 @@ pub async fn run(o: &GrpcOpts, keep: bool) -> anyhow::Result<Report> {
         load(rpc, &daemon, o, &channels, &h2, &ids, &mut report).await?;
     }
     report.note(format!(
-        "{} concurrent clients (callers), one request at a time each, over {connections} mTLS connections (HTTP/2 streams multiplexed; caller k uses connection k mod {connections}); one admin principal, `[limits]` raised so the per-principal limit never answers. {} s measured per RPC after 1 s of warm-up.",
-        o.clients, o.secs
+        "{} concurrent clients (callers), one request at a time each, over {connections} mTLS connections (HTTP/2 streams multiplexed; caller k uses connection k mod {connections}); one admin principal, `[limits]` raised so the per-principal limit never answers. {}",
+        o.clients,
+        if o.repeat > 1 {
+            format!("{} windows of {} s measured per RPC, each after 1 s of warm-up; the figures pool all windows.", o.repeat, o.secs)
+        } else {
+            format!("{} s measured per RPC after 1 s of warm-up.", o.secs)
+        }
     ));
     if o.rate > 0 {
         report.note(format!("Open loop: each caller sends on a fixed schedule ({} req/s in all) whether or not its previous answer came back late, and each latency is measured from the scheduled send time, so queueing behind a slow answer counts (no coordinated omission).", o.rate));

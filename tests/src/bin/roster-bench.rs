@@ -84,6 +84,10 @@ enum Scenario {
         /// latency counts from the scheduled time). 0 = closed loop, as fast as answers come.
         #[arg(long, default_value_t = 0)]
         rate: u64,
+        /// Measured windows per RPC, each after 1 s of warm-up; the report pools them and lists
+        /// each window's p99.
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
         /// The RPCs to measure, comma-separated, in order. `list-accounts` decodes every page
         /// in the bench (tonic/prost, as a real client would); `list-accounts-raw` sends the same
         /// RPC with a lean HTTP/2 caller (the `h2` crate over its own mTLS connections) that
@@ -175,6 +179,7 @@ fn main() -> anyhow::Result<()> {
                 accounts,
                 secs,
                 rate,
+                repeat,
                 rpcs,
                 perf,
             } => {
@@ -185,6 +190,7 @@ fn main() -> anyhow::Result<()> {
                         accounts,
                         secs,
                         rate,
+                        repeat,
                         rpcs,
                         perf,
                     },
