@@ -201,9 +201,10 @@ impl Daemon {
             .await?)
     }
 
-    /// A bare mTLS HTTP/2 connection with the admin profile, for `raw::ListAccountsRaw`.
-    pub async fn h2_connection(&self) -> anyhow::Result<super::raw::H2Connection> {
-        super::raw::H2Connection::connect(self.addr, &self.pki).await
+    /// Where `raw::H2Connection::connect` reaches the daemon: its address and the PKI dir that
+    /// holds the admin profile.
+    pub fn h2_target(&self) -> (SocketAddr, PathBuf) {
+        (self.addr, self.pki.clone())
     }
 
     /// The `--addr`/`--profile` arguments for `rosterctl`.
