@@ -281,14 +281,6 @@ async fn window(
         Some(file) => Some(super::measure::perf_record(daemon.pid, &file, o.secs)?),
         None => None,
     };
-    let mut w = Window {
-        latencies: Vec::new(),
-        errors: 0,
-        first_error: None,
-        answered_in: Duration::ZERO,
-        daemon_cpu: Duration::ZERO,
-        bench_cpu: Duration::ZERO,
-    };
     let mut results = Vec::new();
     for t in tasks {
         match t {
@@ -299,21 +291,27 @@ async fn window(
             }
         }
     }
-    for (l, e, first) in results {
-        w.latencies.extend(l);
-        w.errors += e;
-        w.first_error = w.first_error.or(first);
-    }
     // Until the last answer: under an open loop that the daemon cannot keep up with, answers
     // arrive long after the last scheduled send, and throughput is what was answered per second.
-    w.answered_in = warm_until.elapsed().max(Duration::from_secs(o.secs));
+    let answered_in = warm_until.elapsed().max(Duration::from_secs(o.secs));
     let s1 = daemon.sample()?;
     let b1 = ProcSample::read(std::process::id())?;
     if let Some(mut p) = perf {
         tokio::task::spawn_blocking(move || p.wait()).await??;
     }
-    w.daemon_cpu = s1.cpu_since(&s0).0;
-    w.bench_cpu = b1.cpu_since(&b0).0;
+    let mut w = Window {
+        latencies: Vec::new(),
+        errors: 0,
+        first_error: None,
+        answered_in,
+        daemon_cpu: s1.cpu_since(&s0).0,
+        bench_cpu: b1.cpu_since(&b0).0,
+    };
+    for (l, e, first) in results {
+        w.latencies.extend(l);
+        w.errors += e;
+        w.first_error = w.first_error.or(first);
+    }
     Ok(w)
 }
 
