@@ -214,13 +214,11 @@ async fn run(cli: Cli, log: logging::LogControl) -> anyhow::Result<()> {
     log.apply(config.log.filter.as_deref())
         .map_err(anyhow::Error::msg)?;
     let drain = config.server.shutdown_timeout;
-    let mut running = runtime::start(config).await.context("startup failed")?;
-    let addr = running.local_addr;
-    println!("rosterd listening on {addr}");
-    if let Some(metrics) = running.metrics_addr {
-        println!("rosterd metrics on http://{metrics}/metrics");
-    }
-    if let Some(dir) = &dev_dir {
+    // --dev's instructions are printed just before the port accepts connections, so a script
+    // that waits for the port finds them; "listening on" just after, so a client that waits
+    // for that line can connect at once. (Both are microseconds apart.)
+    let announce = |addr: std::net::SocketAddr| {
+        let Some(dir) = &dev_dir else { return };
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.clone());
         let profile = dir.join("admin");
         println!("dev state dir: {}", dir.display());
@@ -233,6 +231,14 @@ async fn run(cli: Cli, log: logging::LogControl) -> anyhow::Result<()> {
             "or: export ROSTER_ADDR=https://{addr} ROSTER_PROFILE={} && rosterctl account list",
             profile.display()
         );
+    };
+    let mut running = runtime::start_announced(config, announce)
+        .await
+        .context("startup failed")?;
+    let addr = running.local_addr;
+    println!("rosterd listening on {addr}");
+    if let Some(metrics) = running.metrics_addr {
+        println!("rosterd metrics on http://{metrics}/metrics");
     }
     // Before READY: from then on systemd may send SIGHUP, whose default action is to exit.
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;

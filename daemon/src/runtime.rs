@@ -1,8 +1,10 @@
 //! Startup order, the running server, and shutdown: open the store, load the keyring, load the
 //! accounts, build TLS, bind, serve; on a signal, stop accepting and drain.
 //!
-//! Tests and the binary start the daemon the same way, through [`start`], on a listener they
-//! bound themselves (`127.0.0.1:0` in tests).
+//! Tests and the binary start the daemon the same way, through [`start`] (`127.0.0.1:0` in
+//! tests). The address is bound first, so a taken port fails at once, but connections are
+//! accepted (`listen`) only once everything is open: a client or script that waits for the
+//! port finds a daemon that serves, and whatever `start_announced` printed.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
-use tokio::net::TcpListener;
+use tokio::net::TcpSocket;
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -150,20 +152,32 @@ impl Running {
     }
 }
 
-/// Binds `config.server.listen` and starts.
+/// Pending connections the kernel holds for the accept loop.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds `config.server.listen`, opens everything in order, then listens and serves. Returns once
+/// the listener is serving.
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    let addr = config.server.listen;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
-    start_with_listener(config, listener).await
+    start_announced(config, |_| {}).await
 }
 
-/// Opens everything in order and serves on `listener`. Returns once the listener is serving.
-pub async fn start_with_listener(
+/// As [`start`], and calls `announce` with the bound address once everything is open, just
+/// before the port accepts connections: what it prints is there before anyone can connect.
+pub async fn start_announced(
     config: Config,
-    listener: TcpListener,
+    announce: impl FnOnce(SocketAddr),
 ) -> Result<Running, StartError> {
+    let addr = config.server.listen;
+    let bind_err = |source| StartError::Bind { addr, source };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(bind_err)?;
+    // As std's `TcpListener::bind` does: a restart may bind while old connections linger.
+    socket.set_reuseaddr(true).map_err(bind_err)?;
+    socket.bind(addr).map_err(bind_err)?;
     let started = Instant::now();
     let store_path = config.store.path.clone().ok_or(StartError::NoStorePath)?;
     let key_path = config
@@ -208,10 +222,7 @@ pub async fn start_with_listener(
         .as_deref()
         .and_then(|p| crate::pki::cert_not_after(p).ok());
 
-    let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: config.server.listen,
-        source,
-    })?;
+    let local_addr = socket.local_addr().map_err(bind_err)?;
     let connector: Arc<dyn Connector> = Arc::new(OpenAlgo::new(config.upstream.clone())?);
     let supervisor = Arc::new(Supervisor::new());
     let monitor = MonitorHandle::start(
@@ -266,6 +277,8 @@ pub async fn start_with_listener(
         ),
         None => None,
     };
+    announce(local_addr);
+    let listener = socket.listen(LISTEN_BACKLOG).map_err(bind_err)?;
     let incoming = auth::incoming(
         listener,
         tls.clone(),

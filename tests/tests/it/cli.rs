@@ -278,6 +278,44 @@ fn rejected_clients_get_a_one_line_reason() {
     );
 }
 
+/// A script that waits for the port and then reads the output (as `contract-smoke` does) must
+/// find the instructions: they are printed before the port accepts connections, not after.
+#[test]
+fn rosterd_dev_has_printed_its_rosterctl_command_when_the_port_first_answers() {
+    let state = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = state.path().join("out.log");
+    let mut child = Command::new(bin("rosterd"))
+        .args(["--dev", "--state-dir"])
+        .arg(state.path().join("dev"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rosterd never listened"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let printed = std::fs::read_to_string(&out).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        printed.contains(&format!(
+            "cargo run -q -p rosterctl -- --addr https://127.0.0.1:{port}"
+        )),
+        "when the port first answered, rosterd had printed: {printed:?}"
+    );
+}
+
 #[test]
 fn rosterd_dev_prints_a_rosterctl_command_that_works() {
     let state = tempfile::tempdir().unwrap();
