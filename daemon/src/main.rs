@@ -232,7 +232,7 @@ async fn run(cli: Cli, log: logging::LogControl) -> anyhow::Result<()> {
             profile.display()
         );
     };
-    let mut running = runtime::start_announced(config, announce)
+    let mut running = runtime::start(config, announce)
         .await
         .context("startup failed")?;
     let addr = running.local_addr;

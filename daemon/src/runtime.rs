@@ -1,10 +1,9 @@
 //! Startup order, the running server, and shutdown: open the store, load the keyring, load the
 //! accounts, build TLS, bind, serve; on a signal, stop accepting and drain.
 //!
-//! Tests and the binary start the daemon the same way, through [`start`] (`127.0.0.1:0` in
-//! tests). The address is bound first, so a taken port fails at once, but connections are
-//! accepted (`listen`) only once everything is open: a client or script that waits for the
-//! port finds a daemon that serves, and whatever `start_announced` printed.
+//! The address is bound first, so a taken port fails at once, but connections are accepted
+//! (`listen`) only once everything is open: a client or script that waits for the port finds a
+//! daemon that serves, and whatever [`start`]'s `announce` printed.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -155,15 +154,11 @@ impl Running {
 /// Pending connections the kernel holds for the accept loop.
 const LISTEN_BACKLOG: u32 = 1024;
 
-/// Binds `config.server.listen`, opens everything in order, then listens and serves. Returns once
-/// the listener is serving.
-pub async fn start(config: Config) -> Result<Running, StartError> {
-    start_announced(config, |_| {}).await
-}
-
-/// As [`start`], and calls `announce` with the bound address once everything is open, just
-/// before the port accepts connections: what it prints is there before anyone can connect.
-pub async fn start_announced(
+/// Binds `config.server.listen`, opens everything in order, then listens and serves; returns once
+/// the listener is serving. `announce` is called with the bound address once everything is
+/// open, just before the port accepts connections: what it prints is there before anyone can
+/// connect.
+pub async fn start(
     config: Config,
     announce: impl FnOnce(SocketAddr),
 ) -> Result<Running, StartError> {
