@@ -1,5 +1,6 @@
-//! Every file in `shared/reference/fixtures/` decoded or classified through the same path the
-//! HTTP client uses ([`interpret`]). A new fixture without an expectation here fails the test.
+//! Every file in `tests/fixtures/openalgo/` (recorded OpenAlgo answers, first collected in
+//! `shared/reference/fixtures/`; kept in the repository as the project's own test data) decoded
+//! or classified through the same path the HTTP client uses ([`interpret`]). A new fixture without an expectation here fails the test.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -13,10 +14,7 @@ use crate::connector::{
     UpstreamError,
 };
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/reference/fixtures"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/openalgo");
 
 fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
