@@ -478,7 +478,7 @@ pub enum RoleArg {
     Viewer,
 }
 
-impl From<RoleArg> for rosterd::pki::Role {
+impl From<RoleArg> for roster_pki::Role {
     fn from(r: RoleArg) -> Self {
         match r {
             RoleArg::Admin => Self::Admin,

@@ -11,7 +11,8 @@ pub mod dev;
 pub mod logging;
 pub mod metrics;
 pub mod monitor;
-pub mod pki;
+/// The identity contract, shared with rosterctl through its own crate.
+pub use roster_pki as pki;
 pub mod portfolio;
 pub mod runtime;
 pub mod seal;

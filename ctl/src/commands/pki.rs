@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
-use rosterd::pki;
+use roster_pki as pki;
 
 use super::emit;
 use crate::cli::{Output, PkiCmd};
