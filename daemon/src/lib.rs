@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod connector;
 pub mod dev;
+pub mod domain;
 pub mod logging;
 pub mod metrics;
 pub mod monitor;

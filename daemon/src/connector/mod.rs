@@ -31,74 +31,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::secret::ApiKey;
 
+pub use crate::domain::{FailureReason, Mode};
 pub use openalgo::{ConfigError, ConnectorConfig, OpenAlgo};
-
-/// Whether an OpenAlgo instance serves real broker data or its analyzer ("sandbox"). The flag is
-/// instance-wide upstream; OpenAlgo marks sandbox answers with a top-level `"mode":"analyze"`,
-/// and an answer without it is live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    #[default]
-    Live,
-    Analyze,
-}
-
-/// Why a call to an upstream failed. The names (see [`FailureReason::as_str`]) are the ones the
-/// health model in ARCHITECTURE.md uses, so events and snapshots carry them verbatim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum FailureReason {
-    /// No complete answer within the request timeout (includes a slow or trickling body).
-    #[serde(rename = "TIMEOUT")]
-    Timeout,
-    /// TCP connect refused/reset, DNS failure, or the connection dropped before an answer.
-    #[serde(rename = "CONNECT")]
-    Connect,
-    /// The TLS handshake failed (bad certificate, not TLS on the other end, ...).
-    #[serde(rename = "TLS")]
-    Tls,
-    /// The upstream answered 5xx (OpenAlgo uses 500 for broker-side failures).
-    #[serde(rename = "HTTP_5XX")]
-    Http5xx,
-    /// 403 with a JSON body: bad API key, or no stored, non-revoked broker session.
-    #[serde(rename = "AUTH_REJECTED")]
-    AuthRejected,
-    /// 429 from the upstream, or our own per-endpoint budget had no slot before the deadline.
-    #[serde(rename = "RATE_LIMITED")]
-    RateLimited,
-    /// Anything we cannot use: 400/404, non-JSON, wrong shape, oversized, redirected.
-    #[serde(rename = "BAD_RESPONSE")]
-    BadResponse,
-    /// Ping works but funds answers empty `data`: the broker token died upstream.
-    #[serde(rename = "SESSION_EXPIRED")]
-    SessionExpired,
-    /// 403 that is not JSON: OpenAlgo's WSGI-level IP ban page (`text/plain`).
-    #[serde(rename = "IP_BANNED")]
-    IpBanned,
-}
-
-impl FailureReason {
-    /// The wire/event name, e.g. `"HTTP_5XX"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Timeout => "TIMEOUT",
-            Self::Connect => "CONNECT",
-            Self::Tls => "TLS",
-            Self::Http5xx => "HTTP_5XX",
-            Self::AuthRejected => "AUTH_REJECTED",
-            Self::RateLimited => "RATE_LIMITED",
-            Self::BadResponse => "BAD_RESPONSE",
-            Self::SessionExpired => "SESSION_EXPIRED",
-            Self::IpBanned => "IP_BANNED",
-        }
-    }
-}
-
-impl std::fmt::Display for FailureReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A failed upstream call. `message` is human detail for operators; it never contains the API
 /// key (the connector scrubs it even if an upstream echoes it back).

@@ -9,47 +9,7 @@ use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use super::{ACCOUNTS, EVENTS, EventRecord, HEALTH, Store, StoreError, Tx, UnixMillis, decode};
-use crate::connector::FailureReason;
-
-/// The health states of ARCHITECTURE.md ("Health semantics").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum HealthState {
-    /// Never checked (or not since it was enabled).
-    #[default]
-    Unknown,
-    Up,
-    /// Failing, but fewer consecutive failures than `failures_before_down`.
-    Degraded,
-    Down,
-    /// Disabled accounts are never contacted.
-    Disabled,
-}
-
-impl HealthState {
-    pub const ALL: [HealthState; 5] = [
-        Self::Unknown,
-        Self::Up,
-        Self::Degraded,
-        Self::Down,
-        Self::Disabled,
-    ];
-
-    /// The name used in events and in `counts` maps, e.g. `"DOWN"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unknown => "UNKNOWN",
-            Self::Up => "UP",
-            Self::Degraded => "DEGRADED",
-            Self::Down => "DOWN",
-            Self::Disabled => "DISABLED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-}
+use crate::domain::{FailureReason, HealthState};
 
 /// Current health of one account, as persisted. Times are Unix milliseconds (0 = never).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -513,7 +513,8 @@ impl Tx<'_> {
 }
 
 // Health rows live in `health.rs`; re-exported so callers name them `store::HealthRecord`.
-pub use health::{HealthBatch, HealthRecord, HealthState};
+pub use crate::domain::HealthState;
+pub use health::{HealthBatch, HealthRecord};
 
 #[cfg(test)]
 mod tests {
