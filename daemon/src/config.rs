@@ -211,7 +211,14 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string().trim().replace('\n', " "),
         })?;
-        config.validate()?;
+        // Name the file: the operator may be checking one that is not the running config.
+        config.validate().map_err(|e| match e {
+            ConfigError::Invalid(message) => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        })?;
         Ok(config)
     }
 
@@ -262,6 +269,12 @@ impl Config {
             tracing_subscriber::EnvFilter::try_new(f)
                 .map_err(|e| ConfigError::Invalid(format!("log.filter {f:?}: {e}")))?;
         }
+        self.upstream.validate().map_err(|e| match e {
+            crate::connector::ConfigError::Invalid(m) => {
+                ConfigError::Invalid(format!("upstream.{m}"))
+            }
+            other => ConfigError::Invalid(other.to_string()),
+        })?;
         for serial in &self.tls.revoked_serials {
             if crate::pki::normalize_serial_hex(serial).is_none() {
                 return Err(ConfigError::Invalid(format!(
@@ -304,5 +317,13 @@ mod tests {
         assert!(err.unwrap_err().to_string().contains("monitor.timeout"));
         let err = Config::from_toml("[tls]\nrevoked_serials = [\"xyz\"]\n", Path::new("t.toml"));
         assert!(err.unwrap_err().to_string().contains("xyz"));
+        // [upstream] is checked here too, so `rosterd check-config` catches what startup would.
+        let err = Config::from_toml(
+            "[upstream]\nrequest_timeout = \"0s\"\n",
+            Path::new("t.toml"),
+        );
+        assert!(err.unwrap_err().to_string().contains("request_timeout"));
+        let err = Config::from_toml("[upstream]\nuser_agent = \"a\\nb\"\n", Path::new("t.toml"));
+        assert!(err.unwrap_err().to_string().contains("user_agent"));
     }
 }

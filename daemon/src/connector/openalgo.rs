@@ -73,6 +73,35 @@ impl Default for ConnectorConfig {
     }
 }
 
+impl ConnectorConfig {
+    /// Checks what types alone cannot; `rosterd check-config` runs it as startup does. Returns
+    /// the per-endpoint budget, which the connector needs as a `NonZeroU32`.
+    pub fn validate(&self) -> Result<NonZeroU32, ConfigError> {
+        if self.request_timeout.is_zero() {
+            return Err(ConfigError::Invalid("request_timeout must be > 0"));
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(ConfigError::Invalid("connect_timeout must be > 0"));
+        }
+        if self.max_response_bytes == 0 {
+            return Err(ConfigError::Invalid("max_response_bytes must be > 0"));
+        }
+        // It goes into every request's head verbatim.
+        if !self
+            .user_agent
+            .bytes()
+            .all(|b| b == b' ' || b.is_ascii_graphic())
+        {
+            return Err(ConfigError::Invalid(
+                "user_agent must be printable ASCII on one line",
+            ));
+        }
+        NonZeroU32::new(self.requests_per_second_per_endpoint).ok_or(ConfigError::Invalid(
+            "requests_per_second_per_endpoint must be > 0",
+        ))
+    }
+}
+
 /// Why an [`OpenAlgo`] could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -115,28 +144,7 @@ impl std::fmt::Debug for OpenAlgo {
 
 impl OpenAlgo {
     pub fn new(config: ConnectorConfig) -> Result<Self, ConfigError> {
-        if config.request_timeout.is_zero() {
-            return Err(ConfigError::Invalid("request_timeout must be > 0"));
-        }
-        if config.connect_timeout.is_zero() {
-            return Err(ConfigError::Invalid("connect_timeout must be > 0"));
-        }
-        if config.max_response_bytes == 0 {
-            return Err(ConfigError::Invalid("max_response_bytes must be > 0"));
-        }
-        // It goes into every request's head verbatim.
-        if !config
-            .user_agent
-            .bytes()
-            .all(|b| b == b' ' || b.is_ascii_graphic())
-        {
-            return Err(ConfigError::Invalid(
-                "user_agent must be printable ASCII on one line",
-            ));
-        }
-        let rps = NonZeroU32::new(config.requests_per_second_per_endpoint).ok_or(
-            ConfigError::Invalid("requests_per_second_per_endpoint must be > 0"),
-        )?;
+        let rps = config.validate()?;
         // Burst 1: OpenAlgo counts a *moving* one-second window, and a GCRA with burst b lets
         // b + rate - 1 requests into some one-second window. Burst 1 keeps that at `rate`.
         let quota = Quota::per_second(rps).allow_burst(NonZeroU32::MIN);

@@ -380,3 +380,30 @@ fn rosterd_dev_prints_a_rosterctl_command_that_works() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// `rosterd check-config` validates every section startup validates, `[upstream]` included, and
+/// names the file and the problem.
+#[test]
+fn check_config_rejects_what_startup_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |toml: &str| {
+        let path = dir.path().join("rosterd.toml");
+        std::fs::write(&path, toml).unwrap();
+        let o = Command::new(bin("rosterd"))
+            .arg("check-config")
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let (out, err) = text(&o);
+        (o.status.success(), out, err)
+    };
+    let (ok, out, _) = check("[upstream]\nrequest_timeout = \"2s\"\n");
+    assert!(ok && out.contains("ok"), "{out}");
+    let (ok, _, err) = check("[upstream]\nrequests_per_second_per_endpoint = 0\n");
+    assert!(!ok, "a zero upstream budget passed check-config");
+    assert!(
+        err.contains("rosterd.toml") && err.contains("upstream.requests_per_second_per_endpoint"),
+        "{err}"
+    );
+}
