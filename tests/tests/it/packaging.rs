@@ -52,3 +52,43 @@ fn man_pages_and_completions_match_the_binaries() {
     let man = committed("deploy/man/rosterctl.1");
     assert!(man.contains("account") && man.contains("health") && man.contains("positions"));
 }
+
+/// rosterctl builds from the API and identity contracts only: the daemon's storage, upstream
+/// HTTP client and allocator (a C build) stay out of the CLI.
+#[test]
+fn rosterctl_does_not_depend_on_the_daemon() {
+    let o = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-p",
+            "rosterctl",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .args(["--locked", "--offline"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let tree = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && tree.contains("roster-pki"),
+        "{tree}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for daemon_only in [
+        "rosterd",
+        "redb",
+        "reqwest",
+        "tikv-jemallocator",
+        "tikv-jemalloc-sys",
+    ] {
+        assert!(
+            !tree
+                .lines()
+                .any(|l| l.split(' ').next() == Some(daemon_only)),
+            "rosterctl depends on {daemon_only}:\n{tree}"
+        );
+    }
+}
