@@ -92,6 +92,23 @@ pub enum FailureReason {
 }
 
 impl FailureReason {
+    pub const ALL: [FailureReason; 9] = [
+        Self::Timeout,
+        Self::Connect,
+        Self::Tls,
+        Self::Http5xx,
+        Self::AuthRejected,
+        Self::RateLimited,
+        Self::BadResponse,
+        Self::SessionExpired,
+        Self::IpBanned,
+    ];
+
+    /// The reason named `s` (as [`FailureReason::as_str`] spells it), e.g. from a stored event.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
     /// The wire/event name, e.g. `"HTTP_5XX"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -111,5 +128,34 @@ impl FailureReason {
 impl std::fmt::Display for FailureReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_listed_once_and_parses_back() {
+        // A new variant must join ALL: this match stops compiling until it is handled here.
+        let listed = |r: FailureReason| match r {
+            FailureReason::Timeout
+            | FailureReason::Connect
+            | FailureReason::Tls
+            | FailureReason::Http5xx
+            | FailureReason::AuthRejected
+            | FailureReason::RateLimited
+            | FailureReason::BadResponse
+            | FailureReason::SessionExpired
+            | FailureReason::IpBanned => FailureReason::ALL.iter().filter(|x| **x == r).count(),
+        };
+        for r in FailureReason::ALL {
+            assert_eq!(listed(r), 1, "{r}");
+            assert_eq!(FailureReason::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(FailureReason::parse("timeout"), None);
+        for s in HealthState::ALL {
+            assert_eq!(HealthState::parse(s.as_str()), Some(s));
+        }
     }
 }

@@ -302,7 +302,7 @@ impl AccountService for AccountApi {
             mode: t.mode,
             session_alive: t.session_alive,
             latency: t.latency.map(convert::duration),
-            reason: super::monitor::reason_to_pb(t.reason) as i32,
+            reason: super::convert::health_reason(t.reason) as i32,
             message: t.message,
         }))
     }

@@ -3,6 +3,7 @@
 use roster_proto::pbjson_types::Timestamp;
 use roster_proto::v1 as pb;
 
+use crate::domain::FailureReason;
 use crate::store::{AccountRecord, UnixMillis};
 
 pub fn timestamp(ms: UnixMillis) -> Option<Timestamp> {
@@ -27,6 +28,22 @@ pub fn duration(d: std::time::Duration) -> roster_proto::pbjson_types::Duration 
     roster_proto::pbjson_types::Duration {
         seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// The one mapping of a failure reason onto the API's enum (no reason: `UNSPECIFIED`).
+pub fn health_reason(r: Option<FailureReason>) -> pb::HealthReason {
+    match r {
+        None => pb::HealthReason::Unspecified,
+        Some(FailureReason::Timeout) => pb::HealthReason::Timeout,
+        Some(FailureReason::Connect) => pb::HealthReason::Connect,
+        Some(FailureReason::Tls) => pb::HealthReason::Tls,
+        Some(FailureReason::Http5xx) => pb::HealthReason::Http5xx,
+        Some(FailureReason::AuthRejected) => pb::HealthReason::AuthRejected,
+        Some(FailureReason::RateLimited) => pb::HealthReason::RateLimited,
+        Some(FailureReason::BadResponse) => pb::HealthReason::BadResponse,
+        Some(FailureReason::SessionExpired) => pb::HealthReason::SessionExpired,
+        Some(FailureReason::IpBanned) => pb::HealthReason::IpBanned,
     }
 }
 

@@ -10,10 +10,11 @@ use roster_proto::v1::monitor_service_server::MonitorService;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use super::convert::health_reason;
 use super::errors::{invalid_field, status_of};
 use super::{ApiState, convert};
 use crate::accounts::LabelSelector;
-use crate::connector::FailureReason;
+use crate::domain::FailureReason;
 use crate::monitor::{CheckError, WatchEnd, WatchError, WatchItem};
 use crate::store::{AccountRecord, EventKind, EventRecord, HealthRecord, HealthState};
 
@@ -48,24 +49,9 @@ pub fn state_filter(field: &str, v: i32) -> Result<Option<HealthState>, Status> 
         .map_err(|_| invalid_field(field, format!("unknown health state {v}")))
 }
 
-pub fn reason_to_pb(r: Option<FailureReason>) -> pb::HealthReason {
-    match r {
-        None => pb::HealthReason::Unspecified,
-        Some(FailureReason::Timeout) => pb::HealthReason::Timeout,
-        Some(FailureReason::Connect) => pb::HealthReason::Connect,
-        Some(FailureReason::Tls) => pb::HealthReason::Tls,
-        Some(FailureReason::Http5xx) => pb::HealthReason::Http5xx,
-        Some(FailureReason::AuthRejected) => pb::HealthReason::AuthRejected,
-        Some(FailureReason::RateLimited) => pb::HealthReason::RateLimited,
-        Some(FailureReason::BadResponse) => pb::HealthReason::BadResponse,
-        Some(FailureReason::SessionExpired) => pb::HealthReason::SessionExpired,
-        Some(FailureReason::IpBanned) => pb::HealthReason::IpBanned,
-    }
-}
-
+/// Events store the reason by name.
 fn reason_by_name(s: &str) -> pb::HealthReason {
-    pb::HealthReason::from_str_name(&format!("HEALTH_REASON_{s}"))
-        .unwrap_or(pb::HealthReason::Unspecified)
+    health_reason(FailureReason::parse(s))
 }
 
 fn state_by_name(s: &str) -> i32 {
@@ -77,7 +63,7 @@ pub fn health(h: &HealthRecord, account: &AccountRecord) -> pb::AccountHealth {
     pb::AccountHealth {
         account_id: account.id.clone(),
         state: state_to_pb(h.state) as i32,
-        reason: reason_to_pb(h.reason) as i32,
+        reason: health_reason(h.reason) as i32,
         consecutive_failures: h.consecutive_failures,
         last_check_time: convert::timestamp(h.last_check),
         last_success_time: convert::timestamp(h.last_success),
@@ -148,7 +134,7 @@ fn snapshot_event(h: &HealthRecord, name: &str) -> pb::Event {
         account_name: name.to_string(),
         previous_state: 0,
         state: state_to_pb(h.state) as i32,
-        reason: reason_to_pb(h.reason) as i32,
+        reason: health_reason(h.reason) as i32,
         message: h.message.clone(),
     }
 }
@@ -276,18 +262,10 @@ mod tests {
             assert_eq!(state_from_pb(state_to_pb(s)), Some(s));
         }
         assert_eq!(state_by_name(""), 0);
-        for r in [
-            FailureReason::Timeout,
-            FailureReason::Connect,
-            FailureReason::Tls,
-            FailureReason::Http5xx,
-            FailureReason::AuthRejected,
-            FailureReason::RateLimited,
-            FailureReason::BadResponse,
-            FailureReason::SessionExpired,
-            FailureReason::IpBanned,
-        ] {
-            assert_eq!(reason_by_name(r.as_str()), reason_to_pb(Some(r)));
+        for r in FailureReason::ALL {
+            // The event's name maps to the same API reason as the record, and to a distinct one.
+            assert_ne!(health_reason(Some(r)), pb::HealthReason::Unspecified);
+            assert_eq!(reason_by_name(r.as_str()), health_reason(Some(r)));
         }
         assert_eq!(reason_by_name(""), pb::HealthReason::Unspecified);
     }

@@ -8,9 +8,10 @@ use roster_proto::v1::portfolio_service_server::PortfolioService;
 use rust_decimal::Decimal;
 use tonic::{Request, Response, Status};
 
+use super::convert::health_reason;
 use super::errors::{invalid_field, status_of};
 use super::{ApiState, convert};
-use crate::connector::{FailureReason, Funds, Holdings, OrderBook, Positions, TradeBook};
+use crate::connector::{Funds, Holdings, OrderBook, Positions, TradeBook};
 use crate::portfolio::consolidate::{self, FundsSum};
 use crate::portfolio::{Book, Freshness, Section, Selection, coverage};
 use crate::store::AccountRecord;
@@ -64,20 +65,6 @@ fn dec(d: Decimal) -> String {
     d.normalize().to_string()
 }
 
-fn reason(r: FailureReason) -> pb::HealthReason {
-    match r {
-        FailureReason::Timeout => pb::HealthReason::Timeout,
-        FailureReason::Connect => pb::HealthReason::Connect,
-        FailureReason::Tls => pb::HealthReason::Tls,
-        FailureReason::Http5xx => pb::HealthReason::Http5xx,
-        FailureReason::AuthRejected => pb::HealthReason::AuthRejected,
-        FailureReason::RateLimited => pb::HealthReason::RateLimited,
-        FailureReason::BadResponse => pb::HealthReason::BadResponse,
-        FailureReason::SessionExpired => pb::HealthReason::SessionExpired,
-        FailureReason::IpBanned => pb::HealthReason::IpBanned,
-    }
-}
-
 /// The fields every account section shares.
 struct Head {
     account_id: String,
@@ -98,7 +85,7 @@ fn head<T: Book>(s: &Section<T>) -> Head {
                 Some(r) => format!("{}: {}", r.as_str(), p.message),
                 None => p.message.clone(),
             },
-            p.reason.map_or(pb::HealthReason::Unspecified, reason) as i32,
+            health_reason(p.reason) as i32,
         ),
         None => (String::new(), 0),
     };
