@@ -26,7 +26,7 @@ pub async fn run(
     let work = async {
         let ping = match connector.ping(up).await {
             Ok(p) => p,
-            Err(e) => return failed(e, false),
+            Err(e) => return failed(e, None),
         };
         if !probe {
             return Outcome::Ok {
@@ -41,7 +41,7 @@ pub async fn run(
                 mode: Some(mode_name(f.mode).to_string()),
                 probed: true,
             },
-            Err(e) => failed(e, true),
+            Err(e) => failed(e, Some(ping.broker)),
         }
     };
     let outcome = match tokio::time::timeout(timeout, work).await {
@@ -50,6 +50,8 @@ pub async fn run(
             reason: FailureReason::Timeout,
             message: format!("no answer within {}", humantime::format_duration(timeout)),
             in_probe: false,
+            broker: None,
+            mode: None,
         },
     };
     let took = started.elapsed();
@@ -61,7 +63,13 @@ pub async fn run(
     (outcome, took)
 }
 
-fn failed(e: UpstreamError, in_probe: bool) -> Outcome {
+/// A failed ping (`pinged` is None) or a failed funds probe after a ping that named the broker.
+fn failed(e: UpstreamError, pinged: Option<String>) -> Outcome {
+    let in_probe = pinged.is_some();
+    // An expired session answers 200 without `"mode":"analyze"`, and OpenAlgo marks every
+    // analyzer answer with it: that account is live (the analyzer has no broker session to lose).
+    let mode = (in_probe && e.reason == FailureReason::SessionExpired)
+        .then(|| mode_name(Mode::Live).to_string());
     let message = if in_probe && e.reason == FailureReason::SessionExpired {
         format!("ping ok but funds answered empty data: broker session expired ({e})")
     } else if in_probe {
@@ -73,6 +81,8 @@ fn failed(e: UpstreamError, in_probe: bool) -> Outcome {
         reason: e.reason,
         message,
         in_probe,
+        broker: pinged,
+        mode,
     }
 }
 

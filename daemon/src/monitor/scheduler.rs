@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
-use tracing::{debug, warn};
+use tracing::{info, warn};
 
 use super::state::{self, Outcome, Transition};
 use super::{Cmd, Entry, Shared, TaskRef, check, lock};
@@ -309,7 +309,6 @@ fn record_result(
     known: &(String, String),
 ) -> Option<Recorded> {
     let now = now_millis();
-    let ok = matches!(c.outcome, Outcome::Ok { .. });
     let mut map = shared.health_write();
     let entry = map.get_mut(id).filter(|e| e.generation == c.generation)?;
     let policy = shared.settings().policy;
@@ -318,13 +317,21 @@ fn record_result(
     let mut pending = lock(&shared.pending);
     pending.dirty.insert(id.clone());
     if let Some(t) = t {
-        debug!(account_id = %id, from = t.from.as_str(), to = t.to.as_str(), "health transition");
+        // At info: an account going DOWN is what an operator reads the journal for.
+        info!(
+            account_id = %id,
+            account = name, // names are [A-Za-z0-9._-]: safe to log as they are
+            from = t.from.as_str(),
+            to = t.to.as_str(),
+            reason = entry.rec.reason.map_or("", |r| r.as_str()),
+            "health changed"
+        );
         pending.events.push(health_event(&entry.rec, name, t, now));
         shared.flush_now.notify_one();
     }
     drop(pending);
     let h = &entry.rec;
-    let learned = (ok && !h.broker.is_empty() && (h.broker != known.0 || h.mode != known.1))
+    let learned = (!h.broker.is_empty() && (h.broker != known.0 || h.mode != known.1))
         .then(|| (h.broker.clone(), h.mode.clone()));
     Some((h.next_check, c.want_copy.then(|| h.clone()), learned))
 }

@@ -32,10 +32,15 @@ pub enum Outcome {
         message: String,
         /// Whether the failure came from the funds probe (ping itself was fine).
         in_probe: bool,
+        /// What the ping told before the probe failed (the broker; the mode when the failed
+        /// answer shows it): still true, and kept rather than shown as unknown.
+        broker: Option<String>,
+        mode: Option<String>,
     },
 }
 
-/// A state change, for the event log.
+/// A state change, or a new failure reason while the state stays DEGRADED or DOWN (an IP ban
+/// replacing an expired session is news to the operator), for the event log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transition {
     pub from: HealthState,
@@ -62,6 +67,7 @@ pub fn apply(
     latency: Duration,
 ) -> Option<Transition> {
     let from = h.state;
+    let reason_before = h.reason;
     h.last_check = now;
     h.latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
     let to = match outcome {
@@ -70,12 +76,7 @@ pub fn apply(
             mode,
             probed,
         } => {
-            if let Some(b) = broker.filter(|b| *b != h.broker) {
-                h.broker = b;
-            }
-            if let Some(m) = mode.filter(|m| *m != h.mode) {
-                h.mode = m;
-            }
+            learn(h, broker, mode);
             if probed {
                 h.checks_since_probe = 0;
                 h.probe_failing = false;
@@ -95,7 +96,10 @@ pub fn apply(
             reason,
             message,
             in_probe,
+            broker,
+            mode,
         } => {
+            learn(h, broker, mode);
             if in_probe {
                 h.checks_since_probe = 0;
                 h.probe_failing = true;
@@ -118,11 +122,22 @@ pub fn apply(
         h.message.clear();
     }
     if to == from {
-        return None;
+        let failing = matches!(to, HealthState::Degraded | HealthState::Down);
+        return (failing && h.reason != reason_before).then_some(Transition { from, to });
     }
     h.state = to;
     h.state_since = now;
     Some(Transition { from, to })
+}
+
+/// Keeps the broker and mode an upstream told, when it told them.
+fn learn(h: &mut HealthRecord, broker: Option<String>, mode: Option<String>) {
+    if let Some(b) = broker.filter(|b| *b != h.broker) {
+        h.broker = b;
+    }
+    if let Some(m) = mode.filter(|m| *m != h.mode) {
+        h.mode = m;
+    }
 }
 
 /// Moves `h` to `to` outside a check (enable/disable). Returns the transition if it is one.
@@ -248,6 +263,8 @@ mod tests {
             reason,
             message: "boom".into(),
             in_probe: false,
+            broker: None,
+            mode: None,
         }
     }
 
@@ -276,7 +293,11 @@ mod tests {
             step(&mut h, fail(FailureReason::Http5xx)),
             Some((HealthState::Up, HealthState::Degraded))
         );
-        assert_eq!(step(&mut h, fail(FailureReason::Timeout)), None);
+        // A new reason while DEGRADED is reported (same state on both sides).
+        assert_eq!(
+            step(&mut h, fail(FailureReason::Timeout)),
+            Some((HealthState::Degraded, HealthState::Degraded))
+        );
         assert_eq!(h.reason, Some(FailureReason::Timeout));
         assert_eq!(
             step(&mut h, fail(FailureReason::Connect)),
@@ -357,12 +378,16 @@ mod tests {
                 reason: FailureReason::SessionExpired,
                 message: "empty funds".into(),
                 in_probe: true,
+                broker: Some("zerodha".into()),
+                mode: Some("live".into()),
             },
             &p,
             4,
             Duration::ZERO,
         );
         assert_eq!(h.state, HealthState::Degraded);
+        // What the ping told survives the failed probe (it was "analyze", the dead session says live).
+        assert_eq!((h.broker.as_str(), h.mode.as_str()), ("zerodha", "live"));
         // While the probe fails, every check probes.
         assert!(probe_due(&h, &p));
         let every = Policy {
@@ -373,6 +398,71 @@ mod tests {
             &HealthRecord::new("b", HealthState::Up, 0),
             &every
         ));
+    }
+
+    #[test]
+    fn a_new_reason_while_failing_is_news_but_the_same_one_is_not() {
+        let p = Policy {
+            failures_before_down: 4,
+            ..policy()
+        };
+        let mut h = HealthRecord::new("a", HealthState::Up, 0);
+        let t = apply(
+            &mut h,
+            fail(FailureReason::SessionExpired),
+            &p,
+            1,
+            Duration::ZERO,
+        );
+        assert_eq!(t.map(|t| t.to), Some(HealthState::Degraded));
+        // Same reason, same state: nothing to report.
+        assert_eq!(
+            apply(
+                &mut h,
+                fail(FailureReason::SessionExpired),
+                &p,
+                2,
+                Duration::ZERO
+            ),
+            None
+        );
+        // Another reason, still DEGRADED: reported, and the state's age is not reset.
+        let t = apply(&mut h, fail(FailureReason::IpBanned), &p, 3, Duration::ZERO);
+        assert_eq!(
+            t,
+            Some(Transition {
+                from: HealthState::Degraded,
+                to: HealthState::Degraded
+            })
+        );
+        assert_eq!(
+            (h.state_since, h.reason),
+            (1, Some(FailureReason::IpBanned))
+        );
+        let t = apply(&mut h, fail(FailureReason::IpBanned), &p, 4, Duration::ZERO);
+        assert_eq!(t.map(|t| t.to), Some(HealthState::Down));
+        // And back, while DOWN.
+        let t = apply(
+            &mut h,
+            fail(FailureReason::SessionExpired),
+            &p,
+            5,
+            Duration::ZERO,
+        );
+        assert_eq!(
+            t.map(|t| (t.from, t.to)),
+            Some((HealthState::Down, HealthState::Down))
+        );
+        assert_eq!(
+            apply(
+                &mut h,
+                fail(FailureReason::SessionExpired),
+                &p,
+                6,
+                Duration::ZERO
+            ),
+            None
+        );
     }
 
     #[test]

@@ -369,8 +369,8 @@ async fn fleet_of_faults_ends_in_predicted_states_and_keys_stay_put() {
     }
     assert!(!log.contains("wrong-key-123456789"));
     assert!(
-        log.contains("health transition"),
-        "the log runs at trace level"
+        log.contains("health changed"),
+        "the log holds the health changes (and so would show a key logged with them)"
     );
 }
 
@@ -614,6 +614,89 @@ async fn session_expiry_recovery_and_resumable_watch() {
     assert!(
         stdout.contains("UP -> DEGRADED (SESSION_EXPIRED)"),
         "{stdout}"
+    );
+}
+
+/// An account whose broker session is dead from the start keeps what ping told (broker, and
+/// live: the analyzer has no session to lose); a new failure reason while it stays failing is an
+/// event `watch` shows, and every health change is logged at the default level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reasons_change_while_down_and_what_ping_told_is_kept() {
+    use pb::HealthReason as R;
+    let sim = Simulator::start(vec![InstanceSpec::demo("dead", key("dead"))])
+        .await
+        .unwrap();
+    let up = sim.instance(0);
+    up.set_broker("zerodha");
+    up.set_session_expired(true);
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    // A 250 s interval: after the first scheduled check, only the ones asked for below run.
+    let d = Daemon::start(&pki, state.path(), &fast_monitor(250_000, 2_000));
+    let mut m = d.monitor(&pki.admin()).await;
+    let live = m
+        .watch_events(pb::WatchEventsRequest { from_sequence: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut live = collect_events(live);
+    let a = add(&d, &pki, "dead", &up.url(), &key("dead"), true).await;
+    let check = |m: &mut Monitor| {
+        let mut m = m.clone();
+        async move {
+            m.check_now(pb::CheckNowRequest {
+                account: "dead".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+        }
+    };
+    let expired = R::SessionExpired as i32;
+    let h = check(&mut m).await;
+    assert_eq!((h.state, h.reason), (DEGRADED, expired));
+    assert_eq!((h.broker.as_str(), h.mode.as_str()), ("zerodha", "live"));
+    let first = transitions_until(&mut live, &a.id, (UNKNOWN, DEGRADED)).await;
+    assert_eq!(pairs(&first), [(UNKNOWN, DEGRADED, expired)]);
+
+    // failures_before_down = 2: DOWN. Then an IP ban, and back: one event each, and the same
+    // reason again is no event.
+    let h = check(&mut m).await;
+    assert_eq!((h.state, h.reason), (DOWN, expired));
+    let banned = R::IpBanned as i32;
+    up.set_fault(Fault::IpBanned);
+    let h = check(&mut m).await;
+    assert_eq!((h.state, h.reason), (DOWN, banned));
+    check(&mut m).await;
+    up.clear_fault();
+    let h = check(&mut m).await;
+    assert_eq!((h.state, h.reason), (DOWN, expired));
+    let mut rest = transitions_until(&mut live, &a.id, (DOWN, DOWN)).await;
+    rest.extend(transitions_until(&mut live, &a.id, (DOWN, DOWN)).await);
+    assert_eq!(
+        pairs(&rest),
+        [
+            (DEGRADED, DOWN, expired),
+            (DOWN, DOWN, banned),
+            (DOWN, DOWN, expired)
+        ]
+    );
+    // The account record learned the broker too.
+    let acct = d
+        .accounts(&pki.admin())
+        .await
+        .get_account(pb::GetAccountRequest {
+            account: "dead".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(acct.broker, "zerodha");
+    let log = d.stderr();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("health changed") && l.contains("DOWN") && l.contains("IP_BANNED")),
+        "{log}"
     );
 }
 
