@@ -16,8 +16,14 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("invalid config {path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    /// `FILE:LINE:COL: problem`, as compilers say it, so editors can jump to it. `at` is the
+    /// 1-based line and column, when the problem has a place in the file.
+    #[error("{}{}: {message}", path.display(), at.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+    Parse {
+        path: PathBuf,
+        at: Option<(usize, usize)>,
+        message: String,
+    },
     #[error("invalid config: {0}")]
     Invalid(String),
 }
@@ -205,16 +211,56 @@ pub struct MetricsConfig {
     pub listen: Option<SocketAddr>,
 }
 
+/// Deserializes TOML text from `path`; an error reads `FILE:LINE:COL: key: problem` (toml's own
+/// message, without its multi-line excerpt of the file).
+pub fn parse<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let mut message = e.message().trim().replace('\n', " ");
+        let mut at = None;
+        if let Some(span) = e.span() {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            at = Some((line, col));
+            if let Some(key) = key_at(text, line) {
+                message = format!("{key}: {message}");
+            }
+        }
+        ConfigError::Parse {
+            path: path.to_path_buf(),
+            at,
+            message,
+        }
+    })
+}
+
+/// The dotted key set on 1-based `line` (`monitor.interval` for `interval = ...` under
+/// `[monitor]`), when the line is a plain `key = value`.
+fn key_at(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().take(line).collect();
+    let (key, _) = lines.last()?.split_once('=')?;
+    let key = key.trim();
+    if key.is_empty() || key.starts_with('[') || key.contains(['"', '\'', '#']) {
+        return None;
+    }
+    let table = lines.iter().rev().skip(1).find_map(|l| {
+        let l = l.trim();
+        (l.starts_with('[') && !l.starts_with("[[")).then(|| l.trim_matches(['[', ']']).trim())
+    });
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
+    })
+}
+
 impl Config {
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string().trim().replace('\n', " "),
-        })?;
+        let config: Config = parse(text, path)?;
         // Name the file: the operator may be checking one that is not the running config.
         config.validate().map_err(|e| match e {
             ConfigError::Invalid(message) => ConfigError::Parse {
                 path: path.to_path_buf(),
+                at: None,
                 message,
             },
             other => other,
@@ -312,7 +358,19 @@ mod tests {
     #[test]
     fn unknown_keys_and_bad_values_are_errors() {
         let err = Config::from_toml("[monitor]\nintervall = \"1s\"\n", Path::new("t.toml"));
-        assert!(err.unwrap_err().to_string().contains("intervall"));
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .starts_with("t.toml:2:1: monitor.intervall: unknown field `intervall`")
+        );
+        let text = "# comment\n[server]\nlisten = \"127.0.0.1:1\"\n\n[monitor]\ninterval = 5\n";
+        let err = Config::from_toml(text, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "t.toml:6:12: monitor.interval: invalid type: integer `5`, expected a duration"
+        );
         let err = Config::from_toml("[monitor]\ntimeout = \"0s\"\n", Path::new("t.toml"));
         assert!(err.unwrap_err().to_string().contains("monitor.timeout"));
         let err = Config::from_toml("[tls]\nrevoked_serials = [\"xyz\"]\n", Path::new("t.toml"));

@@ -7,7 +7,7 @@
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{self, Config, ConfigError};
 use crate::pki;
 use crate::runtime::DB_FILE;
 
@@ -57,22 +57,22 @@ pub fn prepare(dir: &Path, overrides: Option<&Path>) -> Result<Config, DevError>
     if !config_path.exists() {
         std::fs::write(&config_path, dev_config_text(&dir)).map_err(io_err(&config_path))?;
     }
-    let mut table: toml::Table = read_table(&config_path)?;
+    let mut table: toml::Table = config::parse(&read(&config_path)?, &config_path)?;
     if let Some(extra) = overrides {
-        merge(&mut table, read_table(extra)?);
+        // Check the overrides on their own first, so a bad key or value is reported at its
+        // place in the file the operator wrote, not in the merged text.
+        let text = read(extra)?;
+        config::parse::<Config>(&text, extra)?;
+        merge(&mut table, config::parse(&text, extra)?);
     }
     let text = toml::to_string(&table).map_err(|e| ConfigError::Invalid(e.to_string()))?;
     Ok(Config::from_toml(&text, &config_path)?)
 }
 
-fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse {
-        path: path.to_path_buf(),
-        message: e.to_string().trim().replace('\n', " "),
     })
 }
 

@@ -403,7 +403,33 @@ fn check_config_rejects_what_startup_would() {
     let (ok, _, err) = check("[upstream]\nrequests_per_second_per_endpoint = 0\n");
     assert!(!ok, "a zero upstream budget passed check-config");
     assert!(
-        err.contains("rosterd.toml") && err.contains("upstream.requests_per_second_per_endpoint"),
+        err.contains("rosterd.toml: upstream.requests_per_second_per_endpoint must be > 0"),
+        "{err}"
+    );
+    // A wrong type or unknown key is reported at its place: FILE:LINE:COL: key: problem, once.
+    let (ok, _, err) = check("[server]\n\n[monitor]\ninterval = 5\n");
+    assert!(!ok);
+    assert!(
+        err.contains("rosterd.toml:4:12: monitor.interval: invalid type"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    // `rosterd --dev --config FILE` names FILE and its line, not the dev config it is laid over.
+    let over = dir.path().join("over.toml");
+    std::fs::write(&over, "[limits]\nburst = 7\n\n[monitor]\ntimeout = 3\n").unwrap();
+    let o = Command::new(bin("rosterd"))
+        .arg("--dev")
+        .arg("--state-dir")
+        .arg(dir.path().join("dev"))
+        .arg("--config")
+        .arg(&over)
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("over.toml:5:11: monitor.timeout: invalid type"),
         "{err}"
     );
 }
