@@ -42,13 +42,20 @@ pub fn resolve_tls(conn: &ConnArgs) -> Result<TlsFiles> {
     let ca = conn.ca.clone().or_else(|| from_profile("ca.pem"));
     let cert = conn.cert.clone().or_else(|| from_profile("cert.pem"));
     let key = conn.key.clone().or_else(|| from_profile("key.pem"));
-    if let Some(dir) = &conn.profile
-        && !dir.is_dir()
-    {
-        bail!(
-            "profile {} is not a directory (expected ca.pem, cert.pem and key.pem in it)",
-            dir.display()
-        );
+    if let Some(dir) = &conn.profile {
+        // Say what is wrong: missing, unreadable and "a file, not a directory" need different fixes.
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => bail!(
+                "profile {} is not a directory (expected ca.pem, cert.pem and key.pem in it)",
+                dir.display()
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+                "profile {} does not exist (`rosterd --dev` prints its admin profile; `rosterctl pki issue --out DIR` makes one)",
+                dir.display()
+            ),
+            Err(e) => bail!("cannot read profile {}: {e}", dir.display()),
+        }
     }
     let Some(ca) = ca else {
         bail!(
@@ -445,7 +452,14 @@ mod tests {
         let e = resolve_tls(&conn(Some(Path::new("/nonexistent/p")), None, None, None))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("/nonexistent/p"), "{e}");
+        assert!(e.contains("/nonexistent/p") && e.contains("does not exist"), "{e}");
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("cert.pem");
+        std::fs::write(&file, "x").unwrap();
+        let e = resolve_tls(&conn(Some(&file), None, None, None))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is not a directory"), "{e}");
     }
 
     #[test]

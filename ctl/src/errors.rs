@@ -84,7 +84,10 @@ fn round_ms(d: std::time::Duration) -> std::time::Duration {
 /// The whole error as one line.
 pub fn render(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
-    let mut push = |m: String| {
+    // What the daemon said is its own explanation: a hint is only for what failed here, so an
+    // upstream's "connection refused" inside a daemon's answer does not ask whether rosterd runs.
+    let mut from_daemon: Vec<usize> = Vec::new();
+    let mut push = |m: String, said_by_daemon: bool| {
         let m = m.trim().to_owned();
         if m.is_empty() || GENERIC.iter().any(|g| m.eq_ignore_ascii_case(g)) {
             return;
@@ -93,6 +96,9 @@ pub fn render(err: &anyhow::Error) -> String {
         // "Connection refused"): keep each piece of information once.
         if parts.iter().any(|p| p.contains(&m)) {
             return;
+        }
+        if said_by_daemon {
+            from_daemon.push(parts.len());
         }
         parts.push(m);
     };
@@ -104,20 +110,27 @@ pub fn render(err: &anyhow::Error) -> String {
             if StdError::source(status).is_some() {
                 let msg = status.message().trim();
                 if !msg.is_empty() && !GENERIC.iter().any(|g| msg.eq_ignore_ascii_case(g)) {
-                    push(msg.to_owned());
+                    push(msg.to_owned(), false);
                 }
             } else {
-                push(format_status(status));
+                push(format_status(status), true);
             }
         } else {
-            push(cause.to_string());
+            push(cause.to_string(), false);
         }
     }
+    let local: Vec<&str> = parts
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !from_daemon.contains(i))
+        .map(|(_, p)| p.as_str())
+        .collect();
+    let local = local.join(": ");
     let mut line = parts.join(": ");
     if line.is_empty() {
         line = err.to_string();
     }
-    if let Some(h) = hint(&line) {
+    if let Some(h) = hint(&local) {
         line.push_str(" (");
         line.push_str(h);
         line.push(')');
@@ -241,6 +254,15 @@ mod tests {
         assert!(render(&e).contains("--ca"), "{}", render(&e));
         let e = anyhow::anyhow!("invalid peer certificate: NotValidForName");
         assert!(render(&e).contains("--san"));
+    }
+
+    #[test]
+    fn an_upstream_refusal_reported_by_the_daemon_gets_no_local_hint() {
+        let s = Status::unavailable("upstream http://127.0.0.1:9: Connection refused");
+        let err = anyhow::Error::from(s).context("health check acct");
+        let line = render(&err);
+        assert!(line.contains("Connection refused"), "{line}");
+        assert!(!line.contains("is rosterd running"), "{line}");
     }
 
     #[test]
