@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
@@ -56,8 +57,15 @@ pub struct ConnArgs {
     #[arg(long, env = "ROSTER_CERT", global = true, value_name = "FILE")]
     pub cert: Option<PathBuf>,
 
-    /// Client private key (overrides the profile's key.pem).
-    #[arg(long, env = "ROSTER_KEY", global = true, value_name = "FILE")]
+    /// Private key of the client certificate (overrides the profile's key.pem). Not an
+    /// account's API key: those are read only with --api-key-stdin or --api-key-file.
+    #[arg(
+        long = "client-key",
+        visible_alias = "key",
+        env = "ROSTER_KEY",
+        global = true,
+        value_name = "FILE"
+    )]
     pub key: Option<PathBuf>,
 }
 
@@ -173,6 +181,10 @@ Examples:
         /// Create it disabled (never contacted until enabled).
         #[arg(long)]
         disabled: bool,
+        /// Do not test the connection after saving (by default a refused key, an unreachable
+        /// host or a dead broker session is reported as a warning; the account is saved anyway).
+        #[arg(long)]
+        no_test: bool,
         #[command(flatten)]
         key: ApiKeyArgs,
     },
@@ -400,12 +412,26 @@ pub struct NetPortfolioArgs {
     pub net: bool,
 }
 
+/// The order statuses OpenAlgo reports (its order mapping normalises every broker's onto these).
+pub const ORDER_STATUSES: [&str; 5] = [
+    "open",
+    "complete",
+    "rejected",
+    "cancelled",
+    "trigger pending",
+];
+
 #[derive(Debug, Clone, Args)]
 pub struct OrdersArgs {
     #[command(flatten)]
     pub common: PortfolioArgs,
-    /// Only orders with this status (complete, open, rejected, ...).
-    #[arg(long)]
+    /// Only orders with this status, as OpenAlgo normalises them.
+    #[arg(
+        long,
+        ignore_case = true,
+        value_parser = clap::builder::PossibleValuesParser::new(ORDER_STATUSES)
+            .map(|s| s.to_lowercase())
+    )]
     pub status: Option<String>,
 }
 
@@ -531,6 +557,11 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+        // The client certificate's key is --client-key; --key stays as an alias for scripts.
+        for flag in ["--client-key", "--key"] {
+            let cli = parse(&[flag, "/k.pem", "status"]).unwrap();
+            assert_eq!(cli.conn.key, Some(PathBuf::from("/k.pem")));
+        }
     }
 
     #[test]
@@ -823,6 +854,16 @@ mod tests {
             })
         ));
         assert!(parse(&["funds", "--net"]).is_err());
+        // A status no order can have is a usage error, not an empty answer; case does not matter.
+        let e = parse(&["orders", "--status", "bogus"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue);
+        assert!(e.to_string().contains("trigger pending"), "{e}");
+        match cmd(&["orders", "--status", "Trigger Pending"]) {
+            Command::Orders(OrdersArgs { status, .. }) => {
+                assert_eq!(status.as_deref(), Some("trigger pending"));
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(parse(&["funds", "--max-staleness", "soon"]).is_err());
     }
 

@@ -452,7 +452,10 @@ mod tests {
         let e = resolve_tls(&conn(Some(Path::new("/nonexistent/p")), None, None, None))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("/nonexistent/p") && e.contains("does not exist"), "{e}");
+        assert!(
+            e.contains("/nonexistent/p") && e.contains("does not exist"),
+            "{e}"
+        );
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("cert.pem");
         std::fs::write(&file, "x").unwrap();

@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use roster_proto::pbjson_types::FieldMask;
 use roster_proto::v1::{
     Account, CreateAccountRequest, DeleteAccountRequest, GetAccountRequest, HealthState,
-    ListAccountsRequest, ListAccountsResponse, TestConnectionRequest, UpdateAccountRequest,
+    ListAccountsRequest, ListAccountsResponse, TestConnectionRequest, TestConnectionResponse,
+    UpdateAccountRequest,
 };
 use tonic::Code;
 
@@ -30,9 +31,20 @@ pub fn state(s: StateArg) -> HealthState {
     }
 }
 
+/// The API key from its source. `--api-key-stdin` on a terminal prompts without echo, so the
+/// key is not left on the screen or in the scrollback.
 fn key(src: Option<KeySource>) -> Result<Option<String>> {
-    src.map(|s| read_key(&s, &mut std::io::stdin().lock()))
-        .transpose()
+    use std::io::IsTerminal;
+    src.map(|s| {
+        if s == KeySource::Stdin && std::io::stdin().is_terminal() {
+            let typed = rpassword::prompt_password("API key (not echoed): ")
+                .context("cannot read the API key from the terminal")?;
+            read_key(&s, &mut typed.as_bytes())
+        } else {
+            read_key(&s, &mut std::io::stdin().lock())
+        }
+    })
+    .transpose()
 }
 
 /// What `account update` sends: only the fields given, named in the mask.
@@ -110,6 +122,7 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
             ws,
             labels,
             disabled,
+            no_test,
             key: key_args,
         } => {
             let api_key = key(key_args.source())?.unwrap_or_default();
@@ -134,7 +147,25 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
             };
             show(output, &acc, |a| {
                 format!("created account {}\n{}", a.name, output::account(a))
-            })
+            })?;
+            // Saved either way (the upstream may come up later); a wrong key is said now, not
+            // found out at the first failed check.
+            if !no_test && !disabled {
+                let r = svc
+                    .test_connection(TestConnectionRequest {
+                        account: acc.id.clone(),
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner();
+                if let Some(problem) = test_problem(&r) {
+                    eprintln!(
+                        "warning: account {} saved, but its connection test failed: {problem}",
+                        acc.name
+                    );
+                }
+            }
+            Ok(())
         }
         AccountCmd::List { labels, state: st } => {
             let resp = list_all(client, &label_selector(&labels), st.map(state)).await?;
@@ -217,20 +248,26 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
             };
             let r = svc.test_connection(req).await?.into_inner();
             show(output, &r, output::test_connection)?;
-            if !(r.reachable && r.key_accepted) {
-                // A failed test is a failed operation: scripts check the exit code.
-                bail!(
-                    "connection test failed: {}",
-                    if r.message.is_empty() {
-                        output::reason_name(r.reason)
-                    } else {
-                        r.message
-                    }
-                );
+            // A failed test is a failed operation: scripts check the exit code.
+            match test_problem(&r) {
+                Some(problem) => bail!("connection test failed: {problem}"),
+                None => Ok(()),
             }
-            Ok(())
         }
     }
+}
+
+/// Why a connection test did not pass, if it did not: unreachable, key refused, or a dead broker
+/// session (the key works but no book would).
+fn test_problem(r: &TestConnectionResponse) -> Option<String> {
+    if r.reachable && r.key_accepted && r.session_alive {
+        return None;
+    }
+    Some(if r.message.is_empty() {
+        output::reason_name(r.reason)
+    } else {
+        r.message.clone()
+    })
 }
 
 /// Every page of `ListAccounts`, as one response.

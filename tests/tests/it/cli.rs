@@ -433,3 +433,85 @@ fn check_config_rejects_what_startup_would() {
         "{err}"
     );
 }
+
+/// `account add` tests the connection after saving: a refused key is a warning (the account is
+/// saved; `--no-test` skips the test). `account test` fails, for scripts, when the broker
+/// session is dead even though the key is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_warns_about_a_refused_key_and_test_fails_on_a_dead_session() {
+    use roster_tests::sim::{InstanceSpec, Simulator};
+    let sim = Simulator::start(vec![
+        InstanceSpec::demo("good", "good-key-0123456789abcdef"),
+        InstanceSpec::demo("dead", "dead-key-0123456789abcdef"),
+    ])
+    .await
+    .unwrap();
+    sim.instance(1).set_session_expired(true);
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&pki, state.path(), &DaemonOptions::default());
+    let admin = pki.admin();
+    let good = sim.instance(0).url();
+    let add =
+        |name: &'static str, host: String, key: &'static str, extra: &'static [&'static str]| {
+            let d = &d;
+            let admin = admin.clone();
+            async move {
+                let mut args = vec![
+                    "account",
+                    "add",
+                    "--name",
+                    name,
+                    "--host",
+                    &host,
+                    "--api-key-stdin",
+                ];
+                args.extend_from_slice(extra);
+                d.ctl_async(&admin, &args, key).await
+            }
+        };
+
+    let o = add("ok", good.clone(), "good-key-0123456789abcdef", &[]).await;
+    let (_, err) = text(&o);
+    assert!(o.status.success() && !err.contains("warning"), "{err}");
+
+    let o = add("typo", good.clone(), "wrong-key-0123456789abcdef", &[]).await;
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "saved anyway: {err}");
+    assert!(out.contains("created account typo"), "{out}");
+    assert!(
+        err.contains("warning: account typo saved, but its connection test failed"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("wrong-key-0123456789abcdef"),
+        "the key was printed: {err}"
+    );
+
+    let o = add("quiet", good, "wrong-key-0123456789abcdef", &["--no-test"]).await;
+    let (_, err) = text(&o);
+    assert!(o.status.success() && !err.contains("warning"), "{err}");
+    // Three accounts saved, the refused key's included.
+    let listed = d
+        .ctl_async(&admin, &["account", "list", "-o", "json"], "")
+        .await;
+    let (out, _) = text(&listed);
+    for name in ["\"ok\"", "\"typo\"", "\"quiet\""] {
+        assert!(out.contains(name), "{out}");
+    }
+
+    let o = add(
+        "dead",
+        sim.instance(1).url(),
+        "dead-key-0123456789abcdef",
+        &["--no-test"],
+    )
+    .await;
+    assert!(o.status.success());
+    let o = d.ctl_async(&admin, &["account", "test", "dead"], "").await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(err.contains("session"), "{err}");
+    let o = d.ctl_async(&admin, &["account", "test", "ok"], "").await;
+    assert!(o.status.success(), "{}", text(&o).1);
+}

@@ -382,7 +382,7 @@ async fn no_plaintext_key_anywhere_after_a_full_scenario() {
     // The logs really ran at trace level in both formats, and with the keys in play.
     let log = d.stderr();
     let (human, json) = log.split_at(human_log_len);
-    assert!(human.contains("rpc") && human.contains("health transition"));
+    assert!(human.contains("rpc") && human.contains("health changed"));
     let json_lines = json.lines().filter(|l| l.starts_with('{')).count();
     assert!(json_lines > 20, "JSON log lines: {json_lines}\n{json}");
     assert!(
