@@ -30,6 +30,7 @@ use tracing::{debug, warn};
 
 use crate::accounts::{AccountError, Accounts, FieldViolation, LabelSelector};
 use crate::config::PortfolioConfig;
+use crate::connector::bounds::Bounded;
 use crate::connector::{
     Connector, FailureReason, Funds, Holdings, Mode, OrderBook, Positions, TradeBook, Upstream,
     UpstreamError,
@@ -43,7 +44,7 @@ use cache::{Snapshot, SnapshotCache};
 const DEADLINE_SLACK: Duration = Duration::from_millis(500);
 
 /// One kind of book: how it is fetched, what it is called in the snapshot table, and its mode.
-pub trait Book: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+pub trait Book: Bounded + Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     /// The snapshot table's kind (`"{account id}/{KIND}"`).
     const KIND: &'static str;
     fn mode(&self) -> Mode;
@@ -331,17 +332,31 @@ impl PortfolioHandle {
             return sections;
         }
         let results = futures::future::join_all(fetches).await;
+        let max_snapshot_bytes = self.config().max_snapshot_bytes;
         let mut to_store = Vec::new();
         let mut to_cache = Vec::new();
         for (i, result, snapshot) in results {
             let Some(section) = sections.get_mut(i) else {
                 continue;
             };
+            // A book too big to keep is a failure like any other: the last good snapshot (if
+            // any) is shown, marked stale, and nothing grows the store.
+            let result = result.and_then(|data| match serde_json::to_vec(&data) {
+                Ok(bytes) if bytes.len() > max_snapshot_bytes => Err(Problem {
+                    reason: Some(FailureReason::BadResponse),
+                    message: format!(
+                        "the {} book is {} bytes as a snapshot, over [portfolio] max_snapshot_bytes ({max_snapshot_bytes})",
+                        T::KIND,
+                        bytes.len()
+                    ),
+                }),
+                encoded => Ok((data, encoded)),
+            });
             match result {
-                Ok(data) => {
+                Ok((data, encoded)) => {
                     let fetched_at = now_millis();
                     let data = Arc::new(data);
-                    match serde_json::to_vec(&*data) {
+                    match encoded {
                         Ok(bytes) => {
                             let id = &section.account.id;
                             to_store.push((id.clone(), fetched_at, bytes));
@@ -416,6 +431,7 @@ impl PortfolioHandle {
                 vec![None; missing]
             }
         };
+        let max_snapshot_bytes = self.config().max_snapshot_bytes;
         let mut loaded = Vec::new();
         let misses = accounts
             .iter()
@@ -425,7 +441,16 @@ impl PortfolioHandle {
             let Some((fetched_at, bytes)) = stored else {
                 continue;
             };
-            match serde_json::from_slice(&bytes) {
+            // Stored before today's bounds existed, perhaps: checked like a fresh answer, so a
+            // snapshot that would break consolidation is a miss, never a crash after restart.
+            if bytes.len() > max_snapshot_bytes {
+                warn!(account_id = %account.id, kind = T::KIND, bytes = bytes.len(), "ignoring a snapshot over [portfolio] max_snapshot_bytes");
+                continue;
+            }
+            match serde_json::from_slice::<T>(&bytes) {
+                Ok(data) if let Err(e) = data.check_bounds(usize::MAX) => {
+                    warn!(account_id = %account.id, kind = T::KIND, error = %e, "ignoring a snapshot with a value out of range");
+                }
                 Ok(data) => {
                     let snapshot = Snapshot {
                         fetched_at,
