@@ -647,4 +647,177 @@ mod tests {
             assert_eq!(parse_timestamp(bad, 0), None, "{bad:?}");
         }
     }
+
+    mod extremes {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Boundary decimals: the range's ends, the smallest scale step, 28-dp values, and
+        /// ordinary two-decimal amounts.
+        fn extreme() -> impl Strategy<Value = Decimal> {
+            prop_oneof![
+                Just(Decimal::MAX),
+                Just(Decimal::MIN),
+                Just(Decimal::ZERO),
+                Just(Decimal::new(1, 28)),
+                Just(Decimal::new(-1, 28)),
+                (any::<i64>(), 0u32..=28).prop_map(|(m, s)| Decimal::new(m, s)),
+                (any::<i64>()).prop_map(|m| Decimal::new(m, 2)),
+                (
+                    any::<u32>(),
+                    any::<u32>(),
+                    any::<u32>(),
+                    any::<bool>(),
+                    0u32..=28
+                )
+                    .prop_map(|(lo, mid, hi, neg, s)| Decimal::from_parts(lo, mid, hi, neg, s)),
+            ]
+        }
+
+        fn funds_of(v: [Decimal; 5]) -> Funds {
+            Funds {
+                available_cash: v[0],
+                collateral: v[1],
+                m2m_realized: v[2],
+                m2m_unrealized: v[3],
+                utilised_debits: v[4],
+                mode: Mode::Live,
+            }
+        }
+
+        fn position(q: Decimal, pnl: Decimal, sym: u8) -> Position {
+            Position {
+                symbol: format!("S{}", sym % 3),
+                exchange: "NSE".into(),
+                product: "MIS".into(),
+                quantity: q,
+                average_price: Decimal::ONE,
+                ltp: Decimal::ONE,
+                pnl,
+            }
+        }
+
+        /// The exact sum of `values` (all at `scale`) when it fits the decimal range.
+        fn exact(values: &[i64], scale: u32) -> Option<Decimal> {
+            let sum: i128 = values.iter().map(|&v| i128::from(v)).sum();
+            let limit = i128::from(u64::MAX) << 32 | i128::from(u32::MAX); // 2^96 - 1
+            (sum.abs() <= limit).then(|| Decimal::from_i128_with_scale(sum, scale))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// Whatever several accounts send, consolidation answers or reports an overflow;
+            /// it never panics.
+            #[test]
+            fn extreme_decimals_across_accounts_never_panic(
+                funds in prop::collection::vec(prop::array::uniform5(extreme()), 0..6),
+                rows in prop::collection::vec((extreme(), extreme(), any::<u8>(), 0u8..4), 0..12),
+            ) {
+                let funds: Vec<Funds> = funds.into_iter().map(funds_of).collect();
+                if let Ok(sum) = sum_funds(&funds) {
+                    let _ = sum.cash();
+                    let _ = sum.m2m_pnl();
+                }
+                for f in &funds {
+                    let _ = FundsSum::of(f).cash();
+                    let _ = FundsSum::of(f).m2m_pnl();
+                }
+                let positions: Vec<(String, Position)> = rows
+                    .iter()
+                    .map(|&(q, pnl, sym, acct)| (format!("a{acct}"), position(q, pnl, sym)))
+                    .collect();
+                let _ = net_positions(positions.iter().map(|(a, p)| (a.as_str(), p)));
+                let _ = total_pnl(positions.iter().map(|(_, p)| p));
+                let trades: Vec<Trade> = rows
+                    .iter()
+                    .map(|&(q, v, sym, _)| Trade {
+                        order_id: "1".into(),
+                        symbol: "X".into(),
+                        exchange: "NSE".into(),
+                        action: if sym % 2 == 0 { "BUY".into() } else { "SELL".into() },
+                        product: "MIS".into(),
+                        quantity: q,
+                        average_price: v,
+                        trade_value: v,
+                        timestamp: String::new(),
+                    })
+                    .collect();
+                let _ = trade_values(&trades);
+                let holdings: Vec<(String, Holding)> = rows
+                    .iter()
+                    .map(|&(q, pnl, sym, acct)| {
+                        (format!("a{acct}"), Holding {
+                            symbol: format!("S{}", sym % 3),
+                            exchange: "NSE".into(),
+                            product: "CNC".into(),
+                            quantity: q,
+                            pnl,
+                            pnl_percent: Decimal::ZERO,
+                        })
+                    })
+                    .collect();
+                let _ = net_holdings(holdings.iter().map(|(a, h)| (a.as_str(), h)));
+                let stats: Vec<HoldingStatistics> = rows
+                    .iter()
+                    .map(|&(a, b, _, _)| HoldingStatistics {
+                        total_holding_value: a,
+                        total_investment_value: b,
+                        total_profit_and_loss: a,
+                        total_pnl_percentage: b,
+                    })
+                    .collect();
+                let _ = holding_statistics(&stats);
+            }
+
+            /// Sums are exact whenever the exact sum fits, and an overflow is reported as one.
+            #[test]
+            fn sums_are_exact_when_they_fit(
+                values in prop::collection::vec(
+                    prop_oneof![any::<i64>(), Just(i64::MAX), Just(i64::MIN), -1000i64..1000],
+                    0..8,
+                ),
+                scale in 0u32..=28,
+            ) {
+                let funds: Vec<Funds> = values
+                    .iter()
+                    .map(|&v| funds_of([Decimal::new(v, scale); 5]))
+                    .collect();
+                let want = exact(&values, scale);
+                let sum = sum_funds(&funds);
+                match want {
+                    Some(w) => prop_assert_eq!(sum.map(|s| s.available_cash), Ok(w)),
+                    None => prop_assert!(sum.is_err()),
+                }
+                let positions: Vec<Position> = values
+                    .iter()
+                    .map(|&v| position(Decimal::ONE, Decimal::new(v, scale), 0))
+                    .collect();
+                let total = total_pnl(&positions);
+                match want {
+                    Some(w) => prop_assert_eq!(total, Ok(w.normalize())),
+                    None => prop_assert!(total.is_err()),
+                }
+            }
+        }
+
+        #[test]
+        fn the_reported_attack_is_an_overflow_not_a_panic() {
+            let f = funds_of([
+                Decimal::MAX,
+                -Decimal::ONE,
+                Decimal::ZERO,
+                Decimal::ZERO,
+                Decimal::ZERO,
+            ]);
+            assert_eq!(FundsSum::of(&f).cash(), Err(Overflow("cash")));
+            assert_eq!(sum_funds([&f, &f]).unwrap_err(), Overflow("available_cash"));
+            let p = position(Decimal::MAX, Decimal::MAX, 0);
+            assert_eq!(
+                net_positions([("a", &p), ("b", &p)]).unwrap_err(),
+                Overflow("net_quantity")
+            );
+            assert_eq!(total_pnl([&p, &p]).unwrap_err(), Overflow("total_pnl"));
+        }
+    }
 }

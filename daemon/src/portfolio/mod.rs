@@ -906,6 +906,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_stored_snapshot_out_of_range_or_too_big_is_a_miss_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = accounts_named(dir.path(), &["huge", "big"]).await;
+        let huge = accounts.get("huge").unwrap().id.clone();
+        let big = accounts.get("big").unwrap().id.clone();
+        // Left by an older daemon that had no bounds: a value past 10^15, and a snapshot over
+        // max_snapshot_bytes (valid JSON padded with whitespace).
+        let fetched_at = now_millis() - 1_000;
+        let out_of_range = serde_json::to_vec(&cash(Decimal::MAX)).unwrap();
+        let mut too_big = serde_json::to_vec(&cash(Decimal::TEN)).unwrap();
+        too_big.extend(std::iter::repeat_n(b' ', 5 * 1024 * 1024));
+        let stored = accounts.store().put_snapshots(
+            Funds::KIND,
+            vec![(huge, fetched_at, out_of_range), (big, fetched_at, too_big)],
+        );
+        assert_eq!(stored.await.unwrap(), [true, true]);
+
+        let fake = Arc::new(Fake::default());
+        let supervisor = Supervisor::new();
+        let p = portfolio(&accounts, &fake, &supervisor);
+        let selected = p.select(&Selection::default()).unwrap();
+        let s = p
+            .gather::<Funds>(&selected, within(Duration::from_secs(60)))
+            .await;
+        // Both were fetched afresh instead of served from the store.
+        assert_eq!(fake.calls("http://huge.test"), 1);
+        assert_eq!(fake.calls("http://big.test"), 1);
+        assert!(
+            s.iter()
+                .all(|x| x.data.as_ref().unwrap().available_cash == Decimal::ONE)
+        );
+    }
+
+    #[tokio::test]
     async fn a_deleted_accounts_cached_snapshots_go() {
         let dir = tempfile::tempdir().unwrap();
         let accounts = accounts_named(dir.path(), &["a", "b", "c"]).await;
