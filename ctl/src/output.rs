@@ -501,6 +501,9 @@ pub fn funds(v: &FundsView) -> String {
     let mut out = t.render();
     out.push_str(&problems(v.accounts.iter().map(|a| section!(a))));
     let _ = writeln!(out, "{}", coverage(v.coverage.as_ref()));
+    if !v.totals_error.is_empty() {
+        let _ = writeln!(out, "TOTALS LEFT OUT: {}", v.totals_error);
+    }
     out
 }
 
@@ -589,6 +592,9 @@ pub fn positions(v: &PositionsView, net: bool) -> String {
     out.push_str(&problems(v.accounts.iter().map(|a| section!(a))));
     let _ = writeln!(out, "total pnl: {}", or_dash(&v.total_pnl));
     let _ = writeln!(out, "{}", coverage(v.coverage.as_ref()));
+    if !v.totals_error.is_empty() {
+        let _ = writeln!(out, "TOTALS LEFT OUT: {}", v.totals_error);
+    }
     out
 }
 
@@ -697,6 +703,9 @@ pub fn trades(v: &TradesView) -> String {
         or_dash(&v.sell_value)
     );
     let _ = writeln!(out, "{}", coverage(v.coverage.as_ref()));
+    if !v.totals_error.is_empty() {
+        let _ = writeln!(out, "TOTALS LEFT OUT: {}", v.totals_error);
+    }
     out
 }
 
@@ -759,6 +768,9 @@ pub fn holdings(v: &HoldingsView, net: bool) -> String {
         or_dash(&st.total_pnl_percentage)
     );
     let _ = writeln!(out, "{}", coverage(v.coverage.as_ref()));
+    if !v.totals_error.is_empty() {
+        let _ = writeln!(out, "TOTALS LEFT OUT: {}", v.totals_error);
+    }
     out
 }
 
@@ -1049,6 +1061,7 @@ mod tests {
             })
         };
         let v = FundsView {
+            totals_error: String::new(),
             totals: f("300.50"),
             accounts: vec![
                 AccountFunds {
@@ -1098,6 +1111,7 @@ mod tests {
     #[test]
     fn positions_rows_net_and_placeholders() {
         let v = PositionsView {
+            totals_error: String::new(),
             accounts: vec![
                 AccountPositions {
                     account_name: "a".into(),

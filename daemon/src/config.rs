@@ -165,6 +165,9 @@ pub struct PortfolioConfig {
     /// Upstream book fetches in flight at once, across all calls (each upstream also keeps its
     /// own `[upstream]` request budget). Accounts beyond it wait, within the call's deadline.
     pub concurrency: usize,
+    /// Largest stored snapshot of one account's book, in bytes. A fetched book larger than this
+    /// is neither stored nor shown: its section fails (BAD_RESPONSE) naming this key.
+    pub max_snapshot_bytes: usize,
 }
 
 impl Default for PortfolioConfig {
@@ -173,6 +176,7 @@ impl Default for PortfolioConfig {
             max_staleness: Duration::from_secs(5),
             refresh_interval: Duration::ZERO,
             concurrency: 256,
+            max_snapshot_bytes: 4 * 1024 * 1024,
         }
     }
 }

@@ -41,11 +41,14 @@ pub struct ApiState {
     pub master_key_file: std::path::PathBuf,
 }
 
+/// Largest answer sent. Responses (a page of 1000 accounts, a big book) may be larger than
+/// requests; portfolio answers are kept under it by leaving out the largest account sections.
+pub(crate) const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
 /// The roster.v1 services, each with explicit message size limits.
 pub fn routes(state: ApiState) -> tonic::service::Routes {
     let max = state.max_request_bytes;
-    // Responses (a page of 1000 accounts, a big book) may be larger than requests.
-    let max_out = 64 * 1024 * 1024;
+    let max_out = MAX_RESPONSE_BYTES;
     let accounts = listing::AccountRoutes::new(accounts::AccountApi(state.clone()), max, max_out);
     let monitor = MonitorServiceServer::new(monitor::MonitorApi(state.clone()))
         .max_decoding_message_size(max)

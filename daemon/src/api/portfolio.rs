@@ -1,8 +1,10 @@
 //! PortfolioService: validate the selection, gather one book kind across accounts, and turn the
 //! sections plus the [`consolidate`] math into roster.v1 views. Decimals leave as exact strings.
 
+use std::cmp::Reverse;
 use std::time::Duration;
 
+use prost::Message as _;
 use roster_proto::v1 as pb;
 use roster_proto::v1::portfolio_service_server::PortfolioService;
 use rust_decimal::Decimal;
@@ -11,8 +13,8 @@ use tonic::{Request, Response, Status};
 use super::convert::health_reason;
 use super::errors::{invalid_field, status_of};
 use super::{ApiState, convert};
-use crate::connector::{Funds, Holdings, OrderBook, Positions, TradeBook};
-use crate::portfolio::consolidate::{self, FundsSum};
+use crate::connector::{FailureReason, Funds, Holdings, OrderBook, Positions, TradeBook};
+use crate::portfolio::consolidate::{self, FundsSum, Overflow};
 use crate::portfolio::{Book, Freshness, Section, Selection, coverage};
 use crate::store::AccountRecord;
 
@@ -102,16 +104,83 @@ fn head<T: Book>(s: &Section<T>) -> Head {
     }
 }
 
-fn funds_msg(f: &FundsSum) -> pb::Funds {
-    pb::Funds {
+fn funds_msg(f: &FundsSum) -> Result<pb::Funds, Overflow> {
+    Ok(pb::Funds {
         available_cash: dec(f.available_cash),
         collateral: dec(f.collateral),
         m2m_realized: dec(f.m2m_realized),
         m2m_unrealized: dec(f.m2m_unrealized),
         utilised_debits: dec(f.utilised_debits),
-        cash: dec(f.cash()),
-        m2m_pnl: dec(f.m2m_pnl()),
+        cash: dec(f.cash()?),
+        m2m_pnl: dec(f.m2m_pnl()?),
+    })
+}
+
+/// `totals_error` of a view: empty when every total fits.
+fn totals_error<T>(r: &Result<T, Overflow>) -> String {
+    r.as_ref()
+        .err()
+        .map(Overflow::to_string)
+        .unwrap_or_default()
+}
+
+/// Room kept in an answer for what is not an account section (totals, net rows are counted
+/// separately) and for each section's tag and length prefix.
+const SECTION_OVERHEAD: usize = 16;
+
+/// Keeps a whole answer under the response size limit whatever one account holds: while the
+/// sections plus `rest` (the encoded size of everything else) exceed `limit`, the largest section
+/// left is emptied by `fail`, which says why in its error. One account with a huge book thus
+/// costs its own section, never the whole call (which tonic would refuse with OUT_OF_RANGE).
+fn fit_sections<S: prost::Message>(
+    sections: &mut [S],
+    rest: usize,
+    limit: usize,
+    fail: impl Fn(&mut S, usize),
+) {
+    let sizes: Vec<usize> = sections.iter().map(|s| s.encoded_len()).collect();
+    let mut total = sizes.iter().fold(rest, |t, n| {
+        t.saturating_add(n.saturating_add(SECTION_OVERHEAD))
+    });
+    if total <= limit {
+        return;
     }
+    let mut largest: Vec<usize> = (0..sections.len()).collect();
+    largest.sort_by_key(|&i| Reverse(sizes.get(i).copied().unwrap_or(0)));
+    for i in largest {
+        if total <= limit {
+            break;
+        }
+        let (Some(section), Some(&size)) = (sections.get_mut(i), sizes.get(i)) else {
+            continue;
+        };
+        fail(section, size);
+        total = total
+            .saturating_sub(size)
+            .saturating_add(section.encoded_len());
+    }
+}
+
+/// The error of a section left out by [`fit_sections`].
+fn too_large(size: usize) -> String {
+    format!(
+        "{}: this account's section is {size} bytes, more than its share of the {}-byte answer \
+         limit; ask for this account alone",
+        FailureReason::BadResponse.as_str(),
+        super::MAX_RESPONSE_BYTES
+    )
+}
+
+macro_rules! fit {
+    ($sections:expr, $rest:expr $(, $extra:ident)?) => {
+        fit_sections(&mut $sections, $rest, super::MAX_RESPONSE_BYTES, |s, size| {
+            s.rows = Vec::new();
+            $(s.$extra = None;)?
+            s.has_data = false;
+            s.error = too_large(size);
+            s.error_reason = pb::HealthReason::BadResponse as i32;
+        })
+    };
 }
 
 fn coverage_msg<T>(sections: &[Section<T>]) -> pb::Coverage {
@@ -183,17 +252,29 @@ impl PortfolioService for PortfolioApi {
         request: Request<pb::PortfolioRequest>,
     ) -> Result<Response<pb::FundsView>, Status> {
         let sections = self.gather::<Funds>(request.get_ref()).await?;
-        let totals = consolidate::sum_funds(sections.iter().filter_map(|s| s.data.as_deref()));
+        let totals = consolidate::sum_funds(sections.iter().filter_map(|s| s.data.as_deref()))
+            .and_then(|t| funds_msg(&t));
         let accounts = sections
             .iter()
             .map(|s| {
-                section_msg!(AccountFunds, head(s), {
-                    funds: s.data.as_ref().map(|f| funds_msg(&FundsSum::of(f))),
-                })
+                let mut h = head(s);
+                let funds = match s.data.as_ref().map(|f| funds_msg(&FundsSum::of(f))) {
+                    None => None,
+                    Some(Ok(f)) => Some(f),
+                    Some(Err(e)) => {
+                        // Only a stored snapshot from before the decode bounds could get here.
+                        h.error = format!("{}: {e}", FailureReason::BadResponse.as_str());
+                        h.error_reason = pb::HealthReason::BadResponse as i32;
+                        h.has_data = false;
+                        None
+                    }
+                };
+                section_msg!(AccountFunds, h, { funds: funds })
             })
             .collect();
         Ok(Response::new(pb::FundsView {
-            totals: Some(funds_msg(&totals)),
+            totals_error: totals_error(&totals),
+            totals: totals.ok(),
             accounts,
             coverage: Some(coverage_msg(&sections)),
         }))
@@ -211,21 +292,26 @@ impl PortfolioService for PortfolioApi {
                     .flat_map(|d| d.rows.iter().map(|r| (s.account.id.as_str(), r)))
             })
         };
-        let net = consolidate::net_positions(all())
-            .into_iter()
-            .map(|n| pb::NetPosition {
-                symbol: n.symbol,
-                exchange: n.exchange,
-                product: n.product,
-                net_quantity: dec(n.net_quantity),
-                long_quantity: dec(n.long_quantity),
-                short_quantity: dec(n.short_quantity),
-                pnl: dec(n.pnl),
-                account_count: n.account_count,
-            })
-            .collect();
-        let total_pnl = consolidate::total_pnl(all().map(|(_, r)| r));
-        let accounts = sections
+        let net = consolidate::net_positions(all()).map(|net| {
+            net.into_iter()
+                .map(|n| pb::NetPosition {
+                    symbol: n.symbol,
+                    exchange: n.exchange,
+                    product: n.product,
+                    net_quantity: dec(n.net_quantity),
+                    long_quantity: dec(n.long_quantity),
+                    short_quantity: dec(n.short_quantity),
+                    pnl: dec(n.pnl),
+                    account_count: n.account_count,
+                })
+                .collect::<Vec<_>>()
+        });
+        let totals = net.and_then(|net| {
+            consolidate::total_pnl(all().map(|(_, r)| r)).map(|total| (net, dec(total)))
+        });
+        let error = totals_error(&totals);
+        let (net, total_pnl) = totals.unwrap_or_default();
+        let mut accounts: Vec<_> = sections
             .iter()
             .map(|s| {
                 let (account_id, account_name) = tag(&s.account);
@@ -248,12 +334,16 @@ impl PortfolioService for PortfolioApi {
                 section_msg!(AccountPositions, head(s), { rows: rows })
             })
             .collect();
-        Ok(Response::new(pb::PositionsView {
-            accounts,
+        let mut view = pb::PositionsView {
+            accounts: Vec::new(),
             net,
-            total_pnl: dec(total_pnl),
+            total_pnl,
             coverage: Some(coverage_msg(&sections)),
-        }))
+            totals_error: error,
+        };
+        fit!(accounts, view.encoded_len());
+        view.accounts = accounts;
+        Ok(Response::new(view))
     }
 
     async fn get_orders(
@@ -277,7 +367,7 @@ impl PortfolioService for PortfolioApi {
             })
             .collect();
         let statistics = consolidate::sum_order_statistics(per_account.iter().flatten());
-        let accounts = sections
+        let mut accounts: Vec<_> = sections
             .iter()
             .zip(&per_account)
             .map(|(s, stats)| {
@@ -312,11 +402,14 @@ impl PortfolioService for PortfolioApi {
                 section_msg!(AccountOrders, head(s), { rows: rows, statistics: stats })
             })
             .collect();
-        Ok(Response::new(pb::OrdersView {
-            accounts,
+        let mut view = pb::OrdersView {
+            accounts: Vec::new(),
             statistics: Some(order_stats_msg(&statistics)),
             coverage: Some(coverage_msg(&sections)),
-        }))
+        };
+        fit!(accounts, view.encoded_len(), statistics);
+        view.accounts = accounts;
+        Ok(Response::new(view))
     }
 
     async fn get_trades(
@@ -324,12 +417,16 @@ impl PortfolioService for PortfolioApi {
         request: Request<pb::PortfolioRequest>,
     ) -> Result<Response<pb::TradesView>, Status> {
         let sections = self.gather::<TradeBook>(request.get_ref()).await?;
-        let (buy, sell) = consolidate::trade_values(
+        let values = consolidate::trade_values(
             sections
                 .iter()
                 .flat_map(|s| s.data.iter().flat_map(|d| d.trades.iter())),
         );
-        let accounts = sections
+        let error = totals_error(&values);
+        let (buy_value, sell_value) = values
+            .map(|(buy, sell)| (dec(buy), dec(sell)))
+            .unwrap_or_default();
+        let mut accounts: Vec<_> = sections
             .iter()
             .map(|s| {
                 let (account_id, account_name) = tag(&s.account);
@@ -358,12 +455,16 @@ impl PortfolioService for PortfolioApi {
                 section_msg!(AccountTrades, head(s), { rows: rows })
             })
             .collect();
-        Ok(Response::new(pb::TradesView {
-            accounts,
-            buy_value: dec(buy),
-            sell_value: dec(sell),
+        let mut view = pb::TradesView {
+            accounts: Vec::new(),
+            buy_value,
+            sell_value,
             coverage: Some(coverage_msg(&sections)),
-        }))
+            totals_error: error,
+        };
+        fit!(accounts, view.encoded_len());
+        view.accounts = accounts;
+        Ok(Response::new(view))
     }
 
     async fn get_holdings(
@@ -376,21 +477,31 @@ impl PortfolioService for PortfolioApi {
                 .iter()
                 .flat_map(|d| d.rows.iter().map(|r| (s.account.id.as_str(), r)))
         }))
-        .into_iter()
-        .map(|n| pb::NetHolding {
-            symbol: n.symbol,
-            exchange: n.exchange,
-            quantity: dec(n.quantity),
-            pnl: dec(n.pnl),
-            account_count: n.account_count,
-        })
-        .collect();
-        let statistics = consolidate::holding_statistics(
-            sections
-                .iter()
-                .filter_map(|s| s.data.as_ref().map(|d| &d.statistics)),
-        );
-        let accounts = sections
+        .map(|net| {
+            net.into_iter()
+                .map(|n| pb::NetHolding {
+                    symbol: n.symbol,
+                    exchange: n.exchange,
+                    quantity: dec(n.quantity),
+                    pnl: dec(n.pnl),
+                    account_count: n.account_count,
+                })
+                .collect::<Vec<_>>()
+        });
+        let totals = net.and_then(|net| {
+            consolidate::holding_statistics(
+                sections
+                    .iter()
+                    .filter_map(|s| s.data.as_ref().map(|d| &d.statistics)),
+            )
+            .map(|stats| (net, holding_stats_msg(&stats)))
+        });
+        let error = totals_error(&totals);
+        let (net, statistics) = match totals {
+            Ok((net, stats)) => (net, Some(stats)),
+            Err(_) => (Vec::new(), None),
+        };
+        let mut accounts: Vec<_> = sections
             .iter()
             .map(|s| {
                 let (account_id, account_name) = tag(&s.account);
@@ -413,11 +524,15 @@ impl PortfolioService for PortfolioApi {
                 section_msg!(AccountHoldings, head(s), { rows: rows, statistics: stats })
             })
             .collect();
-        Ok(Response::new(pb::HoldingsView {
-            accounts,
+        let mut view = pb::HoldingsView {
+            accounts: Vec::new(),
             net,
-            statistics: Some(holding_stats_msg(&statistics)),
+            statistics,
             coverage: Some(coverage_msg(&sections)),
-        }))
+            totals_error: error,
+        };
+        fit!(accounts, view.encoded_len(), statistics);
+        view.accounts = accounts;
+        Ok(Response::new(view))
     }
 }

@@ -15,20 +15,32 @@
 
 use serde_json::Value;
 
-use super::decode::{FromEnvelope, flatten_message, parse_envelope, short_detail};
+use super::decode::{FromEnvelope, Limits, flatten_message, parse_envelope, raw_detail};
 use super::{FailureReason, UpstreamError};
 
-/// Decodes one upstream answer for endpoint `T::ENDPOINT`.
+/// Decodes one upstream answer for endpoint `T::ENDPOINT` within the default [`Limits`].
 pub fn interpret<T: FromEnvelope>(
     status: u16,
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<T, UpstreamError> {
+    interpret_within(status, content_type, body, Limits::default())
+}
+
+/// Decodes one upstream answer for endpoint `T::ENDPOINT`; a book past `limits` is
+/// `BAD_RESPONSE`. Error text is kept a little longer than it is shown: the connector scrubs the
+/// key from it and then cuts it (see `connector::scrub`).
+pub fn interpret_within<T: FromEnvelope>(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+    limits: Limits,
+) -> Result<T, UpstreamError> {
     if (200..300).contains(&status) {
         let env = parse_envelope(body).map_err(|e| {
             UpstreamError::new(
                 FailureReason::BadResponse,
-                short_detail(&format!(
+                raw_detail(&format!(
                     "{}: upstream answered {status} with a body that is not a JSON object ({e})",
                     T::ENDPOINT
                 )),
@@ -38,7 +50,7 @@ pub fn interpret<T: FromEnvelope>(
         if env.is_error() {
             return Err(classify_error_message(status, env.message.as_ref()));
         }
-        return T::from_envelope(env).map_err(|mut e| {
+        return T::from_envelope(env, limits).map_err(|mut e| {
             e.http_status = Some(status);
             e
         });
@@ -142,5 +154,5 @@ fn text_detail(content_type: Option<&str>, body: &[u8]) -> String {
     if is_html {
         return String::new();
     }
-    short_detail(&String::from_utf8_lossy(body))
+    raw_detail(&String::from_utf8_lossy(body))
 }

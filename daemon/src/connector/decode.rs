@@ -19,10 +19,16 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use serde::Deserialize;
-use serde::de::{self, DeserializeOwned, Deserializer, Unexpected, Visitor};
-use serde_json::Value;
+use std::marker::PhantomData;
 
+use serde::Deserialize;
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, SeqAccess, Unexpected, Visitor,
+};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::bounds::{Bounded, DEFAULT_MAX_ROWS_PER_BOOK, OutOfBounds};
 use super::{
     Endpoint, FailureReason, Funds, Holding, HoldingStatistics, Holdings, Mode, Order, OrderBook,
     OrderStatistics, PingInfo, Position, Positions, Trade, TradeBook, UpstreamError,
@@ -31,6 +37,26 @@ use super::{
 /// Longest upstream-derived detail we put into an error message; bodies can be large and error
 /// messages end up in events and logs.
 const MAX_DETAIL_CHARS: usize = 200;
+
+/// Upstream text kept while an error is built: the display length plus twice the longest API key
+/// (256), so a key overlapping the display cut is still whole when the connector scrubs it (see
+/// `connector::scrub`), which it does before the final cut to [`MAX_DETAIL_CHARS`].
+const RAW_DETAIL_CHARS: usize = MAX_DETAIL_CHARS + 2 * 256;
+
+/// What decoding may build from one answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Rows in one book; decoding stops at the first row past it (`[upstream] max_rows_per_book`).
+    pub max_rows: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_rows: DEFAULT_MAX_ROWS_PER_BOOK,
+        }
+    }
+}
 
 /// Parses a numeric string leniently (see the module doc). `None` if it is not a number.
 pub fn parse_decimal_str(s: &str) -> Option<Decimal> {
@@ -192,12 +218,22 @@ pub fn flatten_message(v: &Value) -> String {
     }
     let mut out = String::new();
     walk(v, &mut out);
-    short_detail(&out)
+    raw_detail(&out)
 }
 
 /// One line, control characters and runs of whitespace collapsed, at most
 /// [`MAX_DETAIL_CHARS`] characters (cut on a char boundary).
 pub fn short_detail(s: &str) -> String {
+    one_line(s, MAX_DETAIL_CHARS)
+}
+
+/// Like [`short_detail`] but longer ([`RAW_DETAIL_CHARS`]): for upstream text that the connector
+/// scrubs and then cuts to the display length.
+pub fn raw_detail(s: &str) -> String {
+    one_line(s, RAW_DETAIL_CHARS)
+}
+
+fn one_line(s: &str, max_chars: usize) -> String {
     let mut out = String::new();
     let mut last_space = true;
     let mut n = 0;
@@ -215,7 +251,7 @@ pub fn short_detail(s: &str) -> String {
         } else {
             last_space = false;
         }
-        if n == MAX_DETAIL_CHARS {
+        if n == max_chars {
             out.push('…');
             return out.trim_end().to_owned();
         }
@@ -253,21 +289,81 @@ fn unexpected(v: &Value) -> Unexpected<'_> {
     }
 }
 
+/// A JSON array of rows, decoded one row at a time and refused at the first row past `max`, so a
+/// hostile answer of a million rows never becomes a million-element vector. Each row is an
+/// [`Obj`], and an empty one is refused: a row `{}` says nothing, and read leniently it would be
+/// a zero position.
+struct Rows<T> {
+    max: usize,
+    row: PhantomData<T>,
+}
+
+impl<T> Rows<T> {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            row: PhantomData,
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for Rows<T> {
+    type Value = Vec<T>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<T>, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned> Visitor<'de> for Rows<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array of row objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(row) = seq.next_element::<Value>()? {
+            if out.len() >= self.max {
+                return Err(de::Error::custom(OutOfBounds::Rows { max: self.max }));
+            }
+            let row = match row {
+                Value::Object(m) if m.is_empty() => {
+                    return Err(de::Error::custom(format_args!(
+                        "row {} is an empty object {{}}",
+                        out.len()
+                    )));
+                }
+                v @ Value::Object(_) => T::deserialize(v).map_err(de::Error::custom)?,
+                other => {
+                    return Err(de::Error::invalid_type(
+                        unexpected(&other),
+                        &"a JSON object",
+                    ));
+                }
+            };
+            out.push(row);
+        }
+        Ok(out)
+    }
+}
+
 /// The parts of any OpenAlgo body we look at; everything else (e.g. positionbook's `total_pnl`)
-/// is ignored. `null` and missing both become `None`.
+/// is skipped without being built. `null` and missing both become `None`. `data` stays raw text
+/// borrowed from the body until the endpoint's decoder reads it with its bounds.
 #[derive(Debug, Default, Deserialize)]
-pub struct Envelope {
+pub struct Envelope<'a> {
     #[serde(default)]
     pub status: Option<Value>,
     #[serde(default)]
     pub message: Option<Value>,
     #[serde(default)]
     pub mode: Option<Value>,
-    #[serde(default)]
-    pub data: Option<Value>,
+    #[serde(default, borrow)]
+    pub data: Option<&'a RawValue>,
 }
 
-impl Envelope {
+impl Envelope<'_> {
     pub fn mode(&self) -> Mode {
         mode_from_wire(self.mode.as_ref())
     }
@@ -281,34 +377,81 @@ impl Envelope {
     }
 }
 
-/// Parses a whole body into an [`Envelope`]; the top level must be a JSON object (a derived
-/// struct would otherwise accept an array positionally, see [`Obj`]).
-pub fn parse_envelope(body: &[u8]) -> Result<Envelope, serde_json::Error> {
-    serde_json::from_slice::<Obj<Envelope>>(body).map(|Obj(env)| env)
+/// The first byte of a JSON text that is not whitespace.
+fn first_byte(text: &[u8]) -> Option<u8> {
+    text.iter()
+        .copied()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
 }
 
-/// A domain value that one endpoint's success envelope decodes into.
-pub trait FromEnvelope: Sized {
+/// Parses a whole body into an [`Envelope`]; the top level must be a JSON object (a derived
+/// struct would otherwise accept an array positionally, see [`Obj`]).
+pub fn parse_envelope(body: &[u8]) -> Result<Envelope<'_>, serde_json::Error> {
+    if first_byte(body) != Some(b'{') {
+        return Err(de::Error::invalid_type(
+            Unexpected::Other("a non-object"),
+            &"a JSON object",
+        ));
+    }
+    serde_json::from_slice::<Envelope<'_>>(body)
+}
+
+/// A domain value that one endpoint's success envelope decodes into, within `limits`.
+pub trait FromEnvelope: Bounded + super::scrub::Scrub + Sized {
     const ENDPOINT: Endpoint;
-    fn from_envelope(env: Envelope) -> Result<Self, UpstreamError>;
+    fn from_envelope(env: Envelope<'_>, limits: Limits) -> Result<Self, UpstreamError>;
 }
 
 fn bad_shape(endpoint: Endpoint, detail: impl fmt::Display) -> UpstreamError {
     UpstreamError::new(
         FailureReason::BadResponse,
-        short_detail(&format!("{endpoint}: unexpected response shape: {detail}")),
+        raw_detail(&format!("{endpoint}: unexpected response shape: {detail}")),
         None,
     )
 }
 
-/// `data` as `T`; a success without `data` (missing or `null`) is a wrong shape. Only funds
-/// treats absent data specially (session expired).
-fn data_as<T: DeserializeOwned>(
+/// The decoded value, unless a value or count in it is out of bounds (`BAD_RESPONSE` naming the
+/// field).
+fn bounded<T: FromEnvelope>(value: T, limits: Limits) -> Result<T, UpstreamError> {
+    value
+        .check_bounds(limits.max_rows)
+        .map_err(|e| bad_shape(T::ENDPOINT, e))?;
+    Ok(value)
+}
+
+/// `data` as a JSON object decoded into `T`; a success without `data` (missing or `null`) is a
+/// wrong shape. Only funds treats absent data specially (session expired).
+fn object<'a, T: Deserialize<'a>>(
     endpoint: Endpoint,
-    data: Option<Value>,
+    data: Option<&'a RawValue>,
 ) -> Result<T, UpstreamError> {
     let data = data.ok_or_else(|| bad_shape(endpoint, "success without data"))?;
-    serde_json::from_value(data).map_err(|e| bad_shape(endpoint, e))
+    if first_byte(data.get().as_bytes()) != Some(b'{') {
+        return Err(bad_shape(endpoint, "data is not a JSON object"));
+    }
+    serde_json::from_str(data.get()).map_err(|e| bad_shape(endpoint, e))
+}
+
+/// A JSON array of rows (`data`, or a list inside it), at most `limits.max_rows` of them. A
+/// missing or `null` list is empty when `required` is false.
+fn rows<T: DeserializeOwned>(
+    endpoint: Endpoint,
+    list: Option<&RawValue>,
+    required: bool,
+    limits: Limits,
+) -> Result<Vec<T>, UpstreamError> {
+    let Some(list) = list else {
+        return if required {
+            Err(bad_shape(endpoint, "success without data"))
+        } else {
+            Ok(Vec::new())
+        };
+    };
+    let mut de = serde_json::Deserializer::from_str(list.get());
+    Rows::new(limits.max_rows)
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| bad_shape(endpoint, e))
 }
 
 #[derive(Deserialize)]
@@ -321,12 +464,15 @@ struct PingData {
 
 impl FromEnvelope for PingInfo {
     const ENDPOINT: Endpoint = Endpoint::Ping;
-    fn from_envelope(env: Envelope) -> Result<Self, UpstreamError> {
-        let Obj(d): Obj<PingData> = data_as(Self::ENDPOINT, env.data)?;
-        Ok(PingInfo {
-            broker: d.broker,
-            message: d.message,
-        })
+    fn from_envelope(env: Envelope<'_>, limits: Limits) -> Result<Self, UpstreamError> {
+        let d: PingData = object(Self::ENDPOINT, env.data)?;
+        bounded(
+            PingInfo {
+                broker: d.broker,
+                message: d.message,
+            },
+            limits,
+        )
     }
 }
 
@@ -346,13 +492,19 @@ struct FundsData {
 
 impl FromEnvelope for Funds {
     const ENDPOINT: Endpoint = Endpoint::Funds;
-    fn from_envelope(env: Envelope) -> Result<Self, UpstreamError> {
+    fn from_envelope(env: Envelope<'_>, limits: Limits) -> Result<Self, UpstreamError> {
         let mode = env.mode();
+        // Funds data is one small object; read it whole to tell its empty forms apart.
+        let data: Option<Value> = env
+            .data
+            .map(|raw| serde_json::from_str(raw.get()))
+            .transpose()
+            .map_err(|e| bad_shape(Self::ENDPOINT, e))?;
         // Most broker plugins return `{}` from their funds call on any error, which OpenAlgo
         // wraps as `{"data":{},"status":"success"}`; OpenAlgo itself reads that as "token
         // expired". An empty list or a missing/null `data` is the same falsy Python value.
-        let empty = match &env.data {
-            None => true,
+        let empty = match &data {
+            None | Some(Value::Null) => true,
             Some(Value::Object(m)) => m.is_empty(),
             Some(Value::Array(a)) => a.is_empty(),
             Some(_) => false,
@@ -373,23 +525,39 @@ impl FromEnvelope for Funds {
             "m2munrealized",
             "utiliseddebits",
         ];
-        if let Some(Value::Object(m)) = &env.data
-            && !known.iter().any(|k| m.contains_key(*k))
-        {
-            return Err(bad_shape(
-                Self::ENDPOINT,
-                "data has none of the funds fields",
-            ));
-        }
-        let Obj(d): Obj<FundsData> = data_as(Self::ENDPOINT, env.data)?;
-        Ok(Funds {
-            available_cash: d.availablecash,
-            collateral: d.collateral,
-            m2m_realized: d.m2mrealized,
-            m2m_unrealized: d.m2munrealized,
-            utilised_debits: d.utiliseddebits,
-            mode,
-        })
+        let d = match data {
+            Some(Value::Object(m)) => {
+                if !known.iter().any(|k| m.contains_key(*k)) {
+                    return Err(bad_shape(
+                        Self::ENDPOINT,
+                        "data has none of the funds fields",
+                    ));
+                }
+                FundsData::deserialize(Value::Object(m))
+                    .map_err(|e| bad_shape(Self::ENDPOINT, e))?
+            }
+            Some(other) => {
+                return Err(bad_shape(
+                    Self::ENDPOINT,
+                    <serde_json::Error as de::Error>::invalid_type(
+                        unexpected(&other),
+                        &"a JSON object",
+                    ),
+                ));
+            }
+            None => return Err(bad_shape(Self::ENDPOINT, "success without data")),
+        };
+        bounded(
+            Funds {
+                available_cash: d.availablecash,
+                collateral: d.collateral,
+                m2m_realized: d.m2mrealized,
+                m2m_unrealized: d.m2munrealized,
+                utilised_debits: d.utiliseddebits,
+                mode,
+            },
+            limits,
+        )
     }
 }
 
@@ -413,12 +581,12 @@ struct PositionRow {
 
 impl FromEnvelope for Positions {
     const ENDPOINT: Endpoint = Endpoint::PositionBook;
-    fn from_envelope(env: Envelope) -> Result<Self, UpstreamError> {
+    fn from_envelope(env: Envelope<'_>, limits: Limits) -> Result<Self, UpstreamError> {
         let mode = env.mode();
-        let rows: Vec<Obj<PositionRow>> = data_as(Self::ENDPOINT, env.data)?;
+        let rows: Vec<PositionRow> = rows(Self::ENDPOINT, env.data, true, limits)?;
         let rows = rows
             .into_iter()
-            .map(|Obj(r)| Position {
+            .map(|r| Position {
                 symbol: r.symbol,
                 exchange: r.exchange,
                 product: r.product,
@@ -428,7 +596,7 @@ impl FromEnvelope for Positions {
                 pnl: r.pnl,
             })
             .collect();
-        Ok(Positions { rows, mode })
+        bounded(Positions { rows, mode }, limits)
     }
 }
 
@@ -479,9 +647,9 @@ struct OrderStatsWire {
 }
 
 #[derive(Deserialize)]
-struct OrderBookData {
-    #[serde(default)]
-    orders: Option<Vec<Obj<OrderRow>>>,
+struct OrderBookData<'a> {
+    #[serde(default, borrow)]
+    orders: Option<&'a RawValue>,
     #[serde(default)]
     statistics: Option<Obj<OrderStatsWire>>,
 }
@@ -492,14 +660,13 @@ fn first_non_empty(a: String, b: String) -> String {
 
 impl FromEnvelope for OrderBook {
     const ENDPOINT: Endpoint = Endpoint::OrderBook;
-    fn from_envelope(env: Envelope) -> Result<Self, UpstreamError> {
+    fn from_envelope(env: Envelope<'_>, limits: Limits) -> Result<Self, UpstreamError> {
         let mode = env.mode();
-        let Obj(d): Obj<OrderBookData> = data_as(Self::ENDPOINT, env.data)?;
-        let orders = d
-            .orders
-            .unwrap_or_default()
+        let d: OrderBookData<'_> = object(Self::ENDPOINT, env.data)?;
+        let orders: Vec<OrderRow> = rows(Self::ENDPOINT, d.orders, false, limits)?;
+        let orders = orders
             .into_iter()
-            .map(|Obj(r)| Order {
+            .map(|r| Order {
                 order_id: r.orderid,
                 symbol: r.symbol,
                 exchange: r.exchange,
@@ -524,11 +691,14 @@ impl FromEnvelope for OrderBook {
                 total_trigger_pending_orders: s.total_trigger_pending_orders,
             })
             .unwrap_or_default();
-        Ok(OrderBook {
-            orders,
-            statistics,
-            mode,
-        })
+        bounded(
+            OrderBook {
+                orders,
+                statistics,
+                mode,
+            },
+            limits,
+        )
     }
 }
 
@@ -562,12 +732,12 @@ struct TradeRow {
 
 impl FromEnvelope for TradeBook {
     const ENDPOINT: Endpoint = Endpoint::TradeBook;
-    fn from_envelope(env: Envelope) -> Result<Self, UpstreamError> {
+    fn from_envelope(env: Envelope<'_>, limits: Limits) -> Result<Self, UpstreamError> {
         let mode = env.mode();
-        let rows: Vec<Obj<TradeRow>> = data_as(Self::ENDPOINT, env.data)?;
+        let rows: Vec<TradeRow> = rows(Self::ENDPOINT, env.data, true, limits)?;
         let trades = rows
             .into_iter()
-            .map(|Obj(r)| Trade {
+            .map(|r| Trade {
                 order_id: r.orderid,
                 symbol: r.symbol,
                 exchange: r.exchange,
@@ -579,7 +749,7 @@ impl FromEnvelope for TradeBook {
                 timestamp: first_non_empty(r.timestamp, r.filltime),
             })
             .collect();
-        Ok(TradeBook { trades, mode })
+        bounded(TradeBook { trades, mode }, limits)
     }
 }
 
@@ -612,23 +782,22 @@ struct HoldingStatsWire {
 }
 
 #[derive(Deserialize)]
-struct HoldingsData {
-    #[serde(default)]
-    holdings: Option<Vec<Obj<HoldingRow>>>,
+struct HoldingsData<'a> {
+    #[serde(default, borrow)]
+    holdings: Option<&'a RawValue>,
     #[serde(default)]
     statistics: Option<Obj<HoldingStatsWire>>,
 }
 
 impl FromEnvelope for Holdings {
     const ENDPOINT: Endpoint = Endpoint::Holdings;
-    fn from_envelope(env: Envelope) -> Result<Self, UpstreamError> {
+    fn from_envelope(env: Envelope<'_>, limits: Limits) -> Result<Self, UpstreamError> {
         let mode = env.mode();
-        let Obj(d): Obj<HoldingsData> = data_as(Self::ENDPOINT, env.data)?;
-        let rows = d
-            .holdings
-            .unwrap_or_default()
+        let d: HoldingsData<'_> = object(Self::ENDPOINT, env.data)?;
+        let rows: Vec<HoldingRow> = rows(Self::ENDPOINT, d.holdings, false, limits)?;
+        let rows = rows
             .into_iter()
-            .map(|Obj(r)| Holding {
+            .map(|r| Holding {
                 symbol: r.symbol,
                 exchange: r.exchange,
                 product: r.product,
@@ -646,10 +815,13 @@ impl FromEnvelope for Holdings {
                 total_pnl_percentage: s.totalpnlpercentage,
             })
             .unwrap_or_default();
-        Ok(Holdings {
-            rows,
-            statistics,
-            mode,
-        })
+        bounded(
+            Holdings {
+                rows,
+                statistics,
+                mode,
+            },
+            limits,
+        )
     }
 }

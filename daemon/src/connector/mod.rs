@@ -7,6 +7,8 @@
 //! - [`decode`]: lenient JSON decoding of OpenAlgo bodies (numbers that arrive as strings,
 //!   floats, ints or null) into the domain types;
 //! - [`classify`]: turns an HTTP status + body into a domain value or an [`UpstreamError`];
+//! - [`bounds`]: the largest values and row counts a decoded book may have;
+//! - [`scrub`]: the API key taken out of everything an upstream sends back;
 //! - [`openalgo`]: the HTTP implementation ([`OpenAlgo`]) with one shared client, a per-(host,
 //!   endpoint) request budget, bounded body reads and an overall per-call deadline.
 //!
@@ -17,10 +19,12 @@
 //! `data`, which is the upstream's way of saying the broker session died
 //! ([`FailureReason::SessionExpired`]).
 
+pub mod bounds;
 pub mod classify;
 pub mod decode;
 mod http1;
 pub mod openalgo;
+pub mod scrub;
 
 #[cfg(test)]
 mod tests;

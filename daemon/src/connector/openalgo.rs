@@ -32,9 +32,11 @@ use rustls_platform_verifier::BuilderVerifierExt;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::classify::interpret;
-use super::decode::{FromEnvelope, short_detail};
+use super::bounds::DEFAULT_MAX_ROWS_PER_BOOK;
+use super::classify::interpret_within;
+use super::decode::{FromEnvelope, Limits, short_detail};
 use super::http1::{Answer, Http1Client};
+use super::scrub::scrub_error;
 use super::{
     BaseUrl, Connector, Endpoint, FailureReason, Funds, Holdings, OrderBook, PingInfo, Positions,
     TradeBook, Upstream, UpstreamError,
@@ -59,6 +61,10 @@ pub struct ConnectorConfig {
     /// Our budget per (upstream origin, endpoint); kept under OpenAlgo's default 10/s.
     pub requests_per_second_per_endpoint: u32,
     pub user_agent: String,
+    /// Rows one book (positions, orders, trades, holdings) may have; decoding stops at the first
+    /// row past it and the account's section is `BAD_RESPONSE` naming this key. Busy real
+    /// accounts have hundreds of orders a day, not thousands.
+    pub max_rows_per_book: usize,
 }
 
 impl Default for ConnectorConfig {
@@ -69,6 +75,7 @@ impl Default for ConnectorConfig {
             max_response_bytes: 4 * 1024 * 1024,
             requests_per_second_per_endpoint: 8,
             user_agent: concat!("rosterd/", env!("CARGO_PKG_VERSION")).to_owned(),
+            max_rows_per_book: DEFAULT_MAX_ROWS_PER_BOOK,
         }
     }
 }
@@ -85,6 +92,9 @@ impl ConnectorConfig {
         }
         if self.max_response_bytes == 0 {
             return Err(ConfigError::Invalid("max_response_bytes must be > 0"));
+        }
+        if self.max_rows_per_book == 0 {
+            return Err(ConfigError::Invalid("max_rows_per_book must be > 0"));
         }
         // It goes into every request's head verbatim.
         if !self
@@ -260,13 +270,15 @@ impl OpenAlgo {
                 }),
             },
         );
+        // Before anything of the answer is logged, stored or shown.
         match result {
-            Ok(v) => {
+            Ok(mut v) => {
+                v.scrub(up.api_key.expose());
                 tracing::debug!(account_id = %up.account_id, host = %origin, endpoint = %endpoint, elapsed_ms, "upstream ok");
                 Ok(v)
             }
             Err(e) => {
-                let e = scrub(e, up.api_key.expose());
+                let e = scrub_error(e, up.api_key.expose());
                 tracing::debug!(account_id = %up.account_id, host = %origin, endpoint = %endpoint, elapsed_ms, reason = e.reason.as_str(), http_status = e.http_status, "upstream failed: {}", e.message);
                 Err(e)
             }
@@ -298,7 +310,15 @@ impl OpenAlgo {
             Endpoint::Ping | Endpoint::Funds => self.probes.post(base, path, &body).await?,
             _ => self.post_books(base.join(path), body).await?,
         };
-        interpret::<T>(answer.status, answer.content_type.as_deref(), &answer.body)
+        let limits = Limits {
+            max_rows: self.config.max_rows_per_book,
+        };
+        interpret_within::<T>(
+            answer.status,
+            answer.content_type.as_deref(),
+            &answer.body,
+            limits,
+        )
     }
 
     async fn post_books(&self, url: Url, body: Vec<u8>) -> Result<Answer, UpstreamError> {
@@ -420,14 +440,6 @@ fn innermost_detail(err: &reqwest::Error) -> String {
     }
     last.map(|e| short_detail(&e.to_string()))
         .unwrap_or_default()
-}
-
-/// Belt and braces: should an upstream ever echo the key back in a message, it stops here.
-fn scrub(mut e: UpstreamError, key: &str) -> UpstreamError {
-    if !key.is_empty() && e.message.contains(key) {
-        e.message = e.message.replace(key, "[redacted]");
-    }
-    e
 }
 
 impl Connector for OpenAlgo {

@@ -4,6 +4,13 @@
 //! Everything here is a pure function of the per-account books, so it is unit-tested with
 //! hand-computed decimals. Results are `normalize()`d so `0.50 + 0.50` prints `1`, not `1.00`,
 //! the same way the connector normalises what it decodes.
+//!
+//! Every operation on upstream values is checked: a sum that leaves `rust_decimal`'s range is an
+//! [`Overflow`] naming the total, never a panic (with `panic = "abort"` one would kill the daemon
+//! for every account). The connector bounds decoded values at 10^15 (`connector::bounds`), so an
+//! overflow needs absurd fleets, but nothing here relies on that. Unchecked arithmetic does not
+//! compile in this module.
+#![deny(clippy::arithmetic_side_effects)]
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,6 +21,19 @@ use crate::connector::{
     Funds, Holding, HoldingStatistics, Order, OrderStatistics, Position, Trade,
 };
 use crate::store::UnixMillis;
+
+/// A consolidated total that would leave the decimal range (about ±7.9 * 10^28).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the {0} total would overflow the decimal range, so totals are left out")]
+pub struct Overflow(pub &'static str);
+
+fn add(total: Decimal, value: Decimal, what: &'static str) -> Result<Decimal, Overflow> {
+    total.checked_add(value).ok_or(Overflow(what))
+}
+
+fn sub(total: Decimal, value: Decimal, what: &'static str) -> Result<Decimal, Overflow> {
+    total.checked_sub(value).ok_or(Overflow(what))
+}
 
 /// Funds summed field by field, plus the two figures AlgoMirror users read first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,31 +56,35 @@ impl FundsSum {
         }
     }
 
-    pub fn add(&mut self, f: &Funds) {
-        self.available_cash += f.available_cash;
-        self.collateral += f.collateral;
-        self.m2m_realized += f.m2m_realized;
-        self.m2m_unrealized += f.m2m_unrealized;
-        self.utilised_debits += f.utilised_debits;
+    /// Adds one account's funds; on overflow `self` is left as it was.
+    pub fn add(&mut self, f: &Funds) -> Result<(), Overflow> {
+        *self = Self {
+            available_cash: add(self.available_cash, f.available_cash, "available_cash")?,
+            collateral: add(self.collateral, f.collateral, "collateral")?,
+            m2m_realized: add(self.m2m_realized, f.m2m_realized, "m2m_realized")?,
+            m2m_unrealized: add(self.m2m_unrealized, f.m2m_unrealized, "m2m_unrealized")?,
+            utilised_debits: add(self.utilised_debits, f.utilised_debits, "utilised_debits")?,
+        };
+        Ok(())
     }
 
     /// `availablecash - collateral`; summed per account this equals the difference of the sums.
-    pub fn cash(&self) -> Decimal {
-        (self.available_cash - self.collateral).normalize()
+    pub fn cash(&self) -> Result<Decimal, Overflow> {
+        sub(self.available_cash, self.collateral, "cash").map(|d| d.normalize())
     }
 
     /// `m2mrealized + m2munrealized`.
-    pub fn m2m_pnl(&self) -> Decimal {
-        (self.m2m_realized + self.m2m_unrealized).normalize()
+    pub fn m2m_pnl(&self) -> Result<Decimal, Overflow> {
+        add(self.m2m_realized, self.m2m_unrealized, "m2m_pnl").map(|d| d.normalize())
     }
 }
 
-pub fn sum_funds<'a>(funds: impl IntoIterator<Item = &'a Funds>) -> FundsSum {
+pub fn sum_funds<'a>(funds: impl IntoIterator<Item = &'a Funds>) -> Result<FundsSum, Overflow> {
     let mut sum = FundsSum::default();
     for f in funds {
-        sum.add(f);
+        sum.add(f)?;
     }
-    sum
+    Ok(sum)
 }
 
 /// Net exposure to one (symbol, exchange, product) across accounts. `short_quantity` is a
@@ -81,7 +105,7 @@ pub struct NetPosition {
 /// Closed rows (quantity 0) still add their day P&L and count their account.
 pub fn net_positions<'a>(
     rows: impl IntoIterator<Item = (&'a str, &'a Position)>,
-) -> Vec<NetPosition> {
+) -> Result<Vec<NetPosition>, Overflow> {
     // Keyed by borrowed strings: only one copy per instrument, not one per row.
     type Key<'a> = (&'a str, &'a str, &'a str);
     let mut by_key: BTreeMap<Key<'a>, (NetPosition, BTreeSet<&'a str>)> = BTreeMap::new();
@@ -102,16 +126,16 @@ pub fn net_positions<'a>(
                 BTreeSet::new(),
             )
         });
-        n.net_quantity += p.quantity;
+        n.net_quantity = add(n.net_quantity, p.quantity, "net_quantity")?;
         if p.quantity.is_sign_positive() {
-            n.long_quantity += p.quantity;
+            n.long_quantity = add(n.long_quantity, p.quantity, "long_quantity")?;
         } else {
-            n.short_quantity -= p.quantity;
+            n.short_quantity = sub(n.short_quantity, p.quantity, "short_quantity")?;
         }
-        n.pnl += p.pnl;
+        n.pnl = add(n.pnl, p.pnl, "net pnl")?;
         accounts.insert(account);
     }
-    by_key
+    Ok(by_key
         .into_values()
         .map(|(mut n, accounts)| {
             n.net_quantity = n.net_quantity.normalize();
@@ -121,13 +145,13 @@ pub fn net_positions<'a>(
             n.account_count = u32::try_from(accounts.len()).unwrap_or(u32::MAX);
             n
         })
-        .collect()
+        .collect())
 }
 
-pub fn total_pnl<'a>(rows: impl IntoIterator<Item = &'a Position>) -> Decimal {
+pub fn total_pnl<'a>(rows: impl IntoIterator<Item = &'a Position>) -> Result<Decimal, Overflow> {
     rows.into_iter()
-        .fold(Decimal::ZERO, |acc, p| acc + p.pnl)
-        .normalize()
+        .try_fold(Decimal::ZERO, |acc, p| add(acc, p.pnl, "total_pnl"))
+        .map(|d| d.normalize())
 }
 
 /// Order statistics recomputed from the rows themselves: upstream statistics differ by version
@@ -135,16 +159,19 @@ pub fn total_pnl<'a>(rows: impl IntoIterator<Item = &'a Position>) -> Decimal {
 pub fn order_statistics<'a>(orders: impl IntoIterator<Item = &'a Order>) -> OrderStatistics {
     let mut s = OrderStatistics::default();
     for o in orders {
+        // Saturating: a count of u32::MAX rows cannot arrive (rows per book are bounded), and
+        // if it did a pinned count is the honest answer.
+        let bump = |n: &mut u32| *n = n.saturating_add(1);
         if o.action.trim().eq_ignore_ascii_case("BUY") {
-            s.total_buy_orders += 1;
+            bump(&mut s.total_buy_orders);
         } else if o.action.trim().eq_ignore_ascii_case("SELL") {
-            s.total_sell_orders += 1;
+            bump(&mut s.total_sell_orders);
         }
         match &*normalise_status(&o.status) {
-            "complete" => s.total_completed_orders += 1,
-            "open" => s.total_open_orders += 1,
-            "rejected" => s.total_rejected_orders += 1,
-            "trigger pending" => s.total_trigger_pending_orders += 1,
+            "complete" => bump(&mut s.total_completed_orders),
+            "open" => bump(&mut s.total_open_orders),
+            "rejected" => bump(&mut s.total_rejected_orders),
+            "trigger pending" => bump(&mut s.total_trigger_pending_orders),
             _ => {}
         }
     }
@@ -157,12 +184,18 @@ pub fn sum_order_statistics<'a>(
 ) -> OrderStatistics {
     let mut s = OrderStatistics::default();
     for x in stats {
-        s.total_buy_orders += x.total_buy_orders;
-        s.total_sell_orders += x.total_sell_orders;
-        s.total_completed_orders += x.total_completed_orders;
-        s.total_open_orders += x.total_open_orders;
-        s.total_rejected_orders += x.total_rejected_orders;
-        s.total_trigger_pending_orders += x.total_trigger_pending_orders;
+        s.total_buy_orders = s.total_buy_orders.saturating_add(x.total_buy_orders);
+        s.total_sell_orders = s.total_sell_orders.saturating_add(x.total_sell_orders);
+        s.total_completed_orders = s
+            .total_completed_orders
+            .saturating_add(x.total_completed_orders);
+        s.total_open_orders = s.total_open_orders.saturating_add(x.total_open_orders);
+        s.total_rejected_orders = s
+            .total_rejected_orders
+            .saturating_add(x.total_rejected_orders);
+        s.total_trigger_pending_orders = s
+            .total_trigger_pending_orders
+            .saturating_add(x.total_trigger_pending_orders);
     }
     s
 }
@@ -190,16 +223,18 @@ pub fn normalise_status(status: &str) -> Cow<'_, str> {
 }
 
 /// Buy and sell trade value summed across accounts.
-pub fn trade_values<'a>(trades: impl IntoIterator<Item = &'a Trade>) -> (Decimal, Decimal) {
+pub fn trade_values<'a>(
+    trades: impl IntoIterator<Item = &'a Trade>,
+) -> Result<(Decimal, Decimal), Overflow> {
     let (mut buy, mut sell) = (Decimal::ZERO, Decimal::ZERO);
     for t in trades {
         if t.action.trim().eq_ignore_ascii_case("BUY") {
-            buy += t.trade_value;
+            buy = add(buy, t.trade_value, "buy_value")?;
         } else if t.action.trim().eq_ignore_ascii_case("SELL") {
-            sell += t.trade_value;
+            sell = add(sell, t.trade_value, "sell_value")?;
         }
     }
-    (buy.normalize(), sell.normalize())
+    Ok((buy.normalize(), sell.normalize()))
 }
 
 /// Net holding of one (symbol, exchange) across accounts.
@@ -212,7 +247,9 @@ pub struct NetHolding {
     pub account_count: u32,
 }
 
-pub fn net_holdings<'a>(rows: impl IntoIterator<Item = (&'a str, &'a Holding)>) -> Vec<NetHolding> {
+pub fn net_holdings<'a>(
+    rows: impl IntoIterator<Item = (&'a str, &'a Holding)>,
+) -> Result<Vec<NetHolding>, Overflow> {
     let mut by_key: BTreeMap<(String, String), (NetHolding, BTreeSet<&'a str>)> = BTreeMap::new();
     for (account, h) in rows {
         let (n, accounts) = by_key
@@ -229,11 +266,11 @@ pub fn net_holdings<'a>(rows: impl IntoIterator<Item = (&'a str, &'a Holding)>) 
                     BTreeSet::new(),
                 )
             });
-        n.quantity += h.quantity;
-        n.pnl += h.pnl;
+        n.quantity = add(n.quantity, h.quantity, "net holding quantity")?;
+        n.pnl = add(n.pnl, h.pnl, "net holding pnl")?;
         accounts.insert(account);
     }
-    by_key
+    Ok(by_key
         .into_values()
         .map(|(mut n, accounts)| {
             n.quantity = n.quantity.normalize();
@@ -241,7 +278,7 @@ pub fn net_holdings<'a>(rows: impl IntoIterator<Item = (&'a str, &'a Holding)>) 
             n.account_count = u32::try_from(accounts.len()).unwrap_or(u32::MAX);
             n
         })
-        .collect()
+        .collect())
 }
 
 /// Holding statistics summed across accounts. The percentage is recomputed from the sums
@@ -249,18 +286,30 @@ pub fn net_holdings<'a>(rows: impl IntoIterator<Item = (&'a str, &'a Holding)>) 
 /// average of percentages weighs a ₹100 account like a ₹1 crore one.
 pub fn holding_statistics<'a>(
     stats: impl IntoIterator<Item = &'a HoldingStatistics>,
-) -> HoldingStatistics {
+) -> Result<HoldingStatistics, Overflow> {
     let mut s = HoldingStatistics::default();
     for x in stats {
-        s.total_holding_value += x.total_holding_value;
-        s.total_investment_value += x.total_investment_value;
-        s.total_profit_and_loss += x.total_profit_and_loss;
+        s.total_holding_value = add(
+            s.total_holding_value,
+            x.total_holding_value,
+            "total_holding_value",
+        )?;
+        s.total_investment_value = add(
+            s.total_investment_value,
+            x.total_investment_value,
+            "total_investment_value",
+        )?;
+        s.total_profit_and_loss = add(
+            s.total_profit_and_loss,
+            x.total_profit_and_loss,
+            "total_profit_and_loss",
+        )?;
     }
     s.total_pnl_percentage = pnl_percentage(s.total_profit_and_loss, s.total_investment_value);
     s.total_holding_value = s.total_holding_value.normalize();
     s.total_investment_value = s.total_investment_value.normalize();
     s.total_profit_and_loss = s.total_profit_and_loss.normalize();
-    s
+    Ok(s)
 }
 
 pub fn pnl_percentage(pnl: Decimal, investment: Decimal) -> Decimal {
@@ -319,7 +368,7 @@ pub fn parse_timestamp(raw: &str, fetched_at: UnixMillis) -> Option<UnixMillis> 
             "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
         ];
         let i = NAMES.iter().position(|n| t.eq_ignore_ascii_case(n))?;
-        Month::try_from(u8::try_from(i + 1).ok()?).ok()
+        Month::try_from(u8::try_from(i.checked_add(1)?).ok()?).ok()
     };
     let date = |t: &str| -> Option<Date> {
         let parts: Vec<&str> = t.split('-').collect();
@@ -395,16 +444,16 @@ mod tests {
         let a = funds("320.66", "0", "3.27", "-7.88", "679.34");
         let b = funds("10000000", "0", "0", "0", "0");
         let c = funds("0.1", "0.2", "0.1", "0.2", "0.3");
-        let s = sum_funds([&a, &b, &c]);
+        let s = sum_funds([&a, &b, &c]).unwrap();
         // 320.66 + 10000000 + 0.1 = 10000320.76; an f64 sum of 0.1 + 0.2 alone would not be exact.
         assert_eq!(s.available_cash, d("10000320.76"));
         assert_eq!(s.collateral, d("0.2"));
-        assert_eq!(s.cash(), d("10000320.56"));
+        assert_eq!(s.cash().unwrap(), d("10000320.56"));
         // (3.27 + 0 + 0.1) + (-7.88 + 0 + 0.2) = 3.37 - 7.68 = -4.31
-        assert_eq!(s.m2m_pnl(), d("-4.31"));
+        assert_eq!(s.m2m_pnl().unwrap(), d("-4.31"));
         assert_eq!(s.utilised_debits, d("679.64"));
-        assert_eq!(sum_funds([]).cash().to_string(), "0");
-        assert_eq!(FundsSum::of(&c).cash().to_string(), "-0.1");
+        assert_eq!(sum_funds([]).unwrap().cash().unwrap().to_string(), "0");
+        assert_eq!(FundsSum::of(&c).cash().unwrap().to_string(), "-0.1");
     }
 
     #[test]
@@ -419,7 +468,7 @@ mod tests {
             pos("NHPC", "MIS", "-3", "0.48"),
         ];
         let rows = a.iter().map(|p| ("a", p)).chain(b.iter().map(|p| ("b", p)));
-        let net = net_positions(rows);
+        let net = net_positions(rows).unwrap();
         assert_eq!(net.len(), 3);
         let nhpc_cnc = &net[0];
         assert_eq!(
@@ -440,7 +489,7 @@ mod tests {
         );
         let all: Vec<&Position> = a.iter().chain(b.iter()).collect();
         // 0.02 + 5.90 + 1 - 1.5 + 0.48
-        assert_eq!(total_pnl(all), d("5.9"));
+        assert_eq!(total_pnl(all).unwrap(), d("5.9"));
     }
 
     fn order(action: &str, status: &str) -> Order {
@@ -505,7 +554,8 @@ mod tests {
             trade_value: d(v),
             timestamp: String::new(),
         };
-        let (buy, sell) = trade_values(&[t("BUY", "1180.1"), t("SELL", "83.74"), t("BUY", "0.2")]);
+        let (buy, sell) =
+            trade_values(&[t("BUY", "1180.1"), t("SELL", "83.74"), t("BUY", "0.2")]).unwrap();
         assert_eq!((buy, sell), (d("1180.3"), d("83.74")));
     }
 
@@ -521,7 +571,8 @@ mod tests {
         };
         let a = [h("RELIANCE", "1", "-149"), h("CANBK", "5", "-69")];
         let b = [h("RELIANCE", "2", "10.5")];
-        let net = net_holdings(a.iter().map(|x| ("a", x)).chain(b.iter().map(|x| ("b", x))));
+        let net =
+            net_holdings(a.iter().map(|x| ("a", x)).chain(b.iter().map(|x| ("b", x)))).unwrap();
         assert_eq!(net.len(), 2);
         assert_eq!(
             (
@@ -548,7 +599,7 @@ mod tests {
             total_profit_and_loss: d("10"),
             total_pnl_percentage: d("10"),
         };
-        let s = holding_statistics([&s1, &s2]);
+        let s = holding_statistics([&s1, &s2]).unwrap();
         assert_eq!(s.total_holding_value, d("1878"));
         assert_eq!(s.total_investment_value, d("2101"));
         assert_eq!(s.total_profit_and_loss, d("-223"));
@@ -594,6 +645,179 @@ mod tests {
             "１３:58:03",
         ] {
             assert_eq!(parse_timestamp(bad, 0), None, "{bad:?}");
+        }
+    }
+
+    mod extremes {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Boundary decimals: the range's ends, the smallest scale step, 28-dp values, and
+        /// ordinary two-decimal amounts.
+        fn extreme() -> impl Strategy<Value = Decimal> {
+            prop_oneof![
+                Just(Decimal::MAX),
+                Just(Decimal::MIN),
+                Just(Decimal::ZERO),
+                Just(Decimal::new(1, 28)),
+                Just(Decimal::new(-1, 28)),
+                (any::<i64>(), 0u32..=28).prop_map(|(m, s)| Decimal::new(m, s)),
+                (any::<i64>()).prop_map(|m| Decimal::new(m, 2)),
+                (
+                    any::<u32>(),
+                    any::<u32>(),
+                    any::<u32>(),
+                    any::<bool>(),
+                    0u32..=28
+                )
+                    .prop_map(|(lo, mid, hi, neg, s)| Decimal::from_parts(lo, mid, hi, neg, s)),
+            ]
+        }
+
+        fn funds_of(v: [Decimal; 5]) -> Funds {
+            Funds {
+                available_cash: v[0],
+                collateral: v[1],
+                m2m_realized: v[2],
+                m2m_unrealized: v[3],
+                utilised_debits: v[4],
+                mode: Mode::Live,
+            }
+        }
+
+        fn position(q: Decimal, pnl: Decimal, sym: u8) -> Position {
+            Position {
+                symbol: format!("S{}", sym % 3),
+                exchange: "NSE".into(),
+                product: "MIS".into(),
+                quantity: q,
+                average_price: Decimal::ONE,
+                ltp: Decimal::ONE,
+                pnl,
+            }
+        }
+
+        /// The exact sum of `values` (all at `scale`) when it fits the decimal range.
+        fn exact(values: &[i64], scale: u32) -> Option<Decimal> {
+            let sum: i128 = values.iter().map(|&v| i128::from(v)).sum();
+            let limit = i128::from(u64::MAX) << 32 | i128::from(u32::MAX); // 2^96 - 1
+            (sum.abs() <= limit).then(|| Decimal::from_i128_with_scale(sum, scale))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// Whatever several accounts send, consolidation answers or reports an overflow;
+            /// it never panics.
+            #[test]
+            fn extreme_decimals_across_accounts_never_panic(
+                funds in prop::collection::vec(prop::array::uniform5(extreme()), 0..6),
+                rows in prop::collection::vec((extreme(), extreme(), any::<u8>(), 0u8..4), 0..12),
+            ) {
+                let funds: Vec<Funds> = funds.into_iter().map(funds_of).collect();
+                if let Ok(sum) = sum_funds(&funds) {
+                    let _ = sum.cash();
+                    let _ = sum.m2m_pnl();
+                }
+                for f in &funds {
+                    let _ = FundsSum::of(f).cash();
+                    let _ = FundsSum::of(f).m2m_pnl();
+                }
+                let positions: Vec<(String, Position)> = rows
+                    .iter()
+                    .map(|&(q, pnl, sym, acct)| (format!("a{acct}"), position(q, pnl, sym)))
+                    .collect();
+                let _ = net_positions(positions.iter().map(|(a, p)| (a.as_str(), p)));
+                let _ = total_pnl(positions.iter().map(|(_, p)| p));
+                let trades: Vec<Trade> = rows
+                    .iter()
+                    .map(|&(q, v, sym, _)| Trade {
+                        order_id: "1".into(),
+                        symbol: "X".into(),
+                        exchange: "NSE".into(),
+                        action: if sym % 2 == 0 { "BUY".into() } else { "SELL".into() },
+                        product: "MIS".into(),
+                        quantity: q,
+                        average_price: v,
+                        trade_value: v,
+                        timestamp: String::new(),
+                    })
+                    .collect();
+                let _ = trade_values(&trades);
+                let holdings: Vec<(String, Holding)> = rows
+                    .iter()
+                    .map(|&(q, pnl, sym, acct)| {
+                        (format!("a{acct}"), Holding {
+                            symbol: format!("S{}", sym % 3),
+                            exchange: "NSE".into(),
+                            product: "CNC".into(),
+                            quantity: q,
+                            pnl,
+                            pnl_percent: Decimal::ZERO,
+                        })
+                    })
+                    .collect();
+                let _ = net_holdings(holdings.iter().map(|(a, h)| (a.as_str(), h)));
+                let stats: Vec<HoldingStatistics> = rows
+                    .iter()
+                    .map(|&(a, b, _, _)| HoldingStatistics {
+                        total_holding_value: a,
+                        total_investment_value: b,
+                        total_profit_and_loss: a,
+                        total_pnl_percentage: b,
+                    })
+                    .collect();
+                let _ = holding_statistics(&stats);
+            }
+
+            /// Sums are exact whenever the exact sum fits, and an overflow is reported as one.
+            #[test]
+            fn sums_are_exact_when_they_fit(
+                values in prop::collection::vec(
+                    prop_oneof![any::<i64>(), Just(i64::MAX), Just(i64::MIN), -1000i64..1000],
+                    0..8,
+                ),
+                scale in 0u32..=28,
+            ) {
+                let funds: Vec<Funds> = values
+                    .iter()
+                    .map(|&v| funds_of([Decimal::new(v, scale); 5]))
+                    .collect();
+                let want = exact(&values, scale);
+                let sum = sum_funds(&funds);
+                match want {
+                    Some(w) => prop_assert_eq!(sum.map(|s| s.available_cash), Ok(w)),
+                    None => prop_assert!(sum.is_err()),
+                }
+                let positions: Vec<Position> = values
+                    .iter()
+                    .map(|&v| position(Decimal::ONE, Decimal::new(v, scale), 0))
+                    .collect();
+                let total = total_pnl(&positions);
+                match want {
+                    Some(w) => prop_assert_eq!(total, Ok(w.normalize())),
+                    None => prop_assert!(total.is_err()),
+                }
+            }
+        }
+
+        #[test]
+        fn the_reported_attack_is_an_overflow_not_a_panic() {
+            let f = funds_of([
+                Decimal::MAX,
+                -Decimal::ONE,
+                Decimal::ZERO,
+                Decimal::ZERO,
+                Decimal::ZERO,
+            ]);
+            assert_eq!(FundsSum::of(&f).cash(), Err(Overflow("cash")));
+            assert_eq!(sum_funds([&f, &f]).unwrap_err(), Overflow("available_cash"));
+            let p = position(Decimal::MAX, Decimal::MAX, 0);
+            assert_eq!(
+                net_positions([("a", &p), ("b", &p)]).unwrap_err(),
+                Overflow("net_quantity")
+            );
+            assert_eq!(total_pnl([&p, &p]).unwrap_err(), Overflow("total_pnl"));
         }
     }
 }

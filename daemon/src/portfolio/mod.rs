@@ -30,6 +30,7 @@ use tracing::{debug, warn};
 
 use crate::accounts::{AccountError, Accounts, FieldViolation, LabelSelector};
 use crate::config::PortfolioConfig;
+use crate::connector::bounds::Bounded;
 use crate::connector::{
     Connector, FailureReason, Funds, Holdings, Mode, OrderBook, Positions, TradeBook, Upstream,
     UpstreamError,
@@ -43,7 +44,7 @@ use cache::{Snapshot, SnapshotCache};
 const DEADLINE_SLACK: Duration = Duration::from_millis(500);
 
 /// One kind of book: how it is fetched, what it is called in the snapshot table, and its mode.
-pub trait Book: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+pub trait Book: Bounded + Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     /// The snapshot table's kind (`"{account id}/{KIND}"`).
     const KIND: &'static str;
     fn mode(&self) -> Mode;
@@ -331,17 +332,31 @@ impl PortfolioHandle {
             return sections;
         }
         let results = futures::future::join_all(fetches).await;
+        let max_snapshot_bytes = self.config().max_snapshot_bytes;
         let mut to_store = Vec::new();
         let mut to_cache = Vec::new();
         for (i, result, snapshot) in results {
             let Some(section) = sections.get_mut(i) else {
                 continue;
             };
+            // A book too big to keep is a failure like any other: the last good snapshot (if
+            // any) is shown, marked stale, and nothing grows the store.
+            let result = result.and_then(|data| match serde_json::to_vec(&data) {
+                Ok(bytes) if bytes.len() > max_snapshot_bytes => Err(Problem {
+                    reason: Some(FailureReason::BadResponse),
+                    message: format!(
+                        "the {} book is {} bytes as a snapshot, over [portfolio] max_snapshot_bytes ({max_snapshot_bytes})",
+                        T::KIND,
+                        bytes.len()
+                    ),
+                }),
+                encoded => Ok((data, encoded)),
+            });
             match result {
-                Ok(data) => {
+                Ok((data, encoded)) => {
                     let fetched_at = now_millis();
                     let data = Arc::new(data);
-                    match serde_json::to_vec(&*data) {
+                    match encoded {
                         Ok(bytes) => {
                             let id = &section.account.id;
                             to_store.push((id.clone(), fetched_at, bytes));
@@ -416,6 +431,7 @@ impl PortfolioHandle {
                 vec![None; missing]
             }
         };
+        let max_snapshot_bytes = self.config().max_snapshot_bytes;
         let mut loaded = Vec::new();
         let misses = accounts
             .iter()
@@ -425,7 +441,16 @@ impl PortfolioHandle {
             let Some((fetched_at, bytes)) = stored else {
                 continue;
             };
-            match serde_json::from_slice(&bytes) {
+            // Stored before today's bounds existed, perhaps: checked like a fresh answer, so a
+            // snapshot that would break consolidation is a miss, never a crash after restart.
+            if bytes.len() > max_snapshot_bytes {
+                warn!(account_id = %account.id, kind = T::KIND, bytes = bytes.len(), "ignoring a snapshot over [portfolio] max_snapshot_bytes");
+                continue;
+            }
+            match serde_json::from_slice::<T>(&bytes) {
+                Ok(data) if let Err(e) = data.check_bounds(usize::MAX) => {
+                    warn!(account_id = %account.id, kind = T::KIND, error = %e, "ignoring a snapshot with a value out of range");
+                }
                 Ok(data) => {
                     let snapshot = Snapshot {
                         fetched_at,
@@ -878,6 +903,40 @@ mod tests {
             .await;
         assert_eq!(seen(&again), seen(&s));
         assert_eq!(fake.calls("http://ok.test"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_stored_snapshot_out_of_range_or_too_big_is_a_miss_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = accounts_named(dir.path(), &["huge", "big"]).await;
+        let huge = accounts.get("huge").unwrap().id.clone();
+        let big = accounts.get("big").unwrap().id.clone();
+        // Left by an older daemon that had no bounds: a value past 10^15, and a snapshot over
+        // max_snapshot_bytes (valid JSON padded with whitespace).
+        let fetched_at = now_millis() - 1_000;
+        let out_of_range = serde_json::to_vec(&cash(Decimal::MAX)).unwrap();
+        let mut too_big = serde_json::to_vec(&cash(Decimal::TEN)).unwrap();
+        too_big.extend(std::iter::repeat_n(b' ', 5 * 1024 * 1024));
+        let stored = accounts.store().put_snapshots(
+            Funds::KIND,
+            vec![(huge, fetched_at, out_of_range), (big, fetched_at, too_big)],
+        );
+        assert_eq!(stored.await.unwrap(), [true, true]);
+
+        let fake = Arc::new(Fake::default());
+        let supervisor = Supervisor::new();
+        let p = portfolio(&accounts, &fake, &supervisor);
+        let selected = p.select(&Selection::default()).unwrap();
+        let s = p
+            .gather::<Funds>(&selected, within(Duration::from_secs(60)))
+            .await;
+        // Both were fetched afresh instead of served from the store.
+        assert_eq!(fake.calls("http://huge.test"), 1);
+        assert_eq!(fake.calls("http://big.test"), 1);
+        assert!(
+            s.iter()
+                .all(|x| x.data.as_ref().unwrap().available_cash == Decimal::ONE)
+        );
     }
 
     #[tokio::test]

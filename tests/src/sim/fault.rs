@@ -52,4 +52,12 @@ pub enum Fault {
         /// Minimum total body size.
         bytes: u64,
     },
+    /// Answers exactly this status and JSON body, whatever was asked: a hostile upstream (a
+    /// million `{}` rows, values past any range, a body echoing the API key).
+    Body {
+        /// HTTP status.
+        status: u16,
+        /// The body, sent with `Content-Type: application/json`.
+        body: bytes::Bytes,
+    },
 }

@@ -274,6 +274,14 @@ async fn handle(
                 "simulated connection drop",
             ));
         }
+        Fault::Body { status, body } => {
+            return Ok(Reply {
+                status: StatusCode::from_u16(*status).unwrap_or(StatusCode::OK),
+                content_type: JSON,
+                body: body.clone(),
+            }
+            .plain());
+        }
         Fault::SlowBody { .. } | Fault::MalformedJson | Fault::HugeBody { .. } => {}
     }
 

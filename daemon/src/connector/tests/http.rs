@@ -25,6 +25,7 @@ pub(super) fn test_config() -> ConnectorConfig {
         max_response_bytes: 1024,
         requests_per_second_per_endpoint: 1000,
         user_agent: "rosterd-test".into(),
+        max_rows_per_book: 100,
     }
 }
 

@@ -1,0 +1,147 @@
+//! Scrubbing the account's API key out of everything an upstream sends back, before any of it is
+//! stored (snapshots, health, events, the account's broker) or shown (answers, logs).
+//!
+//! A hostile or broken upstream may echo the key anywhere: the broker name, an error message, a
+//! symbol. Every string of a decoded answer and every error message goes through here in
+//! [`OpenAlgo::call`](super::OpenAlgo), the one place all upstream answers pass. Error text is
+//! scrubbed whole and only then cut to its display length, so a key straddling the cut cannot
+//! survive as a prefix (the decoders keep [`RAW_DETAIL_CHARS`](super::decode) of text for that).
+
+use super::decode::short_detail;
+use super::{
+    Funds, Holding, Holdings, Order, OrderBook, PingInfo, Position, Positions, Trade, TradeBook,
+    UpstreamError,
+};
+
+/// What a scrubbed key is replaced with.
+pub const REDACTED: &str = "[redacted]";
+
+/// Replaces every occurrence of `secret` in `s`.
+pub fn scrub_str(s: &mut String, secret: &str) {
+    if !secret.is_empty() && s.contains(secret) {
+        *s = s.replace(secret, REDACTED);
+    }
+}
+
+/// A decoded upstream answer whose strings can be scrubbed in place.
+pub trait Scrub {
+    fn scrub(&mut self, secret: &str);
+}
+
+impl Scrub for PingInfo {
+    fn scrub(&mut self, secret: &str) {
+        scrub_str(&mut self.broker, secret);
+        scrub_str(&mut self.message, secret);
+    }
+}
+
+impl Scrub for Funds {
+    fn scrub(&mut self, _: &str) {}
+}
+
+impl Scrub for Position {
+    fn scrub(&mut self, secret: &str) {
+        for s in [&mut self.symbol, &mut self.exchange, &mut self.product] {
+            scrub_str(s, secret);
+        }
+    }
+}
+
+impl Scrub for Order {
+    fn scrub(&mut self, secret: &str) {
+        for s in [
+            &mut self.order_id,
+            &mut self.symbol,
+            &mut self.exchange,
+            &mut self.action,
+            &mut self.price_type,
+            &mut self.product,
+            &mut self.status,
+            &mut self.timestamp,
+        ] {
+            scrub_str(s, secret);
+        }
+    }
+}
+
+impl Scrub for Trade {
+    fn scrub(&mut self, secret: &str) {
+        for s in [
+            &mut self.order_id,
+            &mut self.symbol,
+            &mut self.exchange,
+            &mut self.action,
+            &mut self.product,
+            &mut self.timestamp,
+        ] {
+            scrub_str(s, secret);
+        }
+    }
+}
+
+impl Scrub for Holding {
+    fn scrub(&mut self, secret: &str) {
+        for s in [&mut self.symbol, &mut self.exchange, &mut self.product] {
+            scrub_str(s, secret);
+        }
+    }
+}
+
+impl Scrub for Positions {
+    fn scrub(&mut self, secret: &str) {
+        self.rows.iter_mut().for_each(|r| r.scrub(secret));
+    }
+}
+
+impl Scrub for OrderBook {
+    fn scrub(&mut self, secret: &str) {
+        self.orders.iter_mut().for_each(|r| r.scrub(secret));
+    }
+}
+
+impl Scrub for TradeBook {
+    fn scrub(&mut self, secret: &str) {
+        self.trades.iter_mut().for_each(|r| r.scrub(secret));
+    }
+}
+
+impl Scrub for Holdings {
+    fn scrub(&mut self, secret: &str) {
+        self.rows.iter_mut().for_each(|r| r.scrub(secret));
+    }
+}
+
+/// The error's message scrubbed whole, then cut to its display length.
+pub fn scrub_error(mut e: UpstreamError, secret: &str) -> UpstreamError {
+    scrub_str(&mut e.message, secret);
+    e.message = short_detail(&e.message);
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::FailureReason;
+    use crate::connector::decode::raw_detail;
+
+    #[test]
+    fn a_key_across_the_display_cut_is_scrubbed_whole() {
+        let key = "k".repeat(64);
+        // The key starts 10 characters before the 200-character cut.
+        let text = format!("{}{key} and more", "x".repeat(190));
+        let e = UpstreamError::new(FailureReason::Http5xx, raw_detail(&text), Some(500));
+        let e = scrub_error(e, &key);
+        assert!(!e.message.contains(&key[..16]), "{}", e.message);
+        assert!(e.message.contains("[red"), "{}", e.message);
+        assert!(e.message.chars().count() <= 201);
+        // A 256-character key (the longest accepted) overlapping the cut is still whole in the
+        // raw detail.
+        let key = "q".repeat(256);
+        let text = format!("{}{key}", "x".repeat(199));
+        let e = scrub_error(
+            UpstreamError::new(FailureReason::Http5xx, raw_detail(&text), None),
+            &key,
+        );
+        assert!(!e.message.contains("qqqqqqqqqqqqqqqq"), "{}", e.message);
+    }
+}
