@@ -150,7 +150,9 @@ fn hint(line: &str) -> Option<&'static str> {
             "the daemon does not trust this client certificate: issue one with `rosterctl pki issue` from the daemon's CA",
         )
     } else if has("alert: CertificateExpired") {
-        Some("the daemon says this client certificate has expired: issue a new one")
+        Some(
+            "the daemon says this client certificate has expired or is not valid yet: issue a new one, or check the clock",
+        )
     } else if has("alert: CertificateRevoked") {
         Some("this client certificate has been revoked")
     } else if has("UnknownIssuer") {

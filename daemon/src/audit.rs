@@ -3,6 +3,7 @@
 //! A record for a mutation is written in the same transaction as the mutation itself, so if the
 //! audit record cannot be written the mutation does not happen. Records never carry a secret.
 
+use crate::escape::escape_untrusted;
 use crate::store::{AuditRecord, now_millis};
 
 /// The caller of an operation, as established by the verified client certificate.
@@ -28,12 +29,13 @@ impl Actor {
         AuditRecord {
             sequence: 0,
             time: now_millis(),
-            principal: self.principal.clone(),
-            role: self.role.clone(),
-            action: action.to_string(),
-            target: target.to_string(),
-            outcome: outcome.to_string(),
-            request_id: self.request_id.clone(),
+            // Every field may quote client-supplied text: none reaches the table unescaped.
+            principal: escape_untrusted(&self.principal).into_owned(),
+            role: escape_untrusted(&self.role).into_owned(),
+            action: escape_untrusted(action).into_owned(),
+            target: escape_untrusted(target).into_owned(),
+            outcome: escape_untrusted(outcome).into_owned(),
+            request_id: escape_untrusted(&self.request_id).into_owned(),
         }
     }
 }

@@ -1,22 +1,23 @@
-//! Who is calling, and may they: the mTLS acceptor, the caller's identity from the verified client
-//! certificate, roles per RPC, revocation, and the per-principal rate limit.
+//! Who is calling, and may they: the TLS server config and client-certificate verifier, the
+//! caller's identity from the verified client certificate, roles per RPC, revocation, and the
+//! per-principal rate limit. (Connections, their slots and deadlines are `conns`.)
 //!
-//! TLS is terminated here rather than inside tonic so that (1) a stalled handshake is cut off by a
-//! timeout in its own task and never blocks the accept loop, (2) the server certificate and client
-//! CA can be swapped on reload without dropping live connections, (3) the client certificate is
-//! parsed once per connection, not once per request, and (4) the answers to a connection's
-//! concurrent requests leave together, in one TLS record and one syscall (`AuthedConn::corked`).
+//! TLS is terminated by the daemon rather than inside tonic so that (1) a stalled handshake is
+//! cut off by a timeout in its own task and never blocks the accept loop, (2) the server
+//! certificate and client CA can be swapped on reload without dropping live connections, (3) the
+//! client certificate is parsed once per connection, not once per request, and (4) the answers to
+//! a connection's concurrent requests leave together, in one TLS record and one syscall
+//! (`conns::AuthedConn`).
 //!
 //! Identity comes only from the verified leaf certificate (never from metadata): its Subject CN is
 //! the principal and its Subject OU the role (see `pki`). A single certificate is revoked by
-//! listing its serial in `[tls] revoked_serials`; the check runs on every request, so revocation
-//! also cuts off connections that were open before the reload.
+//! listing its serial in `[tls] revoked_serials`: it is refused in the TLS handshake, a reload
+//! closes its open connections, and the check also runs on every request.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
@@ -30,21 +31,18 @@ use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio_rustls::TlsAcceptor;
+use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::server::Connected;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
-use tracing::{Instrument, debug, info, warn};
+use tracing::{Instrument, debug, warn};
 
 use crate::accounts::Accounts;
 use crate::audit::Actor;
 use crate::config::{LimitsConfig, TlsConfig};
+use crate::conns::{ConnControl, TrackedBody};
 use crate::pki::{ClientIdentity, Role, normalize_serial_hex};
+use crate::refusals::{Kind, Refusals};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -66,11 +64,38 @@ fn file_err(what: &'static str, path: &Path, e: impl std::fmt::Display) -> AuthE
     }
 }
 
-/// TLS 1.3 only, client certificate required and verified against `client_ca`, ALPN h2.
+/// What the handshake checks beyond the chain, shared by every TLS config a reload builds: the
+/// revoked serials (swapped by a reload, read by each handshake) and where refusals are reported.
+#[derive(Debug, Clone)]
+pub struct HandshakePolicy {
+    pub revoked: Arc<ArcSwap<HashSet<String>>>,
+    pub refusals: Arc<Refusals>,
+}
+
+impl HandshakePolicy {
+    pub fn new(tls: &TlsConfig, refusals: Arc<Refusals>) -> Self {
+        Self {
+            revoked: Arc::new(ArcSwap::from_pointee(revoked_set(tls))),
+            refusals,
+        }
+    }
+}
+
+/// The revoked serials of a config, normalised as certificates spell them.
+pub fn revoked_set(tls: &TlsConfig) -> HashSet<String> {
+    tls.revoked_serials
+        .iter()
+        .filter_map(|s| normalize_serial_hex(s))
+        .collect()
+}
+
+/// TLS 1.3 only, client certificate required and verified against `client_ca` (and refused in
+/// the handshake when revoked, expired, not yet valid or without a usable identity), ALPN h2.
 pub fn server_tls_config(
     cert: &Path,
     key: &Path,
     client_ca: &Path,
+    policy: &HandshakePolicy,
 ) -> Result<Arc<ServerConfig>, AuthError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let certs = CertificateDer::pem_file_iter(cert)
@@ -100,7 +125,10 @@ pub fn server_tls_config(
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| AuthError::Config(e.to_string()))?;
-    let verifier = Arc::new(ValidityDeferred(verifier));
+    let verifier = Arc::new(ClientPolicyVerifier {
+        chain: verifier,
+        policy: policy.clone(),
+    });
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| AuthError::Config(e.to_string()))?
@@ -111,23 +139,57 @@ pub fn server_tls_config(
     Ok(Arc::new(config))
 }
 
-/// Verifies the client's chain like webpki does, except that a certificate that is only outside
-/// its validity window is let through the handshake (its chain and signatures still verified at a
-/// moment inside the window). The request layer then refuses it with UNAUTHENTICATED and a
-/// message that names the expiry, instead of a TLS alert that clients tend to report as
-/// "broken pipe". No request is ever served on such a certificate.
+/// Verifies the client's chain like webpki does, then refuses in the handshake what may never
+/// be served: a certificate outside its validity window (webpki's verdict), a revoked serial,
+/// or one without a usable identity (CN and a role OU). A refused certificate therefore never
+/// holds a connection slot, never reaches the request layer and never spends anyone's rate
+/// budget. The client gets the matching TLS alert (certificate_expired, certificate_revoked,
+/// access_denied), which `rosterctl` turns into a sentence. A refusal of a certificate our CA
+/// signed is audited under its CN (at a bounded rate, see `refusals`).
 #[derive(Debug)]
-struct ValidityDeferred(Arc<dyn rustls::server::danger::ClientCertVerifier>);
+struct ClientPolicyVerifier {
+    chain: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    policy: HandshakePolicy,
+}
 
-impl rustls::server::danger::ClientCertVerifier for ValidityDeferred {
+impl ClientPolicyVerifier {
+    /// The identity in `end_entity` if its chain verifies at a moment inside its validity window,
+    /// i.e. if our CA signed it: only then is its CN worth an audit record.
+    fn signed_identity(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+    ) -> Option<ClientIdentity> {
+        let (not_before, _) = validity(end_entity.as_ref())?;
+        let inside = (not_before + Duration::from_secs(1))
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .ok()?;
+        self.chain
+            .verify_client_cert(
+                end_entity,
+                intermediates,
+                rustls::pki_types::UnixTime::since_unix_epoch(inside),
+            )
+            .ok()?;
+        ClientIdentity::from_der(end_entity.as_ref()).ok()
+    }
+
+    fn audit(&self, principal: &str, role: &str, reason: &'static str) {
+        self.policy
+            .refusals
+            .audit(principal, role, "TLS handshake", reason);
+    }
+}
+
+impl rustls::server::danger::ClientCertVerifier for ClientPolicyVerifier {
     fn offer_client_auth(&self) -> bool {
-        self.0.offer_client_auth()
+        self.chain.offer_client_auth()
     }
     fn client_auth_mandatory(&self) -> bool {
-        self.0.client_auth_mandatory()
+        self.chain.client_auth_mandatory()
     }
     fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
-        self.0.root_hint_subjects()
+        self.chain.root_hint_subjects()
     }
     fn verify_client_cert(
         &self,
@@ -136,27 +198,48 @@ impl rustls::server::danger::ClientCertVerifier for ValidityDeferred {
         now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
         use rustls::CertificateError as E;
-        match self.0.verify_client_cert(end_entity, intermediates, now) {
-            Err(rustls::Error::InvalidCertificate(
-                E::Expired
-                | E::NotValidYet
-                | E::ExpiredContext { .. }
-                | E::NotValidYetContext { .. },
-            )) => {
-                let (not_before, _) = validity(end_entity.as_ref())
-                    .ok_or(rustls::Error::InvalidCertificate(E::BadEncoding))?;
-                let inside = not_before + Duration::from_secs(1);
-                let secs = inside
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
-                self.0.verify_client_cert(
-                    end_entity,
-                    intermediates,
-                    rustls::pki_types::UnixTime::since_unix_epoch(Duration::from_secs(secs)),
-                )
+        match self
+            .chain
+            .verify_client_cert(end_entity, intermediates, now)
+        {
+            Ok(verified) => match ClientIdentity::from_der(end_entity.as_ref()) {
+                Ok(id) if self.policy.revoked.load().contains(&id.serial_hex) => {
+                    self.audit(&id.principal, &id.role.to_string(), "certificate revoked");
+                    Err(rustls::Error::InvalidCertificate(E::Revoked))
+                }
+                Ok(_) => Ok(verified),
+                Err(_) => {
+                    let cn = subject_cn(end_entity.as_ref());
+                    self.audit(
+                        cn.as_deref().unwrap_or("(no CN)"),
+                        "unknown",
+                        "unusable identity",
+                    );
+                    Err(rustls::Error::InvalidCertificate(
+                        E::ApplicationVerificationFailure,
+                    ))
+                }
+            },
+            Err(
+                e @ rustls::Error::InvalidCertificate(
+                    E::Expired
+                    | E::NotValidYet
+                    | E::ExpiredContext { .. }
+                    | E::NotValidYetContext { .. },
+                ),
+            ) => {
+                if let Some(id) = self.signed_identity(end_entity, intermediates) {
+                    let reason = match &e {
+                        rustls::Error::InvalidCertificate(
+                            E::NotValidYet | E::NotValidYetContext { .. },
+                        ) => "certificate not valid yet",
+                        _ => "certificate expired",
+                    };
+                    self.audit(&id.principal, &id.role.to_string(), reason);
+                }
+                Err(e)
             }
-            other => other,
+            Err(e) => Err(e),
         }
     }
     fn verify_tls12_signature(
@@ -165,7 +248,7 @@ impl rustls::server::danger::ClientCertVerifier for ValidityDeferred {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        self.chain.verify_tls12_signature(message, cert, dss)
     }
     fn verify_tls13_signature(
         &self,
@@ -173,11 +256,19 @@ impl rustls::server::danger::ClientCertVerifier for ValidityDeferred {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        self.chain.verify_tls13_signature(message, cert, dss)
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.chain.supported_verify_schemes()
     }
+}
+
+/// The Subject CN of a DER certificate, escaped, if it has one (to name an unusable identity).
+fn subject_cn(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let cn = cert.subject().iter_common_name().next()?.as_str().ok()?;
+    let cn: String = cn.chars().take(crate::pki::MAX_PRINCIPAL_BYTES).collect();
+    Some(crate::escape::escape_untrusted(&cn).into_owned())
 }
 
 /// (not before, not after) of a DER certificate.
@@ -195,7 +286,10 @@ fn validity(der: &[u8]) -> Option<(SystemTime, SystemTime)> {
 }
 
 /// Loads the TLS settings of a config, with paths already resolved.
-pub fn tls_from_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, AuthError> {
+pub fn tls_from_config(
+    tls: &TlsConfig,
+    policy: &HandshakePolicy,
+) -> Result<Arc<ServerConfig>, AuthError> {
     let need = |p: &Option<std::path::PathBuf>, name: &str| {
         p.clone()
             .ok_or_else(|| AuthError::Config(format!("[tls] {name} is not set")))
@@ -204,6 +298,7 @@ pub fn tls_from_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, AuthError> 
         &need(&tls.cert, "cert")?,
         &need(&tls.key, "key")?,
         &need(&tls.client_ca, "client_ca")?,
+        policy,
     )
 }
 
@@ -216,161 +311,20 @@ pub struct PeerInfo {
     pub remote: SocketAddr,
     /// Why the (chain-verified) certificate gives no identity, if it does not.
     pub identity: Result<ClientIdentity, String>,
-    /// Validity window of the leaf (checked per request; see `ValidityDeferred`).
+    /// Start of the leaf's validity window (also checked per request, against a clock that moved).
     pub not_before: SystemTime,
+    /// The connection itself: its slot, deadlines, requests in flight, and the way to close it.
+    pub conn: Arc<ConnControl>,
 }
 
 /// The connection info tonic puts into every request's extensions.
 #[derive(Debug, Clone)]
 pub struct Peer(pub Arc<PeerInfo>);
 
-/// A TLS connection whose client certificate has been verified; holds a connection slot.
-/// (Generic over the byte stream only so that tests can drive the write coalescing.)
-pub struct AuthedConn<IO = TlsStream<TcpStream>> {
-    io: IO,
-    peer: Peer,
-    /// Set once the current burst of writes has waited its one turn (see [`AuthedConn::corked`]).
-    uncorked: bool,
-    _slot: OwnedSemaphorePermit,
-}
-
-impl<IO> AuthedConn<IO> {
-    /// Write coalescing. Every HTTP/2 stream is answered by its own task, and each answer wakes
-    /// the connection task, which would encrypt and `writev` it at once: one TLS record and one
-    /// syscall per response, even when the answers to the other requests of the same read are
-    /// only a task away. So the first write after a flush gives way once (wakes itself and
-    /// returns `Pending`; tokio puts a self-woken task at the back of the run queue): the
-    /// connection task then runs again after the tasks that were already runnable, h2 keeps
-    /// its frames buffered meanwhile and adds the answers that became ready, and they all leave
-    /// in one record and one syscall. An idle connection pays one extra poll, not a delay.
-    fn corked(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.uncorked {
-            return false;
-        }
-        self.uncorked = true;
-        cx.waker().wake_by_ref();
-        true
-    }
-}
-
-impl<IO> Connected for AuthedConn<IO> {
-    type ConnectInfo = Peer;
-    fn connect_info(&self) -> Peer {
-        self.peer.clone()
-    }
-}
-
-impl<IO: AsyncRead + Unpin> AsyncRead for AuthedConn<IO> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<IO: AsyncWrite + Unpin> AsyncWrite for AuthedConn<IO> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        if self.corked(cx) {
-            return Poll::Pending;
-        }
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let flushed = Pin::new(&mut self.io).poll_flush(cx);
-        if flushed.is_ready() {
-            // The burst is out: the next write starts a new one, and waits its turn again.
-            self.uncorked = false;
-        }
-        flushed
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        if self.corked(cx) {
-            return Poll::Pending;
-        }
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-}
-
-/// Accepts TCP connections and completes each TLS handshake in its own task, bounded by
-/// `handshake_timeout`; finished connections come out of the returned stream. The accept loop
-/// ends when the stream is dropped.
-pub fn incoming(
-    listener: TcpListener,
-    tls: Arc<ArcSwap<ServerConfig>>,
-    handshake_timeout: Duration,
-    max_connections: usize,
-) -> ReceiverStream<Result<AuthedConn, std::io::Error>> {
-    let (tx, rx) = mpsc::channel(128);
-    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
-    tokio::spawn(async move {
-        loop {
-            let slot = tokio::select! {
-                slot = slots.clone().acquire_owned() => slot,
-                () = tx.closed() => return,
-            };
-            let Ok(slot) = slot else { return };
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                () = tx.closed() => return,
-            };
-            let (tcp, remote) = match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and similar: back off instead of spinning.
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let _ = tcp.set_nodelay(true);
-            let acceptor = TlsAcceptor::from(tls.load_full());
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
-                    Ok(Ok(io)) => {
-                        let (identity, not_before) = peer_identity(&io);
-                        let peer = Peer(Arc::new(PeerInfo {
-                            remote,
-                            identity,
-                            not_before,
-                        }));
-                        let _ = tx
-                            .send(Ok(AuthedConn {
-                                io,
-                                peer,
-                                uncorked: false,
-                                _slot: slot,
-                            }))
-                            .await;
-                    }
-                    Ok(Err(e)) => info!(%remote, error = %e, "TLS handshake refused"),
-                    Err(_) => {
-                        info!(%remote, timeout = ?handshake_timeout, "TLS handshake timed out")
-                    }
-                }
-            });
-        }
-    });
-    ReceiverStream::new(rx)
-}
-
-fn peer_identity(io: &TlsStream<TcpStream>) -> (Result<ClientIdentity, String>, SystemTime) {
+/// The identity and validity start of a connection's verified leaf certificate.
+pub(crate) fn peer_identity(
+    io: &TlsStream<TcpStream>,
+) -> (Result<ClientIdentity, String>, SystemTime) {
     let (_, conn) = io.get_ref();
     let Some(leaf) = conn.peer_certificates().and_then(|chain| chain.first()) else {
         return (Err("no client certificate".into()), SystemTime::UNIX_EPOCH);
@@ -420,26 +374,35 @@ pub enum Need {
     Admin,
 }
 
-/// The role each RPC requires. Anything not listed (health, reflection) needs only a verified
-/// certificate; unknown methods fall through to tonic's UNIMPLEMENTED.
-pub fn need_for(path: &str) -> Need {
-    let method = path.rsplit('/').next().unwrap_or_default();
-    let service = path
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    match (service, method) {
+/// The role each RPC requires. The table fails closed: an RPC it does not list is refused for
+/// every role (UNIMPLEMENTED), so a method added to the API without a role here is never
+/// served by accident; a test walks the descriptor sets and insists each method is listed.
+pub fn need_for(path: &str) -> Option<Need> {
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let service = parts.next().unwrap_or_default();
+    let method = parts.next().unwrap_or_default();
+    Some(match (service, method) {
+        ("roster.v1.AccountService", "GetAccount" | "ListAccounts") => Need::Read,
         (
             "roster.v1.AccountService",
             "CreateAccount" | "UpdateAccount" | "DeleteAccount" | "TestConnection",
-        )
-        | ("roster.v1.MonitorService", "CheckNow") => Need::Operate,
+        ) => Need::Operate,
+        ("roster.v1.MonitorService", "GetHealth" | "ListHealth" | "WatchEvents") => Need::Read,
+        ("roster.v1.MonitorService", "CheckNow") => Need::Operate,
+        (
+            "roster.v1.PortfolioService",
+            "GetFunds" | "GetPositions" | "GetOrders" | "GetTrades" | "GetHoldings",
+        ) => Need::Read,
+        ("roster.v1.AdminService", "GetStatus") => Need::Read,
         ("roster.v1.AdminService", "Backup" | "RotateEncryptionKey" | "ListAuditEvents") => {
             Need::Admin
         }
-        _ => Need::Read,
-    }
+        // The standard services: any verified certificate may ask whether the daemon serves
+        // and what its API looks like.
+        ("grpc.health.v1.Health", "Check" | "Watch")
+        | ("grpc.reflection.v1.ServerReflection", "ServerReflectionInfo") => Need::Read,
+        _ => return None,
+    })
 }
 
 pub fn role_allows(role: Role, need: Need) -> bool {
@@ -461,44 +424,63 @@ impl AccessPolicy {
         let per_second = NonZeroU32::new(limits.requests_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.burst).unwrap_or(NonZeroU32::MIN);
         Self {
-            revoked: tls
-                .revoked_serials
-                .iter()
-                .filter_map(|s| normalize_serial_hex(s))
-                .collect(),
+            revoked: revoked_set(tls),
             limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
         }
     }
 }
 
+/// How a refusal is recorded beyond the counter and the rate-limited log line.
+#[derive(Debug)]
+enum AuditAs {
+    /// Not audited: rate limiting (a noisy client must not turn its refusals into disk writes)
+    /// and refusals without a usable identity.
+    Not,
+    /// One record per refusal: a role refusal (bounded by the caller's rate budget, which it
+    /// has already spent).
+    Each(Actor, String),
+    /// At most one record per principal and reason per interval (see `refusals`): a certificate
+    /// that became invalid while its connection was open, refused until the connection closes.
+    Summarised { principal: String, role: String },
+}
+
 #[derive(Debug)]
 struct Refusal {
     status: Status,
-    /// Refusals worth a durable audit record (not rate limiting: that would let a noisy client
-    /// turn its own refusals into disk writes).
-    audit: Option<(Actor, String)>,
+    /// Who was refused: the principal, or the peer address when there is none.
+    who: String,
+    reason: &'static str,
+    audit: AuditAs,
 }
 
 pub struct AuthState {
     pub policy: ArcSwap<AccessPolicy>,
     pub accounts: Accounts,
+    pub refusals: Arc<Refusals>,
 }
 
 impl AccessPolicy {
     /// Decides one request at `now`. The identity was read from the verified leaf certificate
     /// once, at the handshake ([`PeerInfo`]); what can change while a connection stays open is
     /// checked here, on every request: the revocation list (replaced by a reload), the clock
-    /// against the certificate's validity window, and the rate budget.
+    /// against the certificate's validity window, and the rate budget. The identity is checked
+    /// before the budget is charged: a certificate that may not be used never spends the budget
+    /// of its principal (which a re-issued certificate of the same name shares).
+    // A refusal is the rare path: its size costs nothing on the served one.
+    #[allow(clippy::result_large_err)]
     fn authorize<B>(&self, req: &http::Request<B>, now: SystemTime) -> Result<Caller, Refusal> {
         let path = req.uri().path();
-        let peer = req
-            .extensions()
-            .get::<Peer>()
-            .ok_or_else(|| refuse(Status::unauthenticated("no TLS peer information")))?;
-        let identity = peer.0.identity.as_ref().map_err(|why| {
-            refuse(Status::unauthenticated(format!(
-                "client certificate not usable: {why}"
-            )))
+        let peer = req.extensions().get::<Peer>().ok_or_else(|| Refusal {
+            status: Status::unauthenticated("no TLS peer information"),
+            who: "unknown peer".into(),
+            reason: "no TLS peer",
+            audit: AuditAs::Not,
+        })?;
+        let identity = peer.0.identity.as_ref().map_err(|why| Refusal {
+            status: Status::unauthenticated(format!("client certificate not usable: {why}")),
+            who: peer.0.remote.ip().to_string(),
+            reason: "unusable identity",
+            audit: AuditAs::Not,
         })?;
         let request_id = req
             .headers()
@@ -511,51 +493,74 @@ impl AccessPolicy {
             role: identity.role,
             request_id,
         };
-        if let Err(not_until) = self.limiter.check_key(&caller.principal) {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            return Err(refuse(Status::with_error_details(
-                Code::ResourceExhausted,
-                format!(
-                    "rate limit for {} exceeded; retry in {} ms",
-                    caller.principal,
-                    wait.as_millis().max(1)
-                ),
-                ErrorDetails::with_retry_info(Some(wait)),
-            )));
-        }
         let rpc = rpc_name(path);
-        let audited = |status: Status, outcome: &str| Refusal {
+        let invalid = |status: Status, reason: &'static str| Refusal {
             status,
-            audit: Some((caller.actor(), format!("{rpc}: {outcome}"))),
+            who: caller.principal.clone(),
+            reason,
+            audit: AuditAs::Summarised {
+                principal: caller.principal.clone(),
+                role: caller.role.to_string(),
+            },
         };
         if self.revoked.contains(&identity.serial_hex) {
-            return Err(audited(
+            return Err(invalid(
                 Status::unauthenticated(format!(
                     "client certificate {} (serial {}) has been revoked",
                     caller.principal, identity.serial_hex
                 )),
-                "refused: revoked certificate",
+                "certificate revoked",
             ));
         }
         if identity.not_after < now || peer.0.not_before > now {
-            let (what, when) = if identity.not_after < now {
-                ("expired", identity.not_after)
+            let (what, when, reason) = if identity.not_after < now {
+                ("expired", identity.not_after, "certificate expired")
             } else {
-                ("is not valid yet; valid from", peer.0.not_before)
+                (
+                    "is not valid yet; valid from",
+                    peer.0.not_before,
+                    "certificate not valid yet",
+                )
             };
-            return Err(audited(
+            return Err(invalid(
                 Status::unauthenticated(format!(
                     "client certificate {} {what} {}",
                     caller.principal,
                     humantime::format_rfc3339_seconds(when)
                 )),
-                &format!("refused: certificate {what}"),
+                reason,
             ));
         }
-        let need = need_for(path);
+        if let Err(not_until) = self.limiter.check_key(&caller.principal) {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            return Err(Refusal {
+                status: Status::with_error_details(
+                    Code::ResourceExhausted,
+                    format!(
+                        "rate limit for {} exceeded; retry in {} ms",
+                        caller.principal,
+                        wait.as_millis().max(1)
+                    ),
+                    ErrorDetails::with_retry_info(Some(wait)),
+                ),
+                who: caller.principal.clone(),
+                reason: "rate limited",
+                audit: AuditAs::Not,
+            });
+        }
+        let Some(need) = need_for(path) else {
+            // Not in the role table: nobody may call it. UNIMPLEMENTED, as for a path no
+            // service serves (and counted under the same metric label).
+            return Err(Refusal {
+                status: Status::unimplemented(format!("{rpc} is not an RPC of this daemon")),
+                who: caller.principal.clone(),
+                reason: "unknown RPC",
+                audit: AuditAs::Not,
+            });
+        };
         if !role_allows(caller.role, need) {
-            return Err(audited(
-                Status::permission_denied(format!(
+            return Err(Refusal {
+                status: Status::permission_denied(format!(
                     "role {} may not call {rpc} (needs {})",
                     caller.role,
                     match need {
@@ -564,8 +569,10 @@ impl AccessPolicy {
                         Need::Admin => "admin",
                     }
                 )),
-                "refused: permission denied",
-            ));
+                who: caller.principal.clone(),
+                reason: "permission denied",
+                audit: AuditAs::Each(caller.actor(), format!("{rpc}: refused: permission denied")),
+            });
         }
         Ok(caller)
     }
@@ -588,13 +595,6 @@ fn assign_request_id() -> String {
         *PREFIX,
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-fn refuse(status: Status) -> Refusal {
-    Refusal {
-        status,
-        audit: None,
-    }
 }
 
 /// Tower layer that authenticates, rate-limits and authorizes every request before any service.
@@ -642,6 +642,12 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let state = self.state.clone();
         let decision = state.policy.load().authorize(&req, SystemTime::now());
+        // The request is in flight on its connection (which is then not idle) until its response
+        // body is done.
+        let in_flight = req
+            .extensions()
+            .get::<Peer>()
+            .map(|peer| peer.0.conn.request_started());
         // The request moves into the service; its path is needed after (a refcount, no copy).
         let uri = req.uri().clone();
         Box::pin(async move {
@@ -666,18 +672,33 @@ where
                             "rpc done"
                         );
                     });
-                    Ok(response)
+                    Ok(match in_flight {
+                        Some(guard) => response.map(|body| TrackedBody::wrap(body, guard)),
+                        None => response,
+                    })
                 }
                 Err(refusal) => {
                     crate::metrics::get().record_rpc(rpc, refusal.status.code() as i32);
-                    info!(rpc = %rpc, code = ?refusal.status.code(), message = refusal.status.message(), "request refused");
-                    if let Some((actor, outcome)) = refusal.audit
-                        && let Err(e) = state
-                            .accounts
-                            .record_audit(&actor, "auth", rpc, &outcome)
-                            .await
-                    {
-                        warn!(error = %e, "could not audit a refused request");
+                    state.refusals.refused(
+                        Kind::Request,
+                        &refusal.who,
+                        refusal.reason,
+                        refusal.status.message(),
+                    );
+                    match refusal.audit {
+                        AuditAs::Not => {}
+                        AuditAs::Summarised { principal, role } => {
+                            state.refusals.audit(&principal, &role, rpc, refusal.reason);
+                        }
+                        AuditAs::Each(actor, outcome) => {
+                            if let Err(e) = state
+                                .accounts
+                                .record_audit(&actor, "auth", rpc, &outcome)
+                                .await
+                            {
+                                warn!(error = %e, "could not audit a refused request");
+                            }
+                        }
                     }
                     Ok(refusal.status.into_http())
                 }
@@ -711,6 +732,7 @@ mod tests {
                 not_after,
             }),
             not_before,
+            conn: ConnControl::detached(SocketAddr::from(([127, 0, 0, 1], 40000))),
         }))
     }
 
@@ -755,11 +777,11 @@ mod tests {
             "{:?}",
             refusal.status
         );
-        let (actor, outcome) = refusal.audit.expect("revocation refusals are audited");
-        assert_eq!(actor.principal, "alice");
-        assert_eq!(
-            outcome,
-            "roster.v1.AccountService/GetAccount: refused: revoked certificate"
+        assert_eq!(refusal.reason, "certificate revoked");
+        assert!(
+            matches!(&refusal.audit, AuditAs::Summarised { principal, .. } if principal == "alice"),
+            "{:?}",
+            refusal.audit
         );
     }
 
@@ -777,7 +799,7 @@ mod tests {
             "{:?}",
             refusal.status
         );
-        assert!(refusal.audit.is_some());
+        assert!(matches!(refusal.audit, AuditAs::Summarised { .. }));
     }
 
     #[test]
@@ -801,6 +823,7 @@ mod tests {
             remote: SocketAddr::from(([127, 0, 0, 1], 40000)),
             identity: Err("no Subject OU (role)".into()),
             not_before: now - HOUR,
+            conn: ConnControl::detached(SocketAddr::from(([127, 0, 0, 1], 40000))),
         }));
         let refusal = refused(policy.authorize(&request(&unusable, GET), now));
         assert_eq!(refusal.status.code(), Code::Unauthenticated);
@@ -844,73 +867,12 @@ mod tests {
         );
     }
 
-    /// A byte stream that counts the writes reaching it.
-    #[derive(Default)]
-    struct Counted {
-        writes: usize,
-    }
-
-    impl AsyncWrite for Counted {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<std::io::Result<usize>> {
-            self.writes += 1;
-            Poll::Ready(Ok(buf.len()))
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    /// A waker that counts how often the writing task was woken.
-    #[derive(Default)]
-    struct CountWakes(AtomicU64);
-    impl futures::task::ArcWake for CountWakes {
-        fn wake_by_ref(me: &Arc<Self>) {
-            me.0.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    #[test]
-    fn the_first_write_of_a_burst_gives_way_once_and_never_stalls() {
-        let wakes = Arc::new(CountWakes::default());
-        let waker = futures::task::waker(wakes.clone());
-        let mut cx = Context::from_waker(&waker);
-        let now = SystemTime::now();
-        let mut conn = AuthedConn {
-            io: Counted::default(),
-            peer: peer(Role::Viewer, "01", now - HOUR, now + HOUR),
-            uncorked: false,
-            _slot: Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap(),
-        };
-        let mut conn = Pin::new(&mut conn);
-        // Gives way: nothing written, and the task is woken so that it comes back.
-        assert!(conn.as_mut().poll_write(&mut cx, b"a").is_pending());
-        assert_eq!((conn.io.writes, wakes.0.load(Ordering::Relaxed)), (0, 1));
-        // Back again: this write and the rest of the burst go straight through.
-        assert!(matches!(
-            conn.as_mut().poll_write(&mut cx, b"ab"),
-            Poll::Ready(Ok(2))
-        ));
-        assert!(conn.as_mut().poll_write(&mut cx, b"c").is_ready());
-        assert!(conn.as_mut().poll_flush(&mut cx).is_ready());
-        assert_eq!(conn.io.writes, 2);
-        // A flush ends the burst: the next write gives way again, once.
-        assert!(conn.as_mut().poll_write(&mut cx, b"d").is_pending());
-        assert!(conn.as_mut().poll_write(&mut cx, b"d").is_ready());
-        assert_eq!((conn.io.writes, wakes.0.load(Ordering::Relaxed)), (3, 2));
-    }
-
     #[test]
     fn roles_per_rpc() {
-        let create = need_for("/roster.v1.AccountService/CreateAccount");
-        let list = need_for("/roster.v1.AccountService/ListAccounts");
-        let backup = need_for("/roster.v1.AdminService/Backup");
+        let need = |p: &str| need_for(p).unwrap();
+        let create = need("/roster.v1.AccountService/CreateAccount");
+        let list = need("/roster.v1.AccountService/ListAccounts");
+        let backup = need("/roster.v1.AdminService/Backup");
         assert_eq!(
             (create, list, backup),
             (Need::Operate, Need::Read, Need::Admin)
@@ -920,10 +882,90 @@ mod tests {
         assert!(role_allows(Role::Operator, create));
         assert!(!role_allows(Role::Operator, backup));
         assert!(role_allows(Role::Admin, backup));
-        assert_eq!(need_for("/grpc.health.v1.Health/Check"), Need::Read);
-        assert_eq!(
-            need_for("/roster.v1.MonitorService/CheckNow"),
-            Need::Operate
+        assert_eq!(need("/grpc.health.v1.Health/Check"), Need::Read);
+        assert_eq!(need("/roster.v1.MonitorService/CheckNow"), Need::Operate);
+    }
+
+    /// Every method of every service the daemon serves, from the descriptor sets it registers
+    /// for reflection: (full service name, method name).
+    fn served_methods() -> Vec<(String, String)> {
+        use prost::Message as _;
+        let mut out = Vec::new();
+        for set in [
+            roster_proto::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        ] {
+            let set = prost_types::FileDescriptorSet::decode(set).unwrap();
+            for file in set.file {
+                for service in &file.service {
+                    for method in &service.method {
+                        out.push((
+                            format!("{}.{}", file.package(), service.name()),
+                            method.name().to_string(),
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_served_rpc_has_a_role_and_anything_else_is_refused_for_everyone() {
+        let methods = served_methods();
+        assert!(methods.len() >= 20, "{methods:?}");
+        let unclassified: Vec<String> = methods
+            .iter()
+            .map(|(service, method)| format!("/{service}/{method}"))
+            .filter(|path| need_for(path).is_none())
+            .collect();
+        assert!(
+            unclassified.is_empty(),
+            "RPCs without a role in auth::need_for: {unclassified:?}"
         );
+        let now = SystemTime::now();
+        let admin = peer(Role::Admin, "01", now - HOUR, now + HOUR);
+        for path in [
+            "/roster.v1.AccountService/DropEverything",
+            "/roster.v1.AccountService",
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            "/roster.v1.AdminService/Backup/extra",
+            "/",
+        ] {
+            assert_eq!(need_for(path), None, "{path}");
+            let refusal = refused(policy(&[]).authorize(&request(&admin, path), now));
+            assert_eq!(refusal.status.code(), Code::Unimplemented, "{path}");
+        }
+    }
+
+    #[test]
+    fn a_revoked_or_expired_certificate_never_spends_its_principals_budget() {
+        let now = SystemTime::now();
+        let limits = LimitsConfig {
+            requests_per_second: 1,
+            burst: 3,
+            ..LimitsConfig::default()
+        };
+        let tls = TlsConfig {
+            revoked_serials: vec!["0bad".into()],
+            ..TlsConfig::default()
+        };
+        let policy = AccessPolicy::new(&tls, &limits);
+        let revoked = peer(Role::Viewer, "0bad", now - HOUR, now + HOUR);
+        let expired = peer(Role::Viewer, "0e", now - 2 * HOUR, now - HOUR);
+        for _ in 0..100 {
+            let r = refused(policy.authorize(&request(&revoked, GET), now));
+            assert_eq!(r.status.code(), Code::Unauthenticated);
+            let r = refused(policy.authorize(&request(&expired, GET), now));
+            assert_eq!(r.status.code(), Code::Unauthenticated);
+        }
+        // The re-issued alice still has her whole burst.
+        let reissued = peer(Role::Viewer, "0900d", now - HOUR, now + HOUR);
+        for _ in 0..3 {
+            policy.authorize(&request(&reissued, GET), now).unwrap();
+        }
+        let r = refused(policy.authorize(&request(&reissued, GET), now));
+        assert_eq!(r.status.code(), Code::ResourceExhausted);
     }
 }

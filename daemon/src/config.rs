@@ -57,11 +57,28 @@ pub struct ServerConfig {
     pub max_request_bytes: usize,
     /// Concurrent HTTP/2 streams one connection may open.
     pub max_concurrent_streams: u32,
-    /// Open connections accepted at once; further clients wait in the kernel's backlog.
+    /// Client connections held at once, handshaking or established. At startup it is lowered to
+    /// what the open-file limit (RLIMIT_NOFILE) leaves after the store, the upstream connections
+    /// and a margin; the figure in use is logged. When every slot is taken, the oldest connection
+    /// still in its TLS handshake is closed to make room.
     pub max_connections: usize,
     /// On SIGTERM, in-flight calls get this long to finish before connections are cut.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// A connection that completed its handshake but sent no request within this is closed.
+    #[serde(with = "humantime_serde")]
+    pub first_request_timeout: Duration,
+    /// A connection with no request in flight (no open stream) for this long is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Connections one peer address may hold in their TLS handshake at once (before anyone is
+    /// known); a further one from that address closes the address's oldest handshake.
+    pub max_handshakes_per_ip: usize,
+    /// Established connections one principal (client certificate CN) may hold at once.
+    pub max_connections_per_principal: usize,
+    /// Of `max_connections`, the last this many are only for admin-role certificates, so an
+    /// admin can always get in while other principals hold every other slot.
+    pub admin_reserved_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +90,11 @@ impl Default for ServerConfig {
             max_concurrent_streams: 128,
             max_connections: 4096,
             shutdown_timeout: Duration::from_secs(5),
+            first_request_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            max_handshakes_per_ip: 64,
+            max_connections_per_principal: 256,
+            admin_reserved_connections: 16,
         }
     }
 }
@@ -189,6 +211,11 @@ pub struct LimitsConfig {
     pub requests_per_second: u32,
     /// Requests a principal may make in a burst above the sustained rate.
     pub burst: u32,
+    /// Refusals (over the rate limit, refused handshakes, shed connections) are logged once per
+    /// source and reason, then summarised at most once per this interval; all are counted in
+    /// `roster_refusals_total`.
+    #[serde(with = "humantime_serde")]
+    pub refusal_log_interval: Duration,
 }
 
 impl Default for LimitsConfig {
@@ -196,6 +223,7 @@ impl Default for LimitsConfig {
         Self {
             requests_per_second: 50,
             burst: 100,
+            refusal_log_interval: Duration::from_secs(60),
         }
     }
 }
@@ -314,6 +342,29 @@ impl Config {
         }
         if self.server.max_request_bytes < 1024 || self.server.max_concurrent_streams == 0 {
             return bad("server.max_request_bytes must be >= 1024 and max_concurrent_streams >= 1");
+        }
+        let sv = &self.server;
+        if sv.max_connections == 0
+            || sv.max_handshakes_per_ip == 0
+            || sv.max_connections_per_principal == 0
+        {
+            return bad(
+                "server.max_connections, max_handshakes_per_ip and max_connections_per_principal must be at least 1",
+            );
+        }
+        if sv.admin_reserved_connections >= sv.max_connections {
+            return bad("server.admin_reserved_connections must be below server.max_connections");
+        }
+        if sv.handshake_timeout.is_zero()
+            || sv.first_request_timeout.is_zero()
+            || sv.idle_timeout.is_zero()
+        {
+            return bad(
+                "server.handshake_timeout, first_request_timeout and idle_timeout must be above 0",
+            );
+        }
+        if self.limits.refusal_log_interval < Duration::from_secs(1) {
+            return bad("limits.refusal_log_interval must be at least 1s");
         }
         if let Some(f) = &self.log.filter {
             tracing_subscriber::EnvFilter::try_new(f)

@@ -63,6 +63,13 @@ pub struct UpstreamLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    /// "connection", "handshake", "request" (see `refusals::Kind`).
+    pub kind: &'static str,
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub state: &'static str,
 }
@@ -81,6 +88,9 @@ pub struct Metrics {
     pub upstream_requests: Family<UpstreamLabels, Counter>,
     pub snapshot_age_seconds: Family<BookLabels, Histogram>,
     accounts: Family<StateLabels, Gauge>,
+    pub refusals: Family<RefusalLabels, Counter>,
+    /// Client connections holding a slot (handshaking or established).
+    pub connections_open: Gauge,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -100,6 +110,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
         Histogram::new([0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0])
     }),
     accounts: Family::default(),
+    refusals: Family::default(),
+    connections_open: Gauge::default(),
 });
 
 pub fn get() -> &'static Metrics {
@@ -123,6 +135,12 @@ impl Metrics {
                 method: method_label(method, code).to_string(),
                 code: code_label(code),
             })
+            .inc();
+    }
+
+    pub fn record_refusal(&self, kind: &'static str, reason: &'static str) {
+        self.refusals
+            .get_or_create(&RefusalLabels { kind, reason })
             .inc();
     }
 
@@ -167,6 +185,16 @@ fn registry() -> Registry {
         m.snapshot_age_seconds.clone(),
     );
     r.register("accounts", "Accounts by health state", m.accounts.clone());
+    r.register(
+        "refusals",
+        "Refused connections, TLS handshakes and requests by kind and reason",
+        m.refusals.clone(),
+    );
+    r.register(
+        "connections_open",
+        "Client connections holding a slot (handshaking or established)",
+        m.connections_open.clone(),
+    );
     r
 }
 

@@ -19,11 +19,13 @@ use tracing::{info, warn};
 
 use crate::accounts::{Accounts, DEFAULT_EVENT_RETENTION};
 use crate::api::{self, ApiState};
-use crate::auth::{self, AccessPolicy, AuthLayer, AuthState};
+use crate::auth::{self, AccessPolicy, AuthLayer, AuthState, HandshakePolicy};
 use crate::config::Config;
 use crate::connector::{Connector, OpenAlgo};
+use crate::conns::{ConnLimits, ConnTable};
 use crate::monitor::MonitorHandle;
 use crate::portfolio::PortfolioHandle;
+use crate::refusals::Refusals;
 use crate::store::Store;
 use crate::supervisor::Supervisor;
 
@@ -101,7 +103,10 @@ pub struct Running {
     pub metrics_addr: Option<SocketAddr>,
     /// What a reload swaps: the TLS acceptor config and the access policy.
     tls: Arc<ArcSwap<rustls::ServerConfig>>,
+    handshake: HandshakePolicy,
     auth: Arc<AuthState>,
+    /// Every client connection's slot (a reload closes those of revoked serials).
+    pub connections: Arc<ConnTable>,
     pub config_generation: Arc<AtomicU64>,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
@@ -129,15 +134,23 @@ impl Running {
     }
 
     /// Applies a new config without a restart: server certificate and client CA (new handshakes
-    /// use them; live connections stay up), revoked serials, rate limits, and the monitor and
+    /// use them; live connections stay up), revoked serials (refused from the next handshake on,
+    /// and their open connections closed), rate limits, and the monitor and
     /// portfolio settings. Everything is
     /// validated first, so an invalid config changes nothing. Settings that need a restart
     /// (listen address, store path, master key) are reported and left as they are.
     pub fn reload(&self, config: &Config) -> Result<u64, StartError> {
-        let tls = auth::tls_from_config(&config.tls)?;
+        let tls = auth::tls_from_config(&config.tls, &self.handshake)?;
         let policy = AccessPolicy::new(&config.tls, &config.limits);
+        let revoked = auth::revoked_set(&config.tls);
+        self.handshake.revoked.store(Arc::new(revoked.clone()));
         self.tls.store(tls);
         self.auth.policy.store(Arc::new(policy));
+        // A revoked certificate keeps nothing open: its connections (and their streams) end now.
+        let closed = self.connections.close_revoked(&revoked);
+        if closed > 0 {
+            info!(closed, "closed the connections of revoked certificates");
+        }
         self.monitor.reconfigure(&config.monitor);
         self.portfolio.reconfigure(&config.portfolio);
         let generation = self.config_generation.fetch_add(1, Ordering::Relaxed) + 1;
@@ -209,7 +222,22 @@ pub async fn start(
             key_id: a.sealed_key.key_id.clone(),
         });
     }
-    let tls = Arc::new(ArcSwap::new(auth::tls_from_config(&config.tls)?));
+    let refusals = Refusals::start(config.limits.refusal_log_interval, accounts.clone());
+    let handshake = HandshakePolicy::new(&config.tls, refusals.clone());
+    let tls = Arc::new(ArcSwap::new(auth::tls_from_config(
+        &config.tls,
+        &handshake,
+    )?));
+    // Sized from the open-file limit, so a flood of connections meets our refusal, not EMFILE.
+    let nofile = crate::conns::raise_nofile_limit();
+    let limits = ConnLimits::sized(&config, nofile);
+    info!(
+        open_file_limit = nofile.map_or_else(|| "unlimited".to_string(), |n| n.to_string()),
+        configured = config.server.max_connections,
+        max_connections = limits.max_connections,
+        "client connection slots sized from the open-file limit"
+    );
+    let connections = ConnTable::new(limits, refusals.clone());
     let config_generation = Arc::new(AtomicU64::new(1));
     let server_cert_expiry = config
         .tls
@@ -256,6 +284,7 @@ pub async fn start(
     let auth_state = Arc::new(AuthState {
         policy: ArcSwap::from_pointee(AccessPolicy::new(&config.tls, &config.limits)),
         accounts: accounts.clone(),
+        refusals,
     });
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
@@ -274,12 +303,7 @@ pub async fn start(
     };
     announce(local_addr);
     let listener = socket.listen(LISTEN_BACKLOG).map_err(bind_err)?;
-    let incoming = auth::incoming(
-        listener,
-        tls.clone(),
-        config.server.handshake_timeout,
-        config.server.max_connections,
-    );
+    let incoming = crate::conns::incoming(listener, tls.clone(), connections.clone());
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
         .layer(AuthLayer {
@@ -320,7 +344,9 @@ pub async fn start(
         portfolio,
         metrics_addr,
         tls,
+        handshake,
         auth: auth_state,
+        connections,
         config_generation,
         shutdown: Some(shutdown_tx),
         server,

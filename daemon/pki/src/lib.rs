@@ -35,6 +35,8 @@
 //! the fact, which would leave a window where the key is readable), and every file is written to
 //! a temporary name and renamed, so a crash never leaves half a key behind.
 
+pub mod escape;
+
 use std::fmt;
 use std::fs;
 use std::io::Write;
@@ -208,6 +210,10 @@ pub struct IssuedCert {
     pub ca_path: PathBuf,
 }
 
+/// Longest Subject CN accepted as a principal (X.520 bounds a CN at 64 characters; this leaves
+/// room for other issuers while keeping a principal short enough to be a log field and a key).
+pub const MAX_PRINCIPAL_BYTES: usize = 256;
+
 /// Who is on the other end of a verified mTLS connection, taken from its leaf certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientIdentity {
@@ -231,6 +237,14 @@ impl ClientIdentity {
         if principal.is_empty() {
             return Err(PkiError::Identity("Subject CN (principal) is empty".into()));
         }
+        if principal.len() > MAX_PRINCIPAL_BYTES {
+            return Err(PkiError::Identity(format!(
+                "Subject CN (principal) is longer than {MAX_PRINCIPAL_BYTES} bytes"
+            )));
+        }
+        // A CA-signed CN is still client-supplied text: the principal is kept escaped, so every
+        // log line, span, audit record and message that names it is safe as it stands.
+        let principal = crate::escape::escape_untrusted(&principal).into_owned();
         let ou = single_attr(subject.iter_organizational_unit(), "Subject OU (role)")?;
         let role = ou.parse::<Role>().map_err(|_| {
             PkiError::Identity(format!(

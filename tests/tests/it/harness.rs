@@ -87,6 +87,8 @@ pub struct DaemonOptions {
     pub burst: u32,
     /// Extra environment for the daemon process (NOTIFY_SOCKET, WATCHDOG_USEC, ...).
     pub env: Vec<(String, String)>,
+    /// A program (and its arguments) that runs the daemon, e.g. `prlimit --nofile=256:256`.
+    pub launcher: Vec<String>,
 }
 
 impl Default for DaemonOptions {
@@ -97,6 +99,7 @@ impl Default for DaemonOptions {
             requests_per_second: 10_000,
             burst: 10_000,
             env: Vec::new(),
+            launcher: Vec::new(),
         }
     }
 }
@@ -110,6 +113,7 @@ pub struct Daemon {
     config_path: PathBuf,
     pki_ca: PathBuf,
     env: Vec<(String, String)>,
+    launcher: Vec<String>,
     /// Everything the daemon printed on stdout.
     stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
@@ -148,6 +152,7 @@ impl Daemon {
             config_path,
             pki_ca: pki.path().join("ca.pem"),
             env: opts.env.clone(),
+            launcher: opts.launcher.clone(),
             stdout: std::sync::Arc::default(),
         };
         d.spawn();
@@ -160,7 +165,15 @@ impl Daemon {
             .append(true)
             .open(&self.stderr_path)
             .unwrap();
-        let mut child = Command::new(bin("rosterd"))
+        let mut command = match self.launcher.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin("rosterd"));
+                c
+            }
+            None => Command::new(bin("rosterd")),
+        };
+        let mut child = command
             .arg("--config")
             .arg(&self.config_path)
             .arg("--listen")
@@ -511,7 +524,15 @@ impl Daemon {
             .append(true)
             .open(&self.stderr_path)
             .unwrap();
-        let mut child = Command::new(bin("rosterd"))
+        let mut command = match self.launcher.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin("rosterd"));
+                c
+            }
+            None => Command::new(bin("rosterd")),
+        };
+        let mut child = command
             .arg("--config")
             .arg(&self.config_path)
             .arg("--listen")

@@ -13,6 +13,7 @@ mod faults;
 mod harness;
 mod health;
 mod hostile;
+mod hostile_clients;
 mod hostile_upstream;
 mod identity;
 mod metrics;
