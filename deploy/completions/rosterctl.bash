@@ -278,7 +278,7 @@ _rosterctl() {
 
     case "${cmd}" in
         rosterctl)
-            opts="-o -h -V --addr --profile --ca --cert --key --output --help --version account accounts health watch funds positions orders trades holdings status backup key audit completions pki man help"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version account accounts health watch funds positions orders trades holdings status backup key audit completions pki man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -297,6 +297,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -320,7 +324,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account)
-            opts="-o -h -V --addr --profile --ca --cert --key --output --help --version add list ls get update enable disable remove rm test help"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version add list ls get update enable disable remove rm test help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -339,6 +343,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -362,7 +370,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__add)
-            opts="-o -h -V --name --host --ws --label --disabled --api-key-stdin --api-key-file --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --name --host --ws --label --disabled --no-test --api-key-stdin --api-key-file --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -404,6 +412,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --client-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -424,7 +436,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__disable)
-            opts="-o -h -V --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -443,6 +455,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -466,7 +482,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__enable)
-            opts="-o -h -V --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -485,6 +501,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -508,7 +528,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__get)
-            opts="-o -h -V --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -527,6 +547,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -690,7 +714,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__list)
-            opts="-o -h -V --label --state --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --label --state --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -720,6 +744,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --client-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -740,7 +768,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__remove)
-            opts="-o -h -V --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -759,6 +787,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -782,7 +814,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__test)
-            opts="-o -h -V --host --api-key-stdin --api-key-file --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --host --api-key-stdin --api-key-file --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -812,6 +844,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --client-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -832,7 +868,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__update)
-            opts="-o -h -V --name --host --ws --label --clear-labels --api-key-stdin --api-key-file --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --name --host --ws --label --clear-labels --api-key-stdin --api-key-file --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -874,6 +910,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --client-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -894,7 +934,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__audit)
-            opts="-o -h -V --limit --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --limit --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -920,6 +960,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --client-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -940,7 +984,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__backup)
-            opts="-o -h -V --out --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --out --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -966,6 +1010,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --client-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -986,7 +1034,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__completions)
-            opts="-o -h -V --addr --profile --ca --cert --key --output --help --version bash elvish fish powershell zsh"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1005,6 +1053,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1028,7 +1080,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__funds)
-            opts="-o -h -V --account --label --refresh --max-staleness --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --account --label --refresh --max-staleness --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1062,6 +1114,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --client-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1082,7 +1138,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__health)
-            opts="-o -h -V --label --state --addr --profile --ca --cert --key --output --help --version list get check help"
+            opts="-o -h -V --label --state --addr --profile --ca --cert --key --client-key --output --help --version list get check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1112,6 +1168,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --client-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1132,7 +1192,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__health__subcmd__check)
-            opts="-o -h -V --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1151,6 +1211,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1174,7 +1238,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__health__subcmd__get)
-            opts="-o -h -V --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1193,6 +1257,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1286,7 +1354,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__health__subcmd__list)
-            opts="-o -h -V --label --state --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --label --state --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1313,6 +1381,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1770,7 +1842,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__holdings)
-            opts="-o -h -V --account --label --refresh --max-staleness --net --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --account --label --refresh --max-staleness --net --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1804,6 +1876,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --client-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1824,7 +1900,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__key)
-            opts="-o -h -V --addr --profile --ca --cert --key --output --help --version rotate help"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1843,6 +1919,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1908,7 +1988,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__key__subcmd__rotate)
-            opts="-o -h -V --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1927,6 +2007,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1950,7 +2034,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__man)
-            opts="-o -h -V --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1969,6 +2053,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1992,7 +2080,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__orders)
-            opts="-o -h -V --account --label --refresh --max-staleness --status --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --account --label --refresh --max-staleness --status --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2011,7 +2099,7 @@ _rosterctl() {
                     return 0
                     ;;
                 --status)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "open complete rejected cancelled trigger pending" -- "${cur}"))
                     return 0
                     ;;
                 --addr)
@@ -2027,6 +2115,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2050,7 +2142,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__pki)
-            opts="-o -h -V --addr --profile --ca --cert --key --output --help --version init issue help"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version init issue help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2069,6 +2161,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2148,7 +2244,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__pki__subcmd__init)
-            opts="-o -h -V --dir --san --force --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --dir --san --force --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2178,6 +2274,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --client-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2198,7 +2298,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__pki__subcmd__issue)
-            opts="-o -h -V --dir --name --role --out --days --force --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --dir --name --role --out --days --force --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2240,6 +2340,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --client-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2260,7 +2364,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__positions)
-            opts="-o -h -V --account --label --refresh --max-staleness --net --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --account --label --refresh --max-staleness --net --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2291,6 +2395,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2314,7 +2422,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__status)
-            opts="-o -h -V --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2333,6 +2441,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2356,7 +2468,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__trades)
-            opts="-o -h -V --account --label --refresh --max-staleness --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --account --label --refresh --max-staleness --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2390,6 +2502,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --client-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2410,7 +2526,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__watch)
-            opts="-o -h -V --from --addr --profile --ca --cert --key --output --help --version"
+            opts="-o -h -V --from --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2433,6 +2549,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_rosterctl_global_optspecs
-    string join \n addr= profile= ca= cert= key= o/output= h/help V/version
+    string join \n addr= profile= ca= cert= client-key= o/output= h/help V/version
 end
 
 function __fish_rosterctl_needs_command
@@ -28,7 +28,7 @@ complete -c rosterctl -n "__fish_rosterctl_needs_command" -l addr -d 'Daemon add
 complete -c rosterctl -n "__fish_rosterctl_needs_command" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_needs_command" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_needs_command" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_needs_command" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_needs_command" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_needs_command" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_needs_command" -s h -l help -d 'Print help'
@@ -54,7 +54,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __f
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -s h -l help -d 'Print help'
@@ -79,10 +79,11 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -l disabled -d 'Create it disabled (never contacted until enabled)'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -l no-test -d 'Do not test the connection after saving (by default a refused key, an unreachable host or a dead broker session is reported as a warning; the account is saved anyway)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -l api-key-stdin -d 'Read the API key from stdin (one trailing newline is removed)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
@@ -96,7 +97,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
@@ -111,7 +112,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
@@ -120,7 +121,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from get" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from get" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from get" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from get" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from get" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from get" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
@@ -134,7 +135,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -l clear-labels -d 'Remove every label'
@@ -145,7 +146,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help'
@@ -154,7 +155,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help'
@@ -163,7 +164,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
@@ -172,7 +173,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
@@ -183,7 +184,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from test" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from test" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from test" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from test" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from test" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from test" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from test" -l api-key-stdin -d 'Read the API key from stdin (one trailing newline is removed)'
@@ -202,7 +203,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -s h -l help -d 'Print help'
@@ -227,10 +228,11 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -l disabled -d 'Create it disabled (never contacted until enabled)'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -l no-test -d 'Do not test the connection after saving (by default a refused key, an unreachable host or a dead broker session is reported as a warning; the account is saved anyway)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -l api-key-stdin -d 'Read the API key from stdin (one trailing newline is removed)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
@@ -244,7 +246,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
@@ -259,7 +261,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
@@ -268,7 +270,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from get" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from get" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from get" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from get" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from get" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from get" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
@@ -282,7 +284,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -l clear-labels -d 'Remove every label'
@@ -293,7 +295,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help'
@@ -302,7 +304,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help'
@@ -311,7 +313,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
@@ -320,7 +322,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
@@ -331,7 +333,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from test" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from test" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from test" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from test" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from test" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from test" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from test" -l api-key-stdin -d 'Read the API key from stdin (one trailing newline is removed)'
@@ -356,7 +358,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fi
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -s h -l help -d 'Print help'
@@ -375,7 +377,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_s
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
@@ -384,7 +386,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_s
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from get" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from get" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from get" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from get" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from get" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from get" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
@@ -393,7 +395,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_s
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from check" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from check" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from check" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from check" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from check" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from check" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
@@ -407,7 +409,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l addr -d 'D
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -s h -l help -d 'Print help'
@@ -419,7 +421,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l addr -d 'D
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l refresh -d 'Always fetch from the upstreams instead of serving recent snapshots'
@@ -432,7 +434,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l addr -
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l refresh -d 'Always fetch from the upstreams instead of serving recent snapshots'
@@ -442,12 +444,16 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -s V -l v
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l account -d 'Only this account (id or name; repeatable). Default: every enabled account' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l label -d 'Only accounts with this label (repeatable; all must match)' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l max-staleness -d 'Serve snapshots younger than this (e.g. 500ms, 30s, 5m). Default: the daemon\'s setting' -r
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l status -d 'Only orders with this status (complete, open, rejected, ...)' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l status -d 'Only orders with this status, as OpenAlgo normalises them' -r -f -a "open\t''
+complete\t''
+rejected\t''
+cancelled\t''
+trigger pending\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l refresh -d 'Always fetch from the upstreams instead of serving recent snapshots'
@@ -460,7 +466,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l addr -d '
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l refresh -d 'Always fetch from the upstreams instead of serving recent snapshots'
@@ -473,7 +479,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l addr -d
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l refresh -d 'Always fetch from the upstreams instead of serving recent snapshots'
@@ -484,7 +490,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand status" -l addr -d '
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand status" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand status" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand status" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand status" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand status" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand status" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand status" -s h -l help -d 'Print help'
@@ -494,7 +500,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -l addr -d '
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -s h -l help -d 'Print help'
@@ -503,7 +509,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and not __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and not __fish_seen_subcommand_from rotate help" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and not __fish_seen_subcommand_from rotate help" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and not __fish_seen_subcommand_from rotate help" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and not __fish_seen_subcommand_from rotate help" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and not __fish_seen_subcommand_from rotate help" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and not __fish_seen_subcommand_from rotate help" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and not __fish_seen_subcommand_from rotate help" -s h -l help -d 'Print help'
@@ -514,7 +520,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen_subcommand_from rotate" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen_subcommand_from rotate" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen_subcommand_from rotate" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen_subcommand_from rotate" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen_subcommand_from rotate" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen_subcommand_from rotate" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help'
@@ -526,7 +532,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l addr -d 'D
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -s h -l help -d 'Print help'
@@ -535,7 +541,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand completions" -l addr
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand completions" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand completions" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand completions" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand completions" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand completions" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand completions" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand completions" -s h -l help -d 'Print help'
@@ -544,7 +550,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and not __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and not __fish_seen_subcommand_from init issue help" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and not __fish_seen_subcommand_from init issue help" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and not __fish_seen_subcommand_from init issue help" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and not __fish_seen_subcommand_from init issue help" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and not __fish_seen_subcommand_from init issue help" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and not __fish_seen_subcommand_from init issue help" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and not __fish_seen_subcommand_from init issue help" -s h -l help -d 'Print help'
@@ -558,7 +564,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from init" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from init" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from init" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from init" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from init" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from init" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from init" -l force -d 'Replace an existing CA (every certificate it issued stops working)'
@@ -575,7 +581,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from issue" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from issue" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from issue" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from issue" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from issue" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from issue" -l force -d 'Overwrite an existing certificate in PROFILE_DIR'
@@ -588,7 +594,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -l addr -d 'Dae
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -l key -d 'Client private key (overrides the profile\'s key.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -s h -l help -d 'Print help'

@@ -15,6 +15,11 @@ use super::{Funds, HoldingStatistics, Holdings, OrderBook, PingInfo, Positions, 
 /// The largest magnitude accepted for any decoded amount or quantity: 10^15.
 pub const MAX_MAGNITUDE: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0);
 
+/// The longest broker name accepted from ping. OpenAlgo's are plugin ids (`zerodha`,
+/// `fivepaisaxts`); the name is stored on the account and shown in every listing, so an upstream
+/// must not be able to park a megabyte there.
+pub const MAX_BROKER_CHARS: usize = 64;
+
 /// The default of `[upstream] max_rows_per_book`.
 pub const DEFAULT_MAX_ROWS_PER_BOOK: usize = 10_000;
 
@@ -28,6 +33,9 @@ pub enum OutOfBounds {
     /// More rows than `[upstream] max_rows_per_book`.
     #[error("more than {max} rows (the limit is [upstream] max_rows_per_book = {max})")]
     Rows { max: usize },
+    /// A text longer than it can be (`max` characters).
+    #[error("{field} is longer than {max} characters")]
+    Text { field: &'static str, max: usize },
 }
 
 fn check(field: impl FnOnce() -> String, value: Decimal) -> Result<(), OutOfBounds> {
@@ -65,6 +73,12 @@ pub trait Bounded {
 
 impl Bounded for PingInfo {
     fn check_bounds(&self, _: usize) -> Result<(), OutOfBounds> {
+        if self.broker.chars().count() > MAX_BROKER_CHARS {
+            return Err(OutOfBounds::Text {
+                field: "data.broker",
+                max: MAX_BROKER_CHARS,
+            });
+        }
         Ok(())
     }
 }
@@ -181,6 +195,16 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "data[1].pnl = -79228162514264337593543950335 is out of range (|value| > 10^15)"
+        );
+        let ping = |broker: String| PingInfo {
+            broker,
+            message: "pong".into(),
+        };
+        assert_eq!(ping("zerodha".into()).check_bounds(1), Ok(()));
+        assert_eq!(ping("é".repeat(64)).check_bounds(1), Ok(()));
+        assert_eq!(
+            ping("x".repeat(65)).check_bounds(1).unwrap_err().to_string(),
+            "data.broker is longer than 64 characters"
         );
     }
 }

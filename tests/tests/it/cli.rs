@@ -331,15 +331,24 @@ fn rosterd_dev_prints_a_rosterctl_command_that_works() {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let mut printed = None;
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some((_, args)) = line.split_once("cargo run -q -p rosterctl -- ") {
-                let _ = tx.send(args.to_string());
+                printed = Some(args.to_string());
+            }
+            // The command is printed just before the port accepts connections and "listening
+            // on" just after (microseconds apart): a person reads the one, a script waits for
+            // the other, as this test does.
+            if line.starts_with("rosterd listening on") {
+                let _ = tx.send(printed.take());
             }
         }
     });
     let printed = rx
         .recv_timeout(Duration::from_secs(30))
-        .expect("rosterd --dev printed a rosterctl command");
+        .ok()
+        .flatten()
+        .expect("rosterd --dev printed a rosterctl command before listening");
     let args: Vec<String> = printed.split_whitespace().map(str::to_string).collect();
     let o = run_ctl(&args, "");
     let (out, err) = text(&o);
