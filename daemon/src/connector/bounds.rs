@@ -203,7 +203,10 @@ mod tests {
         assert_eq!(ping("zerodha".into()).check_bounds(1), Ok(()));
         assert_eq!(ping("é".repeat(64)).check_bounds(1), Ok(()));
         assert_eq!(
-            ping("x".repeat(65)).check_bounds(1).unwrap_err().to_string(),
+            ping("x".repeat(65))
+                .check_bounds(1)
+                .unwrap_err()
+                .to_string(),
             "data.broker is longer than 64 characters"
         );
     }

@@ -265,6 +265,11 @@ impl OpenAlgo {
             endpoint.as_str(),
             match &result {
                 Ok(_) => Cow::Borrowed("200"),
+                // An answer refused for what it holds (a bound, a shape) is counted as such,
+                // not as the 200 it came with.
+                Err(e) if e.reason == FailureReason::BadResponse => {
+                    Cow::Borrowed(e.reason.as_str())
+                }
                 Err(e) => e.http_status.map_or(Cow::Borrowed(e.reason.as_str()), |s| {
                     Cow::Owned(s.to_string())
                 }),

@@ -139,4 +139,37 @@ async fn counters_and_histograms_move_with_checks_and_rpcs() {
         Some(1.0),
         "{after:?}"
     );
+
+    // An answer refused for what it holds (here an empty row, a bad row) is counted as
+    // BAD_RESPONSE, not as the HTTP 200 it came with.
+    sim.instance(0)
+        .set_endpoint_fault(
+            "positionbook",
+            roster_tests::sim::Fault::Body {
+                status: 200,
+                body: bytes::Bytes::from_static(br#"{"status":"success","data":[{}]}"#),
+            },
+        )
+        .unwrap();
+    let view = d
+        .portfolio(&pki.admin())
+        .await
+        .get_positions(pb::PortfolioRequest {
+            refresh: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(view.accounts[0].error.contains("BAD_RESPONSE"), "{view:?}");
+    let refused = scrape(&url).await;
+    assert_eq!(
+        refused
+            .get(
+                "roster_upstream_requests_total{endpoint=\"positionbook\",status=\"BAD_RESPONSE\"}"
+            )
+            .copied(),
+        Some(1.0),
+        "{refused:?}"
+    );
 }
