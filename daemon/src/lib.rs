@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod connector;
+pub mod coredump;
 pub mod dev;
 pub mod logging;
 pub mod metrics;

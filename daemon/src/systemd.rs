@@ -100,8 +100,9 @@ pub fn stopping() {
 
 /// When systemd asks for a watchdog (WatchdogSec=), pings at half the interval, but only while
 /// the store answers a read within that half and the health monitor has completed a flush round
-/// since the last ping: a daemon whose storage or scheduler is wedged stops pinging and gets
-/// restarted instead of serving stale answers forever. Keep WatchdogSec at least 4x the
+/// since the last ping, and the store has no I/O fault it could not recover from by reopening:
+/// a daemon whose storage or scheduler is wedged stops pinging and gets restarted instead of
+/// serving stale answers (or refusing every write) forever. Keep WatchdogSec at least 4x the
 /// monitor's flush_interval.
 pub fn spawn_watchdog(supervisor: &Supervisor, store: Store, monitor: MonitorHandle) {
     let Some(interval) = sd_notify::watchdog_enabled() else {
@@ -123,6 +124,10 @@ pub fn spawn_watchdog(supervisor: &Supervisor, store: Store, monitor: MonitorHan
                 continue;
             }
             last_round = round;
+            if let Some(reason) = store.fault() {
+                warn!(reason, "storage is failing; withholding the watchdog ping");
+                continue;
+            }
             let probe = store.read(|rtx| Store::event_bounds(rtx).map(|_| ()));
             match tokio::time::timeout(half, probe).await {
                 Ok(Ok(())) => send(&[NotifyState::Watchdog], Urgency::Periodic),

@@ -6,6 +6,7 @@
 //! the replaced file beside the new one.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use redb::{
     Database, Key, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
@@ -51,11 +52,52 @@ pub struct BackupSummary {
     pub key_ids: Vec<String>,
 }
 
+/// The one backup allowed at a time; dropping it (once its copy is removed) lets the next run.
+pub struct BackupGuard(Store);
+
+impl Drop for BackupGuard {
+    fn drop(&mut self) {
+        self.0.shared.backup_running.store(false, Ordering::Release);
+    }
+}
+
+/// Prefix of the copy a running backup writes beside the live file: `<file name>.backup-<id>`.
+/// A copy with this name that exists at startup was left by a backup that was killed.
+pub(super) fn temp_prefix(db_path: &Path) -> String {
+    let name = db_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{name}.backup-")
+}
+
 impl Store {
+    /// Claims the right to make a backup, or `None` while another one is running: each backup
+    /// is a full copy of the file on the state disk, so concurrent ones could fill it.
+    pub fn begin_backup(&self) -> Option<BackupGuard> {
+        self.shared
+            .backup_running
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| BackupGuard(self.clone()))
+    }
+
+    /// Where the guard's backup writes its copy (same directory as the file: same filesystem,
+    /// same permissions).
+    pub fn backup_temp_path(&self, _guard: &BackupGuard) -> PathBuf {
+        let name = format!(
+            "{}{}",
+            temp_prefix(&self.shared.path),
+            uuid::Uuid::new_v4().simple()
+        );
+        self.shared.path.with_file_name(name)
+    }
+
     /// Writes a consistent snapshot of the live database to `dest` (which must not exist).
     /// Blocking: call from the blocking pool.
     pub fn snapshot_to(&self, dest: &Path) -> Result<(), StoreError> {
-        let rtx = self.db.begin_read()?;
+        let db = self.db()?;
+        let rtx = db.begin_read().map_err(|e| self.noted(e.into()))?;
         let out = Database::create(dest).map_err(|e| StoreError::Open {
             path: dest.to_path_buf(),
             message: e.to_string(),
