@@ -13,6 +13,7 @@ mod faults;
 mod harness;
 mod health;
 mod hostile;
+mod hostile_disk;
 mod identity;
 mod metrics;
 mod packaging;
