@@ -269,6 +269,7 @@ async fn run(cli: Cli, log: logging::LogControl) -> anyhow::Result<()> {
     systemd::spawn_status(
         &running.supervisor,
         running.monitor.clone(),
+        running.accounts.store().clone(),
         format!("serving on {addr}"),
     );
     systemd::ready(&format!(

@@ -140,8 +140,9 @@ pub fn spawn_watchdog(supervisor: &Supervisor, store: Store, monitor: MonitorHan
     });
 }
 
-/// Keeps STATUS= current: the account counts by health state, sent when they change.
-pub fn spawn_status(supervisor: &Supervisor, monitor: MonitorHandle, prefix: String) {
+/// Keeps STATUS= current: the account counts by health state, and why the store fails while it
+/// does (`systemctl status` shows it), sent when they change.
+pub fn spawn_status(supervisor: &Supervisor, monitor: MonitorHandle, store: Store, prefix: String) {
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
         return;
     }
@@ -154,7 +155,13 @@ pub fn spawn_status(supervisor: &Supervisor, monitor: MonitorHandle, prefix: Str
                 _ = tick.tick() => {}
                 () = stop.requested() => return,
             }
-            let line = format!("{prefix}; {}", monitor.status_line());
+            let line = match store.fault() {
+                Some(reason) => format!(
+                    "{prefix}; STORAGE FAILING: {reason}; {}",
+                    monitor.status_line()
+                ),
+                None => format!("{prefix}; {}", monitor.status_line()),
+            };
             if line != last {
                 status(&line);
                 last = line;

@@ -8,13 +8,14 @@
 //! reopen runs redb's recovery, which keeps every committed transaction. A write that failed was
 //! reported as failed (UNAVAILABLE) and may be retried.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use redb::Database;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
-use super::{Store, StoreError, file};
+use super::{META, META_WRITE_PROBE, Store, StoreError, file, now_millis};
 use crate::supervisor::Supervisor;
 
 /// Least time between two reopen attempts of a store that stays broken.
@@ -32,7 +33,7 @@ impl Store {
     /// The handle for one operation (blocking: call from the blocking pool). While the store is
     /// broken, first tries to reopen it (at most once per [`REOPEN_BACKOFF`]).
     pub(super) fn db(&self) -> Result<Arc<Database>, StoreError> {
-        if self.fault().is_some() {
+        if self.shared.needs_reopen.load(Ordering::Acquire) {
             self.try_reopen();
         }
         let slot = self
@@ -52,6 +53,7 @@ impl Store {
     /// Records `e` as the store's fault when it is an I/O failure; returns it unchanged.
     pub(super) fn noted(&self, e: StoreError) -> StoreError {
         if let StoreError::Io(reason) = &e {
+            self.shared.needs_reopen.store(true, Ordering::Release);
             let first = self.fault().is_none();
             self.shared
                 .fault
@@ -73,11 +75,11 @@ impl Store {
         self.shared.fault.subscribe()
     }
 
-    /// Closes the broken handle and opens the file again (blocking). Returns whether the store
-    /// works now.
+    /// Closes the broken handle, opens the file again and proves with a small durable write
+    /// that writes work (blocking). Returns whether they do; the fault is cleared only then.
     pub fn try_reopen(&self) -> bool {
-        if self.fault().is_none() {
-            return true;
+        if !self.shared.needs_reopen.load(Ordering::Acquire) {
+            return self.fault().is_none();
         }
         let Ok(_reopening) = self.shared.reopening.try_lock() else {
             return false;
@@ -112,17 +114,29 @@ impl Store {
         }
         match file::reopen(&self.shared.path, &self.shared.options) {
             Ok(db) => {
+                let probe = write_probe(&db);
                 *self
                     .shared
                     .slot
                     .write()
                     .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(db));
-                let was = self.shared.fault.send_replace(None);
-                info!(
-                    after = was.as_deref().unwrap_or_default(),
-                    "database reopened; storage works again"
-                );
-                true
+                self.shared.needs_reopen.store(false, Ordering::Release);
+                match probe {
+                    Ok(()) => {
+                        let was = self.shared.fault.send_replace(None);
+                        info!(
+                            after = was.as_deref().unwrap_or_default(),
+                            "database reopened; writes work again"
+                        );
+                        true
+                    }
+                    Err(e) => {
+                        // Still full: the probe's I/O error marks the new handle for reopening.
+                        debug!(error = %e, "database reopened, but writes still fail");
+                        self.noted(e);
+                        false
+                    }
+                }
             }
             Err(e) => {
                 warn!(error = %e, "cannot reopen the database yet");
@@ -133,6 +147,18 @@ impl Store {
             }
         }
     }
+}
+
+/// One durable write transaction (the time of the probe in `meta`): what every write needs.
+fn write_probe(db: &Database) -> Result<(), StoreError> {
+    let mut tx = db.begin_write()?;
+    tx.set_durability(redb::Durability::Immediate)?;
+    {
+        let mut meta = tx.open_table(META)?;
+        meta.insert(META_WRITE_PROBE, now_millis().to_le_bytes().as_slice())?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// The database once no operation holds it any more, or back after [`DRAIN_WAIT`].
@@ -161,7 +187,7 @@ pub fn spawn_recovery(supervisor: &Supervisor, store: Store) {
                 _ = tick.tick() => {}
                 () = stop.requested() => return,
             }
-            if store.fault().is_some() {
+            if store.shared.needs_reopen.load(Ordering::Acquire) {
                 let store = store.clone();
                 let _ = tokio::task::spawn_blocking(move || store.try_reopen()).await;
             }

@@ -48,6 +48,8 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub(crate) const META_SCHEMA: &str = "schema_version";
 const META_INSTANCE: &str = "instance_id";
 const META_ACTIVE_KEY: &str = "active_key_id";
+/// When the store last proved, after reopening, that a durable write works.
+const META_WRITE_PROBE: &str = "write_probe";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -292,6 +294,8 @@ struct Shared {
     options: OpenOptions,
     /// The handle; `None` while it is being reopened after an I/O error, or could not be.
     slot: RwLock<Option<Arc<Database>>>,
+    /// Set by an I/O error: redb refuses every later operation on this handle.
+    needs_reopen: AtomicBool,
     /// Why the store cannot be used right now (`None`: it works).
     fault: tokio::sync::watch::Sender<Option<String>>,
     /// When a reopen was last tried, so a store that stays broken is not reopened in a loop.
@@ -320,6 +324,7 @@ impl Store {
                 instance_id,
                 options: options.clone(),
                 slot: RwLock::new(Some(Arc::new(db))),
+                needs_reopen: AtomicBool::new(false),
                 fault: tokio::sync::watch::Sender::new(None),
                 last_reopen: Mutex::new(None),
                 reopening: Mutex::new(()),

@@ -476,3 +476,74 @@ async fn a_file_that_is_mostly_free_shrinks_at_the_next_start() {
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].id, keep);
 }
+
+/// Notify datagrams received within `within` (a pretend systemd's socket).
+async fn notifications(sock: &tokio::net::UnixDatagram, within: Duration) -> Vec<String> {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return seen;
+        }
+        if let Ok(Ok(n)) = tokio::time::timeout(left, sock.recv(&mut buf)).await {
+            seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+}
+
+#[tokio::test]
+async fn under_systemd_a_full_disk_withholds_the_watchdog_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = tokio::net::UnixDatagram::bind(&sock_path).unwrap();
+    let pki = Pki::new();
+    let opts = DaemonOptions {
+        env: vec![
+            ("NOTIFY_SOCKET".into(), sock_path.display().to_string()),
+            ("WATCHDOG_USEC".into(), "600000".into()),
+            ("ROSTER_LOG".into(), "info".into()),
+        ],
+        extra_config: "[monitor]\nflush_interval = \"100ms\"\n".into(),
+        ..DaemonOptions::default()
+    };
+    let d = Daemon::start(&pki, &dir.path().join("state"), &opts);
+    let admin = pki.admin();
+    let mut c = d.accounts(&admin).await;
+    let pings = |seen: &[String]| {
+        seen.iter()
+            .filter(|m| m.lines().any(|l| l == "WATCHDOG=1"))
+            .count()
+    };
+    assert!(pings(&notifications(&sock, Duration::from_secs(2)).await) > 0);
+
+    set_file_size_limit(d.pid(), "65536");
+    let mut refused = None;
+    for i in 0..50 {
+        if let Err(s) = c.create_account(big_account(&format!("full-{i}"))).await {
+            refused = Some(s);
+            break;
+        }
+    }
+    let refused = refused.expect("a write fails while the disk is full");
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    // Let a ping already on its way arrive, then none may come while the disk stays full; the
+    // STATUS= line (what `systemctl status` shows) says why.
+    let _ = notifications(&sock, Duration::from_millis(700)).await;
+    let seen = notifications(&sock, Duration::from_secs(3)).await;
+    assert_eq!(
+        pings(&seen),
+        0,
+        "watchdog pinged while writes fail: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|m| m.contains("STORAGE FAILING")),
+        "STATUS= says why: {seen:?}"
+    );
+
+    set_file_size_limit(d.pid(), "unlimited");
+    let seen = notifications(&sock, Duration::from_secs(4)).await;
+    assert!(pings(&seen) > 0, "pings again once writes work: {seen:?}");
+    c.create_account(big_account("after")).await.unwrap();
+}
