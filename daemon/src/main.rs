@@ -142,7 +142,7 @@ fn restore(state_dir: &std::path::Path, from: &std::path::Path) -> ExitCode {
     // that every key id the backup needs is there.
     let key_file = state_dir.join(dev::MASTER_KEY_FILE);
     if key_file.exists() {
-        let needed = match rosterd::store::inspect_backup(from) {
+        let needed = match rosterd::store::inspect_backup(from, &db) {
             Ok(summary) => summary.key_ids,
             Err(e) => {
                 eprintln!("rosterd: restore failed: {e}");

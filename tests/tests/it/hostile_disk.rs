@@ -547,3 +547,52 @@ async fn under_systemd_a_full_disk_withholds_the_watchdog_and_says_why() {
     assert!(pings(&seen) > 0, "pings again once writes work: {seen:?}");
     c.create_account(big_account("after")).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_damaged_backup_is_refused_by_restore_without_a_panic() {
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start(&pki, state.path(), &DaemonOptions::default());
+    let c = d.accounts(&pki.admin()).await;
+    create_big(&c, "backed-up", 8).await;
+    let file = state.path().join("full.redb");
+    let out = d.ctl(
+        &pki.admin(),
+        &["backup", "--out", file.to_str().unwrap()],
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+    d.stop();
+    let live = std::fs::read(state.path().join("roster.redb")).unwrap();
+    let mut bad = std::fs::read(&file).unwrap();
+    let at = bad
+        .windows(8)
+        .position(|w| w == b"kkkkkkkk")
+        .expect("labels in the backup");
+    let page = at / 4096 * 4096;
+    let end = (page + 8192).min(bad.len());
+    bad[page..end].iter_mut().for_each(|b| *b = 0xA5);
+    std::fs::write(&file, &bad).unwrap();
+    let o = Command::new(bin("rosterd"))
+        .args(["restore", "--state-dir"])
+        .arg(state.path())
+        .arg("--from")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{stderr}");
+    assert!(stderr.contains("damaged"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        std::fs::read(state.path().join("roster.redb")).unwrap(),
+        live,
+        "nothing replaced"
+    );
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        bad,
+        "the backup is not changed"
+    );
+    assert_eq!(backup_copies(state.path()), 0, "no copy left behind");
+}
