@@ -359,8 +359,16 @@ pub fn promote_next_key(path: &Path, old_id: &str) -> Result<(), SealError> {
         let p = p.to_path_buf();
         move |source| SealError::Read { path: p, source }
     };
+    // The active key file exists at every moment: the old key gets its second name first, then
+    // the staged key replaces it in one rename. (Renaming the old key away first left no master
+    // key at all if the daemon died between the two steps, and the next start failed.)
     let retired = retired_key_path(path, old_id);
-    std::fs::rename(path, &retired).map_err(err(path))?;
+    match std::fs::hard_link(path, &retired) {
+        Ok(()) => {}
+        // Kept by an earlier attempt of this same rotation.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(err(path)(e)),
+    }
     let next = sibling(path, NEXT_SUFFIX);
     std::fs::rename(&next, path).map_err(err(&next))?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
