@@ -93,7 +93,6 @@ pub(super) fn open_at_startup(path: &Path, options: &OpenOptions) -> Result<Data
         None => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| open_err(path, e))?;
-    remove_stale_backups(path, dir);
     let marker = marker_path(path);
     let had_store = marker.exists();
     let len = match std::fs::metadata(path) {
@@ -119,9 +118,16 @@ pub(super) fn open_at_startup(path: &Path, options: &OpenOptions) -> Result<Data
         } else {
             info!(path = %path.display(), "first start here: creating the database");
         }
-        return builder(options).create(path).map_err(|e| damaged(path, e));
+        let db = builder(options)
+            .create(path)
+            .map_err(|e| damaged(path, e))?;
+        remove_stale_backups(path, dir);
+        return Ok(db);
     }
     let mut db = builder(options).open(path).map_err(|e| damaged(path, e))?;
+    // Only once the file is ours (redb's lock): a second daemon started on this directory by
+    // mistake must not delete the copy a running backup is writing.
+    remove_stale_backups(path, dir);
     compact_if_mostly_free(&mut db, path, options.compact_min_bytes);
     Ok(db)
 }
