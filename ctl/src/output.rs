@@ -819,6 +819,14 @@ pub fn status(s: &Status, now: SystemTime) -> String {
         ("schema version", s.schema_version.to_string()),
         ("instance id", or_dash(&s.instance_id)),
         (
+            "storage",
+            if s.storage_error.is_empty() {
+                "ok".to_string()
+            } else {
+                format!("FAILING: {}", s.storage_error)
+            },
+        ),
+        (
             "you are",
             format!("{} ({})", or_dash(&s.principal), or_dash(&s.role)),
         ),

@@ -113,13 +113,34 @@ pub struct TlsConfig {
     pub revoked_serials: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     /// The redb file. Default: `$STATE_DIRECTORY/roster.redb`.
     pub path: Option<PathBuf>,
     /// Events kept (oldest dropped first).
     pub event_retention_count: Option<u64>,
+    /// At startup the file is compacted when it is at least this many bytes and more than half
+    /// of it is free pages (space left by deleted accounts and old snapshots).
+    pub compact_min_bytes: u64,
+    /// Verify every page's checksum when the file is opened (at startup and when it is reopened
+    /// after an I/O error), so a damaged file is refused with a message instead of being trusted.
+    pub verify_on_open: bool,
+    /// `rosterd --init-store`: create an empty database even where one existed before.
+    #[serde(skip)]
+    pub init: bool,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            event_retention_count: None,
+            compact_min_bytes: 64 << 20,
+            verify_on_open: true,
+            init: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod connector;
 pub mod conns;
+pub mod coredump;
 pub mod dev;
 pub mod domain;
 /// Client-supplied text made safe to log and store (a certificate CN is the first such text).

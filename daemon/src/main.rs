@@ -43,6 +43,10 @@ struct Cli {
     /// stderr log format (ignored under journald).
     #[arg(long, value_enum, default_value = "human", global = true)]
     log_format: LogFormat,
+    /// Create an empty database even though one existed in the state dir before (it is missing
+    /// or empty now). Without it, rosterd refuses to start rather than run on an empty store.
+    #[arg(long)]
+    init_store: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -67,6 +71,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // First, before any key file is read: a core dump would hold every secret in the clear.
+    let core = rosterd::coredump::disable();
     // One crypto provider for the whole process, chosen explicitly (see STYLE.md).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
@@ -86,6 +92,9 @@ fn main() -> ExitCode {
         };
     }
     if let Some(Command::Restore { state_dir, from }) = &cli.command {
+        for w in &core.warnings {
+            eprintln!("rosterd: warning: {w}");
+        }
         return restore(state_dir, from);
     }
     if let Some(Command::CheckConfig) = cli.command {
@@ -102,6 +111,7 @@ fn main() -> ExitCode {
         };
     }
     let log = logging::init(cli.log_format);
+    core.log();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -132,7 +142,7 @@ fn restore(state_dir: &std::path::Path, from: &std::path::Path) -> ExitCode {
     // that every key id the backup needs is there.
     let key_file = state_dir.join(dev::MASTER_KEY_FILE);
     if key_file.exists() {
-        let needed = match rosterd::store::inspect_backup(from) {
+        let needed = match rosterd::store::inspect_backup(from, &db) {
             Ok(summary) => summary.key_ids,
             Err(e) => {
                 eprintln!("rosterd: restore failed: {e}");
@@ -200,11 +210,18 @@ fn load_config(cli: &Cli, dev_dir: Option<&std::path::Path>) -> anyhow::Result<C
     if let Some(listen) = cli.listen {
         config.server.listen = listen;
     }
+    config.store.init = cli.init_store;
     Ok(config)
 }
 
 async fn run(cli: Cli, log: logging::LogControl) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
+    // Reaching a file size limit (LimitFSIZE=, `ulimit -f`) sends SIGXFSZ, whose default action
+    // kills the daemon. Caught, the write fails with EFBIG instead, and the store handles that
+    // as it handles a full disk (reports it, reopens once writes work again).
+    let mut xfsz = signal(SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw()))
+        .context("SIGXFSZ handler")?;
+    tokio::spawn(async move { while xfsz.recv().await.is_some() {} });
     let dev_dir = cli.dev.then(|| {
         cli.state_dir
             .clone()
@@ -252,6 +269,7 @@ async fn run(cli: Cli, log: logging::LogControl) -> anyhow::Result<()> {
     systemd::spawn_status(
         &running.supervisor,
         running.monitor.clone(),
+        running.accounts.store().clone(),
         format!("serving on {addr}"),
     );
     systemd::ready(&format!(

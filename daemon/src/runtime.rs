@@ -194,7 +194,8 @@ pub async fn start(
         .clone()
         .ok_or(StartError::NoMasterKey)?;
     let keyring = Arc::new(ArcSwap::from_pointee(crate::seal::load_keyring(&key_path)?));
-    let store = tokio::task::spawn_blocking(move || Store::open(&store_path))
+    let open_options = crate::store::OpenOptions::from(&config.store);
+    let store = tokio::task::spawn_blocking(move || Store::open_with(&store_path, &open_options))
         .await
         .map_err(|e| crate::store::StoreError::Task(e.to_string()))??;
     let (events, _) = broadcast::channel(4096);
@@ -248,6 +249,7 @@ pub async fn start(
     let local_addr = socket.local_addr().map_err(bind_err)?;
     let connector: Arc<dyn Connector> = Arc::new(OpenAlgo::new(config.upstream.clone())?);
     let supervisor = Arc::new(Supervisor::new());
+    crate::store::spawn_recovery(&supervisor, store.clone());
     let monitor = MonitorHandle::start(
         &config.monitor,
         accounts.clone(),
@@ -287,6 +289,7 @@ pub async fn start(
         refusals,
     });
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    report_storage_health(&supervisor, &store, health_reporter.clone());
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(roster_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -351,4 +354,30 @@ pub async fn start(
         shutdown: Some(shutdown_tx),
         server,
     })
+}
+
+/// grpc.health.v1 says NOT_SERVING while the store cannot write (a client or load balancer
+/// stops sending work that would fail) and SERVING again once it has been reopened. The reason
+/// is in `rosterctl status`.
+fn report_storage_health(
+    supervisor: &Supervisor,
+    store: &Store,
+    reporter: tonic_health::server::HealthReporter,
+) {
+    let mut faults = store.faults();
+    let mut stop = supervisor.signal();
+    supervisor.spawn("storage-health", async move {
+        loop {
+            tokio::select! {
+                changed = faults.changed() => if changed.is_err() { return },
+                () = stop.requested() => return,
+            }
+            let status = if faults.borrow_and_update().is_some() {
+                tonic_health::ServingStatus::NotServing
+            } else {
+                tonic_health::ServingStatus::Serving
+            };
+            reporter.set_service_status("", status).await;
+        }
+    });
 }

@@ -244,32 +244,91 @@ pub fn load_keyring(path: &Path) -> Result<Keyring, SealError> {
         let Some(rest) = name.strip_prefix(base.as_ref()) else {
             continue;
         };
-        if rest == NEXT_SUFFIX || rest.starts_with(RETIRED_SUFFIX) {
+        if rest == NEXT_SUFFIX {
+            match MasterKey::load(&entry.path()) {
+                Ok(key) => ring.add_retired(key),
+                // A staged key of the wrong size was never used to seal anything (a rotation
+                // seals only with a key that loaded): it is what a rotation on a full disk
+                // left behind, so it is set aside rather than refusing to start.
+                Err(SealError::Size { len, .. }) => set_aside_next_key(&entry.path(), len),
+                Err(e) => return Err(e),
+            }
+        } else if rest.starts_with(RETIRED_SUFFIX) {
             ring.add_retired(MasterKey::load(&entry.path())?);
         }
     }
     Ok(ring)
 }
 
-/// Writes a new random master key to `path`, which must not exist yet: created with mode 0600
-/// (never readable by others, not even for a moment) and synced before it is used.
+/// Moves an incomplete staged key out of the way (`<file>.next.invalid-<time>`, so the next
+/// rotation can stage a new one), or leaves it when its directory is read-only; says so either way.
+fn set_aside_next_key(next: &Path, len: usize) {
+    let mut name = next
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(format!(".invalid-{}", crate::store::now_millis()));
+    let aside = next.with_file_name(name);
+    match std::fs::rename(next, &aside) {
+        Ok(()) => tracing::warn!(
+            file = %next.display(),
+            moved_to = %aside.display(),
+            bytes = len,
+            "ignoring an incomplete staged master key (an interrupted rotation); it was never used and was moved aside"
+        ),
+        Err(e) => tracing::warn!(
+            file = %next.display(),
+            bytes = len,
+            error = %e,
+            "ignoring an incomplete staged master key (an interrupted rotation); it was never used; remove it before the next rotation"
+        ),
+    }
+}
+
+/// Writes a new random master key to `path`, which must not exist yet: never readable by others
+/// (mode 0600 from the start), and complete or absent (see [`write_file_atomically`]).
 pub fn create_key_file(path: &Path) -> Result<MasterKey, SealError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let err = |source| SealError::Read {
+    let bytes = generate_master_key();
+    write_file_atomically(path, &bytes, 0o600).map_err(|source| SealError::Read {
         path: path.to_path_buf(),
         source,
-    };
-    let bytes = generate_master_key();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(err)?;
-    f.write_all(&bytes).map_err(err)?;
-    f.sync_all().map_err(err)?;
+    })?;
     MasterKey::from_bytes(&bytes).ok_or(SealError::Malformed)
+}
+
+/// Creates `path` (which must not exist) holding exactly `bytes`, or leaves nothing there: the
+/// bytes go to a temporary file in the same directory, which is synced and then linked into
+/// place, and the directory is synced. A full disk or a crash part way used to leave a 0-byte
+/// or short key file that the next start refused.
+pub fn write_file_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut tmp_name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    tmp_name.push(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
+    let tmp = path.with_file_name(tmp_name);
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        // A hard link, unlike a rename, fails when `path` exists: an existing file is never
+        // replaced.
+        std::fs::hard_link(&tmp, path)
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    written?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        d.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Step 1 of a rotation: the key to rotate to, `<path>.next`. An operator may provide it (for
@@ -300,8 +359,16 @@ pub fn promote_next_key(path: &Path, old_id: &str) -> Result<(), SealError> {
         let p = p.to_path_buf();
         move |source| SealError::Read { path: p, source }
     };
+    // The active key file exists at every moment: the old key gets its second name first, then
+    // the staged key replaces it in one rename. (Renaming the old key away first left no master
+    // key at all if the daemon died between the two steps, and the next start failed.)
     let retired = retired_key_path(path, old_id);
-    std::fs::rename(path, &retired).map_err(err(path))?;
+    match std::fs::hard_link(path, &retired) {
+        Ok(()) => {}
+        // Kept by an earlier attempt of this same rotation.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(err(path)(e)),
+    }
     let next = sibling(path, NEXT_SUFFIX);
     std::fs::rename(&next, path).map_err(err(&next))?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
@@ -430,5 +497,39 @@ mod tests {
             MasterKey::load(&p),
             Err(SealError::Size { len: 5, .. })
         ));
+    }
+
+    #[test]
+    fn an_incomplete_staged_key_is_set_aside_not_fatal() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("master-key");
+        let active = create_key_file(&p).unwrap();
+        // What a rotation on a full disk used to leave.
+        let next = next_key_path(&p);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&next)
+            .unwrap();
+        let ring = load_keyring(&p).unwrap();
+        assert_eq!(ring.key_ids(), vec![active.id().to_string()]);
+        assert!(!next.exists(), "set aside");
+        let (staged, generated) = next_key(&p).unwrap();
+        assert!(generated);
+        assert_eq!(std::fs::read(&next).unwrap().len(), MASTER_KEY_LEN);
+        assert_ne!(staged.id(), active.id());
+    }
+
+    #[test]
+    fn a_key_file_is_never_replaced_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("master-key");
+        let first = create_key_file(&p).unwrap();
+        assert!(create_key_file(&p).is_err());
+        assert_eq!(MasterKey::load(&p).unwrap().id(), first.id());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "{names:?}");
     }
 }

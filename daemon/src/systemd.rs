@@ -100,8 +100,9 @@ pub fn stopping() {
 
 /// When systemd asks for a watchdog (WatchdogSec=), pings at half the interval, but only while
 /// the store answers a read within that half and the health monitor has completed a flush round
-/// since the last ping: a daemon whose storage or scheduler is wedged stops pinging and gets
-/// restarted instead of serving stale answers forever. Keep WatchdogSec at least 4x the
+/// since the last ping, and the store has no I/O fault it could not recover from by reopening:
+/// a daemon whose storage or scheduler is wedged stops pinging and gets restarted instead of
+/// serving stale answers (or refusing every write) forever. Keep WatchdogSec at least 4x the
 /// monitor's flush_interval.
 pub fn spawn_watchdog(supervisor: &Supervisor, store: Store, monitor: MonitorHandle) {
     let Some(interval) = sd_notify::watchdog_enabled() else {
@@ -123,6 +124,10 @@ pub fn spawn_watchdog(supervisor: &Supervisor, store: Store, monitor: MonitorHan
                 continue;
             }
             last_round = round;
+            if let Some(reason) = store.fault() {
+                warn!(reason, "storage is failing; withholding the watchdog ping");
+                continue;
+            }
             let probe = store.read(|rtx| Store::event_bounds(rtx).map(|_| ()));
             match tokio::time::timeout(half, probe).await {
                 Ok(Ok(())) => send(&[NotifyState::Watchdog], Urgency::Periodic),
@@ -135,8 +140,9 @@ pub fn spawn_watchdog(supervisor: &Supervisor, store: Store, monitor: MonitorHan
     });
 }
 
-/// Keeps STATUS= current: the account counts by health state, sent when they change.
-pub fn spawn_status(supervisor: &Supervisor, monitor: MonitorHandle, prefix: String) {
+/// Keeps STATUS= current: the account counts by health state, and why the store fails while it
+/// does (`systemctl status` shows it), sent when they change.
+pub fn spawn_status(supervisor: &Supervisor, monitor: MonitorHandle, store: Store, prefix: String) {
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
         return;
     }
@@ -149,7 +155,13 @@ pub fn spawn_status(supervisor: &Supervisor, monitor: MonitorHandle, prefix: Str
                 _ = tick.tick() => {}
                 () = stop.requested() => return,
             }
-            let line = format!("{prefix}; {}", monitor.status_line());
+            let line = match store.fault() {
+                Some(reason) => format!(
+                    "{prefix}; STORAGE FAILING: {reason}; {}",
+                    monitor.status_line()
+                ),
+                None => format!("{prefix}; {}", monitor.status_line()),
+            };
             if line != last {
                 status(&line);
                 last = line;

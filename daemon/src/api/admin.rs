@@ -51,6 +51,7 @@ impl AdminService for AdminApi {
             role: caller.role.to_string(),
             instance_id: s.accounts.store().instance_id().to_string(),
             schema_version: SCHEMA_VERSION,
+            storage_error: s.accounts.store().fault().unwrap_or_default(),
         }))
     }
 
@@ -96,11 +97,13 @@ impl AdminService for AdminApi {
     ) -> Result<Response<BoxStream<pb::BackupChunk>>, Status> {
         let caller = Caller::of(&request)?;
         let store = self.0.accounts.store().clone();
+        // One backup at a time: each writes a full copy of the database to the state disk.
+        let guard = store.begin_backup().ok_or_else(|| {
+            Status::unavailable("a backup is already running; try again when it has finished")
+        })?;
         // The snapshot is written next to the live file (same filesystem, same permissions) and
-        // removed once streamed or abandoned.
-        let tmp = store
-            .path()
-            .with_extension(format!("redb.backup-{}", uuid::Uuid::new_v4().simple()));
+        // removed once streamed or abandoned; one left by a killed daemon is removed at startup.
+        let tmp = store.backup_temp_path(&guard);
         let snapshot = {
             let (store, tmp) = (store.clone(), tmp.clone());
             tokio::task::spawn_blocking(move || store.snapshot_to(&tmp))
@@ -123,6 +126,8 @@ impl AdminService for AdminApi {
         tokio::task::spawn_blocking(move || {
             stream_file(&tmp, &tx);
             let _ = std::fs::remove_file(&tmp);
+            // The next backup may start once this copy is gone.
+            drop(guard);
         });
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::ReceiverStream::new(rx),

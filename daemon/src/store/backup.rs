@@ -6,6 +6,7 @@
 //! the replaced file beside the new one.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use redb::{
     Database, Key, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
@@ -51,11 +52,52 @@ pub struct BackupSummary {
     pub key_ids: Vec<String>,
 }
 
+/// The one backup allowed at a time; dropping it (once its copy is removed) lets the next run.
+pub struct BackupGuard(Store);
+
+impl Drop for BackupGuard {
+    fn drop(&mut self) {
+        self.0.shared.backup_running.store(false, Ordering::Release);
+    }
+}
+
+/// Prefix of the copy a running backup writes beside the live file: `<file name>.backup-<id>`.
+/// A copy with this name that exists at startup was left by a backup that was killed.
+pub(super) fn temp_prefix(db_path: &Path) -> String {
+    let name = db_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{name}.backup-")
+}
+
 impl Store {
+    /// Claims the right to make a backup, or `None` while another one is running: each backup
+    /// is a full copy of the file on the state disk, so concurrent ones could fill it.
+    pub fn begin_backup(&self) -> Option<BackupGuard> {
+        self.shared
+            .backup_running
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| BackupGuard(self.clone()))
+    }
+
+    /// Where the guard's backup writes its copy (same directory as the file: same filesystem,
+    /// same permissions).
+    pub fn backup_temp_path(&self, _guard: &BackupGuard) -> PathBuf {
+        let name = format!(
+            "{}{}",
+            temp_prefix(&self.shared.path),
+            uuid::Uuid::new_v4().simple()
+        );
+        self.shared.path.with_file_name(name)
+    }
+
     /// Writes a consistent snapshot of the live database to `dest` (which must not exist).
     /// Blocking: call from the blocking pool.
     pub fn snapshot_to(&self, dest: &Path) -> Result<(), StoreError> {
-        let rtx = self.db.begin_read()?;
+        let db = self.db()?;
+        let rtx = db.begin_read().map_err(|e| self.noted(e.into()))?;
         let out = Database::create(dest).map_err(|e| StoreError::Open {
             path: dest.to_path_buf(),
             message: e.to_string(),
@@ -67,9 +109,34 @@ impl Store {
     }
 }
 
-/// Opens an existing Roster database without changing it; fails if it is not one, or if its
-/// schema is newer than this daemon understands.
-fn open_backup(path: &Path) -> Result<Database, StoreError> {
+/// A private copy of a backup file, opened with every page's checksum verified, removed when
+/// dropped. The backup itself is never opened: a damaged file can panic redb's plain open (and
+/// the release build aborts on a panic), and the verifying open writes to the file it checks.
+/// The copy is named like a backup's temporary copy, so one left by a killed restore is removed
+/// at the next start.
+struct VerifiedCopy {
+    db: Option<Database>,
+    path: PathBuf,
+}
+
+impl VerifiedCopy {
+    fn db(&self) -> Result<&Database, StoreError> {
+        self.db
+            .as_ref()
+            .ok_or_else(|| StoreError::Db("backup copy already closed".into()))
+    }
+}
+
+impl Drop for VerifiedCopy {
+    fn drop(&mut self) {
+        drop(self.db.take());
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Opens a copy (placed beside `db_path`) of the Roster database at `path`; fails if it is not
+/// one, is damaged, or has a schema newer than this daemon understands. `path` is not changed.
+fn open_backup(path: &Path, db_path: &Path) -> Result<VerifiedCopy, StoreError> {
     let err = |message: String| StoreError::Open {
         path: path.to_path_buf(),
         message,
@@ -77,7 +144,34 @@ fn open_backup(path: &Path) -> Result<Database, StoreError> {
     if !path.is_file() {
         return Err(err("no such file".into()));
     }
-    let db = Database::open(path).map_err(|e| err(e.to_string()))?;
+    if let Some(parent) = db_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
+    }
+    let name = format!(
+        "{}verify-{}",
+        temp_prefix(db_path),
+        uuid::Uuid::new_v4().simple()
+    );
+    let copy_path = db_path.with_file_name(name);
+    let mut copy = VerifiedCopy {
+        db: None,
+        path: copy_path.clone(),
+    };
+    std::fs::copy(path, &copy_path).map_err(|e| err(format!("cannot copy it: {e}")))?;
+    let db = Database::builder()
+        .set_check_integrity_on_open(true)
+        .open(&copy_path)
+        .map_err(|e| {
+            let damaged = matches!(
+                e,
+                redb::DatabaseError::Storage(redb::StorageError::Corrupted(_))
+            );
+            err(if damaged {
+                format!("{e} (the backup is damaged)")
+            } else {
+                e.to_string()
+            })
+        })?;
     {
         let rtx = db.begin_read()?;
         let meta = rtx
@@ -95,12 +189,17 @@ fn open_backup(path: &Path) -> Result<Database, StoreError> {
             });
         }
     }
-    Ok(db)
+    copy.db = Some(db);
+    Ok(copy)
 }
 
-/// Summarises a backup file without changing it.
-pub fn inspect_backup(path: &Path) -> Result<BackupSummary, StoreError> {
-    let db = open_backup(path)?;
+/// Summarises a backup file without changing it (through a verified copy beside `db_path`).
+pub fn inspect_backup(path: &Path, db_path: &Path) -> Result<BackupSummary, StoreError> {
+    let copy = open_backup(path, db_path)?;
+    summarise(copy.db()?)
+}
+
+fn summarise(db: &Database) -> Result<BackupSummary, StoreError> {
     let rtx = db.begin_read()?;
     let accounts = rtx.open_table(ACCOUNTS)?;
     let mut key_ids = std::collections::BTreeSet::new();
@@ -121,17 +220,22 @@ pub fn restore(
     from: &Path,
     db_path: &Path,
 ) -> Result<(BackupSummary, Option<PathBuf>), StoreError> {
-    let summary = inspect_backup(from)?;
+    let src = open_backup(from, db_path)?;
+    let summary = summarise(src.db()?)?;
     let io = |e: std::io::Error| StoreError::Open {
         path: db_path.to_path_buf(),
         message: e.to_string(),
     };
     if db_path.exists() {
-        // redb locks the file: if a daemon runs on it, this open fails and nothing is replaced.
-        drop(Database::open(db_path).map_err(|e| StoreError::Open {
+        // A running daemon holds redb's lock on the file (which includes a whole-file lock): if
+        // this lock cannot be taken, nothing is replaced. Only the lock is taken: opening the
+        // file with redb could panic on a damaged one, which is what a restore repairs.
+        let live = std::fs::File::open(db_path).map_err(io)?;
+        live.try_lock().map_err(|e| StoreError::Open {
             path: db_path.to_path_buf(),
-            message: format!("{e} (stop rosterd before restoring)"),
-        })?);
+            message: format!("the file is in use ({e}); stop rosterd before restoring"),
+        })?;
+        drop(live);
     }
     if let Some(parent) = db_path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io)?;
@@ -141,12 +245,11 @@ pub fn restore(
     // Copy table by table rather than byte for byte: the result is a freshly written, compact
     // file, and reading every record proves the backup is readable before anything is replaced.
     {
-        let src = open_backup(from)?;
         let out = Database::create(&tmp).map_err(|e| StoreError::Open {
             path: tmp.clone(),
             message: e.to_string(),
         })?;
-        let rtx = src.begin_read()?;
+        let rtx = src.db()?.begin_read()?;
         let wtx = out.begin_write()?;
         copy_all(&rtx, &wtx)?;
         wtx.commit()?;

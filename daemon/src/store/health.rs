@@ -109,7 +109,8 @@ impl Tx<'_> {
 impl Store {
     /// Every stored health row (at startup; blocking).
     pub fn load_health(&self) -> Result<Vec<HealthRecord>, StoreError> {
-        let rtx = self.db.begin_read()?;
+        let db = self.db()?;
+        let rtx = db.begin_read()?;
         let table = rtx.open_table(HEALTH)?;
         let mut out = Vec::new();
         for row in table.iter()? {
@@ -167,7 +168,8 @@ mod tests {
                 message: String::new(),
             }],
         };
-        let wtx = store.db.begin_write().unwrap();
+        let db = store.db().unwrap();
+        let wtx = db.begin_write().unwrap();
         let stored = Tx { tx: &wtx }.put_health_batch(batch, 10).unwrap();
         wtx.commit().unwrap();
         assert!(stored.is_empty(), "no account row: nothing written");

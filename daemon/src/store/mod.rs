@@ -8,8 +8,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use redb::{
     Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
@@ -21,10 +22,14 @@ use serde::{Deserialize, Serialize};
 use crate::seal::SealedKey;
 
 mod backup;
+mod fault;
+mod file;
 mod health;
 mod snapshots;
 
-pub use backup::{BackupSummary, inspect_backup, restore};
+pub use backup::{BackupGuard, BackupSummary, inspect_backup, restore};
+pub use fault::spawn_recovery;
+pub use file::{OpenOptions, marker_path};
 
 /// Bumped when a change needs a migration; a daemon refuses a file newer than it understands.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -36,13 +41,15 @@ const ACCOUNT_NAMES: TableDefinition<&str, &str> = TableDefinition::new("account
 const CREATE_REQUESTS: TableDefinition<&str, &str> = TableDefinition::new("create_requests");
 const HEALTH: TableDefinition<&str, &[u8]> = TableDefinition::new("health");
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
-const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
-const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots");
+pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+pub(crate) const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshots");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 pub(crate) const META_SCHEMA: &str = "schema_version";
 const META_INSTANCE: &str = "instance_id";
 const META_ACTIVE_KEY: &str = "active_key_id";
+/// When the store last proved, after reopening, that a durable write works.
+const META_WRITE_PROBE: &str = "write_probe";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -52,8 +59,24 @@ pub enum StoreError {
         "database {path} has schema version {found}, newer than this rosterd understands ({SCHEMA_VERSION}); run a newer rosterd or restore a backup"
     )]
     NewerSchema { path: PathBuf, found: u32 },
+    #[error(
+        "database {path} is {what}, but {marker} shows that a store was created here before; restore a backup (`rosterd restore`) or, to begin with an empty store, start once with --init-store"
+    )]
+    Lost {
+        path: PathBuf,
+        marker: PathBuf,
+        /// "missing" or "empty (0 bytes)".
+        what: &'static str,
+    },
     #[error("database error: {0}")]
     Db(String),
+    /// Reading or writing the file failed (disk full, file size limit, failing device). redb
+    /// refuses every later operation on that handle, so the store reopens the file.
+    #[error("storage I/O failed: {0}")]
+    Io(String),
+    /// The file is being reopened after an I/O error, or could not be reopened yet.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("corrupt record in {table}: {message}")]
     Corrupt {
         table: &'static str,
@@ -63,21 +86,61 @@ pub enum StoreError {
     Task(String),
 }
 
-macro_rules! db_err {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StoreError {
-            fn from(e: $t) -> Self { StoreError::Db(e.to_string()) }
-        }
-    )*};
+/// Whether a redb storage error is an I/O failure (after which redb refuses the handle).
+fn is_io(e: &redb::StorageError) -> bool {
+    matches!(
+        e,
+        redb::StorageError::Io(_) | redb::StorageError::PreviousIo
+    )
 }
-db_err!(
-    redb::Error,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError,
-    redb::SetDurabilityError
-);
+
+fn classify(io: bool, text: String) -> StoreError {
+    if io {
+        StoreError::Io(text)
+    } else {
+        StoreError::Db(text)
+    }
+}
+
+impl From<redb::StorageError> for StoreError {
+    fn from(e: redb::StorageError) -> Self {
+        classify(is_io(&e), e.to_string())
+    }
+}
+
+impl From<redb::TransactionError> for StoreError {
+    fn from(e: redb::TransactionError) -> Self {
+        let io = matches!(&e, redb::TransactionError::Storage(s) if is_io(s));
+        classify(io, e.to_string())
+    }
+}
+
+impl From<redb::TableError> for StoreError {
+    fn from(e: redb::TableError) -> Self {
+        let io = matches!(&e, redb::TableError::Storage(s) if is_io(s));
+        classify(io, e.to_string())
+    }
+}
+
+impl From<redb::CommitError> for StoreError {
+    fn from(e: redb::CommitError) -> Self {
+        let io = matches!(&e, redb::CommitError::Storage(s) if is_io(s));
+        classify(io, e.to_string())
+    }
+}
+
+impl From<redb::Error> for StoreError {
+    fn from(e: redb::Error) -> Self {
+        let io = matches!(&e, redb::Error::Io(_) | redb::Error::PreviousIo);
+        classify(io, e.to_string())
+    }
+}
+
+impl From<redb::SetDurabilityError> for StoreError {
+    fn from(e: redb::SetDurabilityError) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
 
 /// Milliseconds since the Unix epoch: how every time is stored.
 pub type UnixMillis = i64;
@@ -222,90 +285,67 @@ const CACHE_BYTES: usize = 4 << 20;
 /// The open database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     path: PathBuf,
     instance_id: String,
+    options: OpenOptions,
+    /// The handle; `None` while it is being reopened after an I/O error, or could not be.
+    slot: RwLock<Option<Arc<Database>>>,
+    /// Set by an I/O error: redb refuses every later operation on this handle.
+    needs_reopen: AtomicBool,
+    /// Why the store cannot be used right now (`None`: it works).
+    fault: tokio::sync::watch::Sender<Option<String>>,
+    /// When a reopen was last tried, so a store that stays broken is not reopened in a loop.
+    last_reopen: Mutex<Option<Instant>>,
+    /// Held by the one thread that reopens.
+    reopening: Mutex<()>,
+    /// Set while a backup copy exists (each is a full copy of the file on the state disk).
+    backup_running: AtomicBool,
 }
 
 impl Store {
-    /// Opens (or creates) the file, creates missing tables, and checks the schema version.
+    /// Opens the file with the default [`OpenOptions`] (a fresh path is a first start).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_err = |message: String| StoreError::Open {
-            path: path.to_path_buf(),
-            message,
-        };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| open_err(e.to_string()))?;
-        }
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(path)
-            .map_err(|e| open_err(e.to_string()))?;
-        let tx = db.begin_write()?;
-        let instance_id;
-        {
-            let mut meta = tx.open_table(META)?;
-            let found = match meta.get(META_SCHEMA)? {
-                Some(v) => Some(
-                    <[u8; 4]>::try_from(v.value())
-                        .map(u32::from_le_bytes)
-                        .map_err(|_| StoreError::Corrupt {
-                            table: "meta",
-                            message: "schema_version is not 4 bytes".into(),
-                        })?,
-                ),
-                None => None,
-            };
-            match found {
-                Some(v) if v > SCHEMA_VERSION => {
-                    return Err(StoreError::NewerSchema {
-                        path: path.to_path_buf(),
-                        found: v,
-                    });
-                }
-                // Older versions would be migrated here, inside this same transaction.
-                _ => {
-                    meta.insert(META_SCHEMA, SCHEMA_VERSION.to_le_bytes().as_slice())?;
-                }
-            }
-            let existing = meta
-                .get(META_INSTANCE)?
-                .map(|v| String::from_utf8_lossy(v.value()).into_owned());
-            instance_id = match existing {
-                Some(id) => id,
-                None => {
-                    let id = uuid::Uuid::now_v7().to_string();
-                    meta.insert(META_INSTANCE, id.as_bytes())?;
-                    id
-                }
-            };
-            tx.open_table(ACCOUNTS)?;
-            tx.open_table(ACCOUNT_NAMES)?;
-            tx.open_table(CREATE_REQUESTS)?;
-            tx.open_table(HEALTH)?;
-            tx.open_table(EVENTS)?;
-            tx.open_table(AUDIT)?;
-            tx.open_table(SNAPSHOTS)?;
-        }
-        tx.commit()?;
+        Self::open_with(path, &OpenOptions::default())
+    }
+
+    /// Opens the file (creating it only on the first start in its directory), creates missing
+    /// tables, and checks the schema version. See [`file`] for what is refused and why.
+    pub fn open_with(path: &Path, options: &OpenOptions) -> Result<Self, StoreError> {
+        let db = file::open_at_startup(path, options)?;
+        let instance_id = init_schema(&db, path)?;
+        file::record_marker(path, &instance_id);
         Ok(Self {
-            db: Arc::new(db),
-            path: path.to_path_buf(),
-            instance_id,
+            shared: Arc::new(Shared {
+                path: path.to_path_buf(),
+                instance_id,
+                options: options.clone(),
+                slot: RwLock::new(Some(Arc::new(db))),
+                needs_reopen: AtomicBool::new(false),
+                fault: tokio::sync::watch::Sender::new(None),
+                last_reopen: Mutex::new(None),
+                reopening: Mutex::new(()),
+                backup_running: AtomicBool::new(false),
+            }),
         })
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.shared.path
     }
 
     pub fn instance_id(&self) -> &str {
-        &self.instance_id
+        &self.shared.instance_id
     }
 
     /// Size of the database file in bytes.
     pub fn file_size(&self) -> u64 {
-        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+        std::fs::metadata(&self.shared.path)
+            .map(|m| m.len())
+            .unwrap_or(0)
     }
 
     /// Runs `f` in one durable write transaction on the blocking pool. The transaction commits
@@ -316,13 +356,16 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
     {
-        let db = self.db.clone();
+        let store = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut wtx = db.begin_write().map_err(StoreError::from)?;
+            let db = store.db()?;
+            let mut wtx = db
+                .begin_write()
+                .map_err(|e| store.noted(StoreError::from(e)))?;
             wtx.set_durability(Durability::Immediate)
                 .map_err(StoreError::from)?;
             let out = f(&mut Tx { tx: &wtx })?;
-            wtx.commit().map_err(StoreError::from)?;
+            wtx.commit().map_err(|e| store.noted(StoreError::from(e)))?;
             Ok(out)
         })
         .await
@@ -335,10 +378,11 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&ReadTransaction) -> Result<T, StoreError> + Send + 'static,
     {
-        let db = self.db.clone();
+        let store = self.clone();
         tokio::task::spawn_blocking(move || {
-            let rtx = db.begin_read()?;
-            f(&rtx)
+            let db = store.db()?;
+            let rtx = db.begin_read().map_err(|e| store.noted(e.into()))?;
+            f(&rtx).map_err(|e| store.noted(e))
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
@@ -346,7 +390,8 @@ impl Store {
 
     /// Every account, for loading the in-memory registry at startup.
     pub fn load_accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
-        let rtx = self.db.begin_read()?;
+        let db = self.db()?;
+        let rtx = db.begin_read()?;
         let table = rtx.open_table(ACCOUNTS)?;
         let mut out = Vec::with_capacity(usize::try_from(table.len()?).unwrap_or(0));
         for row in table.iter()? {
@@ -398,6 +443,59 @@ impl Store {
         let last = table.last()?.map(|(k, _)| k.value());
         Ok(first.zip(last))
     }
+}
+
+/// Checks the schema version (refusing a newer one), records it and the instance id, and
+/// creates missing tables, in one transaction. Returns the instance id.
+fn init_schema(db: &Database, path: &Path) -> Result<String, StoreError> {
+    let tx = db.begin_write()?;
+    let instance_id;
+    {
+        let mut meta = tx.open_table(META)?;
+        let found = match meta.get(META_SCHEMA)? {
+            Some(v) => Some(
+                <[u8; 4]>::try_from(v.value())
+                    .map(u32::from_le_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        table: "meta",
+                        message: "schema_version is not 4 bytes".into(),
+                    })?,
+            ),
+            None => None,
+        };
+        match found {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::NewerSchema {
+                    path: path.to_path_buf(),
+                    found: v,
+                });
+            }
+            // Older versions would be migrated here, inside this same transaction.
+            _ => {
+                meta.insert(META_SCHEMA, SCHEMA_VERSION.to_le_bytes().as_slice())?;
+            }
+        }
+        let existing = meta
+            .get(META_INSTANCE)?
+            .map(|v| String::from_utf8_lossy(v.value()).into_owned());
+        instance_id = match existing {
+            Some(id) => id,
+            None => {
+                let id = uuid::Uuid::now_v7().to_string();
+                meta.insert(META_INSTANCE, id.as_bytes())?;
+                id
+            }
+        };
+        tx.open_table(ACCOUNTS)?;
+        tx.open_table(ACCOUNT_NAMES)?;
+        tx.open_table(CREATE_REQUESTS)?;
+        tx.open_table(HEALTH)?;
+        tx.open_table(EVENTS)?;
+        tx.open_table(AUDIT)?;
+        tx.open_table(SNAPSHOTS)?;
+    }
+    tx.commit()?;
+    Ok(instance_id)
 }
 
 /// A write transaction with typed operations; obtained through [`Store::write`].
@@ -530,7 +628,8 @@ mod tests {
         let store = Store::open(&path).unwrap();
         assert_eq!(store.instance_id(), id, "instance id is kept across opens");
         {
-            let tx = store.db.begin_write().unwrap();
+            let db = store.db().unwrap();
+            let tx = db.begin_write().unwrap();
             tx.open_table(META)
                 .unwrap()
                 .insert(META_SCHEMA, (SCHEMA_VERSION + 1).to_le_bytes().as_slice())

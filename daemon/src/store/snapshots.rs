@@ -106,17 +106,19 @@ impl Store {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let db = self.db.clone();
+        let store = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut wtx = db.begin_write()?;
+            let db = store.db()?;
+            let mut wtx = db.begin_write().map_err(|e| store.noted(e.into()))?;
             wtx.set_durability(Durability::Immediate)?;
             let stored = {
                 let mut tx = Tx { tx: &wtx };
                 rows.iter()
                     .map(|(id, at, payload)| tx.put_snapshot(id, kind, *at, payload))
-                    .collect::<Result<Vec<_>, _>>()?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| store.noted(e))?
             };
-            wtx.commit()?;
+            wtx.commit().map_err(|e| store.noted(e.into()))?;
             Ok(stored)
         })
         .await

@@ -14,6 +14,7 @@ mod harness;
 mod health;
 mod hostile;
 mod hostile_clients;
+mod hostile_disk;
 mod hostile_upstream;
 mod identity;
 mod metrics;
