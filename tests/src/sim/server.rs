@@ -39,6 +39,10 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// or switching to `ConnectionRefused` also tears down every open connection.
 pub(crate) async fn run(inst: Arc<Inner>, listener: TcpListener) {
     let mut listener = Some(listener);
+    // While refusing, the port stays bound but not listening: a connect gets a reset, as from a
+    // stopped server, and no other process (another test's simulator) can take the port, so a
+    // daemon checking this instance never reaches a stranger that answers in its place.
+    let mut reserved: Option<tokio::net::TcpSocket> = None;
     let mut fault_rx = inst.fault.subscribe();
     let mut conns: JoinSet<()> = JoinSet::new();
     loop {
@@ -46,6 +50,9 @@ pub(crate) async fn run(inst: Arc<Inner>, listener: TcpListener) {
         if refused {
             if listener.take().is_some() {
                 conns.abort_all();
+            }
+            if reserved.is_none() {
+                reserved = reserve(inst.port);
             }
             // Wait for the aborted connections to be gone so a `settle()` caller sees no server.
             while conns.join_next().await.is_some() {}
@@ -56,7 +63,11 @@ pub(crate) async fn run(inst: Arc<Inner>, listener: TcpListener) {
             continue;
         }
         let Some(l) = listener.as_ref() else {
-            match TcpListener::bind((Ipv4Addr::LOCALHOST, inst.port)).await {
+            let bound = match reserved.take() {
+                Some(socket) => socket.listen(1024),
+                None => TcpListener::bind((Ipv4Addr::LOCALHOST, inst.port)).await,
+            };
+            match bound {
                 Ok(l) => listener = Some(l),
                 Err(e) => {
                     // Someone else may hold the port for a moment; keep trying until the fault
@@ -88,6 +99,17 @@ pub(crate) async fn run(inst: Arc<Inner>, listener: TcpListener) {
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
+}
+
+/// The instance's port, bound without listening.
+fn reserve(port: u16) -> Option<tokio::net::TcpSocket> {
+    let socket = tokio::net::TcpSocket::new_v4().ok()?;
+    // The listener just closed may leave connections in TIME_WAIT on this port.
+    socket.set_reuseaddr(true).ok()?;
+    socket
+        .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .ok()?;
+    Some(socket)
 }
 
 async fn serve_connection(inst: Arc<Inner>, stream: tokio::net::TcpStream, peer: SocketAddr) {
