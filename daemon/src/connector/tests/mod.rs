@@ -2,5 +2,6 @@
 //! raw TCP servers.
 
 mod fixtures;
+mod hostile_http;
 mod http;
 mod keepalive;
