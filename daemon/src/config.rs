@@ -92,6 +92,8 @@ pub struct StoreConfig {
     pub path: Option<PathBuf>,
     /// Events kept (oldest dropped first).
     pub event_retention_count: Option<u64>,
+    /// Audit records kept (oldest dropped first). Default: 100,000.
+    pub audit_retention_count: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -251,6 +253,9 @@ impl Config {
             || m.flush_interval > Duration::from_secs(60)
         {
             return bad("monitor.flush_interval must be between 10ms and 60s");
+        }
+        if self.store.audit_retention_count == Some(0) {
+            return bad("store.audit_retention_count must be at least 1");
         }
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 {
             return bad("limits.requests_per_second and limits.burst must be at least 1");

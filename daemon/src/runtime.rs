@@ -181,9 +181,12 @@ pub async fn start(
         .clone()
         .ok_or(StartError::NoMasterKey)?;
     let keyring = Arc::new(ArcSwap::from_pointee(crate::seal::load_keyring(&key_path)?));
-    let store = tokio::task::spawn_blocking(move || Store::open(&store_path))
+    let mut store = tokio::task::spawn_blocking(move || Store::open(&store_path))
         .await
         .map_err(|e| crate::store::StoreError::Task(e.to_string()))??;
+    if let Some(keep) = config.store.audit_retention_count {
+        store.set_audit_retention(keep);
+    }
     let (events, _) = broadcast::channel(4096);
     let retention = config
         .store

@@ -225,7 +225,12 @@ pub struct Store {
     db: Arc<Database>,
     path: PathBuf,
     instance_id: String,
+    /// Audit records kept (oldest dropped first), enforced by every append.
+    audit_retention: u64,
 }
+
+/// Audit records kept by default: months of an operator's actions, a few tens of MB at most.
+pub const DEFAULT_AUDIT_RETENTION: u64 = 100_000;
 
 impl Store {
     /// Opens (or creates) the file, creates missing tables, and checks the schema version.
@@ -292,7 +297,13 @@ impl Store {
             db: Arc::new(db),
             path: path.to_path_buf(),
             instance_id,
+            audit_retention: DEFAULT_AUDIT_RETENTION,
         })
+    }
+
+    /// How many audit records to keep (at least 1); set before the store is shared.
+    pub fn set_audit_retention(&mut self, keep: u64) {
+        self.audit_retention = keep.max(1);
     }
 
     pub fn path(&self) -> &Path {
@@ -317,11 +328,15 @@ impl Store {
         F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
     {
         let db = self.db.clone();
+        let audit_keep = self.audit_retention;
         tokio::task::spawn_blocking(move || {
             let mut wtx = db.begin_write().map_err(StoreError::from)?;
             wtx.set_durability(Durability::Immediate)
                 .map_err(StoreError::from)?;
-            let out = f(&mut Tx { tx: &wtx })?;
+            let out = f(&mut Tx {
+                tx: &wtx,
+                audit_keep,
+            })?;
             wtx.commit().map_err(StoreError::from)?;
             Ok(out)
         })
@@ -403,6 +418,8 @@ impl Store {
 /// A write transaction with typed operations; obtained through [`Store::write`].
 pub struct Tx<'a> {
     tx: &'a WriteTransaction,
+    /// Audit records to keep: [`Tx::append_audit`] trims to it, so no writer can forget.
+    audit_keep: u64,
 }
 
 impl Tx<'_> {
@@ -508,6 +525,12 @@ impl Tx<'_> {
         record.sequence = last + 1;
         let bytes = encode("audit", &record)?;
         table.insert(record.sequence, bytes.as_slice())?;
+        // Oldest first, like events. Sequences only grow, so everything below `cut` is older
+        // than the newest `audit_keep` records (found without counting the table).
+        let cut = (record.sequence + 1).saturating_sub(self.audit_keep);
+        if table.first()?.is_some_and(|(k, _)| k.value() < cut) {
+            table.retain_in(..cut, |_, _| false)?;
+        }
         Ok(record)
     }
 }

@@ -107,11 +107,15 @@ impl Store {
             return Ok(Vec::new());
         }
         let db = self.db.clone();
+        let audit_keep = self.audit_retention;
         tokio::task::spawn_blocking(move || {
             let mut wtx = db.begin_write()?;
             wtx.set_durability(Durability::Immediate)?;
             let stored = {
-                let mut tx = Tx { tx: &wtx };
+                let mut tx = Tx {
+                    tx: &wtx,
+                    audit_keep,
+                };
                 rows.iter()
                     .map(|(id, at, payload)| tx.put_snapshot(id, kind, *at, payload))
                     .collect::<Result<Vec<_>, _>>()?

@@ -13,6 +13,7 @@ mod faults;
 mod harness;
 mod health;
 mod hostile;
+mod hostile_input;
 mod identity;
 mod metrics;
 mod packaging;
