@@ -356,8 +356,8 @@ struct Head {
 
 /// Reads one answer (skipping interim 1xx ones). The flag says whether the connection is clean
 /// for another request: keep-alive, and not a byte beyond the answer.
-async fn read_answer(
-    conn: &mut Conn,
+async fn read_answer<R: AsyncRead + Unpin + ?Sized>(
+    conn: &mut R,
     buf: &mut Vec<u8>,
     max_body: usize,
 ) -> Result<(Answer, bool), Failure> {
@@ -449,7 +449,11 @@ async fn read_answer(
 
 /// Appends what the connection has (at least `want` bytes of room, within reason); `Ok(0)` is
 /// the end of the stream. A read error after the request was sent is a broken answer.
-async fn read_more(conn: &mut Conn, buf: &mut Vec<u8>, want: usize) -> Result<usize, Failure> {
+async fn read_more<R: AsyncRead + Unpin + ?Sized>(
+    conn: &mut R,
+    buf: &mut Vec<u8>,
+    want: usize,
+) -> Result<usize, Failure> {
     buf.reserve(want.clamp(512, 64 * 1024));
     let started_empty = buf.is_empty();
     conn.read_buf(buf).await.map_err(|e| {
@@ -464,6 +468,20 @@ async fn read_more(conn: &mut Conn, buf: &mut Vec<u8>, want: usize) -> Result<us
             .into()
         }
     })
+}
+
+/// One answer read from `source` as a call reads it: the status and body, or why it was refused.
+/// For the differential tests against hyper.
+#[cfg(test)]
+pub(super) async fn read_one_answer<R: AsyncRead + Unpin>(
+    source: &mut R,
+    max_body: usize,
+) -> Result<(u16, Vec<u8>), String> {
+    let mut buf = Vec::new();
+    read_answer(source, &mut buf, max_body)
+        .await
+        .map(|(answer, _)| (answer.status, answer.body))
+        .map_err(|f| f.into_error().message)
 }
 
 fn bad(status: Option<u16>, message: impl Into<String>) -> UpstreamError {
@@ -485,6 +503,7 @@ fn parse_head(buf: &[u8], max_body: usize) -> Result<Option<Head>, UpstreamError
     let http10 = response.version == Some(0);
     let mut content_type = None;
     let mut length: Option<usize> = None;
+    let mut length_invalid = false;
     let mut transfer_encoding: Option<bool> = None;
     let mut close = http10;
     for h in response.headers.iter() {
@@ -494,14 +513,14 @@ fn parse_head(buf: &[u8], max_body: usize) -> Result<Option<Head>, UpstreamError
         } else if h.name.eq_ignore_ascii_case("content-length") {
             // Digits only: `parse` would also take a leading `+`, which other parsers on the
             // path (proxies) may read differently.
-            let n = decimal(value).filter(|n| length.is_none_or(|l| l == *n));
-            let Some(n) = n else {
-                return Err(bad(
-                    Some(status),
-                    "upstream answer has an invalid Content-Length",
-                ));
-            };
-            length = Some(n);
+            // A list of one value repeated (RFC 9110 8.6) is that value.
+            let mut values = value.split(',').map(|v| decimal(v.trim()));
+            let first = values.next().flatten();
+            let n = first
+                .filter(|n| values.all(|v| v == Some(*n)))
+                .filter(|n| length.is_none_or(|l| l == *n));
+            length_invalid |= n.is_none();
+            length = n.or(length);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             // Chunked counts only as the last coding applied.
             let last = value.rsplit(',').next().unwrap_or("").trim();
@@ -516,19 +535,26 @@ fn parse_head(buf: &[u8], max_body: usize) -> Result<Option<Head>, UpstreamError
             }
         }
     }
-    if http10 && transfer_encoding.is_some() {
+    // Both framings at once (RFC 9112 6.3): Transfer-Encoding wins, and since something on the
+    // way may have framed it by the length instead, the connection is not trusted again.
+    let ambiguous = transfer_encoding.is_some() && (length.is_some() || length_invalid);
+    // These statuses have no body whatever the headers say (as in hyper).
+    let framing = if (100..200).contains(&status) || status == 204 || status == 304 {
+        Framing::None
+    } else if http10 && transfer_encoding.is_some() {
         // HTTP/1.0 has no Transfer-Encoding: a server that sends one is confused about where
         // its body ends, and so would we be (hyper refuses it too).
         return Err(bad(
             Some(status),
             "upstream answer is HTTP/1.0 with a Transfer-Encoding",
         ));
-    }
-    // Both framings at once (RFC 9112 6.3): Transfer-Encoding wins, and since something on the
-    // way may have framed it by the length instead, the connection is not trusted again.
-    let ambiguous = transfer_encoding.is_some() && length.is_some();
-    let framing = if (100..200).contains(&status) || status == 204 || status == 304 {
-        Framing::None
+    } else if length_invalid {
+        // Refused even beside Transfer-Encoding (which hyper would follow): a server that
+        // garbles its length is not one whose framing we guess at.
+        return Err(bad(
+            Some(status),
+            "upstream answer has an invalid Content-Length",
+        ));
     } else {
         match (transfer_encoding, length) {
             (Some(true), _) => Framing::Chunked,
@@ -562,21 +588,24 @@ fn decimal(value: &str) -> Option<usize> {
 }
 
 /// A chunk-size line (`line` without its CRLF): hex digits, then optional blanks, then nothing
-/// or `;` and extensions (ignored). No sign, no leading blanks; `None` when malformed or over
-/// `usize`.
+/// or `;` and extensions (ignored, but without a CR or LF, which some parsers end lines at). No
+/// sign, no leading blanks; `None` when malformed or over `usize`.
 fn chunk_size(line: &[u8]) -> Option<usize> {
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
     let (hex, rest) = line.split_at(digits);
-    let after_blanks = rest
-        .iter()
-        .skip_while(|b| matches!(b, b' ' | b'\t'))
-        .copied();
-    let mut after_blanks = after_blanks.peekable();
-    if hex.is_empty() || hex.len() > 16 || after_blanks.peek().is_some_and(|b| *b != b';') {
+    let mut after_blanks = rest.iter().skip_while(|b| matches!(b, b' ' | b'\t'));
+    if hex.is_empty()
+        || after_blanks.next().is_some_and(|b| *b != b';')
+        || rest.iter().any(|b| matches!(b, b'\r' | b'\n'))
+    {
         return None;
     }
-    // Only hex digits, so this is ASCII.
-    usize::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+    hex.iter().try_fold(0usize, |size, b| {
+        // Only hex digits, checked above.
+        let digit = char::from(*b).to_digit(16)?;
+        size.checked_mul(16)?
+            .checked_add(usize::try_from(digit).ok()?)
+    })
 }
 
 /// An incremental decoder of a chunked body inside `buf`, from `pos` on.
@@ -875,6 +904,7 @@ mod tests {
         assert_eq!(chunk_size(b"1a"), Some(26));
         assert_eq!(chunk_size(b"1A ;name=value"), Some(26));
         assert_eq!(chunk_size(b"0\t;x"), Some(0));
+        assert_eq!(chunk_size(b"00000000000000000005"), Some(5));
         for bad in [
             &b"+5"[..],
             b"-0",
@@ -885,6 +915,8 @@ mod tests {
             b"0x5",
             b"5z",
             b"fffffffffffffffff",
+            b"5;a\nb",
+            b"5;a\rb",
         ] {
             assert_eq!(chunk_size(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
