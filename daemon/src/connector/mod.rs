@@ -19,7 +19,8 @@
 
 pub mod classify;
 pub mod decode;
-mod http1;
+/// Public for the `http1-vs-hyper` comparison (tests/src/bin), which calls it directly.
+pub mod http1;
 pub mod openalgo;
 
 #[cfg(test)]
