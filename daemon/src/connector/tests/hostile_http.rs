@@ -91,16 +91,23 @@ async fn malformed_framing_is_a_bad_response() {
 /// A server on a plain thread (so it runs while the test's runtime is blocked): on its first
 /// connection it answers the first request with a pong and then, while the connection sits idle
 /// in the client's pool, writes a second answer nobody asked for. Later connections answer each
-/// request honestly. Returns the URL and a count of connections accepted.
-fn late_bytes_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+/// request honestly. Returns the URL, a count of connections accepted, and a channel that says
+/// when the unsolicited answer has been written.
+fn late_bytes_server() -> (
+    String,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    std::sync::mpsc::Receiver<()>,
+) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let count = accepted.clone();
+    let (written, written_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for (c, stream) in listener.incoming().enumerate() {
             let Ok(mut stream) = stream else { return };
             count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let written = written.clone();
             std::thread::spawn(move || {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
                 let forged = PONG.replace("zerodha", "forged");
@@ -111,12 +118,13 @@ fn late_bytes_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize
                     if c == 0 {
                         std::thread::sleep(Duration::from_millis(20));
                         let _ = stream.write_all(&json("HTTP/1.1", "", &forged));
+                        let _ = written.send(());
                     }
                 }
             });
         }
     });
-    (url, accepted)
+    (url, accepted, written_rx)
 }
 
 /// Reads one small request (its head and `Content-Length` body); false at the end of stream.
@@ -143,13 +151,14 @@ fn read_one_request(stream: &mut std::net::TcpStream) -> bool {
 
 #[tokio::test]
 async fn bytes_that_arrive_on_an_idle_connection_are_never_read_as_the_next_answer() {
-    let (url, accepted) = late_bytes_server();
+    let (url, accepted, written) = late_bytes_server();
     let c = connector(test_config());
     let up = upstream(url);
     assert_eq!(c.ping(&up).await.unwrap().broker, "zerodha");
-    // Block this runtime's only thread while the forged answer arrives, so its I/O driver has
-    // not looked at the socket when the next check takes the connection from the pool.
-    std::thread::sleep(Duration::from_millis(150));
+    // Block this runtime's only thread until the forged answer has arrived, so its I/O driver
+    // has not looked at the socket when the next check takes the connection from the pool.
+    written.recv_timeout(Duration::from_secs(5)).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
     for _ in 0..3 {
         assert_eq!(
             c.ping(&up).await.unwrap(),
