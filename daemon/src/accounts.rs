@@ -114,48 +114,80 @@ pub fn check_name(field: &str, name: &str, out: &mut Vec<FieldViolation>) {
             field,
             "may contain only A-Z a-z 0-9 . _ - and must start with a letter or digit",
         ));
+    } else if uuid::Uuid::try_parse(name).is_ok() {
+        // Clients (rosterctl) take an id or a name in one argument, ids first: a name in an id's
+        // shape could pass for, or hide behind, another account.
+        out.push(FieldViolation::new(
+            field,
+            "must not look like an account id (a UUID)",
+        ));
     }
 }
 
 /// Accepts an absolute URL with one of `schemes`, a host, and no credentials, query or fragment
 /// (credentials in a URL would end up in logs; a query would be silently dropped by the connector).
 pub fn check_url(field: &str, url: &str, schemes: &[&str], out: &mut Vec<FieldViolation>) {
+    let _ = normalize_url(field, url, schemes, out);
+}
+
+/// The form of a URL that is stored and called: `scheme://host[:port][/path]`, scheme and host
+/// lowercase, a default port dropped, the path as the URL parser normalises it without a
+/// trailing slash. `None`, with a violation in `out`, when `url` is not acceptable.
+///
+/// Accepted is only what every parser reads the same way: visible ASCII (no whitespace or
+/// control characters, which some parsers strip and others keep), no `\` (some read it as `/`),
+/// `scheme://` written out (some accept `http:host`), no user info (`user:pass@`, which would
+/// also land in logs), no query or fragment (the connector would drop them silently).
+pub fn normalize_url(
+    field: &str,
+    url: &str,
+    schemes: &[&str],
+    out: &mut Vec<FieldViolation>,
+) -> Option<String> {
+    let mut refuse = |why: String| {
+        out.push(FieldViolation::new(field, why));
+        None
+    };
     if url.len() > URL_MAX {
-        out.push(FieldViolation::new(
-            field,
-            format!("must be at most {URL_MAX} characters"),
+        return refuse(format!("must be at most {URL_MAX} characters"));
+    }
+    if let Some(c) = url.chars().find(|c| !c.is_ascii_graphic()) {
+        return refuse(format!(
+            "must be visible ASCII only (found {}; write international host names in punycode)",
+            c.escape_default()
         ));
-        return;
+    }
+    if url.contains('\\') {
+        return refuse("must not contain a backslash".into());
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return refuse(format!("must start with {}://", schemes.join(":// or ")));
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    if !schemes.contains(&scheme.as_str()) {
+        return refuse(format!(
+            "scheme must be {} (got {scheme:?})",
+            schemes.join(" or ")
+        ));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return refuse("must not carry credentials (user info before @)".into());
+    }
+    if url.contains(['?', '#']) {
+        return refuse("must not have a query or fragment".into());
     }
     let parsed = match Url::parse(url) {
         Ok(u) => u,
-        Err(e) => {
-            out.push(FieldViolation::new(
-                field,
-                format!("is not a valid URL ({e})"),
-            ));
-            return;
-        }
+        Err(e) => return refuse(format!("is not a valid URL ({e})")),
     };
-    if !schemes.contains(&parsed.scheme()) {
-        out.push(FieldViolation::new(
-            field,
-            format!(
-                "scheme must be {} (got {:?})",
-                schemes.join(" or "),
-                parsed.scheme()
-            ),
-        ));
-    } else if parsed.host_str().is_none_or(str::is_empty) {
-        out.push(FieldViolation::new(field, "must name a host"));
-    } else if !parsed.username().is_empty() || parsed.password().is_some() {
-        out.push(FieldViolation::new(field, "must not carry credentials"));
-    } else if parsed.query().is_some() || parsed.fragment().is_some() {
-        out.push(FieldViolation::new(
-            field,
-            "must not have a query or fragment",
-        ));
-    }
+    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
+        return refuse("must name a host".into());
+    };
+    // `Url` has already lowercased the scheme and host and dropped a default port.
+    let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let path = parsed.path().trim_end_matches('/');
+    Some(format!("{}://{host}{port}{path}", parsed.scheme()))
 }
 
 /// API keys are 1-256 visible ASCII characters (no spaces or control characters).
@@ -230,14 +262,19 @@ fn finish(violations: Vec<FieldViolation>) -> Result<(), AccountError> {
 }
 
 impl NewAccount {
-    pub fn validate(&self) -> Result<(), AccountError> {
+    /// Checks every field, and puts the URLs in their stored form.
+    pub fn validate(&mut self) -> Result<(), AccountError> {
         let mut v = Vec::new();
         check_request_id(&self.request_id, &mut v);
         check_name("name", &self.name, &mut v);
         check_connector(&self.connector, &mut v);
-        check_url("host_url", &self.host_url, &["http", "https"], &mut v);
-        if !self.ws_url.is_empty() {
-            check_url("ws_url", &self.ws_url, &["ws", "wss"], &mut v);
+        if let Some(url) = normalize_url("host_url", &self.host_url, &["http", "https"], &mut v) {
+            self.host_url = url;
+        }
+        if !self.ws_url.is_empty()
+            && let Some(url) = normalize_url("ws_url", &self.ws_url, &["ws", "wss"], &mut v)
+        {
+            self.ws_url = url;
         }
         check_api_key("api_key", self.api_key.expose(), &mut v);
         check_labels("labels", &self.labels, &mut v);
@@ -246,16 +283,21 @@ impl NewAccount {
 }
 
 impl AccountPatch {
-    pub fn validate(&self) -> Result<(), AccountError> {
+    /// Checks every field it changes, and puts the URLs in their stored form.
+    pub fn validate(&mut self) -> Result<(), AccountError> {
         let mut v = Vec::new();
         if let Some(name) = &self.name {
             check_name("account.name", name, &mut v);
         }
-        if let Some(url) = &self.host_url {
-            check_url("account.host_url", url, &["http", "https"], &mut v);
+        if let Some(url) = self.host_url.as_mut()
+            && let Some(normal) = normalize_url("account.host_url", url, &["http", "https"], &mut v)
+        {
+            *url = normal;
         }
-        if let Some(url) = self.ws_url.as_ref().filter(|u| !u.is_empty()) {
-            check_url("account.ws_url", url, &["ws", "wss"], &mut v);
+        if let Some(url) = self.ws_url.as_mut().filter(|u| !u.is_empty())
+            && let Some(normal) = normalize_url("account.ws_url", url, &["ws", "wss"], &mut v)
+        {
+            *url = normal;
         }
         if let Some(labels) = &self.labels {
             check_labels("account.labels", labels, &mut v);
@@ -511,7 +553,7 @@ impl Accounts {
     pub async fn create(
         &self,
         actor: &Actor,
-        new: NewAccount,
+        mut new: NewAccount,
     ) -> Result<Arc<AccountRecord>, AccountError> {
         new.validate()?;
         let _serial = self.inner.write_lock.lock().await;
@@ -584,7 +626,7 @@ impl Accounts {
         actor: &Actor,
         id_or_name: &str,
         etag: &str,
-        patch: AccountPatch,
+        mut patch: AccountPatch,
     ) -> Result<Arc<AccountRecord>, AccountError> {
         patch.validate()?;
         let _serial = self.inner.write_lock.lock().await;
@@ -862,7 +904,16 @@ mod tests {
     #[test]
     fn names() {
         assert!(violations(|v| check_name("n", "desk-a.01_x", v)).is_empty());
-        for bad in ["", "-lead", "has space", "ünï", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "-lead",
+            "has space",
+            "ünï",
+            &"x".repeat(65),
+            // Account ids are UUIDs; no name may look like one, in any of its spellings.
+            "0190b6a4-7c2e-7d3f-9a1b-2c3d4e5f6a7b",
+            "0190B6A47C2E7D3F9A1B2C3D4E5F6A7B",
+        ] {
             assert_eq!(violations(|v| check_name("n", bad, v)).len(), 1, "{bad:?}");
         }
     }
@@ -890,6 +941,63 @@ mod tests {
             );
         }
         assert!(violations(|v| check_url("u", "wss://h:8765", &["ws", "wss"], v)).is_empty());
+    }
+
+    #[test]
+    fn urls_are_stored_normalised_and_tricks_refused() {
+        let web = ["http", "https"];
+        let normal = |url: &str| {
+            let mut v = Vec::new();
+            let n = normalize_url("u", url, &web, &mut v);
+            assert!(v.is_empty() || n.is_none(), "{url:?}");
+            n
+        };
+        for (given, stored) in [
+            ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+            ("HTTP://Algo.Example.COM:80/", "http://algo.example.com"),
+            (
+                "https://algo.example.com:443/Base/",
+                "https://algo.example.com/Base",
+            ),
+            (
+                "https://algo.example.com:8443/a/./b/../c",
+                "https://algo.example.com:8443/a/c",
+            ),
+            ("http://[::1]:5000/", "http://[::1]:5000"),
+        ] {
+            assert_eq!(normal(given).as_deref(), Some(stored), "{given:?}");
+        }
+        assert_eq!(
+            normalize_url("w", "WSS://H:443/ws/", &["ws", "wss"], &mut Vec::new()).as_deref(),
+            Some("wss://h/ws")
+        );
+        for bad in [
+            "http://h\r\n.example.com",
+            "http://h/\nX-Injected: 1",
+            " http://h",
+            "http://h ",
+            "http://h\t/",
+            "http://h/a b",
+            "http:\\\\h\\",
+            "http://h\\@evil/",
+            "http://user:pass@h",
+            "http://@h",
+            "http://user@h",
+            "http:h",
+            "http:/h",
+            "http://h#frag",
+            "http://h/#",
+            "http://h/?",
+            "http://h?x=1",
+            "http://",
+            "http://h\u{202e}",
+            "http://ünï.example",
+        ] {
+            let mut v = Vec::new();
+            assert_eq!(normalize_url("u", bad, &web, &mut v), None, "{bad:?}");
+            assert_eq!(v.len(), 1, "{bad:?}");
+            assert_eq!(v[0].field, "u");
+        }
     }
 
     #[test]

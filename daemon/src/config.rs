@@ -120,6 +120,8 @@ pub struct StoreConfig {
     pub path: Option<PathBuf>,
     /// Events kept (oldest dropped first).
     pub event_retention_count: Option<u64>,
+    /// Audit records kept (oldest dropped first). Default: 100,000.
+    pub audit_retention_count: Option<u64>,
     /// At startup the file is compacted when it is at least this many bytes and more than half
     /// of it is free pages (space left by deleted accounts and old snapshots).
     pub compact_min_bytes: u64,
@@ -136,6 +138,7 @@ impl Default for StoreConfig {
         Self {
             path: None,
             event_retention_count: None,
+            audit_retention_count: None,
             compact_min_bytes: 64 << 20,
             verify_on_open: true,
             init: false,
@@ -357,6 +360,9 @@ impl Config {
             || m.flush_interval > Duration::from_secs(60)
         {
             return bad("monitor.flush_interval must be between 10ms and 60s");
+        }
+        if self.store.audit_retention_count == Some(0) {
+            return bad("store.audit_retention_count must be at least 1");
         }
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 {
             return bad("limits.requests_per_second and limits.burst must be at least 1");

@@ -14,7 +14,7 @@ use super::errors::{invalid_field, status_of};
 use super::{ApiState, convert};
 use crate::accounts::{
     AccountPatch, DEFAULT_CONNECTOR, FieldViolation, LabelSelector, NewAccount, check_api_key,
-    check_url,
+    normalize_url,
 };
 use crate::auth::Caller;
 use crate::connector::Upstream;
@@ -253,6 +253,10 @@ impl AccountService for AccountApi {
     ) -> Result<Response<pb::TestConnectionResponse>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
+        // An unsaved key sent to a host of the caller's choosing (an internal address, a cloud
+        // metadata endpoint) is audited with its outcome; `None` for a saved account, whose
+        // unsealing is audited before the test.
+        let mut adhoc_target = None;
         let upstream = if !r.account.trim().is_empty() {
             if !r.host_url.is_empty() || !r.api_key.is_empty() {
                 return Err(invalid_field(
@@ -285,16 +289,35 @@ impl AccountService for AccountApi {
                     "host_url",
                     "is required (or give an account)",
                 ));
-            } else {
-                check_url("host_url", &r.host_url, &["http", "https"], &mut v);
             }
+            let host_url = normalize_url("host_url", &r.host_url, &["http", "https"], &mut v);
             check_api_key("api_key", &r.api_key, &mut v);
-            if !v.is_empty() {
+            let (Some(host_url), true) = (host_url, v.is_empty()) else {
                 return Err(super::errors::invalid(&v));
-            }
-            Upstream::new("(test)", r.host_url, ApiKey::new(r.api_key))
+            };
+            adhoc_target = Some(format!("host {host_url}"));
+            Upstream::new("(test)", host_url, ApiKey::new(r.api_key))
         };
         let t = self.0.monitor.test_connection(&upstream).await;
+        if let Some(target) = adhoc_target {
+            let outcome = match t.reason {
+                None => {
+                    "ok; unsaved key sent for a connection test; reachable, key accepted".into()
+                }
+                Some(reason) => format!(
+                    "failed; unsaved key sent for a connection test; reachable: {}, key accepted: {}, reason: {}",
+                    t.reachable,
+                    t.key_accepted,
+                    reason.as_str()
+                ),
+            };
+            // The answer is withheld if its audit record cannot be written.
+            self.0
+                .accounts
+                .record_audit(&caller.actor(), "account.test", &target, &outcome)
+                .await
+                .map_err(|e| Status::unavailable(format!("cannot write the audit record: {e}")))?;
+        }
         Ok(Response::new(pb::TestConnectionResponse {
             reachable: t.reachable,
             key_accepted: t.key_accepted,

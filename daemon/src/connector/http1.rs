@@ -15,11 +15,17 @@
 //! - HTTP/1.1 over TCP or TLS (rustls with the platform's trust store, as reqwest uses; ALPN
 //!   `http/1.1`), `TCP_NODELAY`, the connect (and TLS handshake) bounded by `connect_timeout`;
 //! - answers framed by `Content-Length`, `Transfer-Encoding: chunked` or the end of the
-//!   connection, bounded by `max_response_bytes`; interim 1xx answers are skipped;
+//!   connection, bounded by `max_response_bytes`; interim 1xx answers are skipped. Framing is
+//!   read strictly, where parsers on the way could disagree: lengths and chunk sizes are digits
+//!   only, both framings at once are read chunked and the connection is closed after (RFC 9112
+//!   6.3), HTTP/1.0 with `Transfer-Encoding` is refused, and chunk framing (size lines,
+//!   extensions, trailers) is bounded against the data it carries, so the raw answer is too;
 //! - keep-alive: idle connections are kept per origin and reused. One the server closed while it
 //!   sat idle is noticed before use; a reused connection that fails before any answer arrives (the
 //!   server closed it just as we sent) is retried once on a new connection, which is harmless
-//!   because ping and funds only read.
+//!   because ping and funds only read, and takes a request-budget slot like any request. An idle
+//!   connection with anything to read (checked on the socket itself before reuse) is dropped:
+//!   bytes nobody asked for would pass for the next request's answer.
 //!
 //! What it does not: redirects (a 3xx is an answer, classified as a bad response, because a
 //! 307/308 would resend the key elsewhere), compression (none is asked for), proxies (upstreams
@@ -55,12 +61,30 @@ const MAX_HEAD_BYTES: usize = 16 * 1024;
 const MAX_HEADERS: usize = 64;
 /// A chunk-size line (hex size and extensions) or a trailer line.
 const MAX_LINE_BYTES: usize = 1024;
+/// All trailer lines of a chunked answer together (OpenAlgo sends none).
+const MAX_TRAILER_BYTES: usize = 4 * 1024;
+/// Chunk framing (size lines, extensions, CRLFs, trailers) allowed beyond 1/8 of the data it
+/// frames: a chunked answer's raw bytes stay under `max_body * 9/8 + 16 KiB`, however tiny its
+/// chunks or long its extensions, while real servers (chunks of hundreds of bytes and up, a few
+/// bytes of framing each) are far inside it.
+const MAX_FRAMING_SLACK: usize = 16 * 1024;
 /// The first read's buffer: a ping or funds answer, headers included, fits.
 const FIRST_READ_BYTES: usize = 2048;
 
-/// A connection, plain or TLS.
-trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+/// A connection, plain or TLS, and the TCP socket under it.
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {
+    fn tcp(&self) -> &TcpStream;
+}
+impl Io for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+impl Io for tokio_rustls::client::TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
 type Conn = Box<dyn Io>;
 
 /// What an upstream answered.
@@ -130,12 +154,14 @@ impl Http1Client {
     }
 
     /// `POST {base}{suffix}` with a JSON `body`, on an idle connection to the origin if there is
-    /// one that is still open, else on a new one.
+    /// one that is still open, else on a new one. The caller has taken a request-budget slot for
+    /// the request; `retry_slot` takes another before a retry (it is awaited only then).
     pub async fn post(
         &self,
         base: &BaseUrl,
         suffix: &str,
         body: &[u8],
+        retry_slot: impl Future<Output = Result<(), UpstreamError>>,
     ) -> Result<Answer, UpstreamError> {
         let request = self.request(base, suffix, body);
         let mut buf = Vec::new();
@@ -145,8 +171,12 @@ impl Http1Client {
                     self.checkin(base.origin(), conn);
                     return Ok(answer);
                 }
-                // Closed under us as we sent: once more on a new connection.
-                Err(Failure::NoAnswer(_)) => buf.clear(),
+                // Closed under us as we sent: once more on a new connection, which is a second
+                // request as far as the upstream's rate limit is concerned.
+                Err(Failure::NoAnswer(_)) => {
+                    buf.clear();
+                    retry_slot.await?;
+                }
                 Err(Failure::Failed(e)) => return Err(e),
             }
         }
@@ -266,8 +296,20 @@ impl Http1Client {
 }
 
 /// Whether an idle connection can carry another request: nothing to read (in particular no end
-/// of stream) without waiting. Any byte an idle connection has to read is a close or garbage.
+/// of stream) without waiting. Any byte an idle connection has to read is a close or an answer
+/// nobody asked for; read later, it would pass for the answer to the next request, which may be
+/// another account's, so such a connection is dropped.
 fn still_open(conn: &mut Conn) -> bool {
+    // The kernel first: tokio's readiness may not have caught up with bytes that came in while
+    // the connection sat idle (its reactor runs between tasks), and a stale "not readable"
+    // would hide them.
+    let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    match socket2::SockRef::from(conn.tcp()).peek(&mut byte) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        // Data, the end of the stream, or an error.
+        _ => return false,
+    }
+    // Then the layers above it (TLS may hold a close or data it has already read).
     let mut cx = Context::from_waker(futures::task::noop_waker_ref());
     let mut byte = [0u8; 1];
     let mut probe = ReadBuf::new(&mut byte);
@@ -314,8 +356,8 @@ struct Head {
 
 /// Reads one answer (skipping interim 1xx ones). The flag says whether the connection is clean
 /// for another request: keep-alive, and not a byte beyond the answer.
-async fn read_answer(
-    conn: &mut Conn,
+async fn read_answer<R: AsyncRead + Unpin + ?Sized>(
+    conn: &mut R,
     buf: &mut Vec<u8>,
     max_body: usize,
 ) -> Result<(Answer, bool), Failure> {
@@ -407,7 +449,11 @@ async fn read_answer(
 
 /// Appends what the connection has (at least `want` bytes of room, within reason); `Ok(0)` is
 /// the end of the stream. A read error after the request was sent is a broken answer.
-async fn read_more(conn: &mut Conn, buf: &mut Vec<u8>, want: usize) -> Result<usize, Failure> {
+async fn read_more<R: AsyncRead + Unpin + ?Sized>(
+    conn: &mut R,
+    buf: &mut Vec<u8>,
+    want: usize,
+) -> Result<usize, Failure> {
     buf.reserve(want.clamp(512, 64 * 1024));
     let started_empty = buf.is_empty();
     conn.read_buf(buf).await.map_err(|e| {
@@ -422,6 +468,20 @@ async fn read_more(conn: &mut Conn, buf: &mut Vec<u8>, want: usize) -> Result<us
             .into()
         }
     })
+}
+
+/// One answer read from `source` as a call reads it: the status and body, or why it was refused.
+/// For the differential tests against hyper.
+#[cfg(test)]
+pub(super) async fn read_one_answer<R: AsyncRead + Unpin>(
+    source: &mut R,
+    max_body: usize,
+) -> Result<(u16, Vec<u8>), String> {
+    let mut buf = Vec::new();
+    read_answer(source, &mut buf, max_body)
+        .await
+        .map(|(answer, _)| (answer.status, answer.body))
+        .map_err(|f| f.into_error().message)
 }
 
 fn bad(status: Option<u16>, message: impl Into<String>) -> UpstreamError {
@@ -443,6 +503,7 @@ fn parse_head(buf: &[u8], max_body: usize) -> Result<Option<Head>, UpstreamError
     let http10 = response.version == Some(0);
     let mut content_type = None;
     let mut length: Option<usize> = None;
+    let mut length_invalid = false;
     let mut transfer_encoding: Option<bool> = None;
     let mut close = http10;
     for h in response.headers.iter() {
@@ -450,17 +511,16 @@ fn parse_head(buf: &[u8], max_body: usize) -> Result<Option<Head>, UpstreamError
         if h.name.eq_ignore_ascii_case("content-type") {
             content_type = Some(value.to_owned());
         } else if h.name.eq_ignore_ascii_case("content-length") {
-            let n = value
-                .parse::<usize>()
-                .ok()
+            // Digits only: `parse` would also take a leading `+`, which other parsers on the
+            // path (proxies) may read differently.
+            // A list of one value repeated (RFC 9110 8.6) is that value.
+            let mut values = value.split(',').map(|v| decimal(v.trim()));
+            let first = values.next().flatten();
+            let n = first
+                .filter(|n| values.all(|v| v == Some(*n)))
                 .filter(|n| length.is_none_or(|l| l == *n));
-            let Some(n) = n else {
-                return Err(bad(
-                    Some(status),
-                    "upstream answer has an invalid Content-Length",
-                ));
-            };
-            length = Some(n);
+            length_invalid |= n.is_none();
+            length = n.or(length);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             // Chunked counts only as the last coding applied.
             let last = value.rsplit(',').next().unwrap_or("").trim();
@@ -475,8 +535,26 @@ fn parse_head(buf: &[u8], max_body: usize) -> Result<Option<Head>, UpstreamError
             }
         }
     }
+    // Both framings at once (RFC 9112 6.3): Transfer-Encoding wins, and since something on the
+    // way may have framed it by the length instead, the connection is not trusted again.
+    let ambiguous = transfer_encoding.is_some() && (length.is_some() || length_invalid);
+    // These statuses have no body whatever the headers say (as in hyper).
     let framing = if (100..200).contains(&status) || status == 204 || status == 304 {
         Framing::None
+    } else if http10 && transfer_encoding.is_some() {
+        // HTTP/1.0 has no Transfer-Encoding: a server that sends one is confused about where
+        // its body ends, and so would we be (hyper refuses it too).
+        return Err(bad(
+            Some(status),
+            "upstream answer is HTTP/1.0 with a Transfer-Encoding",
+        ));
+    } else if length_invalid {
+        // Refused even beside Transfer-Encoding (which hyper would follow): a server that
+        // garbles its length is not one whose framing we guess at.
+        return Err(bad(
+            Some(status),
+            "upstream answer has an invalid Content-Length",
+        ));
     } else {
         match (transfer_encoding, length) {
             (Some(true), _) => Framing::Chunked,
@@ -496,15 +574,50 @@ fn parse_head(buf: &[u8], max_body: usize) -> Result<Option<Head>, UpstreamError
         len,
         status,
         content_type,
-        keep_alive: !close && framing != Framing::UntilClose,
+        keep_alive: !close && !ambiguous && framing != Framing::UntilClose,
         framing,
     }))
+}
+
+/// A `Content-Length` value: ASCII digits only (no sign, no spaces inside), within `usize`.
+fn decimal(value: &str) -> Option<usize> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
+}
+
+/// A chunk-size line (`line` without its CRLF): hex digits, then optional blanks, then nothing
+/// or `;` and extensions (ignored, but without a CR or LF, which some parsers end lines at). No
+/// sign, no leading blanks; `None` when malformed or over `usize`.
+fn chunk_size(line: &[u8]) -> Option<usize> {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let (hex, rest) = line.split_at(digits);
+    let mut after_blanks = rest.iter().skip_while(|b| matches!(b, b' ' | b'\t'));
+    if hex.is_empty()
+        || after_blanks.next().is_some_and(|b| *b != b';')
+        || rest.iter().any(|b| matches!(b, b'\r' | b'\n'))
+    {
+        return None;
+    }
+    hex.iter().try_fold(0usize, |size, b| {
+        // Only hex digits, checked above.
+        let digit = char::from(*b).to_digit(16)?;
+        size.checked_mul(16)?
+            .checked_add(usize::try_from(digit).ok()?)
+    })
 }
 
 /// An incremental decoder of a chunked body inside `buf`, from `pos` on.
 struct Chunked {
     pos: usize,
     state: ChunkState,
+    /// Bytes of framing so far (size lines with their extensions, CRLFs, trailers): bounded
+    /// against the data they carry, so the raw answer stays within a small multiple of the body
+    /// limit however the server slices it.
+    framing: usize,
+    /// Bytes of the trailer section so far.
+    trailers: usize,
 }
 
 enum ChunkState {
@@ -525,7 +638,20 @@ impl Chunked {
         Self {
             pos,
             state: ChunkState::Size,
+            framing: 0,
+            trailers: 0,
         }
+    }
+
+    /// Counts `n` more bytes of framing after `data` bytes of body.
+    fn framing(&mut self, n: usize, data: usize) -> Result<(), ChunkError> {
+        self.framing = self.framing.saturating_add(n);
+        if self.framing > MAX_FRAMING_SLACK.saturating_add(data / 8) {
+            return Err(ChunkError::Malformed(
+                "more chunk framing (sizes, extensions, trailers) than its data allows",
+            ));
+        }
+        Ok(())
     }
 
     /// Decodes what `buf` holds into `body`: `Ok(true)` when the body is complete, `Ok(false)`
@@ -543,14 +669,9 @@ impl Chunked {
                     let Some(line) = line(rest)? else {
                         return Ok(false);
                     };
-                    let hex = line.split(|b| *b == b';').next().unwrap_or(&[]);
-                    let size = std::str::from_utf8(hex)
-                        .ok()
-                        .map(str::trim)
-                        .filter(|h| !h.is_empty())
-                        .and_then(|h| usize::from_str_radix(h, 16).ok())
-                        .ok_or(ChunkError::Malformed("bad chunk size"))?;
+                    let size = chunk_size(line).ok_or(ChunkError::Malformed("bad chunk size"))?;
                     self.pos += line.len() + 2;
+                    self.framing(line.len() + 2, body.len())?;
                     if size > max_body.saturating_sub(body.len()) {
                         return Err(ChunkError::TooBig);
                     }
@@ -581,6 +702,7 @@ impl Chunked {
                         return Err(ChunkError::Malformed("chunk not followed by CRLF"));
                     }
                     self.pos += 2;
+                    self.framing(2, body.len())?;
                     self.state = ChunkState::Size;
                 }
                 ChunkState::Trailers => {
@@ -591,6 +713,11 @@ impl Chunked {
                     if line.is_empty() {
                         return Ok(true);
                     }
+                    self.trailers += line.len() + 2;
+                    if self.trailers > MAX_TRAILER_BYTES {
+                        return Err(ChunkError::Malformed("trailers too large"));
+                    }
+                    self.framing(line.len() + 2, body.len())?;
                 }
             }
         }
@@ -691,14 +818,17 @@ mod tests {
         let url = base(format!("https://localhost:{port}"));
         let client = client_trusting(Some(ca));
         for _ in 0..3 {
-            let answer = client.post(&url, "/api/v1/ping", b"{}").await.unwrap();
+            let answer = client
+                .post(&url, "/api/v1/ping", b"{}", async { Ok(()) })
+                .await
+                .unwrap();
             assert_eq!((answer.status, answer.body.as_slice()), (200, &b"{}"[..]));
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
 
         // A certificate from a CA we do not trust is a TLS failure.
         let e = client_trusting(None)
-            .post(&url, "/api/v1/ping", b"{}")
+            .post(&url, "/api/v1/ping", b"{}", async { Ok(()) })
             .await
             .unwrap_err();
         assert_eq!(e.reason, FailureReason::Tls, "{e}");
@@ -745,10 +875,87 @@ mod tests {
             "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
             "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
             "HTTP/1.1 200 OK\r\nContent-Length: 2048\r\n\r\n",
+            // A sign, or blanks inside, are not digits.
+            "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: -0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: +5\r\n\r\n",
+            // HTTP/1.0 has no Transfer-Encoding.
+            "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n",
         ] {
             let e = parse_head(raw.as_bytes(), 1024).unwrap_err();
             assert_eq!(e.reason, FailureReason::BadResponse, "{raw:?}: {e}");
         }
+    }
+
+    #[test]
+    fn both_framings_mean_chunked_and_a_closed_connection() {
+        // RFC 9112 6.3: Transfer-Encoding wins over Content-Length, and the connection is closed
+        // after, since something on the way may have framed the body by the length.
+        let h = head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Chunked, false));
+        let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Chunked, false));
+    }
+
+    #[test]
+    fn chunk_sizes_are_hex_digits_only() {
+        assert_eq!(chunk_size(b"1a"), Some(26));
+        assert_eq!(chunk_size(b"1A ;name=value"), Some(26));
+        assert_eq!(chunk_size(b"0\t;x"), Some(0));
+        assert_eq!(chunk_size(b"00000000000000000005"), Some(5));
+        for bad in [
+            &b"+5"[..],
+            b"-0",
+            b" 5",
+            b"",
+            b";x",
+            b"5 6",
+            b"0x5",
+            b"5z",
+            b"fffffffffffffffff",
+            b"5;a\nb",
+            b"5;a\rb",
+        ] {
+            assert_eq!(chunk_size(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert!(matches!(
+            dechunk(&["+5\r\nhello\r\n0\r\n\r\n"], 64),
+            Err(ChunkError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn chunk_framing_and_trailers_are_bounded() {
+        // One byte of data per chunk behind a 1,000-byte extension: the decoded body stays tiny
+        // while the raw answer grows without end. Refused once the framing passes its allowance,
+        // long before the raw bytes reach many times the body limit.
+        let ext = "x".repeat(1000);
+        let chunk = format!("1;{ext}\r\na\r\n");
+        let raw = chunk.repeat(100);
+        assert!(matches!(
+            dechunk(&[&raw], 1024),
+            Err(ChunkError::Malformed(what)) if what.contains("framing")
+        ));
+        // Many short trailer lines, each within the line limit.
+        let trailers = "X-T: 0123456789\r\n".repeat(400);
+        let raw = format!("2\r\nok\r\n0\r\n{trailers}\r\n");
+        assert_eq!(
+            dechunk(&[&raw], 1024),
+            Err(ChunkError::Malformed("trailers too large"))
+        );
+        // Normal framing, a few trailers and many small chunks, is fine.
+        let raw = format!(
+            "{}0\r\nX-T: 1\r\n\r\n",
+            "40\r\n".to_owned() + &"y".repeat(64) + "\r\n"
+        );
+        assert_eq!(dechunk(&[&raw], 1024).unwrap().0.len(), 64);
+        let many = format!(
+            "{}0\r\n\r\n",
+            format!("8\r\n{}\r\n", "z".repeat(8)).repeat(1000)
+        );
+        assert_eq!(dechunk(&[&many], 8000).unwrap().0.len(), 8000);
     }
 
     fn dechunk(parts: &[&str], max: usize) -> Result<(Vec<u8>, usize), ChunkError> {

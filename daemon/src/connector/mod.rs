@@ -22,7 +22,8 @@
 pub mod bounds;
 pub mod classify;
 pub mod decode;
-mod http1;
+/// Public for the `http1-vs-hyper` comparison (tests/src/bin), which calls it directly.
+pub mod http1;
 pub mod openalgo;
 pub mod scrub;
 

@@ -228,23 +228,14 @@ impl OpenAlgo {
         tracing::debug!(account_id = %up.account_id, host = %origin, endpoint = %endpoint, "upstream call");
 
         let key = (origin, endpoint);
-        // Almost always a slot is free: take it without arming a timer.
-        let slot = if self.budget.check_key(&key).is_ok() {
-            Ok(())
-        } else {
-            tokio::time::timeout_at(deadline, self.budget.until_key_ready(&key)).await
-        };
-        let result = match slot {
-            Err(_) => Err(UpstreamError::new(
-                FailureReason::RateLimited,
-                format!(
-                    "local request budget ({}/s for {endpoint} on this host) had no slot within {}",
-                    self.config.requests_per_second_per_endpoint,
-                    humantime::format_duration(self.config.request_timeout)
-                ),
-                None,
-            )),
-            Ok(()) => match tokio::time::timeout_at(deadline, self.exchange::<T>(base, up)).await {
+        let result = match self.take_slot(&key, deadline).await {
+            Err(e) => Err(e),
+            Ok(()) => match tokio::time::timeout_at(
+                deadline,
+                self.exchange::<T>(base, up, &key, deadline),
+            )
+            .await
+            {
                 Ok(r) => r,
                 Err(_) => Err(UpstreamError::new(
                     FailureReason::Timeout,
@@ -290,11 +281,38 @@ impl OpenAlgo {
         }
     }
 
-    /// The HTTP exchange itself; the caller bounds it with the deadline.
+    /// One slot of the request budget for `key`, waiting for it until `deadline` at most. Every
+    /// request that leaves takes one, a retry included: the budget is what keeps us under the
+    /// upstream's own limit.
+    async fn take_slot(&self, key: &BudgetKey, deadline: Instant) -> Result<(), UpstreamError> {
+        // Almost always a slot is free: take it without arming a timer.
+        if self.budget.check_key(key).is_ok() {
+            return Ok(());
+        }
+        tokio::time::timeout_at(deadline, self.budget.until_key_ready(key))
+            .await
+            .map_err(|_| {
+                UpstreamError::new(
+                    FailureReason::RateLimited,
+                    format!(
+                        "local request budget ({}/s for {} on this host) had no slot within {}",
+                        self.config.requests_per_second_per_endpoint,
+                        key.1,
+                        humantime::format_duration(self.config.request_timeout)
+                    ),
+                    None,
+                )
+            })
+    }
+
+    /// The HTTP exchange itself; the caller bounds it with the deadline and has taken a budget
+    /// slot for the first request (`key`, `deadline`: for a retry's).
     async fn exchange<T: FromEnvelope>(
         &self,
         base: &BaseUrl,
         up: &Upstream,
+        key: &BudgetKey,
+        deadline: Instant,
     ) -> Result<T, UpstreamError> {
         #[derive(Serialize)]
         struct KeyBody<'a> {
@@ -312,7 +330,11 @@ impl OpenAlgo {
         })?;
         let path = T::ENDPOINT.path();
         let answer = match T::ENDPOINT {
-            Endpoint::Ping | Endpoint::Funds => self.probes.post(base, path, &body).await?,
+            Endpoint::Ping | Endpoint::Funds => {
+                self.probes
+                    .post(base, path, &body, self.take_slot(key, deadline))
+                    .await?
+            }
             _ => self.post_books(base.join(path), body).await?,
         };
         let limits = Limits {

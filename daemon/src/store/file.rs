@@ -26,6 +26,8 @@ pub struct OpenOptions {
     pub verify: bool,
     /// Compact at startup from this file size on, when more than half of it is free.
     pub compact_min_bytes: u64,
+    /// Audit records kept (at least 1; oldest dropped first), enforced by every append.
+    pub audit_retention: u64,
 }
 
 impl Default for OpenOptions {
@@ -34,6 +36,7 @@ impl Default for OpenOptions {
             init: false,
             verify: true,
             compact_min_bytes: 64 << 20,
+            audit_retention: super::DEFAULT_AUDIT_RETENTION,
         }
     }
 }
@@ -44,6 +47,10 @@ impl From<&crate::config::StoreConfig> for OpenOptions {
             init: c.init,
             verify: c.verify_on_open,
             compact_min_bytes: c.compact_min_bytes,
+            audit_retention: c
+                .audit_retention_count
+                .unwrap_or(super::DEFAULT_AUDIT_RETENTION)
+                .max(1),
         }
     }
 }

@@ -170,7 +170,12 @@ mod tests {
         };
         let db = store.db().unwrap();
         let wtx = db.begin_write().unwrap();
-        let stored = Tx { tx: &wtx }.put_health_batch(batch, 10).unwrap();
+        let stored = Tx {
+            tx: &wtx,
+            audit_keep: 1,
+        }
+        .put_health_batch(batch, 10)
+        .unwrap();
         wtx.commit().unwrap();
         assert!(stored.is_empty(), "no account row: nothing written");
         assert!(store.load_health().unwrap().is_empty());

@@ -306,6 +306,9 @@ struct Shared {
     backup_running: AtomicBool,
 }
 
+/// Audit records kept by default: months of an operator's actions, a few tens of MB at most.
+pub const DEFAULT_AUDIT_RETENTION: u64 = 100_000;
+
 impl Store {
     /// Opens the file with the default [`OpenOptions`] (a fresh path is a first start).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -357,6 +360,7 @@ impl Store {
         F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
     {
         let store = self.clone();
+        let audit_keep = self.shared.options.audit_retention;
         tokio::task::spawn_blocking(move || {
             let db = store.db()?;
             let mut wtx = db
@@ -364,7 +368,10 @@ impl Store {
                 .map_err(|e| store.noted(StoreError::from(e)))?;
             wtx.set_durability(Durability::Immediate)
                 .map_err(StoreError::from)?;
-            let out = f(&mut Tx { tx: &wtx })?;
+            let out = f(&mut Tx {
+                tx: &wtx,
+                audit_keep,
+            })?;
             wtx.commit().map_err(|e| store.noted(StoreError::from(e)))?;
             Ok(out)
         })
@@ -501,6 +508,8 @@ fn init_schema(db: &Database, path: &Path) -> Result<String, StoreError> {
 /// A write transaction with typed operations; obtained through [`Store::write`].
 pub struct Tx<'a> {
     tx: &'a WriteTransaction,
+    /// Audit records to keep: [`Tx::append_audit`] trims to it, so no writer can forget.
+    audit_keep: u64,
 }
 
 impl Tx<'_> {
@@ -606,6 +615,12 @@ impl Tx<'_> {
         record.sequence = last + 1;
         let bytes = encode("audit", &record)?;
         table.insert(record.sequence, bytes.as_slice())?;
+        // Oldest first, like events. Sequences only grow, so everything below `cut` is older
+        // than the newest `audit_keep` records (found without counting the table).
+        let cut = (record.sequence + 1).saturating_sub(self.audit_keep);
+        if table.first()?.is_some_and(|(k, _)| k.value() < cut) {
+            table.retain_in(..cut, |_, _| false)?;
+        }
         Ok(record)
     }
 }

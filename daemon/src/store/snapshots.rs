@@ -107,12 +107,16 @@ impl Store {
             return Ok(Vec::new());
         }
         let store = self.clone();
+        let audit_keep = self.shared.options.audit_retention;
         tokio::task::spawn_blocking(move || {
             let db = store.db()?;
             let mut wtx = db.begin_write().map_err(|e| store.noted(e.into()))?;
             wtx.set_durability(Durability::Immediate)?;
             let stored = {
-                let mut tx = Tx { tx: &wtx };
+                let mut tx = Tx {
+                    tx: &wtx,
+                    audit_keep,
+                };
                 rows.iter()
                     .map(|(id, at, payload)| tx.put_snapshot(id, kind, *at, payload))
                     .collect::<Result<Vec<_>, _>>()

@@ -15,6 +15,7 @@ mod health;
 mod hostile;
 mod hostile_clients;
 mod hostile_disk;
+mod hostile_input;
 mod hostile_upstream;
 mod identity;
 mod metrics;

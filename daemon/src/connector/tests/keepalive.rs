@@ -14,7 +14,7 @@ use crate::connector::{FailureReason, Funds, Mode};
 
 /// What the server does with the `n`th request (from 0) on its `c`th connection (from 0).
 #[derive(Clone)]
-enum Reply {
+pub(super) enum Reply {
     /// Writes the bytes and waits for the next request.
     Answer(Vec<u8>),
     /// Writes the bytes and closes the connection.
@@ -23,12 +23,14 @@ enum Reply {
     Close,
 }
 
-struct Scripted {
-    url: String,
-    accepted: Arc<AtomicUsize>,
+pub(super) struct Scripted {
+    pub(super) url: String,
+    pub(super) accepted: Arc<AtomicUsize>,
 }
 
-async fn scripted(script: impl Fn(usize, usize) -> Reply + Send + Sync + 'static) -> Scripted {
+pub(super) async fn scripted(
+    script: impl Fn(usize, usize) -> Reply + Send + Sync + 'static,
+) -> Scripted {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let accepted = Arc::new(AtomicUsize::new(0));
@@ -62,7 +64,7 @@ async fn scripted(script: impl Fn(usize, usize) -> Reply + Send + Sync + 'static
     Scripted { url, accepted }
 }
 
-fn json(version: &str, extra_headers: &str, body: &str) -> Vec<u8> {
+pub(super) fn json(version: &str, extra_headers: &str, body: &str) -> Vec<u8> {
     format!(
         "{version} 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra_headers}\r\n{body}",
         body.len()
@@ -70,7 +72,7 @@ fn json(version: &str, extra_headers: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn pong() -> Vec<u8> {
+pub(super) fn pong() -> Vec<u8> {
     json("HTTP/1.1", "", PONG)
 }
 
