@@ -45,7 +45,7 @@ pub struct Config {
     pub upstream: crate::connector::ConnectorConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Address of the gRPC listener (mTLS only).
@@ -113,7 +113,7 @@ pub struct TlsConfig {
     pub revoked_serials: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     /// The redb file. Default: `$STATE_DIRECTORY/roster.redb`.
@@ -146,7 +146,7 @@ impl Default for StoreConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeysConfig {
     /// 32-byte master key file, mode 0600 or stricter. Default: `$CREDENTIALS_DIRECTORY/master-key`.
@@ -260,7 +260,7 @@ pub struct LogConfig {
     pub filter: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// Prometheus listener; unset means none.
@@ -310,6 +310,29 @@ fn key_at(text: &str, line: usize) -> Option<String> {
 }
 
 impl Config {
+    /// The sections of `new` that differ from `self` but take effect only at startup: the
+    /// listener and its connection bounds, the store, the master key, the upstream client and the
+    /// metrics listener. A reload keeps their running values and says so.
+    pub fn restart_only_changes(&self, new: &Config) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if self.server != new.server {
+            changed.push("[server]");
+        }
+        if self.store != new.store {
+            changed.push("[store]");
+        }
+        if self.keys != new.keys {
+            changed.push("[keys]");
+        }
+        if self.upstream != new.upstream {
+            changed.push("[upstream]");
+        }
+        if self.metrics != new.metrics {
+            changed.push("[metrics]");
+        }
+        changed
+    }
+
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let config: Config = parse(text, path)?;
         // Name the file: the operator may be checking one that is not the running config.
@@ -435,6 +458,26 @@ mod tests {
     fn the_shipped_example_config_is_valid() {
         let text = include_str!("../../deploy/rosterd.toml");
         Config::from_toml(text, Path::new("deploy/rosterd.toml")).unwrap();
+    }
+
+    #[test]
+    fn a_reload_names_the_sections_it_cannot_apply() {
+        let base = Config::from_toml("", Path::new("t.toml")).unwrap();
+        let live = Config::from_toml(
+            "[monitor]\ninterval = \"9s\"\n[limits]\nburst = 3\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert!(base.restart_only_changes(&live).is_empty());
+        let restart = Config::from_toml(
+            "[server]\nmax_connections = 70\n[upstream]\nrequest_timeout = \"2s\"\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            base.restart_only_changes(&restart),
+            ["[server]", "[upstream]"]
+        );
     }
 
     #[test]

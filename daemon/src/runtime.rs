@@ -107,6 +107,8 @@ pub struct Running {
     auth: Arc<AuthState>,
     /// Every client connection's slot (a reload closes those of revoked serials).
     pub connections: Arc<ConnTable>,
+    /// The config the daemon started with, for what a reload cannot change.
+    started_with: Config,
     pub config_generation: Arc<AtomicU64>,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
@@ -138,8 +140,15 @@ impl Running {
     /// and their open connections closed), rate limits, and the monitor and
     /// portfolio settings. Everything is
     /// validated first, so an invalid config changes nothing. Settings that need a restart
-    /// (listen address, store path, master key) are reported and left as they are.
+    /// ([`Config::restart_only_changes`]) are logged and keep their running values.
     pub fn reload(&self, config: &Config) -> Result<u64, StartError> {
+        let ignored = self.started_with.restart_only_changes(config);
+        if !ignored.is_empty() {
+            warn!(
+                sections = %ignored.join(" "),
+                "changed settings that take effect only at a restart; the running values stay"
+            );
+        }
         let tls = auth::tls_from_config(&config.tls, &self.handshake)?;
         let policy = AccessPolicy::new(&config.tls, &config.limits);
         let revoked = auth::revoked_set(&config.tls);
@@ -175,6 +184,7 @@ pub async fn start(
     config: Config,
     announce: impl FnOnce(SocketAddr),
 ) -> Result<Running, StartError> {
+    let started_with = config.clone();
     let addr = config.server.listen;
     let bind_err = |source| StartError::Bind { addr, source };
     let socket = if addr.is_ipv4() {
@@ -350,6 +360,7 @@ pub async fn start(
         handshake,
         auth: auth_state,
         connections,
+        started_with,
         config_generation,
         shutdown: Some(shutdown_tx),
         server,

@@ -1,4 +1,6 @@
-//! The one place where domain errors become gRPC status codes.
+//! How account errors become gRPC status codes, and the helpers every handler uses for bad
+//! input (field violations, bounded echoes of client text). Errors of one service only (a
+//! check that is busy, a watcher that fell behind) are mapped beside their handler.
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};

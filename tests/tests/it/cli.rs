@@ -524,3 +524,32 @@ async fn add_warns_about_a_refused_key_and_test_fails_on_a_dead_session() {
     let o = d.ctl_async(&admin, &["account", "test", "ok"], "").await;
     assert!(o.status.success(), "{}", text(&o).1);
 }
+
+/// A SIGHUP with a changed restart-only setting applies the rest and says which sections keep
+/// their running values, instead of staying silent about them.
+#[test]
+fn a_reload_says_which_settings_need_a_restart() {
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&pki, state.path(), &DaemonOptions::default());
+    let good = std::fs::read_to_string(d.config_path()).unwrap();
+    std::fs::write(
+        d.config_path(),
+        format!("{good}\n[metrics]\nlisten = \"127.0.0.1:0\"\n"),
+    )
+    .unwrap();
+    d.hup();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !d.stderr().contains("configuration reloaded") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = d.stderr();
+    assert!(log.contains("configuration reloaded"), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("take effect only at a restart") && l.contains("[metrics]")),
+        "{log}"
+    );
+    let o = d.ctl(&pki.admin(), &["status"], "");
+    assert!(o.status.success(), "{}", text(&o).1);
+}
