@@ -733,6 +733,76 @@ async fn example_config_parses_and_serves() {
     let bad =
         SimConfig::from_toml_str("[[instance]]\n[instance.funds]\navailable_cash = \"lots\"\n");
     assert!(bad.is_err());
+    // Faults from the file: every name the example documents parses, and an unknown one or an
+    // unknown endpoint is an error that lists what exists.
+    assert_eq!(cfg.faults.len(), 2);
+    assert_eq!(cfg.faults[0].all, Fault::None);
+    assert_eq!(
+        cfg.faults[1].endpoints,
+        [("tradebook".to_string(), Fault::Http500)]
+    );
+    for (name, fault) in [
+        ("hang", Fault::Hang),
+        ("ip_banned", Fault::IpBanned),
+        ("latency:250ms", Fault::Latency(Duration::from_millis(250))),
+        ("slow_body:10", Fault::SlowBody { bytes_per_sec: 10 }),
+        ("huge_body:5000", Fault::HugeBody { bytes: 5000 }),
+        ("session_expired", Fault::SessionExpired),
+    ] {
+        let cfg = SimConfig::from_toml_str(&format!("[[instance]]\nfault = \"{name}\"\n")).unwrap();
+        assert_eq!(cfg.faults[0].all, fault, "{name}");
+    }
+    let e = SimConfig::from_toml_str("[[instance]]\nfault = \"explode\"\n").unwrap_err();
+    assert!(format!("{e:#}").contains("ip_banned"), "{e:#}");
+    let e =
+        SimConfig::from_toml_str("[[instance]]\n[instance.endpoint_faults]\nfundz = \"hang\"\n")
+            .unwrap_err();
+    assert!(format!("{e:#}").contains("fundz"), "{e:#}");
+}
+
+/// `openalgo-sim --config FILE` starts its instances with the file's faults in force.
+#[tokio::test]
+async fn the_binary_applies_faults_from_its_config_file() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sim.toml");
+    std::fs::write(
+        &path,
+        "[[instance]]\nname = \"banned\"\napi_keys = [\"k1\"]\nfault = \"ip_banned\"\n\n\
+         [[instance]]\nname = \"flaky\"\napi_keys = [\"k2\"]\n\
+         [instance.endpoint_faults]\nfunds = \"http500\"\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_openalgo-sim"))
+        .arg("--config")
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut url = |name: &str| {
+        let line = lines.next().unwrap().unwrap();
+        let mut cols = line.split('\t');
+        assert_eq!(cols.next(), Some(name), "{line}");
+        cols.next().unwrap().to_string()
+    };
+    let (banned, flaky) = (url("banned"), url("flaky"));
+    let post = |base: String, endpoint: &'static str, key: &'static str| async move {
+        reqwest::Client::new()
+            .post(format!("{base}/api/v1/{endpoint}"))
+            .json(&json!({ "apikey": key }))
+            .send()
+            .await
+            .unwrap()
+    };
+    let r = post(banned, "ping", "k1").await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("banned"));
+    assert_eq!(post(flaky.clone(), "ping", "k2").await.status(), 200);
+    assert_eq!(post(flaky, "funds", "k2").await.status(), 500);
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[tokio::test]

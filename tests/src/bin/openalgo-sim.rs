@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use roster_tests::sim::{InstanceSpec, SimConfig, Simulator};
+use roster_tests::sim::{Fault, InstanceFaults, InstanceSpec, SimConfig, Simulator};
 use std::path::PathBuf;
 
 const LONG_ABOUT: &str = "\
@@ -56,7 +56,7 @@ struct Args {
     base_port: Option<u16>,
 }
 
-fn specs(args: &Args) -> anyhow::Result<Vec<InstanceSpec>> {
+fn specs(args: &Args) -> anyhow::Result<(Vec<InstanceSpec>, Vec<InstanceFaults>)> {
     if let Some(path) = &args.config {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -67,10 +67,10 @@ fn specs(args: &Args) -> anyhow::Result<Vec<InstanceSpec>> {
             "{} has no [[instance]] tables",
             path.display()
         );
-        return Ok(cfg.instance);
+        return Ok((cfg.instance, cfg.faults));
     }
     let n = args.demo.unwrap_or(1);
-    (1..=n)
+    let specs = (1..=n)
         .map(|i| {
             let mut s = InstanceSpec::demo(format!("demo-{i}"), format!("demo-key-{i}"));
             if let Some(base) = args.base_port {
@@ -81,7 +81,8 @@ fn specs(args: &Args) -> anyhow::Result<Vec<InstanceSpec>> {
             }
             Ok(s)
         })
-        .collect()
+        .collect::<anyhow::Result<_>>()?;
+    Ok((specs, Vec::new()))
 }
 
 #[tokio::main]
@@ -94,9 +95,18 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let specs = specs(&args)?;
+    let (specs, faults) = specs(&args)?;
     let keys: Vec<String> = specs.iter().map(|s| s.api_keys.join(",")).collect();
     let sim = Simulator::start(specs).await?;
+    for (h, f) in sim.instances().iter().zip(faults) {
+        for (endpoint, fault) in f.endpoints {
+            h.set_endpoint_fault(&endpoint, fault)?;
+        }
+        if f.all != Fault::None {
+            h.set_fault(f.all);
+        }
+        h.settle().await;
+    }
     eprintln!("# name\turl\tapikey");
     for (h, key) in sim.instances().iter().zip(keys) {
         println!("{}\t{}\t{}", h.name(), h.url(), key);

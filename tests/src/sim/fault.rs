@@ -61,3 +61,53 @@ pub enum Fault {
         body: bytes::Bytes,
     },
 }
+
+/// The fault names a `openalgo-sim --config` file uses: `none`, `hang`, `http500`,
+/// `malformed_json`, `invalid_key`, `ip_banned`, `rate_limited`, `connection_refused`,
+/// `session_expired`, and with a value `latency:500ms`, `slow_body:10` (bytes per second),
+/// `huge_body:5000000` (bytes).
+impl std::str::FromStr for Fault {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<Fault> {
+        let (name, value) = match s.split_once(':') {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (s.trim(), None),
+        };
+        let number = |what: &str| -> anyhow::Result<u64> {
+            let v = value.ok_or_else(|| anyhow::anyhow!("{name} needs a value: {name}:{what}"))?;
+            v.parse()
+                .map_err(|_| anyhow::anyhow!("{name}: {v:?} is not a whole number of {what}"))
+        };
+        Ok(match name {
+            "none" => Fault::None,
+            "hang" => Fault::Hang,
+            "http500" => Fault::Http500,
+            "malformed_json" => Fault::MalformedJson,
+            "invalid_key" => Fault::InvalidKey403,
+            "ip_banned" => Fault::IpBanned,
+            "rate_limited" => Fault::RateLimited,
+            "connection_refused" => Fault::ConnectionRefused,
+            "session_expired" => Fault::SessionExpired,
+            "latency" => {
+                let v =
+                    value.ok_or_else(|| anyhow::anyhow!("latency needs a value: latency:500ms"))?;
+                Fault::Latency(
+                    humantime::parse_duration(v)
+                        .map_err(|e| anyhow::anyhow!("latency: {v:?}: {e}"))?,
+                )
+            }
+            "slow_body" => Fault::SlowBody {
+                bytes_per_sec: number("bytes per second")?.max(1),
+            },
+            "huge_body" => Fault::HugeBody {
+                bytes: number("bytes")?,
+            },
+            other => anyhow::bail!(
+                "unknown fault {other:?}: one of none, hang, http500, malformed_json, invalid_key, \
+                 ip_banned, rate_limited, connection_refused, session_expired, latency:DUR, \
+                 slow_body:BYTES_PER_SEC, huge_body:BYTES"
+            ),
+        })
+    }
+}

@@ -71,19 +71,63 @@ pub const ENDPOINTS: [&str; 8] = [
 
 /// The `openalgo-sim --config` file: one `[[instance]]` table per server (see
 /// `tests/openalgo-sim.example.toml`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SimConfig {
     /// The instances, in order.
     pub instance: Vec<InstanceSpec>,
+    /// Each instance's faults from its table (`fault`, `[instance.endpoint_faults]`), in the same
+    /// order; applied once the instances run.
+    pub faults: Vec<InstanceFaults>,
+}
+
+/// The faults an `[[instance]]` table starts with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceFaults {
+    /// `fault = "..."`: every endpoint.
+    pub all: Fault,
+    /// `[instance.endpoint_faults]`: endpoint name (see [`ENDPOINTS`]) to fault.
+    pub endpoints: Vec<(String, Fault)>,
 }
 
 impl SimConfig {
     /// Parses and validates a TOML config.
     pub fn from_toml_str(text: &str) -> anyhow::Result<SimConfig> {
-        let cfg: SimConfig = toml::from_str(text)?;
-        for s in &cfg.instance {
-            s.validate()?;
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            #[serde(default)]
+            instance: Vec<toml::Table>,
+        }
+        let file: File = toml::from_str(text)?;
+        let mut cfg = SimConfig::default();
+        for (i, mut table) in file.instance.into_iter().enumerate() {
+            let at = |key: &str| format!("[[instance]] #{}: {key}", i + 1);
+            let mut faults = InstanceFaults::default();
+            if let Some(v) = table.remove("fault") {
+                let name = v.as_str().with_context(|| at("fault must be a string"))?;
+                faults.all = name.parse().with_context(|| at("fault"))?;
+            }
+            if let Some(v) = table.remove("endpoint_faults") {
+                let map = v
+                    .as_table()
+                    .with_context(|| at("endpoint_faults must be a table"))?;
+                for (endpoint, f) in map {
+                    anyhow::ensure!(
+                        ENDPOINTS.contains(&endpoint.as_str()),
+                        "{}: unknown endpoint {endpoint:?} (one of {ENDPOINTS:?})",
+                        at("endpoint_faults")
+                    );
+                    let name = f
+                        .as_str()
+                        .with_context(|| at("endpoint_faults values must be strings"))?;
+                    let fault = name.parse().with_context(|| at("endpoint_faults"))?;
+                    faults.endpoints.push((endpoint.clone(), fault));
+                }
+            }
+            let spec: InstanceSpec = toml::Table::try_into(table)?;
+            spec.validate()?;
+            cfg.instance.push(spec);
+            cfg.faults.push(faults);
         }
         Ok(cfg)
     }
