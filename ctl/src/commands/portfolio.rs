@@ -28,7 +28,7 @@ pub async fn funds(c: &Client, a: &PortfolioArgs, output: Output) -> Result<()> 
         .get_funds(request(a, None))
         .await?
         .into_inner();
-    show(output, &v, output::funds)
+    show(output, &v, output::portfolio::funds)
 }
 
 pub async fn positions(c: &Client, a: &NetPortfolioArgs, output: Output) -> Result<()> {
@@ -37,7 +37,7 @@ pub async fn positions(c: &Client, a: &NetPortfolioArgs, output: Output) -> Resu
         .get_positions(request(&a.common, None))
         .await?
         .into_inner();
-    show(output, &v, |v| output::positions(v, a.net))
+    show(output, &v, |v| output::portfolio::positions(v, a.net))
 }
 
 pub async fn orders(c: &Client, a: &OrdersArgs, output: Output) -> Result<()> {
@@ -46,7 +46,7 @@ pub async fn orders(c: &Client, a: &OrdersArgs, output: Output) -> Result<()> {
         .get_orders(request(&a.common, a.status.as_deref()))
         .await?
         .into_inner();
-    show(output, &v, output::orders)
+    show(output, &v, output::portfolio::orders)
 }
 
 pub async fn trades(c: &Client, a: &PortfolioArgs, output: Output) -> Result<()> {
@@ -55,7 +55,7 @@ pub async fn trades(c: &Client, a: &PortfolioArgs, output: Output) -> Result<()>
         .get_trades(request(a, None))
         .await?
         .into_inner();
-    show(output, &v, output::trades)
+    show(output, &v, output::portfolio::trades)
 }
 
 pub async fn holdings(c: &Client, a: &NetPortfolioArgs, output: Output) -> Result<()> {
@@ -64,7 +64,7 @@ pub async fn holdings(c: &Client, a: &NetPortfolioArgs, output: Output) -> Resul
         .get_holdings(request(&a.common, None))
         .await?
         .into_inner();
-    show(output, &v, |v| output::holdings(v, a.net))
+    show(output, &v, |v| output::portfolio::holdings(v, a.net))
 }
 
 #[cfg(test)]
