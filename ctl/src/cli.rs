@@ -14,7 +14,11 @@ Examples:
   rosterctl account add --name acc1 --host http://127.0.0.1:5000 --api-key-stdin <key.txt
   rosterctl health
   rosterctl positions --net --label desk=a
-  rosterctl watch";
+  rosterctl watch
+
+Exit status: 0 on success; 1 when the operation failed or was refused; 2 for a usage error;
+3 when a book (funds, positions, orders, trades, holdings) was printed but is partial: a
+selected account's section failed or is stale.";
 
 /// Command-line client for the Roster daemon (mutually-authenticated TLS gRPC).
 #[derive(Debug, Parser)]
@@ -387,7 +391,11 @@ Examples:
   rosterctl positions --label desk=a --net
   rosterctl orders --account acc1 --account acc2 --status open
   rosterctl holdings --refresh
-  rosterctl trades --max-staleness 1m")]
+  rosterctl trades --max-staleness 1m
+
+Exit status: 0 when every selected account's section is fresh; 3 when the answer is partial (a
+section failed or is stale), with the book still printed (table or -o json); 1 when the request
+itself failed; 2 for a usage error.")]
 pub struct PortfolioArgs {
     /// Only this account (id or name; repeatable). Default: every enabled account.
     #[arg(long = "account", value_name = "ID|NAME")]
@@ -816,6 +824,22 @@ mod tests {
             ));
         }
         assert!(parse(&["completions", "cmd.exe"]).is_err());
+    }
+
+    #[test]
+    fn book_commands_document_their_exit_status() {
+        let mut cli = Cli::command();
+        for name in ["funds", "positions", "orders", "trades", "holdings"] {
+            let help = cli
+                .find_subcommand_mut(name)
+                .unwrap()
+                .render_long_help()
+                .to_string();
+            assert!(
+                help.contains("Exit status") && help.contains("3 when the answer is partial"),
+                "{name} --help: {help}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `rosterctl` entry point: parse arguments (clap exits 2 on usage errors), run the command,
-//! and turn any failure into one `error: ...` line on stderr with exit code 1.
+//! and turn any failure into one `error: ...` line on stderr with exit code 1. A book printed
+//! with a failed or stale account section in it exits 3 (`rosterctl::commands::Outcome`).
 
 use std::process::ExitCode;
 
@@ -22,7 +23,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(rosterctl::run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
         // `rosterctl ... | head` closed the pipe: the reader has what it wanted.
         Err(e) if e.downcast_ref::<StdoutClosed>().is_some() => ExitCode::SUCCESS,
         Err(e) => {

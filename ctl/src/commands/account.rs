@@ -146,7 +146,11 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
                 Err(s) => return Err(s.into()),
             };
             show(output, &acc, |a| {
-                format!("created account {}\n{}", a.name, output::account(a))
+                format!(
+                    "created account {}\n{}",
+                    a.name,
+                    output::account::account(a)
+                )
             })?;
             // Saved either way (the upstream may come up later); a wrong key is said now, not
             // found out at the first failed check.
@@ -169,14 +173,14 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
         }
         AccountCmd::List { labels, state: st } => {
             let resp = list_all(client, &label_selector(&labels), st.map(state)).await?;
-            show(output, &resp, output::account_list)
+            show(output, &resp, output::account::account_list)
         }
         AccountCmd::Get { account } => {
             let a = svc
                 .get_account(GetAccountRequest { account })
                 .await?
                 .into_inner();
-            show(output, &a, output::account)
+            show(output, &a, output::account::account)
         }
         AccountCmd::Update {
             account,
@@ -201,7 +205,11 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
             )?;
             let a = svc.update_account(req).await?.into_inner();
             show(output, &a, |a| {
-                format!("updated account {}\n{}", a.name, output::account(a))
+                format!(
+                    "updated account {}\n{}",
+                    a.name,
+                    output::account::account(a)
+                )
             })
         }
         AccountCmd::Enable { account } => {
@@ -247,7 +255,7 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
                 (None, None) => bail!("give an account (ID|NAME) or --host with an API key"),
             };
             let r = svc.test_connection(req).await?.into_inner();
-            show(output, &r, output::test_connection)?;
+            show(output, &r, output::account::test_connection)?;
             // A failed test is a failed operation: scripts check the exit code.
             match test_problem(&r) {
                 Some(problem) => bail!("connection test failed: {problem}"),
@@ -264,7 +272,7 @@ fn test_problem(r: &TestConnectionResponse) -> Option<String> {
         return None;
     }
     Some(if r.message.is_empty() {
-        output::reason_name(r.reason)
+        output::format::reason_name(r.reason)
     } else {
         r.message.clone()
     })

@@ -20,7 +20,7 @@ pub async fn status(c: &Client, output: Output) -> Result<()> {
         .get_status(GetStatusRequest {})
         .await?
         .into_inner();
-    show(output, &s, |s| output::status(s, SystemTime::now()))
+    show(output, &s, |s| output::admin::status(s, SystemTime::now()))
 }
 
 pub async fn rotate(c: &Client, output: Output) -> Result<()> {
@@ -52,7 +52,7 @@ pub async fn audit(c: &Client, limit: u32, output: Output) -> Result<()> {
         })
         .await?
         .into_inner();
-    show(output, &r, output::audit)
+    show(output, &r, output::admin::audit)
 }
 
 /// `FILE.partial` next to `FILE`: the backup only takes its real name once it is complete and
@@ -113,7 +113,7 @@ pub async fn backup(c: &Client, out: &Path, output: Output) -> Result<()> {
     show(output, &r, |r| {
         format!(
             "wrote {} ({}) to {}\nsha256 {}{}\n",
-            output::bytes(r.bytes),
+            output::format::bytes(r.bytes),
             r.bytes,
             r.path.display(),
             r.sha256,
@@ -149,7 +149,7 @@ async fn download(c: &Client, out: &Path, partial: &Path) -> Result<BackupResult
         last = (chunk.total_size, chunk.sha256);
         // Progress for people, every 16 MiB, only when stderr is a terminal.
         if progress && received / PROGRESS_STEP > before / PROGRESS_STEP {
-            eprint!("\rreceived {}   ", output::bytes(received));
+            eprint!("\rreceived {}   ", output::format::bytes(received));
         }
     }
     if progress && received >= PROGRESS_STEP {

@@ -15,6 +15,27 @@ use clap::CommandFactory;
 use crate::cli::{Cli, Command, KeySource, Output};
 use crate::client::Client;
 
+/// How a command that did its job ended, for the exit status scripts read. A failure is an
+/// error instead (exit 1; usage errors exit 2 from clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0: everything asked for was answered.
+    Complete,
+    /// Exit 3: a book was printed, but a selected account's section in it failed or is stale,
+    /// so a script can tell a partial answer without parsing the output.
+    Partial,
+}
+
+impl Outcome {
+    /// The process exit status.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Complete => 0,
+            Outcome::Partial => 3,
+        }
+    }
+}
+
 /// stdout went away (`rosterctl ... | head`): not a failure worth a message.
 #[derive(Debug, thiserror::Error)]
 #[error("stdout closed")]
@@ -74,40 +95,45 @@ pub fn read_key(src: &KeySource, stdin: &mut dyn Read) -> Result<String> {
 }
 
 /// Runs the parsed command line.
-pub async fn run(cli: Cli) -> Result<()> {
+pub async fn run(cli: Cli) -> Result<Outcome> {
     let output = cli.output;
     match cli.command {
         // Commands that need no daemon come first, so they work without a profile.
         Command::Completions { shell } => {
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "rosterctl", &mut buf);
-            emit(&String::from_utf8_lossy(&buf))
+            emit(&String::from_utf8_lossy(&buf)).map(|()| Outcome::Complete)
         }
-        Command::Pki(cmd) => pki::run(cmd, output),
+        Command::Pki(cmd) => pki::run(cmd, output).map(|()| Outcome::Complete),
         Command::Man => {
             let mut buf = Vec::new();
             clap_mangen::Man::new(Cli::command()).render(&mut buf)?;
-            emit(&String::from_utf8_lossy(&buf))
+            emit(&String::from_utf8_lossy(&buf)).map(|()| Outcome::Complete)
         }
         command => {
             let client = Client::connect(&cli.conn).await?;
+            let done = |r: Result<()>| r.map(|()| Outcome::Complete);
             let result = match command {
-                Command::Account(cmd) => account::run(&client, cmd, output).await,
-                Command::Health(args) => monitor::health(&client, args, output).await,
-                Command::Watch { from } => monitor::watch(&client, from, output).await,
+                Command::Account(cmd) => done(account::run(&client, cmd, output).await),
+                Command::Health(args) => done(monitor::health(&client, args, output).await),
+                Command::Watch { from } => done(monitor::watch(&client, from, output).await),
                 Command::Funds(a) => portfolio::funds(&client, &a, output).await,
                 Command::Positions(a) => portfolio::positions(&client, &a, output).await,
                 Command::Orders(a) => portfolio::orders(&client, &a, output).await,
                 Command::Trades(a) => portfolio::trades(&client, &a, output).await,
                 Command::Holdings(a) => portfolio::holdings(&client, &a, output).await,
-                Command::Status => admin::status(&client, output).await,
-                Command::Backup { out } => admin::backup(&client, &out, output).await,
-                Command::Key(crate::cli::KeyCmd::Rotate) => admin::rotate(&client, output).await,
-                Command::Audit { limit } => admin::audit(&client, limit, output).await,
-                Command::Completions { .. } | Command::Pki(_) | Command::Man => Ok(()),
+                Command::Status => done(admin::status(&client, output).await),
+                Command::Backup { out } => done(admin::backup(&client, &out, output).await),
+                Command::Key(crate::cli::KeyCmd::Rotate) => {
+                    done(admin::rotate(&client, output).await)
+                }
+                Command::Audit { limit } => done(admin::audit(&client, limit, output).await),
+                Command::Completions { .. } | Command::Pki(_) | Command::Man => {
+                    Ok(Outcome::Complete)
+                }
             };
             match result {
-                Ok(()) => Ok(()),
+                Ok(outcome) => Ok(outcome),
                 Err(e) => Err(client.explain(e).await),
             }
         }

@@ -28,14 +28,18 @@ pub async fn health(client: &Client, args: HealthArgs, output: Output) -> Result
                 .get_health(GetHealthRequest { account })
                 .await?
                 .into_inner();
-            show(output, &h, |h| output::health(h, SystemTime::now()))
+            show(output, &h, |h| {
+                output::monitor::health(h, SystemTime::now())
+            })
         }
         Some(HealthCmd::Check { account }) => {
             let h = svc
                 .check_now(CheckNowRequest { account })
                 .await?
                 .into_inner();
-            show(output, &h, |h| output::health(h, SystemTime::now()))
+            show(output, &h, |h| {
+                output::monitor::health(h, SystemTime::now())
+            })
         }
     }
 }
@@ -46,7 +50,9 @@ async fn list(client: &Client, a: &HealthListArgs, output: Output) -> Result<()>
         .list_health(list_request(a))
         .await?
         .into_inner();
-    show(output, &resp, |r| output::health_list(r, SystemTime::now()))
+    show(output, &resp, |r| {
+        output::monitor::health_list(r, SystemTime::now())
+    })
 }
 
 /// Streams events until Ctrl-C (exit 0). The daemon ending the stream is reported as an error,
@@ -67,7 +73,7 @@ pub async fn watch(client: &Client, from: u64, output: Output) -> Result<()> {
             msg = stream.message() => match msg? {
                 Some(ev) => match output {
                     Output::Json => emit(&output::json_line(&ev)?)?,
-                    Output::Table => emit(&output::event_line(&ev))?,
+                    Output::Table => emit(&output::monitor::event_line(&ev))?,
                 },
                 None => bail!("the daemon ended the event stream"),
             },

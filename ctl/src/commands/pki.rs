@@ -87,7 +87,7 @@ pub fn run(cmd: PkiCmd, output: Output) -> Result<()> {
                 }))?),
                 Output::Table => emit(&format!(
                     "{}\nuse it:    rosterctl --profile {} status\nrevoke it: add \"{}\" to [tls] revoked_serials in the daemon's config\n",
-                    crate::output::kv(&[
+                    crate::output::table::kv(&[
                         ("principal", issued.principal.clone()),
                         ("role", issued.role.to_string()),
                         ("serial", issued.serial_hex.clone()),

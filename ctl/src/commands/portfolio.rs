@@ -1,10 +1,12 @@
-//! `rosterctl funds|positions|orders|trades|holdings`: consolidated views across accounts.
+//! `rosterctl funds|positions|orders|trades|holdings`: consolidated views across accounts, and
+//! whether the answer is complete (exit 0) or partial (exit 3).
 
 use anyhow::Result;
 use roster_proto::pbjson_types::Duration as PbDuration;
+use roster_proto::section::PortfolioSection;
 use roster_proto::v1::PortfolioRequest;
 
-use super::show;
+use super::{Outcome, show};
 use crate::cli::{NetPortfolioArgs, OrdersArgs, Output, PortfolioArgs, label_selector};
 use crate::client::Client;
 use crate::output;
@@ -22,49 +24,79 @@ pub fn request(a: &PortfolioArgs, status: Option<&str>) -> PortfolioRequest {
     }
 }
 
-pub async fn funds(c: &Client, a: &PortfolioArgs, output: Output) -> Result<()> {
+/// Prints a book, then says whether it is complete: every selected account's section has data
+/// that is neither stale nor failed. The book is printed either way (table or JSON).
+fn show_book<V: serde::Serialize, S: PortfolioSection>(
+    output: Output,
+    view: &V,
+    sections: &[S],
+    table: impl FnOnce(&V) -> String,
+) -> Result<Outcome> {
+    show(output, view, table)?;
+    Ok(outcome(sections))
+}
+
+/// [`Outcome::Partial`] when any section is stale, failed, or left out of the answer (no data,
+/// whatever the reason), else [`Outcome::Complete`]. No accounts selected is complete.
+pub fn outcome<S: PortfolioSection>(sections: &[S]) -> Outcome {
+    let complete = sections.iter().all(|s| {
+        let s = s.account_section();
+        s.has_data && !s.stale && s.error.is_empty() && s.error_reason == 0
+    });
+    if complete {
+        Outcome::Complete
+    } else {
+        Outcome::Partial
+    }
+}
+
+pub async fn funds(c: &Client, a: &PortfolioArgs, output: Output) -> Result<Outcome> {
     let v = c
         .portfolio()
         .get_funds(request(a, None))
         .await?
         .into_inner();
-    show(output, &v, output::funds)
+    show_book(output, &v, &v.accounts, output::portfolio::funds)
 }
 
-pub async fn positions(c: &Client, a: &NetPortfolioArgs, output: Output) -> Result<()> {
+pub async fn positions(c: &Client, a: &NetPortfolioArgs, output: Output) -> Result<Outcome> {
     let v = c
         .portfolio()
         .get_positions(request(&a.common, None))
         .await?
         .into_inner();
-    show(output, &v, |v| output::positions(v, a.net))
+    show_book(output, &v, &v.accounts, |v| {
+        output::portfolio::positions(v, a.net)
+    })
 }
 
-pub async fn orders(c: &Client, a: &OrdersArgs, output: Output) -> Result<()> {
+pub async fn orders(c: &Client, a: &OrdersArgs, output: Output) -> Result<Outcome> {
     let v = c
         .portfolio()
         .get_orders(request(&a.common, a.status.as_deref()))
         .await?
         .into_inner();
-    show(output, &v, output::orders)
+    show_book(output, &v, &v.accounts, output::portfolio::orders)
 }
 
-pub async fn trades(c: &Client, a: &PortfolioArgs, output: Output) -> Result<()> {
+pub async fn trades(c: &Client, a: &PortfolioArgs, output: Output) -> Result<Outcome> {
     let v = c
         .portfolio()
         .get_trades(request(a, None))
         .await?
         .into_inner();
-    show(output, &v, output::trades)
+    show_book(output, &v, &v.accounts, output::portfolio::trades)
 }
 
-pub async fn holdings(c: &Client, a: &NetPortfolioArgs, output: Output) -> Result<()> {
+pub async fn holdings(c: &Client, a: &NetPortfolioArgs, output: Output) -> Result<Outcome> {
     let v = c
         .portfolio()
         .get_holdings(request(&a.common, None))
         .await?
         .into_inner();
-    show(output, &v, |v| output::holdings(v, a.net))
+    show_book(output, &v, &v.accounts, |v| {
+        output::portfolio::holdings(v, a.net)
+    })
 }
 
 #[cfg(test)]
@@ -97,5 +129,44 @@ mod tests {
             None,
         );
         assert!(r.max_staleness.is_none() && r.label_selector.is_empty() && r.status.is_empty());
+    }
+
+    #[test]
+    fn a_stale_failed_or_empty_section_makes_the_answer_partial() {
+        use roster_proto::v1::{AccountFunds, AccountSection, HealthReason};
+        let fresh = AccountSection {
+            account_name: "a".into(),
+            has_data: true,
+            ..Default::default()
+        };
+        let with = |f: fn(&mut AccountSection)| {
+            let mut s = fresh.clone();
+            f(&mut s);
+            let mut m = AccountFunds::default();
+            m.set_account_section(s);
+            m
+        };
+        let ok = with(|_| {});
+        assert_eq!(outcome::<AccountFunds>(&[]), Outcome::Complete);
+        assert_eq!(outcome(&[ok.clone(), ok.clone()]), Outcome::Complete);
+        let partial = [
+            with(|s| s.stale = true),
+            with(|s| {
+                s.has_data = false;
+                s.error = "CONNECT: refused".into();
+                s.error_reason = HealthReason::Connect as i32;
+            }),
+            // A disabled account's last data: stale, no upstream reason.
+            with(|s| s.error = "account is disabled".into()),
+            // A section with no data and nothing said about it is not a complete answer.
+            with(|s| s.has_data = false),
+        ];
+        for p in partial {
+            assert_eq!(outcome(&[ok.clone(), p.clone()]), Outcome::Partial, "{p:?}");
+        }
+        assert_eq!(
+            (Outcome::Complete.exit_code(), Outcome::Partial.exit_code()),
+            (0, 3)
+        );
     }
 }

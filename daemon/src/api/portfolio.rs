@@ -5,6 +5,7 @@ use std::cmp::Reverse;
 use std::time::Duration;
 
 use prost::Message as _;
+use roster_proto::section::PortfolioSection;
 use roster_proto::v1 as pb;
 use roster_proto::v1::portfolio_service_server::PortfolioService;
 use rust_decimal::Decimal;
@@ -67,20 +68,9 @@ fn dec(d: Decimal) -> String {
     d.normalize().to_string()
 }
 
-/// The fields every account section shares.
-struct Head {
-    account_id: String,
-    account_name: String,
-    fetched_at: Option<roster_proto::pbjson_types::Timestamp>,
-    stale: bool,
-    age: Option<roster_proto::pbjson_types::Duration>,
-    mode: String,
-    error: String,
-    error_reason: i32,
-    has_data: bool,
-}
-
-fn head<T: Book>(s: &Section<T>) -> Head {
+/// What one account's section says about itself, built once per section and set on its message
+/// (with the deprecated copies older clients read) by [`with_section`].
+fn section_msg<T: Book>(s: &Section<T>) -> pb::AccountSection {
     let (error, error_reason) = match &s.problem {
         Some(p) => (
             match p.reason {
@@ -91,7 +81,7 @@ fn head<T: Book>(s: &Section<T>) -> Head {
         ),
         None => (String::new(), 0),
     };
-    Head {
+    pb::AccountSection {
         account_id: s.account.id.clone(),
         account_name: s.account.name.clone(),
         fetched_at: s.fetched_at.and_then(convert::timestamp),
@@ -102,6 +92,11 @@ fn head<T: Book>(s: &Section<T>) -> Head {
         error_reason,
         has_data: s.data.is_some(),
     }
+}
+
+fn with_section<M: PortfolioSection>(section: pb::AccountSection, mut msg: M) -> M {
+    msg.set_account_section(section);
+    msg
 }
 
 fn funds_msg(f: &FundsSum) -> Result<pb::Funds, Overflow> {
@@ -130,13 +125,14 @@ const SECTION_OVERHEAD: usize = 16;
 
 /// Keeps a whole answer under the response size limit whatever one account holds: while the
 /// sections plus `rest` (the encoded size of everything else) exceed `limit`, the largest section
-/// left is emptied by `fail`, which says why in its error. One account with a huge book thus
-/// costs its own section, never the whole call (which tonic would refuse with OUT_OF_RANGE).
-fn fit_sections<S: prost::Message>(
+/// left is emptied by `clear` and fails with an error that says why. One account with a huge
+/// book thus costs its own section, never the whole call (which tonic would refuse with
+/// OUT_OF_RANGE).
+fn fit_sections<S: prost::Message + PortfolioSection>(
     sections: &mut [S],
     rest: usize,
     limit: usize,
-    fail: impl Fn(&mut S, usize),
+    clear: impl Fn(&mut S),
 ) {
     let sizes: Vec<usize> = sections.iter().map(|s| s.encoded_len()).collect();
     let mut total = sizes.iter().fold(rest, |t, n| {
@@ -154,7 +150,12 @@ fn fit_sections<S: prost::Message>(
         let (Some(section), Some(&size)) = (sections.get_mut(i), sizes.get(i)) else {
             continue;
         };
-        fail(section, size);
+        clear(section);
+        let mut left_out = section.account_section().into_owned();
+        left_out.has_data = false;
+        left_out.error = too_large(size);
+        left_out.error_reason = pb::HealthReason::BadResponse as i32;
+        section.set_account_section(left_out);
         total = total
             .saturating_sub(size)
             .saturating_add(section.encoded_len());
@@ -169,18 +170,6 @@ fn too_large(size: usize) -> String {
         FailureReason::BadResponse.as_str(),
         super::MAX_RESPONSE_BYTES
     )
-}
-
-macro_rules! fit {
-    ($sections:expr, $rest:expr $(, $extra:ident)?) => {
-        fit_sections(&mut $sections, $rest, super::MAX_RESPONSE_BYTES, |s, size| {
-            s.rows = Vec::new();
-            $(s.$extra = None;)?
-            s.has_data = false;
-            s.error = too_large(size);
-            s.error_reason = pb::HealthReason::BadResponse as i32;
-        })
-    };
 }
 
 fn coverage_msg<T>(sections: &[Section<T>]) -> pb::Coverage {
@@ -227,24 +216,6 @@ fn tag(a: &AccountRecord) -> (String, String) {
     (a.id.clone(), a.name.clone())
 }
 
-macro_rules! section_msg {
-    ($msg:ident, $h:expr, { $($field:ident : $value:expr),* $(,)? }) => {{
-        let h = $h;
-        pb::$msg {
-            account_id: h.account_id,
-            account_name: h.account_name,
-            fetched_at: h.fetched_at,
-            stale: h.stale,
-            age: h.age,
-            mode: h.mode,
-            error: h.error,
-            error_reason: h.error_reason,
-            has_data: h.has_data,
-            $($field: $value),*
-        }
-    }};
-}
-
 #[tonic::async_trait]
 impl PortfolioService for PortfolioApi {
     async fn get_funds(
@@ -257,19 +228,25 @@ impl PortfolioService for PortfolioApi {
         let accounts = sections
             .iter()
             .map(|s| {
-                let mut h = head(s);
+                let mut section = section_msg(s);
                 let funds = match s.data.as_ref().map(|f| funds_msg(&FundsSum::of(f))) {
                     None => None,
                     Some(Ok(f)) => Some(f),
                     Some(Err(e)) => {
                         // Only a stored snapshot from before the decode bounds could get here.
-                        h.error = format!("{}: {e}", FailureReason::BadResponse.as_str());
-                        h.error_reason = pb::HealthReason::BadResponse as i32;
-                        h.has_data = false;
+                        section.error = format!("{}: {e}", FailureReason::BadResponse.as_str());
+                        section.error_reason = pb::HealthReason::BadResponse as i32;
+                        section.has_data = false;
                         None
                     }
                 };
-                section_msg!(AccountFunds, h, { funds: funds })
+                with_section(
+                    section,
+                    pb::AccountFunds {
+                        funds,
+                        ..Default::default()
+                    },
+                )
             })
             .collect();
         Ok(Response::new(pb::FundsView {
@@ -331,7 +308,13 @@ impl PortfolioService for PortfolioApi {
                         pnl: dec(r.pnl),
                     })
                     .collect();
-                section_msg!(AccountPositions, head(s), { rows: rows })
+                with_section(
+                    section_msg(s),
+                    pb::AccountPositions {
+                        rows,
+                        ..Default::default()
+                    },
+                )
             })
             .collect();
         let mut view = pb::PositionsView {
@@ -341,7 +324,12 @@ impl PortfolioService for PortfolioApi {
             coverage: Some(coverage_msg(&sections)),
             totals_error: error,
         };
-        fit!(accounts, view.encoded_len());
+        fit_sections(
+            &mut accounts,
+            view.encoded_len(),
+            super::MAX_RESPONSE_BYTES,
+            |s| s.rows = Vec::new(),
+        );
         view.accounts = accounts;
         Ok(Response::new(view))
     }
@@ -399,7 +387,14 @@ impl PortfolioService for PortfolioApi {
                         }
                     })
                     .collect();
-                section_msg!(AccountOrders, head(s), { rows: rows, statistics: stats })
+                with_section(
+                    section_msg(s),
+                    pb::AccountOrders {
+                        rows,
+                        statistics: stats,
+                        ..Default::default()
+                    },
+                )
             })
             .collect();
         let mut view = pb::OrdersView {
@@ -407,7 +402,15 @@ impl PortfolioService for PortfolioApi {
             statistics: Some(order_stats_msg(&statistics)),
             coverage: Some(coverage_msg(&sections)),
         };
-        fit!(accounts, view.encoded_len(), statistics);
+        fit_sections(
+            &mut accounts,
+            view.encoded_len(),
+            super::MAX_RESPONSE_BYTES,
+            |s| {
+                s.rows = Vec::new();
+                s.statistics = None;
+            },
+        );
         view.accounts = accounts;
         Ok(Response::new(view))
     }
@@ -452,7 +455,13 @@ impl PortfolioService for PortfolioApi {
                         }
                     })
                     .collect();
-                section_msg!(AccountTrades, head(s), { rows: rows })
+                with_section(
+                    section_msg(s),
+                    pb::AccountTrades {
+                        rows,
+                        ..Default::default()
+                    },
+                )
             })
             .collect();
         let mut view = pb::TradesView {
@@ -462,7 +471,12 @@ impl PortfolioService for PortfolioApi {
             coverage: Some(coverage_msg(&sections)),
             totals_error: error,
         };
-        fit!(accounts, view.encoded_len());
+        fit_sections(
+            &mut accounts,
+            view.encoded_len(),
+            super::MAX_RESPONSE_BYTES,
+            |s| s.rows = Vec::new(),
+        );
         view.accounts = accounts;
         Ok(Response::new(view))
     }
@@ -521,7 +535,14 @@ impl PortfolioService for PortfolioApi {
                     })
                     .collect();
                 let stats = s.data.as_ref().map(|d| holding_stats_msg(&d.statistics));
-                section_msg!(AccountHoldings, head(s), { rows: rows, statistics: stats })
+                with_section(
+                    section_msg(s),
+                    pb::AccountHoldings {
+                        rows,
+                        statistics: stats,
+                        ..Default::default()
+                    },
+                )
             })
             .collect();
         let mut view = pb::HoldingsView {
@@ -531,8 +552,81 @@ impl PortfolioService for PortfolioApi {
             coverage: Some(coverage_msg(&sections)),
             totals_error: error,
         };
-        fit!(accounts, view.encoded_len(), statistics);
+        fit_sections(
+            &mut accounts,
+            view.encoded_len(),
+            super::MAX_RESPONSE_BYTES,
+            |s| {
+                s.rows = Vec::new();
+                s.statistics = None;
+            },
+        );
         view.accounts = accounts;
         Ok(Response::new(view))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn positions(name: &str, rows: usize) -> pb::AccountPositions {
+        let row = pb::PositionRow {
+            symbol: "NHPC".into(),
+            quantity: "10".into(),
+            ..Default::default()
+        };
+        let section = pb::AccountSection {
+            account_id: format!("id-{name}"),
+            account_name: name.into(),
+            mode: "live".into(),
+            has_data: true,
+            ..Default::default()
+        };
+        with_section(
+            section,
+            pb::AccountPositions {
+                rows: vec![row; rows],
+                ..Default::default()
+            },
+        )
+    }
+
+    #[test]
+    fn an_answer_over_the_limit_loses_its_largest_sections_each_saying_why() {
+        let mut sections = vec![
+            positions("small", 1),
+            positions("huge", 1000),
+            positions("big", 300),
+        ];
+        // Room for the small and the big section, and for the huge one once emptied (its error
+        // included), but not for the huge one's rows.
+        let limit = sections[0].encoded_len() + sections[2].encoded_len() + 2000;
+        fit_sections(&mut sections, 0, limit, |s| s.rows = Vec::new());
+        let left_out: Vec<_> = sections
+            .iter()
+            .filter(|s| !s.account_section().has_data)
+            .map(|s| s.account_section().account_name.clone())
+            .collect();
+        assert_eq!(left_out, ["huge"]);
+        let huge = &sections[1];
+        assert!(huge.rows.is_empty());
+        // The shared section and the deprecated fields older clients read say the same.
+        assert_eq!(huge.account_section().into_owned(), {
+            let mut legacy = huge.clone();
+            legacy.section = None;
+            legacy.account_section().into_owned()
+        });
+        let s = huge.account_section();
+        assert_eq!(s.error_reason, pb::HealthReason::BadResponse as i32);
+        assert!(
+            s.error
+                .starts_with("BAD_RESPONSE: this account's section is")
+                && s.error.contains("ask for this account alone"),
+            "{}",
+            s.error
+        );
+        assert_eq!(sections[2].rows.len(), 300);
+        assert!(sections[0].account_section().error.is_empty());
     }
 }

@@ -553,3 +553,138 @@ fn a_reload_says_which_settings_need_a_restart() {
     let o = d.ctl(&pki.admin(), &["status"], "");
     assert!(o.status.success(), "{}", text(&o).1);
 }
+
+/// Book commands tell a script whether the answer is complete: exit 0 when every selected
+/// account's section is fresh, 3 when one failed or is stale, with the book printed either way
+/// (table and JSON) and nothing on stderr. Every section also carries the shared `section`
+/// message, equal to the deprecated copies of its fields that older clients read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn book_commands_exit_3_on_a_partial_answer_and_still_print_it() {
+    use crate::harness::add_sim_account;
+    use roster_tests::sim::{Fault, InstanceSpec, Simulator};
+    const BOOKS: [&[&str]; 5] = [
+        &["funds"],
+        &["positions", "--net"],
+        &["orders"],
+        &["trades"],
+        &["holdings"],
+    ];
+    let names = ["healthy", "failing", "flaky"];
+    let key = |name: &str| format!("{name}-key-0123456789abcdef");
+    let sim = Simulator::start(
+        names
+            .iter()
+            .map(|n| InstanceSpec::demo(*n, key(n)))
+            .collect(),
+    )
+    .await
+    .unwrap();
+    sim.instance(1).set_fault(Fault::Http500);
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start(&pki, state.path(), &DaemonOptions::default());
+    let mut accounts = d.accounts(&pki.admin()).await;
+    for (i, name) in names.iter().enumerate() {
+        add_sim_account(&mut accounts, name, &sim.instance(i).url(), &key(name), &[]).await;
+    }
+    let admin = pki.admin();
+    // Runs a book command; returns its exit code, stdout and stderr.
+    let book = |args: Vec<&'static str>| {
+        let d = &d;
+        let admin = admin.clone();
+        async move {
+            let o = d.ctl_async(&admin, &args, "").await;
+            let (out, err) = text(&o);
+            (o.status.code(), out, err)
+        }
+    };
+    // The JSON document of a book, checked: every section's `section` agrees with the
+    // deprecated fields beside it.
+    let json_book = |args: Vec<&'static str>| {
+        let book = &book;
+        async move {
+            let mut with_json = vec!["-o", "json"];
+            with_json.extend(&args);
+            let (code, out, err) = book(with_json).await;
+            let doc: serde_json::Value = serde_json::from_str(&out)
+                .unwrap_or_else(|e| panic!("{args:?} -o json: {e}: {out}{err}"));
+            for a in doc["accounts"].as_array().unwrap() {
+                for field in [
+                    "accountId",
+                    "accountName",
+                    "fetchedAt",
+                    "stale",
+                    "age",
+                    "mode",
+                    "error",
+                    "errorReason",
+                    "hasData",
+                ] {
+                    assert_eq!(a["section"][field], a[field], "{args:?} {field}: {a}");
+                }
+                assert!(a["section"]["accountId"].is_string(), "no section: {a}");
+            }
+            (code, doc, err)
+        }
+    };
+
+    // Complete: the healthy and the (still healthy) flaky account, fetched now.
+    for args in BOOKS {
+        let mut a = args.to_vec();
+        a.extend(["--account", "healthy", "--account", "flaky", "--refresh"]);
+        let (code, out, err) = book(a.clone()).await;
+        assert_eq!(code, Some(0), "{a:?}: {out}{err}");
+        assert!(out.contains("2 selected, 2 fresh"), "{a:?}: {out}");
+        let (code, doc, err) = json_book(a.clone()).await;
+        assert_eq!(code, Some(0), "{a:?}: {doc}{err}");
+    }
+
+    // Partial: the failing account's section failed. The book is still printed: the healthy
+    // accounts' rows, the failed section marked, and no error line.
+    for args in BOOKS {
+        let (code, out, err) = book(args.to_vec()).await;
+        assert_eq!(code, Some(3), "{args:?}: {out}{err}");
+        assert!(err.is_empty(), "{args:?} printed on stderr: {err}");
+        assert!(
+            out.lines()
+                .any(|l| l.contains("failing") && l.contains("FAILED: HTTP_5XX")),
+            "{args:?}: {out}"
+        );
+        assert!(
+            out.contains("3 selected, 2 fresh, 0 stale, 1 failed"),
+            "{args:?}: {out}"
+        );
+        let (code, doc, err) = json_book(args.to_vec()).await;
+        assert_eq!(code, Some(3), "{args:?}: {doc}{err}");
+        let sections = doc["accounts"].as_array().unwrap();
+        assert_eq!(sections.len(), 3, "{doc}");
+        let failed = sections
+            .iter()
+            .find(|a| a["section"]["accountName"] == "failing")
+            .unwrap();
+        assert_eq!(failed["section"]["errorReason"], "HEALTH_REASON_HTTP_5XX");
+    }
+
+    // Stale: flaky now fails, so its last good snapshot is served, marked stale.
+    sim.instance(2).set_fault(Fault::Http500);
+    for args in BOOKS {
+        let mut a = args.to_vec();
+        a.extend(["--account", "flaky", "--refresh"]);
+        let (code, out, err) = book(a.clone()).await;
+        assert_eq!(code, Some(3), "{a:?}: {out}{err}");
+        assert!(
+            out.contains("stale") && out.contains("HTTP_5XX"),
+            "{a:?}: {out}"
+        );
+        assert!(out.contains("1 selected, 0 fresh, 1 stale"), "{a:?}: {out}");
+        let (code, doc, _) = json_book(a.clone()).await;
+        assert_eq!(code, Some(3), "{a:?}: {doc}");
+        assert_eq!(doc["accounts"][0]["section"]["stale"], true, "{doc}");
+        assert_eq!(doc["accounts"][0]["section"]["hasData"], true, "{doc}");
+    }
+
+    // The healthy account alone is still a complete answer.
+    let (code, out, err) = book(vec!["funds", "--account", "healthy"]).await;
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(d.is_running(), "the daemon died");
+}

@@ -1,0 +1,175 @@
+//! `rosterctl health ...` and `rosterctl watch`: health rows and event lines.
+
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use roster_proto::v1::{AccountHealth, Event, ListHealthResponse};
+
+use super::format::{ago, kind_name, latency, or_dash, reason_name, since, state_name, time};
+use super::table::{Table, kv};
+
+fn health_name(h: &AccountHealth) -> String {
+    if h.account_name.is_empty() {
+        h.account_id.clone()
+    } else {
+        h.account_name.clone()
+    }
+}
+
+pub fn health_list(resp: &ListHealthResponse, now: SystemTime) -> String {
+    let mut t = Table::new(&["NAME", "STATE", "REASON", ">LATENCY", "LAST OK", "FOR"]);
+    for h in &resp.accounts {
+        t.row(vec![
+            health_name(h),
+            state_name(h.state),
+            reason_name(h.reason),
+            latency(h.latency.as_ref()),
+            ago(h.last_success_time.as_ref(), now),
+            since(h.state_since.as_ref(), now),
+        ]);
+    }
+    let mut out = if t.is_empty() {
+        String::new()
+    } else {
+        t.render()
+    };
+    // Counts in a fixed, meaningful order; unknown keys after, so nothing the server sends is lost.
+    let order = ["UP", "DEGRADED", "DOWN", "UNKNOWN", "DISABLED"];
+    let mut parts: Vec<String> = order
+        .iter()
+        .filter_map(|k| {
+            resp.counts
+                .get(*k)
+                .map(|n| format!("{n} {}", k.to_lowercase()))
+        })
+        .collect();
+    let mut rest: Vec<_> = resp
+        .counts
+        .iter()
+        .filter(|(k, _)| !order.contains(&k.as_str()))
+        .collect();
+    rest.sort();
+    parts.extend(
+        rest.into_iter()
+            .map(|(k, n)| format!("{n} {}", k.to_lowercase())),
+    );
+    let n = resp.accounts.len();
+    let _ = write!(out, "{n} account{}", if n == 1 { "" } else { "s" });
+    if !parts.is_empty() {
+        let _ = write!(out, ": {}", parts.join(", "));
+    }
+    out.push('\n');
+    out
+}
+
+pub fn health(h: &AccountHealth, now: SystemTime) -> String {
+    kv(&[
+        ("account", health_name(h)),
+        ("id", h.account_id.clone()),
+        ("state", state_name(h.state)),
+        ("reason", reason_name(h.reason)),
+        ("message", or_dash(&h.message)),
+        ("in state for", since(h.state_since.as_ref(), now)),
+        ("latency", latency(h.latency.as_ref())),
+        ("last check", ago(h.last_check_time.as_ref(), now)),
+        ("last ok", ago(h.last_success_time.as_ref(), now)),
+        ("failures in a row", h.consecutive_failures.to_string()),
+        ("successes in a row", h.consecutive_successes.to_string()),
+        ("broker", or_dash(&h.broker)),
+        ("mode", or_dash(&h.mode)),
+        ("next check", time(h.next_check_time.as_ref())),
+    ])
+}
+
+/// One line per event: `TIME #SEQ KIND account: PREV -> STATE (REASON) message`.
+pub fn event_line(e: &Event) -> String {
+    let who = if e.account_name.is_empty() {
+        or_dash(&e.account_id)
+    } else {
+        e.account_name.clone()
+    };
+    let mut s = format!(
+        "{} #{} {} {who}",
+        time(e.time.as_ref()),
+        e.sequence,
+        kind_name(e.kind)
+    );
+    if e.state != 0 {
+        if e.previous_state != 0 {
+            let _ = write!(
+                s,
+                ": {} -> {}",
+                state_name(e.previous_state),
+                state_name(e.state)
+            );
+        } else {
+            let _ = write!(s, ": {}", state_name(e.state));
+        }
+        if e.reason != 0 {
+            let _ = write!(s, " ({})", reason_name(e.reason));
+        }
+    }
+    if !e.message.is_empty() {
+        let _ = write!(s, " {}", e.message.replace(['\n', '\r'], " "));
+    }
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use roster_proto::pbjson_types::Duration as PbDuration;
+    use roster_proto::v1::{EventKind, HealthReason, HealthState};
+
+    use super::*;
+    use crate::output::ts;
+
+    #[test]
+    fn health_list_rows_and_counts() {
+        let now = UNIX_EPOCH + Duration::from_secs(10_000);
+        let h = AccountHealth {
+            account_name: "acc1".into(),
+            state: HealthState::Down as i32,
+            reason: HealthReason::Timeout as i32,
+            latency: Some(PbDuration {
+                seconds: 0,
+                nanos: 5_000_000,
+            }),
+            last_success_time: Some(ts(9_988)),
+            state_since: Some(ts(9_700)),
+            ..Default::default()
+        };
+        let mut resp = ListHealthResponse {
+            accounts: vec![h],
+            ..Default::default()
+        };
+        resp.counts.insert("DOWN".into(), 1);
+        resp.counts.insert("UP".into(), 0);
+        let out = health_list(&resp, now);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "NAME  STATE  REASON   LATENCY  LAST OK  FOR");
+        assert_eq!(lines[1], "acc1  DOWN   TIMEOUT      5ms  12s ago  5m");
+        assert_eq!(lines[2], "1 account: 0 up, 1 down");
+    }
+
+    #[test]
+    fn events_are_one_line_each() {
+        let e = Event {
+            sequence: 7,
+            time: Some(ts(0)),
+            kind: EventKind::HealthChanged as i32,
+            account_name: "acc1".into(),
+            previous_state: HealthState::Up as i32,
+            state: HealthState::Degraded as i32,
+            reason: HealthReason::Timeout as i32,
+            message: "no answer in 5s".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            event_line(&e),
+            "1970-01-01T00:00:00Z #7 HEALTH_CHANGED acc1: UP -> DEGRADED (TIMEOUT) no answer in 5s\n"
+        );
+    }
+}
