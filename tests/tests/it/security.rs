@@ -368,10 +368,12 @@ async fn sighup_revokes_a_certificate_on_live_connections_and_refuses_a_bad_conf
         }
     }
     let s = refused.expect("revoked within 5 s of SIGHUP");
+    // The reload closes the revoked certificate's connections: a call in flight at that moment
+    // sees its stream cancelled, a later one a closed connection or a refusal.
     assert!(
         matches!(
             s.code(),
-            Code::Unauthenticated | Code::Unavailable | Code::Unknown
+            Code::Unauthenticated | Code::Unavailable | Code::Unknown | Code::Cancelled
         ),
         "{s:?}"
     );
