@@ -178,6 +178,12 @@ pub struct MonitorConfig {
     /// attempts in 24 h, and 30 min keeps a forgotten bad key under 50 attempts a day.
     #[serde(with = "humantime_serde")]
     pub auth_backoff_max: Duration,
+    /// Scheduled checks of DOWN accounts whose key was refused (AUTH_REJECTED), per upstream host
+    /// per day, shared by every such account on that host and spread evenly (24: one an hour).
+    /// OpenAlgo can ban our IP after 100 invalid-key requests a day (fewer if configured so),
+    /// which cuts every account behind it; a key's first refusals and forced checks count too.
+    /// 0: such accounts are checked only by `rosterctl health check NAME`. At most 86400.
+    pub max_refused_key_checks_per_host_per_day: u32,
     /// Routine check results are written to the store at most this often (transitions at once).
     #[serde(with = "humantime_serde")]
     pub flush_interval: Duration,
@@ -194,6 +200,7 @@ impl Default for MonitorConfig {
             funds_probe_every: 1,
             down_backoff_max: Duration::from_secs(300),
             auth_backoff_max: Duration::from_secs(1800),
+            max_refused_key_checks_per_host_per_day: 24,
             flush_interval: Duration::from_secs(1),
         }
     }
@@ -378,6 +385,9 @@ impl Config {
             return bad(
                 "monitor.down_backoff_max and auth_backoff_max must be at least monitor.interval",
             );
+        }
+        if m.max_refused_key_checks_per_host_per_day > 86_400 {
+            return bad("monitor.max_refused_key_checks_per_host_per_day must be at most 86400");
         }
         if m.flush_interval < Duration::from_millis(10)
             || m.flush_interval > Duration::from_secs(60)

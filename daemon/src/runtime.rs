@@ -273,11 +273,14 @@ pub async fn start(
         &supervisor,
         config.upstream.request_timeout,
         {
+            use crate::portfolio::Standing;
             let monitor = monitor.clone();
             Arc::new(move |id: &str| {
-                monitor
-                    .health(id)
-                    .is_some_and(|h| h.state == crate::store::HealthState::Up)
+                monitor.view(|v| match v.get(id) {
+                    Some(h) if h.state == crate::store::HealthState::Up => Standing::Up,
+                    Some(h) if crate::monitor::state::key_refused(h) => Standing::KeyRefused,
+                    _ => Standing::Other,
+                })
             })
         },
     );

@@ -702,6 +702,50 @@ async fn blackhole_and_trickle_helpers() {
     drop(bh);
 }
 
+#[tokio::test]
+async fn trader_fields_render_only_when_set_in_live_mode_and_always_in_the_sandbox() {
+    for (style, price, qty) in [
+        (NumberStyle::Strings, json!("1180.10"), json!("1")),
+        (NumberStyle::Mixed, json!(1180.1), json!(1)),
+        (NumberStyle::Floats, json!(1180.1), json!(1.0)),
+    ] {
+        let mut spec = spec(style, Mode::Live);
+        spec.orders[0].average_price = "1180.10".into();
+        spec.orders[0].filled_quantity = "1".into();
+        spec.orders[1].rejection_reason = "RMS: blocked".into();
+        spec.trades[0].tradeid = "T-1".into();
+        spec.positions[2].realized_pnl = "1.00".into();
+        let (_sim, h) = one(spec).await;
+        let o = post(&h, "orderbook").await.json();
+        let rows = &o["data"]["orders"];
+        assert_eq!(rows[0]["average_price"], price, "{style:?}");
+        assert_eq!(rows[0]["filled_quantity"], qty, "{style:?}");
+        // Not set: not sent (the documented shape has none of them).
+        assert!(rows[0].get("pending_quantity").is_none(), "{style:?}");
+        assert!(rows[0].get("rejection_reason").is_none(), "{style:?}");
+        assert_eq!(rows[1]["rejection_reason"], "RMS: blocked");
+        assert!(rows[1].get("average_price").is_none());
+        let t = post(&h, "tradebook").await.json();
+        assert_eq!(t["data"][0]["tradeid"], "T-1");
+        assert!(t["data"][1].get("tradeid").is_none());
+        let p = post(&h, "positionbook").await.json();
+        assert!(p["data"][2].get("realized_pnl").is_some());
+        assert!(p["data"][2].get("unrealized_pnl").is_none());
+        assert!(p["data"][0].get("realized_pnl").is_none());
+    }
+    // The sandbox always sends them; set values win over the derived ones.
+    let mut sandbox = spec(NumberStyle::Mixed, Mode::Analyze);
+    sandbox.trades[0].tradeid = "T-1".into();
+    sandbox.orders[1].rejection_reason = "RMS: blocked".into();
+    let (_sim, h) = one(sandbox).await;
+    let o = post(&h, "orderbook").await.json();
+    assert_eq!(o["data"]["orders"][1]["rejection_reason"], "RMS: blocked");
+    assert_eq!(o["data"]["orders"][0]["rejection_reason"], "");
+    let t = post(&h, "tradebook").await.json();
+    assert_eq!(t["data"][0]["tradeid"], "T-1");
+    assert_eq!(t["data"][1]["tradeid"], "T250408001086129002");
+}
+
 // ---- Config, lifecycle, scale ----
 
 #[tokio::test]

@@ -68,6 +68,11 @@ fn dec(d: Decimal) -> String {
     d.normalize().to_string()
 }
 
+/// A value only some upstreams send: empty when this one did not (never "0").
+fn opt_dec(d: Option<Decimal>) -> String {
+    d.map(dec).unwrap_or_default()
+}
+
 /// What one account's section says about itself, built once per section and set on its message
 /// (with the deprecated copies older clients read) by [`with_section`].
 fn section_msg<T: Book>(s: &Section<T>) -> pb::AccountSection {
@@ -106,7 +111,7 @@ fn funds_msg(f: &FundsSum) -> Result<pb::Funds, Overflow> {
         m2m_realized: dec(f.m2m_realized),
         m2m_unrealized: dec(f.m2m_unrealized),
         utilised_debits: dec(f.utilised_debits),
-        cash: dec(f.cash()?),
+        cash: dec(f.cash()),
         m2m_pnl: dec(f.m2m_pnl()?),
     })
 }
@@ -306,6 +311,8 @@ impl PortfolioService for PortfolioApi {
                         average_price: dec(r.average_price),
                         ltp: dec(r.ltp),
                         pnl: dec(r.pnl),
+                        realized_pnl: opt_dec(r.realized_pnl),
+                        unrealized_pnl: opt_dec(r.unrealized_pnl),
                     })
                     .collect();
                 with_section(
@@ -384,6 +391,10 @@ impl PortfolioService for PortfolioApi {
                             status: o.status.clone(),
                             time,
                             raw_timestamp,
+                            average_price: opt_dec(o.average_price),
+                            filled_quantity: opt_dec(o.filled_quantity),
+                            pending_quantity: opt_dec(o.pending_quantity),
+                            rejection_reason: o.rejection_reason.clone(),
                         }
                     })
                     .collect();
@@ -452,6 +463,7 @@ impl PortfolioService for PortfolioApi {
                             product: t.product.clone(),
                             time,
                             raw_timestamp,
+                            trade_id: t.trade_id.clone(),
                         }
                     })
                     .collect();
@@ -532,6 +544,9 @@ impl PortfolioService for PortfolioApi {
                         quantity: dec(h.quantity),
                         pnl: dec(h.pnl),
                         pnl_percent: dec(h.pnl_percent),
+                        average_price: opt_dec(h.average_price),
+                        ltp: opt_dec(h.ltp),
+                        current_value: opt_dec(h.current_value),
                     })
                     .collect();
                 let stats = s.data.as_ref().map(|d| holding_stats_msg(&d.statistics));

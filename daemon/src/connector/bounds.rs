@@ -48,6 +48,11 @@ fn check(field: impl FnOnce() -> String, value: Decimal) -> Result<(), OutOfBoun
     Ok(())
 }
 
+/// An optional value as the bound sees it: unset is within any bound.
+fn unset_is_zero(value: Option<Decimal>) -> Decimal {
+    value.unwrap_or(Decimal::ZERO)
+}
+
 fn rows<T, const N: usize>(
     list: &str,
     rows: &[T],
@@ -101,6 +106,8 @@ impl Bounded for Positions {
                 ("average_price", p.average_price),
                 ("ltp", p.ltp),
                 ("pnl", p.pnl),
+                ("realized_pnl", unset_is_zero(p.realized_pnl)),
+                ("unrealized_pnl", unset_is_zero(p.unrealized_pnl)),
             ]
         })
     }
@@ -113,6 +120,9 @@ impl Bounded for OrderBook {
                 ("quantity", o.quantity),
                 ("price", o.price),
                 ("trigger_price", o.trigger_price),
+                ("average_price", unset_is_zero(o.average_price)),
+                ("filled_quantity", unset_is_zero(o.filled_quantity)),
+                ("pending_quantity", unset_is_zero(o.pending_quantity)),
             ]
         })
     }
@@ -159,6 +169,9 @@ impl Bounded for Holdings {
                 ("quantity", h.quantity),
                 ("pnl", h.pnl),
                 ("pnlpercent", h.pnl_percent),
+                ("average_price", unset_is_zero(h.average_price)),
+                ("ltp", unset_is_zero(h.ltp)),
+                ("current_value", unset_is_zero(h.current_value)),
             ]
         })
     }
@@ -180,6 +193,7 @@ mod tests {
             average_price: Decimal::ONE,
             ltp: Decimal::ONE,
             pnl,
+            ..Position::default()
         };
         let ok = Positions {
             rows: vec![row(MAX_MAGNITUDE), row(-MAX_MAGNITUDE)],

@@ -113,12 +113,14 @@ pub fn decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
     d.deserialize_any(DecimalVisitor)
 }
 
-/// Like [`decimal`] but keeps "absent" (missing or null) distinguishable, for fields that have a
-/// fallback spelling (`trade_value` / `tradevalue`).
+/// Like [`decimal`] but keeps "absent" (missing, null or an empty string) distinguishable, for
+/// fields that have a fallback spelling (`trade_value` / `tradevalue`) and for fields only some
+/// plugins send, where "not sent" must stay unset rather than read as zero.
 pub fn opt_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
     let v = Option::<Value>::deserialize(d)?;
     match v {
         None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
         Some(v) => decimal(v).map(Some).map_err(de::Error::custom),
     }
 }
@@ -577,6 +579,13 @@ struct PositionRow {
     ltp: Decimal,
     #[serde(default, deserialize_with = "decimal")]
     pnl: Decimal,
+    /// flattrade's split; the sandbox spells the realized part `today_realized_pnl`.
+    #[serde(default, deserialize_with = "opt_decimal")]
+    realized_pnl: Option<Decimal>,
+    #[serde(default, deserialize_with = "opt_decimal")]
+    today_realized_pnl: Option<Decimal>,
+    #[serde(default, deserialize_with = "opt_decimal")]
+    unrealized_pnl: Option<Decimal>,
 }
 
 impl FromEnvelope for Positions {
@@ -594,6 +603,8 @@ impl FromEnvelope for Positions {
                 average_price: r.average_price,
                 ltp: r.ltp,
                 pnl: r.pnl,
+                realized_pnl: r.realized_pnl.or(r.today_realized_pnl),
+                unrealized_pnl: r.unrealized_pnl,
             })
             .collect();
         bounded(Positions { rows, mode }, limits)
@@ -628,6 +639,14 @@ struct OrderRow {
     trigger_price: Decimal,
     #[serde(default, deserialize_with = "string")]
     timestamp: String,
+    #[serde(default, deserialize_with = "opt_decimal")]
+    average_price: Option<Decimal>,
+    #[serde(default, deserialize_with = "opt_decimal")]
+    filled_quantity: Option<Decimal>,
+    #[serde(default, deserialize_with = "opt_decimal")]
+    pending_quantity: Option<Decimal>,
+    #[serde(default, deserialize_with = "string")]
+    rejection_reason: String,
 }
 
 #[derive(Deserialize)]
@@ -678,6 +697,12 @@ impl FromEnvelope for OrderBook {
                 price: r.price,
                 trigger_price: r.trigger_price,
                 timestamp: r.timestamp,
+                average_price: r.average_price,
+                filled_quantity: r.filled_quantity,
+                pending_quantity: r.pending_quantity,
+                // Free broker text shown in listings: one line, and no longer than an error
+                // detail (kept whole for the key scrub, as error text is).
+                rejection_reason: raw_detail(&r.rejection_reason),
             })
             .collect();
         let statistics = d
@@ -728,6 +753,8 @@ struct TradeRow {
     /// Angel's pass-through fill time, used only when `timestamp` is empty.
     #[serde(default, deserialize_with = "string")]
     filltime: String,
+    #[serde(default, deserialize_with = "string")]
+    tradeid: String,
 }
 
 impl FromEnvelope for TradeBook {
@@ -747,6 +774,7 @@ impl FromEnvelope for TradeBook {
                 average_price: r.average_price,
                 trade_value: r.trade_value.or(r.tradevalue).unwrap_or(Decimal::ZERO),
                 timestamp: first_non_empty(r.timestamp, r.filltime),
+                trade_id: r.tradeid,
             })
             .collect();
         bounded(TradeBook { trades, mode }, limits)
@@ -767,6 +795,12 @@ struct HoldingRow {
     pnl: Decimal,
     #[serde(default, deserialize_with = "decimal")]
     pnlpercent: Decimal,
+    #[serde(default, deserialize_with = "opt_decimal")]
+    average_price: Option<Decimal>,
+    #[serde(default, deserialize_with = "opt_decimal")]
+    ltp: Option<Decimal>,
+    #[serde(default, deserialize_with = "opt_decimal")]
+    current_value: Option<Decimal>,
 }
 
 #[derive(Deserialize)]
@@ -804,6 +838,9 @@ impl FromEnvelope for Holdings {
                 quantity: r.quantity,
                 pnl: r.pnl,
                 pnl_percent: r.pnlpercent,
+                average_price: r.average_price,
+                ltp: r.ltp,
+                current_value: r.current_value,
             })
             .collect();
         let statistics = d

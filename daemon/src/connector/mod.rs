@@ -17,7 +17,9 @@
 //! fields decode as zero: OpenAlgo plugins omit fields they cannot compute and the service layer
 //! never uses `null` to mean anything else. The one documented exception is funds with empty
 //! `data`, which is the upstream's way of saying the broker session died
-//! ([`FailureReason::SessionExpired`]).
+//! ([`FailureReason::SessionExpired`]). Fields only some plugins send (an order's fill price, a
+//! trade's id, a holding's buy price, a position's realized/unrealized split) are `Option`s
+//! instead: absent is "not sent", which a trader must not read as zero.
 
 pub mod bounds;
 pub mod classify;
@@ -86,7 +88,7 @@ pub struct Funds {
 
 /// One `positionbook` row. A positive quantity is long, negative short; a `0` row is a position
 /// closed today that still carries the day's P&L, so it is kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
     pub symbol: String,
     pub exchange: String,
@@ -95,6 +97,13 @@ pub struct Position {
     pub average_price: Decimal,
     pub ltp: Decimal,
     pub pnl: Decimal,
+    /// The realized part of `pnl` (`realized_pnl`, flattrade; the sandbox's
+    /// `today_realized_pnl`). `None` when the plugin does not split P&L, as most do not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realized_pnl: Option<Decimal>,
+    /// The unrealized part of `pnl` (`unrealized_pnl`, flattrade and the sandbox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unrealized_pnl: Option<Decimal>,
 }
 
 /// `POST /api/v1/positionbook`.
@@ -107,7 +116,7 @@ pub struct Positions {
 /// One `orderbook` row (`orderid`, `pricetype`, `order_status` upstream). `status` is the
 /// upstream's lowercase string (`complete`, `open`, `rejected`, `cancelled`, `trigger pending`,
 /// ...); `timestamp` is kept raw because its format differs per broker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     pub order_id: String,
     pub symbol: String,
@@ -120,6 +129,18 @@ pub struct Order {
     pub price: Decimal,
     pub trigger_price: Decimal,
     pub timestamp: String,
+    /// The fill price; `None` when the plugin does not send it. The fields below are optional
+    /// for the same reason: the sandbox and some plugins send them, the docs' shape does not,
+    /// and "not sent" must not read as "filled at 0".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average_price: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filled_quantity: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_quantity: Option<Decimal>,
+    /// The broker's reason for a rejection, on one line; empty when none was sent.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rejection_reason: String,
 }
 
 /// The orderbook's `statistics`. Upstream sends counts as ints (current code) or floats like
@@ -145,7 +166,7 @@ pub struct OrderBook {
 
 /// One `tradebook` row (a fill; one order may have several). `trade_value` comes from
 /// `trade_value`, else Angel's pass-through `tradevalue`, else zero (never computed by us).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trade {
     pub order_id: String,
     pub symbol: String,
@@ -156,6 +177,10 @@ pub struct Trade {
     pub average_price: Decimal,
     pub trade_value: Decimal,
     pub timestamp: String,
+    /// The fill's own id (`tradeid`; the sandbox sends it, the docs' shape does not): what tells
+    /// two partial fills of one order apart. Empty when not sent.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub trade_id: String,
 }
 
 /// `POST /api/v1/tradebook`.
@@ -166,7 +191,7 @@ pub struct TradeBook {
 }
 
 /// One `holdings` row (`pnlpercent` upstream).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holding {
     pub symbol: String,
     pub exchange: String,
@@ -174,6 +199,14 @@ pub struct Holding {
     pub quantity: Decimal,
     pub pnl: Decimal,
     pub pnl_percent: Decimal,
+    /// The buy price (zerodha and 12 other plugins, and the sandbox, send it); `None` when not
+    /// sent. `ltp` and `current_value` only come from the sandbox today.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average_price: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ltp: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_value: Option<Decimal>,
 }
 
 /// The holdings' `statistics` (`totalholdingvalue`, `totalinvvalue`, `totalprofitandloss`,

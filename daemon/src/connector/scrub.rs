@@ -58,6 +58,7 @@ impl Scrub for Order {
             &mut self.product,
             &mut self.status,
             &mut self.timestamp,
+            &mut self.rejection_reason,
         ] {
             scrub_str(s, secret);
         }
@@ -73,6 +74,7 @@ impl Scrub for Trade {
             &mut self.action,
             &mut self.product,
             &mut self.timestamp,
+            &mut self.trade_id,
         ] {
             scrub_str(s, secret);
         }

@@ -94,6 +94,7 @@ impl Settings {
                 funds_probe_every: config.funds_probe_every,
                 down_backoff_max: config.down_backoff_max,
                 auth_backoff_max: config.auth_backoff_max,
+                refused_key_checks_per_host_per_day: config.max_refused_key_checks_per_host_per_day,
             },
             timeout: config.timeout,
             flush_interval: config.flush_interval,
@@ -119,6 +120,9 @@ pub(crate) struct Shared {
     flush_now: Notify,
     permits: Semaphore,
     tasks: Mutex<IdMap<TaskRef>>,
+    /// Checks that carry a refused key, rationed per upstream host (lock order: after `health`,
+    /// before `pending`).
+    refused_keys: Mutex<state::RefusedKeyBudget>,
     shutdown: ShutdownSignal,
     /// Flush rounds completed (each one a pass through the store); the watchdog pings only while
     /// this moves, so a wedged monitor gets the daemon restarted.
@@ -203,6 +207,7 @@ impl MonitorHandle {
             flush_now: Notify::new(),
             permits: Semaphore::new(config.concurrency),
             tasks: Mutex::new(IdMap::default()),
+            refused_keys: Mutex::new(state::RefusedKeyBudget::default()),
             shutdown: supervisor.signal(),
             flush_rounds: std::sync::atomic::AtomicU64::new(0),
         });
@@ -350,9 +355,21 @@ impl MonitorHandle {
         }
     }
 
-    /// A connection test (not a health check: nothing is recorded), bounded by the check timeout.
+    /// A connection test (not a health check: nothing is recorded but a refused key, which
+    /// counts against its host's ration like any refused request), bounded by the check timeout.
     pub async fn test_connection(&self, up: &Upstream) -> TestReport {
-        check::test(&*self.shared.connector, up, self.shared.settings().timeout).await
+        let settings = self.shared.settings();
+        let report = check::test(&*self.shared.connector, up, settings.timeout).await;
+        if report.reason == Some(crate::connector::FailureReason::AuthRejected)
+            && let Some(host) = up.base().map(|b| Arc::<str>::from(b.host()))
+        {
+            lock(&self.shared.refused_keys).note(
+                &host,
+                crate::store::now_millis(),
+                settings.policy.refused_key_spacing(),
+            );
+        }
+        report
     }
 
     /// Starts a WatchEvents stream (see [`watch`]).

@@ -9,9 +9,9 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tracing::{info, warn};
 
-use super::state::{self, Outcome, Transition};
+use super::state::{self, Outcome, Policy, Transition};
 use super::{Cmd, Entry, Shared, TaskRef, check, lock};
-use crate::connector::Upstream;
+use crate::connector::{FailureReason, Upstream};
 use crate::store::{
     AccountRecord, EventKind, EventRecord, HealthRecord, HealthState, UnixMillis, now_millis,
 };
@@ -159,7 +159,10 @@ fn apply_account(shared: &Arc<Shared>, record: &Arc<AccountRecord>) {
         shared.clone(),
         id.clone(),
         record.clone(),
-        upstream,
+        Target {
+            upstream,
+            new: new_target,
+        },
         generation,
         rx,
     ));
@@ -206,24 +209,41 @@ fn instant_at(due: UnixMillis, now: UnixMillis) -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_millis(wait)
 }
 
+/// Where a task checks: the upstream, and whether its host or key is new (the operator's fix).
+struct Target {
+    upstream: Upstream,
+    /// The first check of a new host or key is not rationed as a refused key: the refusal was
+    /// the old key's.
+    new: bool,
+}
+
 async fn account_task(
     shared: Arc<Shared>,
     id: Arc<str>,
     record: Arc<AccountRecord>,
-    upstream: Upstream,
+    target: Target,
     generation: u64,
     mut cmds: mpsc::Receiver<Cmd>,
 ) {
+    let Target {
+        upstream,
+        new: mut new_target,
+    } = target;
+    // The ration of refused keys is per host (see `state::RefusedKeyBudget`).
+    let host: Option<Arc<str>> = upstream.base().map(|b| Arc::from(b.host()));
     let p = shared.settings().policy;
     let mut offset = state::offset_ms(&id, p.interval);
     let now = now_millis();
     // Next slot, unless a stored backoff says later (a restart must not undo a 403 backoff);
-    // a stored time beyond the longest backoff is not trusted (clock jumps).
+    // a stored time beyond the longest wait is not trusted (clock jumps).
     let stored_due = shared
         .health_read()
         .get(&id)
         .map_or(0, |e| e.rec.next_check);
-    let longest = i64::try_from(p.auth_backoff_max.as_millis()).unwrap_or(i64::MAX);
+    let longest = p
+        .auth_backoff_max
+        .max(p.refused_key_spacing().unwrap_or_default());
+    let longest = i64::try_from(longest.as_millis()).unwrap_or(i64::MAX);
     let mut due = state::next_slot(now, p.interval, offset).max(stored_due.min(now + longest));
     let mut known = (record.broker.clone(), record.mode.clone());
     loop {
@@ -245,11 +265,21 @@ async fn account_task(
                 .scheduler_lag_seconds
                 .observe(Duration::from_millis(lag_ms).as_secs_f64());
         }
-        let probe = forced
-            || shared
-                .health_read()
-                .get(&id)
-                .is_some_and(|e| state::probe_due(&e.rec, &p));
+        let (probe_due, rationed) = shared.health_read().get(&id).map_or((false, false), |e| {
+            (state::probe_due(&e.rec, &p), state::rationed(&e.rec))
+        });
+        if rationed && !forced && !new_target {
+            match wait_for_ration(&shared, &id, host.as_ref(), generation, &p, offset) {
+                Ration::Go => {}
+                Ration::Later(at) => {
+                    due = at;
+                    continue;
+                }
+                Ration::Gone => return,
+            }
+        }
+        new_target = false;
+        let probe = forced || probe_due;
         let (outcome, latency) = {
             let Ok(_permit) = shared.permits.acquire().await else {
                 return;
@@ -264,7 +294,7 @@ async fn account_task(
             want_copy: forced,
         };
         let Some((next, snapshot, learned)) =
-            record_result(&shared, &id, &record.name, result, &known)
+            record_result(&shared, &id, host.as_ref(), &record.name, result, &known)
         else {
             // Replaced or stopped meanwhile: this task's results no longer count.
             return;
@@ -286,6 +316,49 @@ async fn account_task(
     }
 }
 
+/// Whether a rationed check may go now.
+enum Ration {
+    Go,
+    /// Not before this time (the account's next slot after its host's ration frees up).
+    Later(UnixMillis),
+    /// Replaced or stopped meanwhile.
+    Gone,
+}
+
+/// Takes the host's slot for a scheduled check of a refused key, or moves the account's next
+/// check to when one frees up (stored, so `health get` shows when it will be).
+fn wait_for_ration(
+    shared: &Shared,
+    id: &Arc<str>,
+    host: Option<&Arc<str>>,
+    generation: u64,
+    p: &Policy,
+    offset: i64,
+) -> Ration {
+    // No host: the URL cannot be called, so the check fails without reaching anyone.
+    let Some(host) = host else {
+        return Ration::Go;
+    };
+    let now = now_millis();
+    let mut map = shared.health_write();
+    let Some(entry) = map.get_mut(id).filter(|e| e.generation == generation) else {
+        return Ration::Gone;
+    };
+    let free = match lock(&shared.refused_keys).take(host, now, p.refused_key_spacing()) {
+        Ok(()) => return Ration::Go,
+        Err(free) => free,
+    };
+    // A budget of 0 never frees up: look again after the longest backoff (a reload may raise it).
+    let longest = i64::try_from(p.auth_backoff_max.as_millis()).unwrap_or(i64::MAX);
+    let until = free.unwrap_or_else(|| now.saturating_add(longest));
+    let due = state::next_slot(until.saturating_sub(1), p.interval, offset);
+    if entry.rec.next_check != due {
+        entry.rec.next_check = due;
+        lock(&shared.pending).dirty.insert(id.clone());
+    }
+    Ration::Later(due)
+}
+
 type Recorded = (UnixMillis, Option<HealthRecord>, Option<(String, String)>);
 
 /// One finished check, as the task hands it to [`record_result`].
@@ -304,6 +377,7 @@ struct Checked {
 fn record_result(
     shared: &Shared,
     id: &Arc<str>,
+    host: Option<&Arc<str>>,
     name: &str,
     c: Checked,
     known: &(String, String),
@@ -312,6 +386,17 @@ fn record_result(
     let mut map = shared.health_write();
     let entry = map.get_mut(id).filter(|e| e.generation == c.generation)?;
     let policy = shared.settings().policy;
+    let refused = matches!(
+        c.outcome,
+        Outcome::Failed {
+            reason: FailureReason::AuthRejected,
+            ..
+        }
+    );
+    if refused && let Some(host) = host {
+        // Every refused request counts upstream, rationed or not.
+        lock(&shared.refused_keys).note(host, now, policy.refused_key_spacing());
+    }
     let t = state::apply(&mut entry.rec, c.outcome, &policy, now, c.latency);
     entry.rec.next_check = state::next_due(&entry.rec, &policy, now, c.offset);
     let mut pending = lock(&shared.pending);

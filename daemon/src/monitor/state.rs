@@ -1,7 +1,10 @@
 //! The pure parts of health monitoring: the per-account state machine, the stable offset of each
-//! account inside the interval, and the backoff of DOWN accounts. No I/O, no clocks: every
-//! function takes `now`, so the unit tests below pin the semantics of ARCHITECTURE.md exactly.
+//! account inside the interval, the backoff of DOWN accounts and the per-host ration of checks
+//! that carry a refused key. No I/O, no clocks: every function takes `now`, so the unit tests
+//! below pin the semantics of ARCHITECTURE.md exactly.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::connector::FailureReason;
@@ -16,7 +19,20 @@ pub struct Policy {
     pub funds_probe_every: u32,
     pub down_backoff_max: Duration,
     pub auth_backoff_max: Duration,
+    /// Scheduled checks of refused keys per upstream host per day (see [`RefusedKeyBudget`]).
+    pub refused_key_checks_per_host_per_day: u32,
 }
+
+impl Policy {
+    /// The time between two scheduled checks that carry a refused key to one host; `None` when
+    /// such keys are never checked on schedule (only `health check` asks).
+    pub fn refused_key_spacing(&self) -> Option<Duration> {
+        (self.refused_key_checks_per_host_per_day > 0)
+            .then(|| DAY / self.refused_key_checks_per_host_per_day)
+    }
+}
+
+const DAY: Duration = Duration::from_secs(86_400);
 
 /// What one check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +156,87 @@ fn learn(h: &mut HealthRecord, broker: Option<String>, mode: Option<String>) {
     }
 }
 
+/// Whether the upstream refused this account's key (AUTH_REJECTED) at its last check: its books
+/// are then not fetched (every request with that key counts towards OpenAlgo's IP ban).
+pub fn key_refused(h: &HealthRecord) -> bool {
+    h.reason == Some(FailureReason::AuthRejected)
+        && h.consecutive_failures > 0
+        && matches!(h.state, HealthState::Degraded | HealthState::Down)
+}
+
+/// Whether this account's scheduled checks are rationed by its host's [`RefusedKeyBudget`]: its
+/// key was refused `failures_before_down` times in a row (DOWN), so the refusal is no blip.
+pub fn rationed(h: &HealthRecord) -> bool {
+    key_refused(h) && h.state == HealthState::Down
+}
+
+/// Above this many hosts, those whose ration has run out are forgotten.
+const BUDGET_HOSTS_SOFT_CAP: usize = 4096;
+
+/// The ration of requests that carry a refused key, per upstream host.
+///
+/// OpenAlgo can ban a client IP after `security_api_threshold` (default 100) invalid-key requests
+/// in 24 hours, and the ban cuts every account behind that instance, good keys included. Each
+/// account's own backoff is not enough: ten dead keys on one host backing off to 30 minutes make
+/// 480 requests a day. So the scheduled checks of rationed accounts ([`rationed`]) share one
+/// budget per host: at most one per `day / max_refused_key_checks_per_host_per_day`, and every
+/// other refused request to that host (a key's first refusals, a forced check, a connection
+/// test) pushes the next one a whole spacing later. With the default of 24 a host sees one
+/// refused key an hour however many dead keys it has; `rosterctl health check NAME` checks at
+/// once after the key is fixed or the session re-established.
+///
+/// Hosts, not origins: two instances on one machine behind one address count together, which is
+/// the safe side of an IP ban.
+#[derive(Debug, Default)]
+pub struct RefusedKeyBudget {
+    /// Host -> when its next rationed check may go.
+    next_free: HashMap<Arc<str>, UnixMillis>,
+}
+
+impl RefusedKeyBudget {
+    /// Takes the host's slot for one rationed check at `now`, or says when the next slot is free
+    /// (`None`: never, the budget is 0).
+    pub fn take(
+        &mut self,
+        host: &Arc<str>,
+        now: UnixMillis,
+        spacing: Option<Duration>,
+    ) -> Result<(), Option<UnixMillis>> {
+        let spacing = spacing.ok_or(None)?;
+        if let Some(&free) = self.next_free.get(host)
+            && now < free
+        {
+            return Err(Some(free));
+        }
+        self.next_free
+            .insert(host.clone(), now.saturating_add(millis(spacing)));
+        self.forget_spent(now);
+        Ok(())
+    }
+
+    /// A request with a refused key reached `host` at `now`: the next rationed check there waits
+    /// a whole spacing from it.
+    pub fn note(&mut self, host: &Arc<str>, now: UnixMillis, spacing: Option<Duration>) {
+        let Some(spacing) = spacing else {
+            return;
+        };
+        let at = now.saturating_add(millis(spacing));
+        let free = self.next_free.entry(host.clone()).or_insert(at);
+        *free = (*free).max(at);
+        self.forget_spent(now);
+    }
+
+    fn forget_spent(&mut self, now: UnixMillis) {
+        if self.next_free.len() > BUDGET_HOSTS_SOFT_CAP {
+            self.next_free.retain(|_, free| *free > now);
+        }
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Moves `h` to `to` outside a check (enable/disable). Returns the transition if it is one.
 pub fn force(h: &mut HealthRecord, to: HealthState, now: UnixMillis) -> Option<Transition> {
     let from = h.state;
@@ -247,6 +344,7 @@ mod tests {
             funds_probe_every: 3,
             down_backoff_max: Duration::from_secs(300),
             auth_backoff_max: Duration::from_secs(1800),
+            refused_key_checks_per_host_per_day: 24,
         }
     }
 
@@ -544,5 +642,73 @@ mod tests {
         let due = next_due(&h, &p, 100_000, 1234);
         assert_eq!(due.rem_euclid(10_000), 1234);
         assert!(due > 100_000 + 10_000 && due <= 100_000 + 20_000, "{due}");
+    }
+
+    #[test]
+    fn a_refused_key_is_rationed_once_down_and_until_a_success() {
+        let p = policy();
+        let mut h = HealthRecord::new("a", HealthState::Up, 0);
+        step(&mut h, fail(FailureReason::AuthRejected));
+        // DEGRADED: its books are not fetched, but its checks are not rationed yet.
+        assert!(key_refused(&h) && !rationed(&h));
+        step(&mut h, fail(FailureReason::AuthRejected));
+        step(&mut h, fail(FailureReason::AuthRejected));
+        assert_eq!(h.state, HealthState::Down);
+        assert!(key_refused(&h) && rationed(&h));
+        // Another reason while DOWN is not a refused key.
+        step(&mut h, fail(FailureReason::Timeout));
+        assert!(!key_refused(&h) && !rationed(&h));
+        step(&mut h, fail(FailureReason::AuthRejected));
+        assert!(rationed(&h));
+        // A success (still DOWN, successes_before_up = 2) means the key works again.
+        step(&mut h, ok());
+        assert_eq!(
+            (h.state, h.reason),
+            (HealthState::Down, Some(FailureReason::AuthRejected))
+        );
+        assert!(!key_refused(&h) && !rationed(&h));
+        assert_eq!(p.refused_key_spacing(), Some(Duration::from_secs(3600)));
+        let never = Policy {
+            refused_key_checks_per_host_per_day: 0,
+            ..p
+        };
+        assert_eq!(never.refused_key_spacing(), None);
+    }
+
+    #[test]
+    fn refused_key_checks_per_host_stay_within_the_daily_budget() {
+        let spacing = policy().refused_key_spacing();
+        let mut budget = RefusedKeyBudget::default();
+        let (h1, h2): (Arc<str>, Arc<str>) = ("10.0.0.1".into(), "10.0.0.2".into());
+        // Ten dead keys on h1 asking every minute for two days, one on h2.
+        let day = 86_400_000;
+        let mut sent: Vec<(bool, UnixMillis)> = Vec::new();
+        for minute in 0..(2 * 24 * 60) {
+            let now = minute * 60_000;
+            for _ in 0..10 {
+                if budget.take(&h1, now, spacing).is_ok() {
+                    sent.push((true, now));
+                }
+            }
+            if budget.take(&h2, now, spacing).is_ok() {
+                sent.push((false, now));
+            }
+        }
+        for host in [true, false] {
+            let times: Vec<_> = sent.iter().filter(|s| s.0 == host).map(|s| s.1).collect();
+            for &t in &times {
+                let in_day = times.iter().filter(|&&x| x >= t && x < t + day).count();
+                assert!(in_day <= 24, "{in_day} rationed checks within a day of {t}");
+            }
+            assert_eq!(times.len(), 48, "one an hour, not fewer");
+        }
+        // A refusal outside the ration (a first refusal, a forced check) pushes the next slot.
+        let mut budget = RefusedKeyBudget::default();
+        assert_eq!(budget.take(&h1, 0, spacing), Ok(()));
+        budget.note(&h1, 1_800_000, spacing);
+        assert_eq!(budget.take(&h1, 3_600_000, spacing), Err(Some(5_400_000)));
+        assert_eq!(budget.take(&h1, 5_400_000, spacing), Ok(()));
+        // A budget of 0: never on schedule.
+        assert_eq!(budget.take(&h2, 0, None), Err(None));
     }
 }

@@ -68,9 +68,18 @@ impl FundsSum {
         Ok(())
     }
 
-    /// `availablecash - collateral`; summed per account this equals the difference of the sums.
-    pub fn cash(&self) -> Result<Decimal, Overflow> {
-        sub(self.available_cash, self.collateral, "cash").map(|d| d.normalize())
+    /// Free cash: `availablecash` as the upstream says it, with nothing subtracted.
+    ///
+    /// This used to be `availablecash - collateral` (AlgoMirror's figure). But OpenAlgo's own
+    /// definition is "total margin = availablecash + collateral", so `availablecash` already
+    /// leaves the pledged collateral out, and the plugins that once disagreed now follow it:
+    /// since OpenAlgo commit 7f9790ab4 zerodha's `availablecash` is "the actual free cash
+    /// balance" (net + debits - collateral, issue #1582), and angel's likewise. Subtracting the
+    /// collateral again understated cash by exactly the collateral. Deriving per broker instead
+    /// would silently go wrong whenever a plugin changes, and nothing in an answer says which
+    /// plugin version produced it; the upstream's own figure is right for every current plugin.
+    pub fn cash(&self) -> Decimal {
+        self.available_cash.normalize()
     }
 
     /// `m2mrealized + m2munrealized`.
@@ -436,6 +445,7 @@ mod tests {
             average_price: d("1"),
             ltp: d("1"),
             pnl: d(pnl),
+            ..Position::default()
         }
     }
 
@@ -448,12 +458,13 @@ mod tests {
         // 320.66 + 10000000 + 0.1 = 10000320.76; an f64 sum of 0.1 + 0.2 alone would not be exact.
         assert_eq!(s.available_cash, d("10000320.76"));
         assert_eq!(s.collateral, d("0.2"));
-        assert_eq!(s.cash().unwrap(), d("10000320.56"));
+        // Cash is what the upstream calls available: the collateral is not subtracted again.
+        assert_eq!(s.cash(), d("10000320.76"));
         // (3.27 + 0 + 0.1) + (-7.88 + 0 + 0.2) = 3.37 - 7.68 = -4.31
         assert_eq!(s.m2m_pnl().unwrap(), d("-4.31"));
         assert_eq!(s.utilised_debits, d("679.64"));
-        assert_eq!(sum_funds([]).unwrap().cash().unwrap().to_string(), "0");
-        assert_eq!(FundsSum::of(&c).cash().unwrap().to_string(), "-0.1");
+        assert_eq!(sum_funds([]).unwrap().cash().to_string(), "0");
+        assert_eq!(FundsSum::of(&c).cash().to_string(), "0.1");
     }
 
     #[test]
@@ -505,6 +516,7 @@ mod tests {
             price: d("1"),
             trigger_price: d("0"),
             timestamp: String::new(),
+            ..Order::default()
         }
     }
 
@@ -553,6 +565,7 @@ mod tests {
             average_price: d(v),
             trade_value: d(v),
             timestamp: String::new(),
+            ..Trade::default()
         };
         let (buy, sell) =
             trade_values(&[t("BUY", "1180.1"), t("SELL", "83.74"), t("BUY", "0.2")]).unwrap();
@@ -568,6 +581,7 @@ mod tests {
             quantity: d(q),
             pnl: d(pnl),
             pnl_percent: d("0"),
+            ..Holding::default()
         };
         let a = [h("RELIANCE", "1", "-149"), h("CANBK", "5", "-69")];
         let b = [h("RELIANCE", "2", "10.5")];
@@ -694,6 +708,7 @@ mod tests {
                 average_price: Decimal::ONE,
                 ltp: Decimal::ONE,
                 pnl,
+                ..Position::default()
             }
         }
 
@@ -716,11 +731,9 @@ mod tests {
             ) {
                 let funds: Vec<Funds> = funds.into_iter().map(funds_of).collect();
                 if let Ok(sum) = sum_funds(&funds) {
-                    let _ = sum.cash();
                     let _ = sum.m2m_pnl();
                 }
                 for f in &funds {
-                    let _ = FundsSum::of(f).cash();
                     let _ = FundsSum::of(f).m2m_pnl();
                 }
                 let positions: Vec<(String, Position)> = rows
@@ -741,6 +754,7 @@ mod tests {
                         average_price: v,
                         trade_value: v,
                         timestamp: String::new(),
+                        ..Trade::default()
                     })
                     .collect();
                 let _ = trade_values(&trades);
@@ -754,6 +768,7 @@ mod tests {
                             quantity: q,
                             pnl,
                             pnl_percent: Decimal::ZERO,
+                            ..Holding::default()
                         })
                     })
                     .collect();
@@ -810,8 +825,15 @@ mod tests {
                 Decimal::ZERO,
                 Decimal::ZERO,
             ]);
-            assert_eq!(FundsSum::of(&f).cash(), Err(Overflow("cash")));
             assert_eq!(sum_funds([&f, &f]).unwrap_err(), Overflow("available_cash"));
+            let pnl = funds_of([
+                Decimal::ZERO,
+                Decimal::ZERO,
+                Decimal::MAX,
+                Decimal::ONE,
+                Decimal::ZERO,
+            ]);
+            assert_eq!(FundsSum::of(&pnl).m2m_pnl(), Err(Overflow("m2m_pnl")));
             let p = position(Decimal::MAX, Decimal::MAX, 0);
             assert_eq!(
                 net_positions([("a", &p), ("b", &p)]).unwrap_err(),

@@ -9,7 +9,11 @@
 //!    from it without touching its upstream;
 //! 3. every other enabled account is fetched through the connector, all at once but under one
 //!    daemon-wide semaphore (`[portfolio] concurrency`), and the whole fan-out under one deadline
-//!    of about one upstream timeout, so a hanging upstream costs one timeout, not one each;
+//!    of about one upstream timeout, so a hanging upstream costs one timeout, not one each. A
+//!    fetch of the same book of the same account already in the air is joined, not repeated
+//!    ([`flight`]). An account whose key the upstream refused at its last health check is not
+//!    asked at all: each refused request counts towards OpenAlgo's IP ban, which would cut every
+//!    account behind that instance;
 //! 4. good results are written back as snapshots in one transaction, then to the cache; a failed
 //!    account is answered with its last good snapshot marked stale (with its true age), or with no
 //!    data at all.
@@ -18,10 +22,13 @@
 
 mod cache;
 pub mod consolidate;
+mod flight;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use futures::FutureExt as _;
 use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -38,6 +45,7 @@ use crate::connector::{
 use crate::store::{AccountRecord, EventKind, EventRecord, UnixMillis, now_millis};
 use crate::supervisor::{ShutdownSignal, Supervisor};
 use cache::{Snapshot, SnapshotCache};
+use flight::Flights;
 
 /// Beyond the upstream timeout, the fan-out gets this long for queueing and decoding before an
 /// account still in flight is reported as TIMEOUT.
@@ -97,8 +105,9 @@ pub struct Freshness {
 /// Why an account's section has no fresh data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// The classified upstream failure; `None` when the upstream was not asked (disabled
-    /// account, unreadable credential).
+    /// The classified upstream failure, or for an account not asked because its key was refused
+    /// at its last health check, that refusal (`AUTH_REJECTED`); `None` when the upstream was not
+    /// asked for another reason (disabled account, unreadable credential).
     pub reason: Option<FailureReason>,
     pub message: String,
 }
@@ -175,13 +184,48 @@ pub struct PortfolioHandle {
     inner: Arc<Inner>,
 }
 
-/// Whether an account is UP right now (the health monitor's view); background refresh skips
-/// accounts that are not, so a dead upstream is not polled twice over.
-pub type IsUp = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+/// Where an account stands with the health monitor, as far as fetching its books goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// UP: the background refresh keeps its books warm.
+    Up,
+    /// Its key was refused (`AUTH_REJECTED`) at its last check: its books are not fetched, since
+    /// every refused request counts towards OpenAlgo's IP ban, until a check succeeds again.
+    KeyRefused,
+    /// Anything else: fetched when asked (not by the background refresh, so a dead upstream is
+    /// not polled twice over).
+    Other,
+}
+
+/// The health monitor's view of an account (by id).
+pub type StandingOf = Arc<dyn Fn(&str) -> Standing + Send + Sync>;
+
+/// One landed fetch, as every caller that waited on it sees it (see [`flight`]).
+struct Fetched<T> {
+    data: Arc<T>,
+    fetched_at: UnixMillis,
+    /// The snapshot to store; `None` when the book could not be encoded.
+    encoded: Option<Arc<Vec<u8>>>,
+    /// Taken by the first caller that stores the snapshot: thirty callers sharing one fetch
+    /// write it once.
+    unstored: Arc<AtomicBool>,
+}
+
+// Not derived: a derive would demand `T: Clone`, and cloning only bumps the `Arc`s.
+impl<T> Clone for Fetched<T> {
+    fn clone(&self) -> Self {
+        Self {
+            data: self.data.clone(),
+            fetched_at: self.fetched_at,
+            encoded: self.encoded.clone(),
+            unstored: self.unstored.clone(),
+        }
+    }
+}
 
 struct Inner {
     accounts: Accounts,
-    is_up: IsUp,
+    standing: StandingOf,
     connector: Arc<dyn Connector>,
     /// Replaced as a whole on reload.
     config: std::sync::RwLock<PortfolioConfig>,
@@ -191,6 +235,8 @@ struct Inner {
     slots: Semaphore,
     /// Decoded copies of the redb snapshots.
     cache: SnapshotCache,
+    /// Upstream fetches in the air, one per (account, book).
+    flights: Arc<Flights>,
 }
 
 impl PortfolioHandle {
@@ -202,19 +248,20 @@ impl PortfolioHandle {
         connector: Arc<dyn Connector>,
         supervisor: &Supervisor,
         upstream_timeout: Duration,
-        is_up: IsUp,
+        standing: StandingOf,
     ) -> Self {
         // Subscribed before anything can be cached, so no deletion is missed.
         let events = accounts.events().subscribe();
         let handle = Self {
             inner: Arc::new(Inner {
                 accounts,
-                is_up,
+                standing,
                 connector,
                 config: std::sync::RwLock::new(config.clone()),
                 upstream_timeout,
                 slots: Semaphore::new(config.concurrency.clamp(1, Semaphore::MAX_PERMITS)),
                 cache: SnapshotCache::default(),
+                flights: Arc::default(),
             }),
         };
         supervisor.spawn(
@@ -323,6 +370,19 @@ impl PortfolioHandle {
                 section.problem = Some(Problem::local("account is disabled"));
                 section.stale = snapshot.is_some();
                 section.data = snapshot.map(|s| s.data);
+            } else if (inner.standing)(&account.id) == Standing::KeyRefused {
+                // Not even with `refresh`: the health monitor rations the requests that carry a
+                // refused key per host, and a book call is one more.
+                section.problem = Some(Problem {
+                    reason: Some(FailureReason::AuthRejected),
+                    message: format!(
+                        "not fetched: the upstream refused this account's key at its last health \
+                         check; fix the key, or after a re-login run `rosterctl health check {}`",
+                        account.name
+                    ),
+                });
+                section.stale = snapshot.is_some();
+                section.data = snapshot.map(|s| s.data);
             } else {
                 fetches.push(self.fetch_one::<T>(i, account.clone(), snapshot, deadline));
             }
@@ -332,40 +392,27 @@ impl PortfolioHandle {
             return sections;
         }
         let results = futures::future::join_all(fetches).await;
-        let max_snapshot_bytes = self.config().max_snapshot_bytes;
         let mut to_store = Vec::new();
         let mut to_cache = Vec::new();
         for (i, result, snapshot) in results {
             let Some(section) = sections.get_mut(i) else {
                 continue;
             };
-            // A book too big to keep is a failure like any other: the last good snapshot (if
-            // any) is shown, marked stale, and nothing grows the store.
-            let result = result.and_then(|data| match serde_json::to_vec(&data) {
-                Ok(bytes) if bytes.len() > max_snapshot_bytes => Err(Problem {
-                    reason: Some(FailureReason::BadResponse),
-                    message: format!(
-                        "the {} book is {} bytes as a snapshot, over [portfolio] max_snapshot_bytes ({max_snapshot_bytes})",
-                        T::KIND,
-                        bytes.len()
-                    ),
-                }),
-                encoded => Ok((data, encoded)),
-            });
             match result {
-                Ok((data, encoded)) => {
-                    let fetched_at = now_millis();
-                    let data = Arc::new(data);
-                    match encoded {
-                        Ok(bytes) => {
-                            let id = &section.account.id;
-                            to_store.push((id.clone(), fetched_at, bytes));
-                            let data = data.clone();
-                            to_cache.push((id.clone(), Snapshot { fetched_at, data }));
-                        }
-                        Err(e) => {
-                            warn!(account_id = %section.account.id, error = %e, "cannot encode snapshot")
-                        }
+                Ok(fetched) => {
+                    let Fetched {
+                        data,
+                        fetched_at,
+                        encoded,
+                        unstored,
+                    } = fetched;
+                    if let Some(bytes) = encoded
+                        && unstored.swap(false, Ordering::AcqRel)
+                    {
+                        let id = &section.account.id;
+                        to_store.push((id.clone(), fetched_at, Arc::unwrap_or_clone(bytes)));
+                        let data = data.clone();
+                        to_cache.push((id.clone(), Snapshot { fetched_at, data }));
                     }
                     section.data = Some(data);
                     section.fetched_at = Some(fetched_at);
@@ -507,14 +554,38 @@ impl PortfolioHandle {
         }
     }
 
-    /// Fetches one account's book under a fan-out slot, all before `deadline`.
+    /// One account's book before `deadline`: the fetch of it already in the air, or a new one.
     async fn fetch_one<T: Book>(
         &self,
         index: usize,
         account: Arc<AccountRecord>,
         snapshot: Option<Snapshot<T>>,
         deadline: tokio::time::Instant,
-    ) -> (usize, Result<T, Problem>, Option<Snapshot<T>>) {
+    ) -> (usize, Result<Fetched<T>, Problem>, Option<Snapshot<T>>) {
+        let flight = self.inner.flights.join_or_start(
+            &account.id,
+            T::KIND,
+            || {
+                self.clone()
+                    .fetch_upstream::<T>(account.clone(), deadline)
+                    .boxed()
+            },
+            || Err(Problem::local("portfolio is shutting down")),
+        );
+        let result = match tokio::time::timeout_at(deadline, flight).await {
+            Ok(r) => r,
+            Err(_) => Err(deadline_passed()),
+        };
+        (index, result, snapshot)
+    }
+
+    /// Fetches one account's book under a fan-out slot, all before `deadline`, and encodes it
+    /// as a snapshot. Runs as the shared fetch of every caller waiting for this book.
+    async fn fetch_upstream<T: Book>(
+        self,
+        account: Arc<AccountRecord>,
+        deadline: tokio::time::Instant,
+    ) -> Result<Fetched<T>, Problem> {
         let inner = &self.inner;
         let work = async {
             let _slot = inner
@@ -531,14 +602,37 @@ impl PortfolioHandle {
                 .await
                 .map_err(Problem::upstream)
         };
-        let result = match tokio::time::timeout_at(deadline, work).await {
-            Ok(r) => r,
-            Err(_) => Err(Problem {
-                reason: Some(FailureReason::Timeout),
-                message: "no answer before the portfolio deadline".into(),
-            }),
+        let data = match tokio::time::timeout_at(deadline, work).await {
+            Ok(r) => r?,
+            Err(_) => return Err(deadline_passed()),
         };
-        (index, result, snapshot)
+        let fetched_at = now_millis();
+        let max_snapshot_bytes = self.config().max_snapshot_bytes;
+        let encoded = match serde_json::to_vec(&data) {
+            // A book too big to keep is a failure like any other: the last good snapshot (if
+            // any) is shown, marked stale, and nothing grows the store.
+            Ok(bytes) if bytes.len() > max_snapshot_bytes => {
+                return Err(Problem {
+                    reason: Some(FailureReason::BadResponse),
+                    message: format!(
+                        "the {} book is {} bytes as a snapshot, over [portfolio] max_snapshot_bytes ({max_snapshot_bytes})",
+                        T::KIND,
+                        bytes.len()
+                    ),
+                });
+            }
+            Ok(bytes) => Some(Arc::new(bytes)),
+            Err(e) => {
+                warn!(account_id = %account.id, error = %e, "cannot encode snapshot");
+                None
+            }
+        };
+        Ok(Fetched {
+            data: Arc::new(data),
+            fetched_at,
+            encoded,
+            unstored: Arc::new(AtomicBool::new(true)),
+        })
     }
 
     /// Keeps every UP account's snapshots warm. A round skips snapshots younger than half
@@ -568,7 +662,7 @@ impl PortfolioHandle {
                 .accounts
                 .all()
                 .into_iter()
-                .filter(|a| a.enabled && (self.inner.is_up)(&a.id))
+                .filter(|a| a.enabled && (self.inner.standing)(&a.id) == Standing::Up)
                 .collect();
             if accounts.is_empty() {
                 continue;
@@ -585,6 +679,13 @@ impl PortfolioHandle {
                 () = round => debug!(accounts = accounts.len(), "portfolio refresh round done"),
             }
         }
+    }
+}
+
+fn deadline_passed() -> Problem {
+    Problem {
+        reason: Some(FailureReason::Timeout),
+        message: "no answer before the portfolio deadline".into(),
     }
 }
 
@@ -608,8 +709,9 @@ mod tests {
     use crate::secret::ApiKey;
     use crate::store::Store;
 
-    /// Answers by host: `fail.test` is a 500, `hang.test` never answers, any other succeeds with
-    /// `available_cash` = how many times that host was asked (so each fetch is told apart).
+    /// Answers by host: `fail.test` is a 500, `hang.test` never answers, `slow.test` answers after
+    /// 50 ms, any other succeeds with `available_cash` = how many times that host was asked (so
+    /// each fetch is told apart).
     #[derive(Default)]
     struct Fake {
         calls: Mutex<HashMap<String, u32>>,
@@ -635,6 +737,9 @@ mod tests {
                 };
                 if up.host_url().contains("hang") {
                     futures::future::pending::<()>().await;
+                }
+                if up.host_url().contains("slow") {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 if up.host_url().contains("fail") {
                     return Err(UpstreamError::new(
@@ -727,7 +832,7 @@ mod tests {
             fake.clone(),
             supervisor,
             Duration::from_millis(200),
-            Arc::new(|_: &str| true),
+            Arc::new(|_: &str| Standing::Up),
         )
     }
 
@@ -996,5 +1101,38 @@ mod tests {
             .gather::<Funds>(&selected[2..], Freshness::default())
             .await;
         assert_eq!(seen(&left)[0].0, Some(Decimal::ONE));
+    }
+
+    #[tokio::test]
+    async fn parallel_refreshes_of_one_book_share_one_fetch_and_store_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = accounts_named(dir.path(), &["slow"]).await;
+        let fake = Arc::new(Fake::default());
+        let supervisor = Supervisor::new();
+        let p = portfolio(&accounts, &fake, &supervisor);
+        let selected = p.select(&Selection::default()).unwrap();
+        // Cached first, so every call below reaches its fetch without awaiting the store.
+        p.gather::<Funds>(&selected, Freshness::default()).await;
+        assert_eq!(fake.calls("http://slow.test"), 1);
+
+        let answers =
+            futures::future::join_all((0..30).map(|_| p.gather::<Funds>(&selected, REFRESH))).await;
+        assert_eq!(
+            fake.calls("http://slow.test"),
+            2,
+            "one fetch for 30 callers"
+        );
+        let got: Vec<_> = answers.iter().map(|s| seen(s)[0]).collect();
+        assert!(
+            got.iter().all(|x| *x == (Some(Decimal::TWO), got[0].1)),
+            "{got:?}"
+        );
+        assert_eq!(p.inner.flights.len(), 0, "a landed fetch leaves the table");
+        // Stored (and cached) once, as the newest snapshot.
+        let cached = &p.load_snapshots::<Funds>(&selected).await[0];
+        assert_eq!(cached.as_ref().map(|c| c.fetched_at), got[0].1);
+        // Landed: the next refresh fetches again.
+        p.gather::<Funds>(&selected, REFRESH).await;
+        assert_eq!(fake.calls("http://slow.test"), 3);
     }
 }

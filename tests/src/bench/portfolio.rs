@@ -35,6 +35,7 @@ fn orders(n: usize) -> Vec<Order> {
             pricetype: "LIMIT".into(),
             order_status: ["complete", "open", "cancelled", "rejected"][k % 4].into(),
             timestamp: "08-Apr-2025 13:58:03".into(),
+            ..Order::default()
         })
         .collect()
 }

@@ -60,6 +60,38 @@ fn raw(v: &str) -> Value {
     Value::String(v.trim().to_owned())
 }
 
+/// A price a live plugin passes through, typed by its style (only rendered when set).
+fn price_in(style: NumberStyle, v: &str) -> Value {
+    match style {
+        NumberStyle::Strings => raw(v),
+        NumberStyle::Mixed | NumberStyle::Floats => f(d(v)),
+    }
+}
+
+/// A quantity a live plugin passes through, typed by its style (only rendered when set).
+fn qty_in(style: NumberStyle, v: &str) -> Value {
+    match style {
+        NumberStyle::Strings => qty_str(v),
+        NumberStyle::Mixed => int(d(v)),
+        NumberStyle::Floats => f(d(v)),
+    }
+}
+
+/// `pairs` plus `(key, render(value))` for each value that is set: what a plugin that sends a
+/// field only sometimes looks like.
+fn with_set<'a>(
+    mut pairs: Vec<(&'a str, Value)>,
+    optional: &[(&'a str, &str)],
+    render: impl Fn(&'a str, &str) -> Value,
+) -> Vec<(&'a str, Value)> {
+    for &(key, value) in optional {
+        if !value.trim().is_empty() {
+            pairs.push((key, render(key, value)));
+        }
+    }
+    pairs
+}
+
 /// Integer-valued quantity as the string a broker would send (`"-104"`, not `"-104.0"`).
 fn qty_str(v: &str) -> Value {
     let x = d(v);
@@ -154,7 +186,7 @@ pub(crate) fn positionbook(book: &Book) -> Value {
                         NumberStyle::Mixed => (int(q), s2(avg), f2(ltp), f2(pnl)),
                         NumberStyle::Floats => (f2(q), f2(avg), f2(ltp), f2(pnl)),
                     };
-                    obj(vec![
+                    let pairs = vec![
                         ("average_price", avg),
                         ("exchange", json!(p.exchange)),
                         ("ltp", ltp),
@@ -162,7 +194,16 @@ pub(crate) fn positionbook(book: &Book) -> Value {
                         ("product", json!(p.product)),
                         ("quantity", q),
                         ("symbol", json!(p.symbol)),
-                    ])
+                    ];
+                    // flattrade passes the broker's split through as strings.
+                    obj(with_set(
+                        pairs,
+                        &[
+                            ("realized_pnl", &p.realized_pnl),
+                            ("unrealized_pnl", &p.unrealized_pnl),
+                        ],
+                        |_, v| price_in(book.style, v),
+                    ))
                 })
                 .collect();
             success(book, Value::Array(rows), vec![])
@@ -176,12 +217,18 @@ pub(crate) fn positionbook(book: &Book) -> Value {
                 .map(|p| {
                     let (q, avg, ltp, pnl) =
                         (d(&p.quantity), d(&p.average_price), d(&p.ltp), d(&p.pnl));
-                    let unreal = if q.is_zero() {
+                    let unreal = if !p.unrealized_pnl.trim().is_empty() {
+                        d(&p.unrealized_pnl)
+                    } else if q.is_zero() {
                         Decimal::ZERO
                     } else {
                         (ltp - avg) * q
                     };
-                    let realized = pnl - unreal;
+                    let realized = if p.realized_pnl.trim().is_empty() {
+                        pnl - unreal
+                    } else {
+                        d(&p.realized_pnl)
+                    };
                     let basis = (avg * q).abs();
                     let pct = if basis.is_zero() {
                         Decimal::ZERO
@@ -252,7 +299,7 @@ pub(crate) fn orderbook(book: &Book) -> Value {
                             (q, if market { json!(0.0) } else { f(d(&o.price)) })
                         }
                     };
-                    obj(vec![
+                    let pairs = vec![
                         ("action", json!(o.action)),
                         ("exchange", json!(o.exchange)),
                         ("order_status", json!(o.order_status)),
@@ -264,7 +311,21 @@ pub(crate) fn orderbook(book: &Book) -> Value {
                         ("symbol", json!(o.symbol)),
                         ("timestamp", json!(o.timestamp)),
                         ("trigger_price", f(d(&o.trigger_price))),
-                    ])
+                    ];
+                    obj(with_set(
+                        pairs,
+                        &[
+                            ("average_price", &o.average_price),
+                            ("filled_quantity", &o.filled_quantity),
+                            ("pending_quantity", &o.pending_quantity),
+                            ("rejection_reason", &o.rejection_reason),
+                        ],
+                        |key, v| match key {
+                            "average_price" => price_in(book.style, v),
+                            "rejection_reason" => json!(v),
+                            _ => qty_in(book.style, v),
+                        },
+                    ))
                 })
                 .collect();
             let n = |x: u64| -> Value {
@@ -290,22 +351,48 @@ pub(crate) fn orderbook(book: &Book) -> Value {
                     let q = d(&o.quantity);
                     let filled = o.order_status == "complete";
                     let pending = o.order_status == "open" || o.order_status == "trigger pending";
+                    // The sandbox always sends these; set values win over the derived ones.
+                    let or = |set: &str, derived: Value, render: fn(Decimal) -> Value| {
+                        if set.trim().is_empty() {
+                            derived
+                        } else {
+                            render(d(set))
+                        }
+                    };
                     obj(vec![
                         ("action", json!(o.action)),
                         (
                             "average_price",
-                            if filled { f(d(&o.price)) } else { json!(0.0) },
+                            or(
+                                &o.average_price,
+                                if filled { f(d(&o.price)) } else { json!(0.0) },
+                                f,
+                            ),
                         ),
                         ("exchange", json!(o.exchange)),
-                        ("filled_quantity", if filled { int(q) } else { json!(0) }),
+                        (
+                            "filled_quantity",
+                            or(
+                                &o.filled_quantity,
+                                if filled { int(q) } else { json!(0) },
+                                int,
+                            ),
+                        ),
                         ("order_status", json!(o.order_status)),
                         ("orderid", json!(o.orderid)),
-                        ("pending_quantity", if pending { int(q) } else { json!(0) }),
+                        (
+                            "pending_quantity",
+                            or(
+                                &o.pending_quantity,
+                                if pending { int(q) } else { json!(0) },
+                                int,
+                            ),
+                        ),
                         ("price", f(d(&o.price))),
                         ("pricetype", json!(o.pricetype)),
                         ("product", json!(o.product)),
                         ("quantity", int(q)),
-                        ("rejection_reason", json!("")),
+                        ("rejection_reason", json!(o.rejection_reason)),
                         ("strategy", json!("Test")),
                         ("symbol", json!(o.symbol)),
                         ("timestamp", json!(o.timestamp)),
@@ -345,19 +432,31 @@ pub(crate) fn tradebook(book: &Book) -> Value {
                 ("trade_value", value),
             ];
             match book.mode {
-                Mode::Live => pairs.push((
-                    "quantity",
-                    match book.style {
-                        NumberStyle::Strings => qty_str(&t.quantity),
-                        NumberStyle::Mixed => int(q),
-                        NumberStyle::Floats => f2(q),
-                    },
-                )),
+                Mode::Live => {
+                    pairs.push((
+                        "quantity",
+                        match book.style {
+                            NumberStyle::Strings => qty_str(&t.quantity),
+                            NumberStyle::Mixed => int(q),
+                            NumberStyle::Floats => f2(q),
+                        },
+                    ));
+                    if !t.tradeid.trim().is_empty() {
+                        pairs.push(("tradeid", json!(t.tradeid)));
+                    }
+                }
                 Mode::Analyze => pairs.extend([
                     ("quantity", int(q)),
                     ("price", f2(avg)),
                     ("strategy", json!("Test")),
-                    ("tradeid", json!(format!("T{}{:03}", t.orderid, i + 1))),
+                    (
+                        "tradeid",
+                        if t.tradeid.trim().is_empty() {
+                            json!(format!("T{}{:03}", t.orderid, i + 1))
+                        } else {
+                            json!(t.tradeid)
+                        },
+                    ),
                 ]),
             }
             obj(pairs)

@@ -53,6 +53,10 @@ impl Mode {
 /// | MARKET order `price` | as given (docs) | `0.0` (current service code) | `0.0` |
 /// | trade `quantity` | `"1"` | `1` | `1.0` |
 /// | holdings extra `average_price` | no | yes (zerodha emits it) | no |
+/// | position `realized_pnl`, `unrealized_pnl` (when set) | verbatim strings (flattrade) | floats | floats |
+/// | order `average_price` (when set) | verbatim string | float | float |
+/// | order `filled_quantity`, `pending_quantity` (when set) | strings | ints | floats |
+/// | order `rejection_reason`, trade `tradeid` (when set) | string | string | string |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NumberStyle {
@@ -111,6 +115,12 @@ pub struct Position {
     pub ltp: String,
     /// Decimal string.
     pub pnl: String,
+    /// The realized part of `pnl`, sent as `realized_pnl` by live plugins that split P&L
+    /// (flattrade); empty: not sent. The sandbox always sends its own split (derived from the
+    /// prices when these are empty).
+    pub realized_pnl: String,
+    /// The unrealized part of `pnl` (`unrealized_pnl`); empty: not sent (live) or derived (sandbox).
+    pub unrealized_pnl: String,
 }
 
 /// One orderbook row. Statistics are derived from the list.
@@ -139,6 +149,16 @@ pub struct Order {
     pub order_status: String,
     /// Free-form broker timestamp.
     pub timestamp: String,
+    /// Fill price, decimal string. Live: sent only when set (as plugins that pass the broker's
+    /// fields through do); sandbox: derived from the status when empty, like the fields below.
+    pub average_price: String,
+    /// Filled quantity, decimal string.
+    pub filled_quantity: String,
+    /// Pending quantity, decimal string.
+    pub pending_quantity: String,
+    /// The broker's rejection reason (sent as a string, possibly empty, by the sandbox; live only
+    /// when set).
+    pub rejection_reason: String,
 }
 
 /// One tradebook row; `trade_value` is derived as `quantity * average_price`.
@@ -161,6 +181,9 @@ pub struct Trade {
     pub average_price: String,
     /// Free-form broker timestamp.
     pub timestamp: String,
+    /// The fill's id (`tradeid`). Live: sent only when set; sandbox: derived from the order id
+    /// when empty.
+    pub tradeid: String,
 }
 
 /// One holdings row; `pnl`, `pnlpercent` and the statistics are derived from price and quantity.
@@ -253,6 +276,7 @@ impl InstanceSpec {
             average_price: s(avg),
             ltp: s(ltp),
             pnl: s(pnl),
+            ..Position::default()
         };
         let hold = |sym: &str, q: &str, avg: &str, ltp: &str| Holding {
             symbol: s(sym),
@@ -290,6 +314,7 @@ impl InstanceSpec {
                     pricetype: s("MARKET"),
                     order_status: s("complete"),
                     timestamp: s("08-Apr-2025 13:58:03"),
+                    ..Order::default()
                 },
                 Order {
                     action: s("BUY"),
@@ -303,6 +328,7 @@ impl InstanceSpec {
                     pricetype: s("LIMIT"),
                     order_status: s("cancelled"),
                     timestamp: s("08-Apr-2025 14:13:45"),
+                    ..Order::default()
                 },
             ],
             trades: vec![
@@ -315,6 +341,7 @@ impl InstanceSpec {
                     quantity: s("1"),
                     average_price: s("1180.1"),
                     timestamp: s("13:58:03"),
+                    ..Trade::default()
                 },
                 Trade {
                     action: s("SELL"),
@@ -325,6 +352,7 @@ impl InstanceSpec {
                     quantity: s("1"),
                     average_price: s("83.74"),
                     timestamp: s("14:28:49"),
+                    ..Trade::default()
                 },
             ],
             holdings: vec![
@@ -382,6 +410,8 @@ pub(crate) fn validate_position(p: &Position) -> anyhow::Result<()> {
     dec("average_price", &p.average_price)?;
     dec("ltp", &p.ltp)?;
     dec("pnl", &p.pnl)?;
+    dec("realized_pnl", &p.realized_pnl)?;
+    dec("unrealized_pnl", &p.unrealized_pnl)?;
     Ok(())
 }
 
@@ -389,6 +419,9 @@ pub(crate) fn validate_order(o: &Order) -> anyhow::Result<()> {
     dec("quantity", &o.quantity)?;
     dec("price", &o.price)?;
     dec("trigger_price", &o.trigger_price)?;
+    dec("average_price", &o.average_price)?;
+    dec("filled_quantity", &o.filled_quantity)?;
+    dec("pending_quantity", &o.pending_quantity)?;
     Ok(())
 }
 

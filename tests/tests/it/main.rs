@@ -10,6 +10,7 @@ mod admin;
 mod cli;
 mod crash;
 mod faults;
+mod fidelity;
 mod harness;
 mod health;
 mod hostile;

@@ -1,6 +1,12 @@
 //! Every file in `tests/fixtures/openalgo/` (recorded OpenAlgo answers, first collected in
 //! `shared/reference/fixtures/`; kept in the repository as the project's own test data) decoded
 //! or classified through the same path the HTTP client uses ([`interpret`]). A new fixture without an expectation here fails the test.
+//!
+//! Six are not recordings but written from the source the reference describes, for the fields
+//! traders look at that the recordings lack: `orderbook.analyze_filled`, `tradebook.analyze`,
+//! `holdings.analyze`, `positionbook.analyze` (the sandbox's rows), `holdings.zerodha`
+//! (`transform_holdings_data`'s `average_price`) and `positionbook.flattrade_split` (the broker's
+//! `realized_pnl`/`unrealized_pnl` passed through as strings).
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -180,6 +186,33 @@ fn check(f: &Fixture) {
             assert_eq!(x.rows[1].pnl, d("5.9"));
             assert_eq!(x.rows[2].quantity, d("-104"));
             assert_eq!(x.rows[2].pnl, d("-10.44"));
+            // The documented shape has no realized/unrealized split: unset, not zero.
+            assert!(
+                x.rows
+                    .iter()
+                    .all(|r| r.realized_pnl.is_none() && r.unrealized_pnl.is_none())
+            );
+        }
+        "positionbook.flattrade_split.200.json" => {
+            let x: Positions = f.ok();
+            let r = &x.rows[0];
+            assert_eq!((r.quantity, r.pnl), (d("-104"), d("-10.44")));
+            assert_eq!(r.realized_pnl, Some(d("1")));
+            assert_eq!(r.unrealized_pnl, Some(d("-11.44")));
+            // An empty string or null is "not sent".
+            assert_eq!(
+                (x.rows[1].realized_pnl, x.rows[1].unrealized_pnl),
+                (None, None)
+            );
+        }
+        "positionbook.analyze.200.json" => {
+            let x: Positions = f.ok();
+            assert_eq!(x.mode, Mode::Analyze);
+            let r = &x.rows[0];
+            assert_eq!(r.pnl, d("5.02"));
+            // The sandbox spells the realized part today_realized_pnl.
+            assert_eq!(r.realized_pnl, Some(d("5")));
+            assert_eq!(r.unrealized_pnl, Some(d("0.02")));
         }
         "positionbook.zerodha_mixed.200.json" => {
             let x: Positions = f.ok();
@@ -217,6 +250,11 @@ fn check(f: &Fixture) {
             assert_eq!(x.statistics.total_completed_orders, 1);
             assert_eq!(x.statistics.total_sell_orders, 0);
             assert_eq!(x.statistics.total_trigger_pending_orders, 0);
+            // The documented shape sends no fill fields: unset, not "filled at 0".
+            assert!(x.orders.iter().all(|o| o.average_price.is_none()
+                && o.filled_quantity.is_none()
+                && o.pending_quantity.is_none()
+                && o.rejection_reason.is_empty()));
         }
         "orderbook.analyze.200.json" => {
             let x: OrderBook = f.ok();
@@ -228,6 +266,24 @@ fn check(f: &Fixture) {
             assert_eq!(x.orders[0].price, d("500"));
             assert_eq!(x.statistics.total_buy_orders, 1);
             assert_eq!(x.statistics.total_open_orders, 1);
+            let o = &x.orders[0];
+            assert_eq!(o.average_price, Some(Decimal::ZERO));
+            assert_eq!(o.filled_quantity, Some(Decimal::ZERO));
+            assert_eq!(o.pending_quantity, Some(d("1")));
+            assert_eq!(o.rejection_reason, "");
+        }
+        "orderbook.analyze_filled.200.json" => {
+            let x: OrderBook = f.ok();
+            let (done, rejected) = (&x.orders[0], &x.orders[1]);
+            assert_eq!(done.status, "complete");
+            assert_eq!(done.average_price, Some(d("501.25")));
+            assert_eq!(done.filled_quantity, Some(d("2")));
+            assert_eq!(done.pending_quantity, Some(Decimal::ZERO));
+            assert_eq!(rejected.status, "rejected");
+            assert_eq!(
+                rejected.rejection_reason,
+                "Insufficient funds. Required margin: 905.00, available: 12.40"
+            );
         }
         "tradebook.docs.200.json" => {
             let x: TradeBook = f.ok();
@@ -240,6 +296,16 @@ fn check(f: &Fixture) {
             assert_eq!(x.trades[0].timestamp, "13:58:03");
             assert_eq!(x.trades[1].action, "SELL");
             assert_eq!(x.trades[1].trade_value, d("83.74"));
+            assert!(x.trades.iter().all(|t| t.trade_id.is_empty()));
+        }
+        "tradebook.analyze.200.json" => {
+            let x: TradeBook = f.ok();
+            assert_eq!(x.mode, Mode::Analyze);
+            // Two partial fills of one order, told apart by their trade ids.
+            assert_eq!(x.trades[0].order_id, x.trades[1].order_id);
+            assert_eq!(x.trades[0].trade_id, "T26112679476280001");
+            assert_eq!(x.trades[1].trade_id, "T26112679476280002");
+            assert_eq!(x.trades[1].trade_value, d("501.25"));
         }
         "tradebook.analyze_empty.200.json" => {
             let x: TradeBook = f.ok();
@@ -259,6 +325,24 @@ fn check(f: &Fixture) {
             assert_eq!(x.statistics.total_investment_value, d("2001"));
             assert_eq!(x.statistics.total_profit_and_loss, d("-233.15"));
             assert_eq!(x.statistics.total_pnl_percentage, d("-11.65"));
+            assert!(x.rows.iter().all(|h| h.average_price.is_none()
+                && h.ltp.is_none()
+                && h.current_value.is_none()));
+        }
+        "holdings.zerodha.200.json" => {
+            let x: Holdings = f.ok();
+            let h = &x.rows[0];
+            assert_eq!(h.average_price, Some(d("1342")));
+            assert_eq!((h.ltp, h.current_value), (None, None));
+        }
+        "holdings.analyze.200.json" => {
+            let x: Holdings = f.ok();
+            assert_eq!(x.mode, Mode::Analyze);
+            let h = &x.rows[0];
+            assert_eq!(h.average_price, Some(d("501.25")));
+            assert_eq!(h.ltp, Some(d("505")));
+            assert_eq!(h.current_value, Some(d("1010")));
+            assert_eq!(h.pnl, d("7.5"));
         }
         "holdings.analyze_empty.200.json" => {
             let x: Holdings = f.ok();
@@ -309,6 +393,7 @@ fn nhpc() -> Position {
         average_price: d("83.74"),
         ltp: d("83.72"),
         pnl: d("0.02"),
+        ..Position::default()
     }
 }
 
@@ -478,6 +563,68 @@ fn reason_names_match_architecture() {
         serde_json::to_string(&Mode::Analyze).unwrap(),
         "\"analyze\""
     );
+}
+
+#[test]
+fn trader_fields_are_lenient_bounded_scrubbed_and_stored_only_when_sent() {
+    // Strings or numbers; a non-numeric one is a bad response like any other value.
+    let body = br#"{"status":"success","data":{"orders":[{"orderid":"1","average_price":"12.50","filled_quantity":3.0,"pending_quantity":"0","rejection_reason":"RMS:\n\tblocked"}]}}"#;
+    let o: OrderBook = interpret(200, None, body).unwrap();
+    let row = &o.orders[0];
+    assert_eq!(row.average_price, Some(d("12.5")));
+    assert_eq!(row.filled_quantity, Some(d("3")));
+    assert_eq!(row.pending_quantity, Some(Decimal::ZERO));
+    assert_eq!(row.rejection_reason, "RMS: blocked", "one line");
+    let body =
+        br#"{"status":"success","data":{"orders":[{"orderid":"1","filled_quantity":"N/A"}]}}"#;
+    let e = interpret::<OrderBook>(200, None, body).unwrap_err();
+    assert_eq!(e.reason, FailureReason::BadResponse);
+    // Bounded like every other value, named by the field.
+    let body = br#"{"status":"success","data":{"holdings":[{"symbol":"X","current_value":1e16}]}}"#;
+    let e = interpret::<Holdings>(200, None, body).unwrap_err();
+    assert!(
+        e.message.contains("data.holdings[0].current_value"),
+        "{}",
+        e.message
+    );
+    let body = br#"{"status":"success","data":[{"symbol":"X","unrealized_pnl":"-1e16"}]}"#;
+    let e = interpret::<Positions>(200, None, body).unwrap_err();
+    assert!(
+        e.message.contains("data[0].unrealized_pnl"),
+        "{}",
+        e.message
+    );
+    // A long rejection reason is cut like an error detail.
+    let long = "x".repeat(5000);
+    let body = format!(
+        r#"{{"status":"success","data":{{"orders":[{{"orderid":"1","rejection_reason":"{long}"}}]}}}}"#
+    );
+    let o: OrderBook = interpret(200, None, body.as_bytes()).unwrap();
+    assert!(o.orders[0].rejection_reason.chars().count() < 1000);
+    // The API key is scrubbed from the new text fields too.
+    use crate::connector::scrub::Scrub;
+    let key = "k3y-0123456789abcdef";
+    let body = format!(
+        r#"{{"status":"success","data":{{"orders":[{{"orderid":"1","rejection_reason":"bad {key}"}}]}}}}"#
+    );
+    let mut o: OrderBook = interpret(200, None, body.as_bytes()).unwrap();
+    o.scrub(key);
+    assert_eq!(o.orders[0].rejection_reason, "bad [redacted]");
+    let body = format!(r#"{{"status":"success","data":[{{"orderid":"1","tradeid":"{key}"}}]}}"#);
+    let mut t: TradeBook = interpret(200, None, body.as_bytes()).unwrap();
+    t.scrub(key);
+    assert_eq!(t.trades[0].trade_id, "[redacted]");
+    // Unset fields are not stored at all, so snapshots written before these fields existed read
+    // back the same, and rows without them stay as small as they were.
+    let docs: OrderBook = Fixture::load("orderbook.docs.200.json").ok();
+    let stored = serde_json::to_string(&docs.orders[0]).unwrap();
+    assert!(
+        !stored.contains("filled_quantity") && !stored.contains("rejection_reason"),
+        "{stored}"
+    );
+    let filled: OrderBook = Fixture::load("orderbook.analyze_filled.200.json").ok();
+    let back: OrderBook = serde_json::from_str(&serde_json::to_string(&filled).unwrap()).unwrap();
+    assert_eq!(back, filled);
 }
 
 #[test]
