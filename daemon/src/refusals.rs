@@ -13,19 +13,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::info;
 
-use crate::accounts::Accounts;
-use crate::audit::Actor;
+use crate::audit::{Actor, AuditSink};
 use crate::escape::escape_untrusted;
 
 /// Distinct (who, reason) pairs tracked per interval; beyond it they share one entry.
 pub const MAX_TRACKED: usize = 4096;
 /// Who the refusals beyond [`MAX_TRACKED`] are summarised under.
 const OVERFLOW: &str = "(other sources)";
-/// Audit records waiting to be written; when full, further ones are counted in the next summary.
-const AUDIT_QUEUE: usize = 256;
 
 /// What was refused: it names the log line and the metric's `kind` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,20 +57,13 @@ struct Tables {
     audited: HashMap<(String, String, &'static str), Window>,
 }
 
-/// One audit record to write: a refusal, or a summary of the ones since the last record.
-#[derive(Debug)]
-struct AuditNote {
-    actor: Actor,
-    target: String,
-    outcome: String,
-}
-
 /// The refusal reporter, shared by the acceptor, the TLS verifier and the request layer.
 #[derive(Debug)]
 pub struct Refusals {
     interval: Duration,
     tables: Mutex<Tables>,
-    audit: Option<mpsc::Sender<AuditNote>>,
+    /// Where audit records go; `None`: log and count only.
+    audit: Option<AuditSink>,
 }
 
 impl Refusals {
@@ -87,23 +76,13 @@ impl Refusals {
         }
     }
 
-    /// A reporter whose audit records are written to `accounts`' audit table by a task of its own,
-    /// and whose summaries are flushed every interval by another. Needs a tokio runtime.
-    pub fn start(interval: Duration, accounts: Accounts) -> Arc<Self> {
-        let (tx, mut rx) = mpsc::channel::<AuditNote>(AUDIT_QUEUE);
+    /// A reporter whose audit records are queued to `audit` (never waiting: when its queue is
+    /// full they are counted instead), and whose summaries are flushed every interval by a task
+    /// of its own. Needs a tokio runtime.
+    pub fn start(interval: Duration, audit: AuditSink) -> Arc<Self> {
         let me = Arc::new(Self {
-            audit: Some(tx),
+            audit: Some(audit),
             ..Self::new(interval)
-        });
-        tokio::spawn(async move {
-            while let Some(note) = rx.recv().await {
-                if let Err(e) = accounts
-                    .record_audit(&note.actor, "auth", &note.target, &note.outcome)
-                    .await
-                {
-                    warn!(error = %e, "could not audit a refusal");
-                }
-            }
         });
         let weak = Arc::downgrade(&me);
         tokio::spawn(async move {
@@ -183,17 +162,13 @@ impl Refusals {
     }
 
     fn send_audit(&self, principal: &str, role: &str, target: &str, outcome: String) {
-        let Some(tx) = &self.audit else { return };
-        let note = AuditNote {
-            actor: Actor {
-                principal: principal.to_string(),
-                role: role.to_string(),
-                request_id: String::new(),
-            },
-            target: target.to_string(),
-            outcome,
+        let Some(sink) = &self.audit else { return };
+        let actor = Actor {
+            principal: principal.to_string(),
+            role: role.to_string(),
+            request_id: String::new(),
         };
-        if tx.try_send(note).is_err() {
+        if !sink.offer(actor.record("auth", target, &outcome)) {
             crate::metrics::get().record_refusal("audit", "audit queue full");
         }
     }

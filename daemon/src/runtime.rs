@@ -19,6 +19,7 @@ use tracing::{info, warn};
 
 use crate::accounts::{Accounts, DEFAULT_EVENT_RETENTION};
 use crate::api::{self, ApiState};
+use crate::audit::AuditSink;
 use crate::auth::{self, AccessPolicy, AuthLayer, AuthState, HandshakePolicy};
 use crate::config::Config;
 use crate::connector::{Connector, OpenAlgo};
@@ -233,7 +234,8 @@ pub async fn start(
             key_id: a.sealed_key.key_id.clone(),
         });
     }
-    let refusals = Refusals::start(config.limits.refusal_log_interval, accounts.clone());
+    let audit = AuditSink::start(store.clone());
+    let refusals = Refusals::start(config.limits.refusal_log_interval, audit.clone());
     let handshake = HandshakePolicy::new(&config.tls, refusals.clone());
     let tls = Arc::new(ArcSwap::new(auth::tls_from_config(
         &config.tls,
@@ -286,6 +288,7 @@ pub async fn start(
     );
     let api_state = ApiState {
         accounts: accounts.clone(),
+        audit: audit.clone(),
         monitor: monitor.clone(),
         portfolio: portfolio.clone(),
         connector,
@@ -298,7 +301,7 @@ pub async fn start(
     };
     let auth_state = Arc::new(AuthState {
         policy: ArcSwap::from_pointee(AccessPolicy::new(&config.tls, &config.limits)),
-        accounts: accounts.clone(),
+        audit,
         refusals,
     });
     let (health_reporter, health_service) = tonic_health::server::health_reporter();

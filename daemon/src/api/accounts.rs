@@ -13,8 +13,8 @@ use tonic::{Request, Response, Status};
 use super::errors::{invalid_field, status_of};
 use super::{ApiState, convert};
 use crate::accounts::{
-    AccountPatch, DEFAULT_CONNECTOR, FieldViolation, LabelSelector, NewAccount, check_api_key,
-    normalize_url,
+    AccountPatch, DEFAULT_CONNECTOR, FieldViolation, LabelSelector, NewAccount, Registered,
+    check_api_key, normalize_url,
 };
 use crate::auth::Caller;
 use crate::connector::Upstream;
@@ -76,7 +76,7 @@ fn labels_of(map: std::collections::HashMap<String, String>) -> BTreeMap<String,
 
 /// The accounts a ListAccounts request selects, before they are encoded.
 pub struct ListPage {
-    pub accounts: Vec<Arc<AccountRecord>>,
+    pub accounts: Vec<Arc<Registered>>,
     pub next_page_token: String,
     pub total_size: i32,
 }
@@ -172,7 +172,11 @@ impl AccountService for AccountApi {
         // and never calls this; it is the plain form, which answers if that route is taken out.
         let page = self.list_page(&request.into_inner())?;
         Ok(Response::new(pb::ListAccountsResponse {
-            accounts: page.accounts.iter().map(|a| convert::account(a)).collect(),
+            accounts: page
+                .accounts
+                .iter()
+                .map(|a| convert::account(a.record()))
+                .collect(),
             next_page_token: page.next_page_token,
             total_size: page.total_size,
         }))
@@ -267,13 +271,12 @@ impl AccountService for AccountApi {
             let record = self.0.accounts.get(&r.account).map_err(status_of)?;
             // Unsealing a key is audited; no audit record, no test.
             self.0
-                .accounts
-                .record_audit(
-                    &caller.actor(),
+                .audit
+                .write(caller.actor().record(
                     "account.test",
                     &format!("account/{} ({})", record.id, record.name),
                     "ok; sealed key used for a connection test",
-                )
+                ))
                 .await
                 .map_err(|e| Status::unavailable(format!("cannot write the audit record: {e}")))?;
             let api_key = self
@@ -313,8 +316,8 @@ impl AccountService for AccountApi {
             };
             // The answer is withheld if its audit record cannot be written.
             self.0
-                .accounts
-                .record_audit(&caller.actor(), "account.test", &target, &outcome)
+                .audit
+                .write(caller.actor().record("account.test", &target, &outcome))
                 .await
                 .map_err(|e| Status::unavailable(format!("cannot write the audit record: {e}")))?;
         }

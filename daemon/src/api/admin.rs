@@ -1,4 +1,5 @@
-//! AdminService: status of the daemon itself.
+//! AdminService: status of the daemon itself, its audit log, and the maintenance workflows
+//! (backup, key rotation) that `maintenance` runs.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -10,9 +11,10 @@ use tonic::{Request, Response, Status};
 type BoxStream<T> =
     std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send + 'static>>;
 
-use super::errors::{invalid_field, status_of};
+use super::errors::{invalid_field, status_of_maintenance};
 use super::{ApiState, convert};
 use crate::auth::Caller;
+use crate::maintenance;
 use crate::store::{SCHEMA_VERSION, Store};
 
 const DEFAULT_AUDIT_LIMIT: usize = 50;
@@ -96,38 +98,14 @@ impl AdminService for AdminApi {
         request: Request<pb::BackupRequest>,
     ) -> Result<Response<BoxStream<pb::BackupChunk>>, Status> {
         let caller = Caller::of(&request)?;
-        let store = self.0.accounts.store().clone();
-        // One backup at a time: each writes a full copy of the database to the state disk.
-        let guard = store.begin_backup().ok_or_else(|| {
-            Status::unavailable("a backup is already running; try again when it has finished")
-        })?;
-        // The snapshot is written next to the live file (same filesystem, same permissions) and
-        // removed once streamed or abandoned; one left by a killed daemon is removed at startup.
-        let tmp = store.backup_temp_path(&guard);
-        let snapshot = {
-            let (store, tmp) = (store.clone(), tmp.clone());
-            tokio::task::spawn_blocking(move || store.snapshot_to(&tmp))
-                .await
-                .map_err(|e| Status::internal(e.to_string()))?
-        };
-        if let Err(e) = snapshot {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(Status::unavailable(format!("backup failed: {e}")));
-        }
-        let outcome = caller.actor().record("backup", "database", "ok");
-        if let Err(e) = store
-            .write(move |tx| tx.append_audit(outcome).map(|_| ()))
+        let copy = maintenance::backup(self.0.accounts.store(), &self.0.audit, &caller.actor())
             .await
-        {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(Status::unavailable(format!("cannot audit the backup: {e}")));
-        }
+            .map_err(status_of_maintenance)?;
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::task::spawn_blocking(move || {
-            stream_file(&tmp, &tx);
-            let _ = std::fs::remove_file(&tmp);
-            // The next backup may start once this copy is gone.
-            drop(guard);
+            stream_file(copy.path(), &tx);
+            // Removes the copy; the next backup may start once it is gone.
+            drop(copy);
         });
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::ReceiverStream::new(rx),
@@ -139,56 +117,17 @@ impl AdminService for AdminApi {
         request: Request<pb::RotateEncryptionKeyRequest>,
     ) -> Result<Response<pb::RotateEncryptionKeyResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let path = self.0.master_key_file.clone();
-        let accounts = &self.0.accounts;
-        let old_id = accounts.keyring().active_id().to_string();
-        let next = {
-            let path = path.clone();
-            tokio::task::spawn_blocking(move || crate::seal::next_key(&path))
-                .await
-                .map_err(|e| Status::internal(e.to_string()))?
-        };
-        let (new_key, generated) = next.map_err(|e| {
-            Status::failed_precondition(format!(
-                "no key to rotate to: put a new 32-byte key (mode 0600) at {}, or make its directory writable so the daemon can generate one ({e})",
-                crate::seal::next_key_path(&path).display()
-            ))
-        })?;
-        if new_key.id() == old_id {
-            return Err(Status::failed_precondition(format!(
-                "{} holds the key already in use ({old_id}); provide a new one",
-                crate::seal::next_key_path(&path).display()
-            )));
-        }
-        let (new_key_id, resealed) = accounts
-            .rotate_key(&caller.actor(), new_key)
-            .await
-            .map_err(status_of)?;
-        // The database now needs the new key. `<file>.next` is loaded at every start, so nothing
-        // is lost if it cannot be moved into place (read-only credentials): the operator is told
-        // what to install instead.
-        let note = match crate::seal::promote_next_key(&path, &old_id) {
-            Ok(()) => String::new(),
-            Err(e) => {
-                tracing::warn!(error = %e, "re-sealed under the new key but could not move the key files");
-                format!(
-                    "could not move the key files ({e}); install {} as the master key and keep the old key as {}",
-                    crate::seal::next_key_path(&path).display(),
-                    crate::seal::retired_key_path(&path, &old_id).display()
-                )
-            }
-        };
-        tracing::info!(
-            new_key_id,
-            old_key_id = old_id,
-            resealed,
-            generated,
-            "master key rotated"
-        );
+        let rotated = maintenance::rotate_master_key(
+            &self.0.accounts,
+            &caller.actor(),
+            &self.0.master_key_file,
+        )
+        .await
+        .map_err(status_of_maintenance)?;
         Ok(Response::new(pb::RotateEncryptionKeyResponse {
-            new_key_id,
-            resealed_accounts: resealed,
-            note,
+            new_key_id: rotated.new_key_id,
+            resealed_accounts: rotated.resealed,
+            note: rotated.note,
         }))
     }
 }

@@ -7,6 +7,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 use tracing::error;
 
 use crate::accounts::{AccountError, FieldViolation};
+use crate::maintenance::MaintenanceError;
 
 /// Longest piece of client-supplied text echoed in an error (field name, description, message).
 /// Error text travels in HTTP/2 headers (`grpc-message`, `grpc-status-details-bin`); echoing a
@@ -75,6 +76,19 @@ pub fn status_of(e: AccountError) -> Status {
             error!(error = %inner, "sealing failure");
             Status::internal(format!("credential sealing failed: {inner}"))
         }
+    }
+}
+
+pub fn status_of_maintenance(e: MaintenanceError) -> Status {
+    match e {
+        MaintenanceError::BackupRunning
+        | MaintenanceError::Backup(_)
+        | MaintenanceError::BackupNotAudited(_) => Status::unavailable(e.to_string()),
+        MaintenanceError::NoNextKey { .. } | MaintenanceError::SameKey { .. } => {
+            Status::failed_precondition(e.to_string())
+        }
+        MaintenanceError::Accounts(inner) => status_of(inner),
+        MaintenanceError::Task(_) => Status::internal(e.to_string()),
     }
 }
 

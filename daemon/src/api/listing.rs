@@ -3,9 +3,10 @@
 //!
 //! Building and encoding a hundred `Account` messages per page (a `String` per field, an etag and
 //! two timestamps formatted, prost's varints) was most of the daemon's cost of a ListAccounts
-//! page, for data that changes only on a write. The encoding is kept in the record itself
-//! (`AccountRecord::wire`): a write puts a new record in the registry, and a new record starts
-//! with no encoding, so there is no invalidation to forget and no lookup per account. A page is
+//! page, for data that changes only on a write. The encoding is kept with the version of the
+//! account the registry holds (`accounts::Registered`): a write puts a new version in the
+//! registry, and a new version starts with no encoding, so there is no invalidation to forget and
+//! no lookup per account. A page is
 //! those bytes written one after another as field 1 of `ListAccountsResponse`, then the page
 //! token and total encoded by prost: the same bytes a client would get from the generated
 //! server, and decoded as the same message.
@@ -31,22 +32,20 @@ use tonic::{Request, Response, Status};
 
 use super::accounts::AccountApi;
 use super::convert;
-use crate::store::AccountRecord;
+use crate::accounts::Registered;
 
 /// Field 1 (`accounts`) of `ListAccountsResponse`, wire type 2 (length-delimited): the key that
 /// precedes each encoded account.
 const ACCOUNTS_FIELD_KEY: u8 = (1 << 3) | 2;
 
-/// The encoded `roster.v1.Account` of this version of `record`.
-fn wire(record: &AccountRecord) -> &[u8] {
-    record
-        .wire
-        .get_or_init(|| convert::account(record).encode_to_vec())
+/// The encoded `roster.v1.Account` of this version of an account.
+fn wire(account: &Registered) -> &[u8] {
+    account.derived(|record| convert::account(record).encode_to_vec())
 }
 
-/// A ListAccounts answer: its records, written from their cached encodings.
+/// A ListAccounts answer: its accounts, written from their cached encodings.
 pub struct EncodedPage {
-    accounts: Vec<Arc<AccountRecord>>,
+    accounts: Vec<Arc<Registered>>,
     /// The fields after `accounts` (page token, total), encoded by prost.
     tail: pb::ListAccountsResponse,
 }
@@ -217,8 +216,13 @@ mod tests {
         accounts.create(&Actor::system(), new).await.unwrap();
     }
 
+    /// Every account as the registry holds it, in id order.
+    fn registered(accounts: &Accounts) -> Vec<Arc<Registered>> {
+        accounts.page(None, 1000, None).accounts
+    }
+
     /// A page as this module sends it.
-    fn sent(records: &[Arc<AccountRecord>], token: &str) -> Vec<u8> {
+    fn sent(records: &[Arc<Registered>], token: &str) -> Vec<u8> {
         let page = EncodedPage {
             accounts: records.to_vec(),
             tail: pb::ListAccountsResponse {
@@ -234,9 +238,12 @@ mod tests {
     }
 
     /// The same page as the generated server would send it.
-    fn plain(records: &[Arc<AccountRecord>], token: &str) -> pb::ListAccountsResponse {
+    fn plain(records: &[Arc<Registered>], token: &str) -> pb::ListAccountsResponse {
         pb::ListAccountsResponse {
-            accounts: records.iter().map(|r| convert::account(r)).collect(),
+            accounts: records
+                .iter()
+                .map(|r| convert::account(r.record()))
+                .collect(),
             next_page_token: token.into(),
             total_size: 7,
         }
@@ -249,7 +256,7 @@ mod tests {
         create(&accounts, "a", &[]).await;
         create(&accounts, "b", &[("desk", "x")]).await;
         create(&accounts, "c", &[("desk", "y"), ("env", "prod")]).await;
-        let records = accounts.all();
+        let records = registered(&accounts);
         for token in ["", "next-page"] {
             // The same message, whether encodings are fresh (first pass) or cached (second) ...
             let wire = sent(&records, token);
@@ -269,7 +276,7 @@ mod tests {
             .update(&Actor::system(), "b", &b.etag(), patch)
             .await
             .unwrap();
-        let records = accounts.all();
+        let records = registered(&accounts);
         let wire = sent(&records, "");
         let decoded = pb::ListAccountsResponse::decode(wire.as_slice()).unwrap();
         assert_eq!(decoded, plain(&records, ""));
@@ -278,20 +285,29 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_copy_of_a_record_never_carries_its_encoding() {
+    async fn a_new_version_of_an_account_is_encoded_afresh() {
         let dir = tempfile::tempdir().unwrap();
         let accounts = open(dir.path());
         create(&accounts, "a", &[]).await;
-        let record = accounts.get("a").unwrap();
-        let encoded = wire(&record).to_vec();
-        // The start of a next version: changed, then encoded afresh, never the old bytes.
-        let mut next = (*record).clone();
-        next.name = "a2".into();
-        let fresh = pb::Account::decode(wire(&next)).unwrap();
-        assert_eq!(fresh.name, "a2");
-        assert_eq!(wire(&record), encoded.as_slice());
-        // The memo is not part of the record's value: an encoded record equals its fresh copy.
-        assert_eq!(*record, (*record).clone());
+        let first = registered(&accounts).remove(0);
+        let encoded = wire(&first).to_vec();
+        // The next version (a rename): encoded afresh, never the old bytes ...
+        let patch = AccountPatch {
+            name: Some("a2".into()),
+            ..Default::default()
+        };
+        accounts
+            .update(&Actor::system(), "a", "", patch)
+            .await
+            .unwrap();
+        let next = registered(&accounts).remove(0);
+        assert_eq!(pb::Account::decode(wire(&next)).unwrap().name, "a2");
+        // ... while a page that still holds the old version sends what it was made of.
+        assert_eq!(wire(&first), encoded.as_slice());
+        assert_eq!(pb::Account::decode(wire(&first)).unwrap().name, "a");
+        // A version is encoded once: every page that holds it sends the same bytes.
+        let again = registered(&accounts).remove(0);
+        assert!(std::ptr::eq(wire(&next), wire(&again)));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use roster_proto::v1::monitor_service_server::MonitorServiceServer;
 use roster_proto::v1::portfolio_service_server::PortfolioServiceServer;
 
 use crate::accounts::Accounts;
+use crate::audit::AuditSink;
 use crate::connector::Connector;
 use crate::monitor::MonitorHandle;
 use crate::portfolio::PortfolioHandle;
@@ -27,6 +28,8 @@ pub use errors::status_of;
 #[derive(Clone)]
 pub struct ApiState {
     pub accounts: Accounts,
+    /// Audit records of what changes nothing (a connection test, a backup).
+    pub audit: AuditSink,
     pub monitor: MonitorHandle,
     pub portfolio: PortfolioHandle,
     /// For TestConnection of a host + key that is not saved.

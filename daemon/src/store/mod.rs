@@ -174,44 +174,6 @@ pub struct AccountRecord {
     pub update_time: UnixMillis,
     /// Incremented by every update; the etag is derived from it.
     pub revision: u64,
-    /// The API's wire encoding of this version of the record, made on first use (`api::listing`).
-    #[serde(skip)]
-    pub wire: Memo,
-}
-
-/// Bytes derived from one version of a record, computed at most once. A version is immutable
-/// behind its `Arc`, and a clone (the start of the next version) begins empty, so derived bytes
-/// can never be served for a version they were not made from. Ignored by `==`.
-#[derive(Default)]
-pub struct Memo(std::sync::OnceLock<Box<[u8]>>);
-
-impl Memo {
-    pub fn get_or_init(&self, make: impl FnOnce() -> Vec<u8>) -> &[u8] {
-        self.0.get_or_init(|| make().into_boxed_slice())
-    }
-}
-
-impl Clone for Memo {
-    fn clone(&self) -> Self {
-        Self::default()
-    }
-}
-
-impl PartialEq for Memo {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl std::fmt::Debug for Memo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = if self.0.get().is_some() {
-            "set"
-        } else {
-            "empty"
-        };
-        f.write_str(state)
-    }
 }
 
 impl AccountRecord {

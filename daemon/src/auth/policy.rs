@@ -1,370 +1,22 @@
-//! Who is calling, and may they: the TLS server config and client-certificate verifier, the
-//! caller's identity from the verified client certificate, roles per RPC, revocation, and the
-//! per-principal rate limit. (Connections, their slots and deadlines are `conns`.)
-//!
-//! TLS is terminated by the daemon rather than inside tonic so that (1) a stalled handshake is
-//! cut off by a timeout in its own task and never blocks the accept loop, (2) the server
-//! certificate and client CA can be swapped on reload without dropping live connections, (3) the
-//! client certificate is parsed once per connection, not once per request, and (4) the answers to
-//! a connection's concurrent requests leave together, in one TLS record and one syscall
-//! (`conns::AuthedConn`).
-//!
-//! Identity comes only from the verified leaf certificate (never from metadata): its Subject CN is
-//! the principal and its Subject OU the role (see `pki`). A single certificate is revoked by
-//! listing its serial in `[tls] revoked_serials`: it is refused in the TLS handshake, a reload
-//! closes its open connections, and the check also runs on every request.
+//! May they: the role each RPC needs, and the access policy (revoked serials, validity, rate
+//! limits) that decides each request. A reload replaces the policy as a whole.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::path::Path;
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
-use arc_swap::ArcSwap;
-use futures::future::BoxFuture;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use rustls::ServerConfig;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
-use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
-use tracing::{Instrument, debug, warn};
 
-use crate::accounts::Accounts;
+use super::identity::{Caller, Peer};
+use super::verifier::revoked_set;
 use crate::audit::Actor;
 use crate::config::{LimitsConfig, TlsConfig};
-use crate::conns::{ConnControl, TrackedBody};
-use crate::pki::{ClientIdentity, Role, normalize_serial_hex};
-use crate::refusals::{Kind, Refusals};
-
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("tls: {what} {path}: {message}")]
-    File {
-        what: &'static str,
-        path: String,
-        message: String,
-    },
-    #[error("tls: {0}")]
-    Config(String),
-}
-
-fn file_err(what: &'static str, path: &Path, e: impl std::fmt::Display) -> AuthError {
-    AuthError::File {
-        what,
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
-/// What the handshake checks beyond the chain, shared by every TLS config a reload builds: the
-/// revoked serials (swapped by a reload, read by each handshake) and where refusals are reported.
-#[derive(Debug, Clone)]
-pub struct HandshakePolicy {
-    pub revoked: Arc<ArcSwap<HashSet<String>>>,
-    pub refusals: Arc<Refusals>,
-}
-
-impl HandshakePolicy {
-    pub fn new(tls: &TlsConfig, refusals: Arc<Refusals>) -> Self {
-        Self {
-            revoked: Arc::new(ArcSwap::from_pointee(revoked_set(tls))),
-            refusals,
-        }
-    }
-}
-
-/// The revoked serials of a config, normalised as certificates spell them.
-pub fn revoked_set(tls: &TlsConfig) -> HashSet<String> {
-    tls.revoked_serials
-        .iter()
-        .filter_map(|s| normalize_serial_hex(s))
-        .collect()
-}
-
-/// TLS 1.3 only, client certificate required and verified against `client_ca` (and refused in
-/// the handshake when revoked, expired, not yet valid or without a usable identity), ALPN h2.
-pub fn server_tls_config(
-    cert: &Path,
-    key: &Path,
-    client_ca: &Path,
-    policy: &HandshakePolicy,
-) -> Result<Arc<ServerConfig>, AuthError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let certs = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| file_err("server certificate", cert, e))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| file_err("server certificate", cert, e))?;
-    if certs.is_empty() {
-        return Err(file_err(
-            "server certificate",
-            cert,
-            "no certificate in file",
-        ));
-    }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err("server key", key, e))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in
-        CertificateDer::pem_file_iter(client_ca).map_err(|e| file_err("client CA", client_ca, e))?
-    {
-        let ca = ca.map_err(|e| file_err("client CA", client_ca, e))?;
-        roots
-            .add(ca)
-            .map_err(|e| file_err("client CA", client_ca, e))?;
-    }
-    if roots.is_empty() {
-        return Err(file_err("client CA", client_ca, "no certificate in file"));
-    }
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| AuthError::Config(e.to_string()))?;
-    let verifier = Arc::new(ClientPolicyVerifier {
-        chain: verifier,
-        policy: policy.clone(),
-    });
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| AuthError::Config(e.to_string()))?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(certs, key)
-        .map_err(|e| AuthError::Config(format!("server certificate and key: {e}")))?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(Arc::new(config))
-}
-
-/// Verifies the client's chain like webpki does, then refuses in the handshake what may never
-/// be served: a certificate outside its validity window (webpki's verdict), a revoked serial,
-/// or one without a usable identity (CN and a role OU). A refused certificate therefore never
-/// holds a connection slot, never reaches the request layer and never spends anyone's rate
-/// budget. The client gets the matching TLS alert (certificate_expired, certificate_revoked,
-/// access_denied), which `rosterctl` turns into a sentence. A refusal of a certificate our CA
-/// signed is audited under its CN (at a bounded rate, see `refusals`).
-#[derive(Debug)]
-struct ClientPolicyVerifier {
-    chain: Arc<dyn rustls::server::danger::ClientCertVerifier>,
-    policy: HandshakePolicy,
-}
-
-impl ClientPolicyVerifier {
-    /// The identity in `end_entity` if its chain verifies at a moment inside its validity window,
-    /// i.e. if our CA signed it: only then is its CN worth an audit record.
-    fn signed_identity(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-    ) -> Option<ClientIdentity> {
-        let (not_before, _) = validity(end_entity.as_ref())?;
-        let inside = (not_before + Duration::from_secs(1))
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .ok()?;
-        self.chain
-            .verify_client_cert(
-                end_entity,
-                intermediates,
-                rustls::pki_types::UnixTime::since_unix_epoch(inside),
-            )
-            .ok()?;
-        ClientIdentity::from_der(end_entity.as_ref()).ok()
-    }
-
-    fn audit(&self, principal: &str, role: &str, reason: &'static str) {
-        self.policy
-            .refusals
-            .audit(principal, role, "TLS handshake", reason);
-    }
-}
-
-impl rustls::server::danger::ClientCertVerifier for ClientPolicyVerifier {
-    fn offer_client_auth(&self) -> bool {
-        self.chain.offer_client_auth()
-    }
-    fn client_auth_mandatory(&self) -> bool {
-        self.chain.client_auth_mandatory()
-    }
-    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
-        self.chain.root_hint_subjects()
-    }
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
-        use rustls::CertificateError as E;
-        match self
-            .chain
-            .verify_client_cert(end_entity, intermediates, now)
-        {
-            Ok(verified) => match ClientIdentity::from_der(end_entity.as_ref()) {
-                Ok(id) if self.policy.revoked.load().contains(&id.serial_hex) => {
-                    self.audit(&id.principal, &id.role.to_string(), "certificate revoked");
-                    Err(rustls::Error::InvalidCertificate(E::Revoked))
-                }
-                Ok(_) => Ok(verified),
-                Err(_) => {
-                    let cn = subject_cn(end_entity.as_ref());
-                    self.audit(
-                        cn.as_deref().unwrap_or("(no CN)"),
-                        "unknown",
-                        "unusable identity",
-                    );
-                    Err(rustls::Error::InvalidCertificate(
-                        E::ApplicationVerificationFailure,
-                    ))
-                }
-            },
-            Err(
-                e @ rustls::Error::InvalidCertificate(
-                    E::Expired
-                    | E::NotValidYet
-                    | E::ExpiredContext { .. }
-                    | E::NotValidYetContext { .. },
-                ),
-            ) => {
-                if let Some(id) = self.signed_identity(end_entity, intermediates) {
-                    let reason = match &e {
-                        rustls::Error::InvalidCertificate(
-                            E::NotValidYet | E::NotValidYetContext { .. },
-                        ) => "certificate not valid yet",
-                        _ => "certificate expired",
-                    };
-                    self.audit(&id.principal, &id.role.to_string(), reason);
-                }
-                Err(e)
-            }
-            Err(e) => Err(e),
-        }
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.chain.verify_tls12_signature(message, cert, dss)
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.chain.verify_tls13_signature(message, cert, dss)
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.chain.supported_verify_schemes()
-    }
-}
-
-/// The Subject CN of a DER certificate, escaped, if it has one (to name an unusable identity).
-fn subject_cn(der: &[u8]) -> Option<String> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    let cn = cert.subject().iter_common_name().next()?.as_str().ok()?;
-    let cn: String = cn.chars().take(crate::pki::MAX_PRINCIPAL_BYTES).collect();
-    Some(crate::escape::escape_untrusted(&cn).into_owned())
-}
-
-/// (not before, not after) of a DER certificate.
-fn validity(der: &[u8]) -> Option<(SystemTime, SystemTime)> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    let at = |t: x509_parser::time::ASN1Time| {
-        u64::try_from(t.timestamp())
-            .ok()
-            .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
-    };
-    Some((
-        at(cert.validity().not_before)?,
-        at(cert.validity().not_after)?,
-    ))
-}
-
-/// Loads the TLS settings of a config, with paths already resolved.
-pub fn tls_from_config(
-    tls: &TlsConfig,
-    policy: &HandshakePolicy,
-) -> Result<Arc<ServerConfig>, AuthError> {
-    let need = |p: &Option<std::path::PathBuf>, name: &str| {
-        p.clone()
-            .ok_or_else(|| AuthError::Config(format!("[tls] {name} is not set")))
-    };
-    server_tls_config(
-        &need(&tls.cert, "cert")?,
-        &need(&tls.key, "key")?,
-        &need(&tls.client_ca, "client_ca")?,
-        policy,
-    )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Connections.
-
-/// What the daemon knows about the peer of a connection, fixed at handshake time.
-#[derive(Debug)]
-pub struct PeerInfo {
-    pub remote: SocketAddr,
-    /// Why the (chain-verified) certificate gives no identity, if it does not.
-    pub identity: Result<ClientIdentity, String>,
-    /// Start of the leaf's validity window (also checked per request, against a clock that moved).
-    pub not_before: SystemTime,
-    /// The connection itself: its slot, deadlines, requests in flight, and the way to close it.
-    pub conn: Arc<ConnControl>,
-}
-
-/// The connection info tonic puts into every request's extensions.
-#[derive(Debug, Clone)]
-pub struct Peer(pub Arc<PeerInfo>);
-
-/// The identity and validity start of a connection's verified leaf certificate.
-pub(crate) fn peer_identity(
-    io: &TlsStream<TcpStream>,
-) -> (Result<ClientIdentity, String>, SystemTime) {
-    let (_, conn) = io.get_ref();
-    let Some(leaf) = conn.peer_certificates().and_then(|chain| chain.first()) else {
-        return (Err("no client certificate".into()), SystemTime::UNIX_EPOCH);
-    };
-    let not_before = validity(leaf.as_ref()).map_or(SystemTime::UNIX_EPOCH, |(nb, _)| nb);
-    (
-        ClientIdentity::from_der(leaf.as_ref()).map_err(|e| e.to_string()),
-        not_before,
-    )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Per-request authorization.
-
-/// The authenticated caller of one request; handlers read it from the request extensions.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub principal: String,
-    pub role: Role,
-    pub request_id: String,
-}
-
-impl Caller {
-    pub fn actor(&self) -> Actor {
-        Actor {
-            principal: self.principal.clone(),
-            role: self.role.to_string(),
-            request_id: self.request_id.clone(),
-        }
-    }
-
-    /// The caller of a request that went through [`AuthLayer`].
-    pub fn of<T>(request: &tonic::Request<T>) -> Result<Caller, Status> {
-        request
-            .extensions()
-            .get::<Caller>()
-            .cloned()
-            .ok_or_else(|| Status::unauthenticated("no authenticated caller"))
-    }
-}
+use crate::pki::Role;
 
 /// What an RPC needs of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -432,7 +84,7 @@ impl AccessPolicy {
 
 /// How a refusal is recorded beyond the counter and the rate-limited log line.
 #[derive(Debug)]
-enum AuditAs {
+pub(super) enum AuditAs {
     /// Not audited: rate limiting (a noisy client must not turn its refusals into disk writes)
     /// and refusals without a usable identity.
     Not,
@@ -445,30 +97,28 @@ enum AuditAs {
 }
 
 #[derive(Debug)]
-struct Refusal {
-    status: Status,
+pub(super) struct Refusal {
+    pub(super) status: Status,
     /// Who was refused: the principal, or the peer address when there is none.
-    who: String,
-    reason: &'static str,
-    audit: AuditAs,
-}
-
-pub struct AuthState {
-    pub policy: ArcSwap<AccessPolicy>,
-    pub accounts: Accounts,
-    pub refusals: Arc<Refusals>,
+    pub(super) who: String,
+    pub(super) reason: &'static str,
+    pub(super) audit: AuditAs,
 }
 
 impl AccessPolicy {
     /// Decides one request at `now`. The identity was read from the verified leaf certificate
-    /// once, at the handshake ([`PeerInfo`]); what can change while a connection stays open is
+    /// once, at the handshake ([`PeerInfo`](super::PeerInfo)); what can change while a connection stays open is
     /// checked here, on every request: the revocation list (replaced by a reload), the clock
     /// against the certificate's validity window, and the rate budget. The identity is checked
     /// before the budget is charged: a certificate that may not be used never spends the budget
     /// of its principal (which a re-issued certificate of the same name shares).
     // A refusal is the rare path: its size costs nothing on the served one.
     #[allow(clippy::result_large_err)]
-    fn authorize<B>(&self, req: &http::Request<B>, now: SystemTime) -> Result<Caller, Refusal> {
+    pub(super) fn authorize<B>(
+        &self,
+        req: &http::Request<B>,
+        now: SystemTime,
+    ) -> Result<Caller, Refusal> {
         let path = req.uri().path();
         let peer = req.extensions().get::<Peer>().ok_or_else(|| Refusal {
             status: Status::unauthenticated("no TLS peer information"),
@@ -579,7 +229,7 @@ impl AccessPolicy {
 }
 
 /// The RPC's name as logs, metrics and audit records spell it: the path without its leading '/'.
-fn rpc_name(path: &str) -> &str {
+pub(super) fn rpc_name(path: &str) -> &str {
     path.trim_start_matches('/')
 }
 
@@ -597,127 +247,16 @@ fn assign_request_id() -> String {
     )
 }
 
-/// Tower layer that authenticates, rate-limits and authorizes every request before any service.
-#[derive(Clone)]
-pub struct AuthLayer {
-    pub state: Arc<AuthState>,
-}
-
-impl<S> tower::Layer<S> for AuthLayer {
-    type Service = AuthService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        AuthService {
-            inner,
-            state: self.state.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct AuthService<S> {
-    inner: S,
-    state: Arc<AuthState>,
-}
-
-impl<S, B> tower::Service<http::Request<B>> for AuthService<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        // The clone that was polled ready is the one that serves this call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let state = self.state.clone();
-        let decision = state.policy.load().authorize(&req, SystemTime::now());
-        // The request is in flight on its connection (which is then not idle) until its response
-        // body is done.
-        let in_flight = req
-            .extensions()
-            .get::<Peer>()
-            .map(|peer| peer.0.conn.request_started());
-        // The request moves into the service; its path is needed after (a refcount, no copy).
-        let uri = req.uri().clone();
-        Box::pin(async move {
-            let rpc = rpc_name(uri.path());
-            match decision {
-                Ok(caller) => {
-                    let span = tracing::info_span!(
-                        "rpc",
-                        rpc = %rpc,
-                        request_id = %caller.request_id,
-                        principal = %caller.principal,
-                    );
-                    req.extensions_mut().insert(caller);
-                    let started = Instant::now();
-                    let response = inner.call(req).instrument(span.clone()).await?;
-                    let status = grpc_status(&response);
-                    crate::metrics::get().record_rpc(rpc, status);
-                    span.in_scope(|| {
-                        debug!(
-                            status,
-                            duration_us = started.elapsed().as_micros(),
-                            "rpc done"
-                        );
-                    });
-                    Ok(match in_flight {
-                        Some(guard) => response.map(|body| TrackedBody::wrap(body, guard)),
-                        None => response,
-                    })
-                }
-                Err(refusal) => {
-                    crate::metrics::get().record_rpc(rpc, refusal.status.code() as i32);
-                    state.refusals.refused(
-                        Kind::Request,
-                        &refusal.who,
-                        refusal.reason,
-                        refusal.status.message(),
-                    );
-                    match refusal.audit {
-                        AuditAs::Not => {}
-                        AuditAs::Summarised { principal, role } => {
-                            state.refusals.audit(&principal, &role, rpc, refusal.reason);
-                        }
-                        AuditAs::Each(actor, outcome) => {
-                            if let Err(e) = state
-                                .accounts
-                                .record_audit(&actor, "auth", rpc, &outcome)
-                                .await
-                            {
-                                warn!(error = %e, "could not audit a refused request");
-                            }
-                        }
-                    }
-                    Ok(refusal.status.into_http())
-                }
-            }
-        })
-    }
-}
-
-/// The grpc-status a response carries in its headers (errors are trailers-only); OK otherwise.
-fn grpc_status(response: &http::Response<tonic::body::Body>) -> i32 {
-    response
-        .headers()
-        .get("grpc-status")
-        .map_or(Code::Ok, |v| Code::from_bytes(v.as_bytes())) as i32
-}
-
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::Duration;
+
     use super::*;
+    use crate::auth::PeerInfo;
+    use crate::conns::ConnControl;
+    use crate::pki::ClientIdentity;
 
     const HOUR: Duration = Duration::from_secs(3600);
 
