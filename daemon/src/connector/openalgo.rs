@@ -17,7 +17,6 @@
 //! - Redirects are not followed: a 307/308 would resend the body (the key) to another place.
 
 use std::borrow::Cow;
-use std::error::Error as StdError;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,9 +32,9 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::bounds::DEFAULT_MAX_ROWS_PER_BOOK;
-use super::classify::interpret_within;
-use super::decode::{FromEnvelope, Limits, short_detail};
-use super::http1::{Answer, Http1Client};
+use super::classify::{Answer, chain_has_tls_error, innermost_detail, interpret_within};
+use super::decode::{FromEnvelope, Limits};
+use super::http1::Http1Client;
 use super::scrub::scrub_error;
 use super::{
     BaseUrl, Connector, Endpoint, FailureReason, Funds, Holdings, OrderBook, PingInfo, Positions,
@@ -407,7 +406,7 @@ async fn read_capped(mut resp: Response, cap: usize) -> Result<Vec<u8>, Upstream
 }
 
 /// Maps a reqwest failure to a reason. TLS is told apart from plain connect failures by finding a
-/// `rustls::Error` in the error chain (see [`next_in_chain`]).
+/// `rustls::Error` in the error chain (see [`chain_has_tls_error`]).
 fn classify_transport(err: &reqwest::Error, http_status: Option<u16>) -> UpstreamError {
     let detail = innermost_detail(err);
     let (reason, what) = if err.is_timeout() {
@@ -431,42 +430,6 @@ fn classify_transport(err: &reqwest::Error, http_status: Option<u16>) -> Upstrea
         format!("{what}: {detail}")
     };
     UpstreamError::new(reason, message, http_status)
-}
-
-/// The next error down the chain. A custom `io::Error`'s `source()` returns its wrapped error's
-/// *source*, skipping the wrapped error itself; tokio-rustls wraps `rustls::Error` exactly like
-/// that (and reqwest wraps that `io::Error` in another), so look inside with `get_ref` instead.
-fn next_in_chain<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
-    if let Some(io) = e.downcast_ref::<std::io::Error>()
-        && let Some(inner) = io.get_ref()
-    {
-        return Some(inner);
-    }
-    e.source()
-}
-
-pub(super) fn chain_has_tls_error(err: &(dyn StdError + 'static)) -> bool {
-    let mut cur = Some(err);
-    while let Some(e) = cur {
-        if e.is::<rustls::Error>() {
-            return true;
-        }
-        cur = next_in_chain(e);
-    }
-    false
-}
-
-/// The most specific message in the chain (e.g. "Connection refused (os error 111)"). The top
-/// reqwest error is skipped on purpose: its Display includes the URL.
-fn innermost_detail(err: &reqwest::Error) -> String {
-    let mut last: Option<&(dyn StdError + 'static)> = None;
-    let mut cur = next_in_chain(err);
-    while let Some(e) = cur {
-        last = Some(e);
-        cur = next_in_chain(e);
-    }
-    last.map(|e| short_detail(&e.to_string()))
-        .unwrap_or_default()
 }
 
 impl Connector for OpenAlgo {
