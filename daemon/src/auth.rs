@@ -457,6 +457,7 @@ pub struct AuthState {
     pub policy: ArcSwap<AccessPolicy>,
     pub accounts: Accounts,
     pub refusals: Arc<Refusals>,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AccessPolicy {
@@ -664,7 +665,7 @@ where
                     let started = Instant::now();
                     let response = inner.call(req).instrument(span.clone()).await?;
                     let status = grpc_status(&response);
-                    crate::metrics::get().record_rpc(rpc, status);
+                    state.metrics.record_rpc(rpc, status);
                     span.in_scope(|| {
                         debug!(
                             status,
@@ -678,7 +679,7 @@ where
                     })
                 }
                 Err(refusal) => {
-                    crate::metrics::get().record_rpc(rpc, refusal.status.code() as i32);
+                    state.metrics.record_rpc(rpc, refusal.status.code() as i32);
                     state.refusals.refused(
                         Kind::Request,
                         &refusal.who,

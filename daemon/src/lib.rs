@@ -14,7 +14,7 @@ pub mod domain;
 /// Client-supplied text made safe to log and store (a certificate CN is the first such text).
 pub use roster_pki::escape;
 pub mod logging;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod monitor;
 /// The identity contract, shared with rosterctl through its own crate.
 pub use roster_pki as pki;

@@ -19,6 +19,7 @@ use tracing::{info, warn};
 use crate::accounts::Accounts;
 use crate::audit::Actor;
 use crate::escape::escape_untrusted;
+use crate::metrics::Metrics;
 
 /// Distinct (who, reason) pairs tracked per interval; beyond it they share one entry.
 pub const MAX_TRACKED: usize = 4096;
@@ -75,25 +76,31 @@ pub struct Refusals {
     interval: Duration,
     tables: Mutex<Tables>,
     audit: Option<mpsc::Sender<AuditNote>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Refusals {
-    /// A reporter that logs and counts only (no audit writer attached).
-    pub fn new(interval: Duration) -> Self {
+    /// A reporter that logs and counts (into `metrics`) only, with no audit writer attached.
+    pub(crate) fn new(interval: Duration, metrics: Arc<Metrics>) -> Self {
         Self {
             interval: interval.max(Duration::from_millis(1)),
             tables: Mutex::default(),
             audit: None,
+            metrics,
         }
     }
 
     /// A reporter whose audit records are written to `accounts`' audit table by a task of its own,
     /// and whose summaries are flushed every interval by another. Needs a tokio runtime.
-    pub fn start(interval: Duration, accounts: Accounts) -> Arc<Self> {
+    pub(crate) fn start(
+        interval: Duration,
+        accounts: Accounts,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         let (tx, mut rx) = mpsc::channel::<AuditNote>(AUDIT_QUEUE);
         let me = Arc::new(Self {
             audit: Some(tx),
-            ..Self::new(interval)
+            ..Self::new(interval, metrics)
         });
         tokio::spawn(async move {
             while let Some(note) = rx.recv().await {
@@ -125,7 +132,7 @@ impl Refusals {
     /// Counts a refusal of `who` (a principal or a peer address) and logs it if it is the first of
     /// its kind in this interval. `detail` goes only into that first line.
     pub fn refused(&self, kind: Kind, who: &str, reason: &'static str, detail: &str) {
-        crate::metrics::get().record_refusal(kind.label(), reason);
+        self.metrics.record_refusal(kind.label(), reason);
         let now = Instant::now();
         let mut tables = self.tables();
         let full = tables.logged.len() >= MAX_TRACKED;
@@ -194,7 +201,7 @@ impl Refusals {
             outcome,
         };
         if tx.try_send(note).is_err() {
-            crate::metrics::get().record_refusal("audit", "audit queue full");
+            self.metrics.record_refusal("audit", "audit queue full");
         }
     }
 
@@ -269,7 +276,7 @@ mod tests {
 
     #[test]
     fn one_line_per_source_and_reason_per_interval_and_quiet_sources_are_forgotten() {
-        let r = Refusals::new(Duration::from_secs(60));
+        let r = Refusals::new(Duration::from_secs(60), Arc::new(Metrics::new()));
         for _ in 0..10_000 {
             r.refused(Kind::Request, "alice", "rate limited", "retry in 20 ms");
         }
@@ -292,7 +299,7 @@ mod tests {
 
     #[test]
     fn the_tables_are_bounded() {
-        let r = Refusals::new(Duration::from_secs(60));
+        let r = Refusals::new(Duration::from_secs(60), Arc::new(Metrics::new()));
         for i in 0..(MAX_TRACKED + 500) {
             r.refused(
                 Kind::Handshake,

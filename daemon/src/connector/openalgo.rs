@@ -40,6 +40,7 @@ use super::{
     BaseUrl, Connector, Endpoint, FailureReason, Funds, Holdings, OrderBook, PingInfo, Positions,
     TradeBook, Upstream, UpstreamError,
 };
+use crate::metrics::Metrics;
 
 /// Above this many budget keys, stale ones (hosts no longer called) are dropped.
 const BUDGET_KEYS_SOFT_CAP: usize = 4096;
@@ -141,6 +142,8 @@ pub struct OpenAlgo {
     client: Client,
     budget: Arc<Budget>,
     config: ConnectorConfig,
+    /// Every call is counted by endpoint and status.
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for OpenAlgo {
@@ -152,7 +155,7 @@ impl std::fmt::Debug for OpenAlgo {
 }
 
 impl OpenAlgo {
-    pub fn new(config: ConnectorConfig) -> Result<Self, ConfigError> {
+    pub(crate) fn new(config: ConnectorConfig, metrics: Arc<Metrics>) -> Result<Self, ConfigError> {
         let rps = config.validate()?;
         // Burst 1: OpenAlgo counts a *moving* one-second window, and a GCRA with burst b lets
         // b + rate - 1 requests into some one-second window. Burst 1 keeps that at `rate`.
@@ -204,6 +207,7 @@ impl OpenAlgo {
             client,
             budget: Arc::new(RateLimiter::dashmap_with_hasher(quota, Default::default())),
             config,
+            metrics,
         })
     }
 
@@ -251,7 +255,7 @@ impl OpenAlgo {
             self.budget.retain_recent();
         }
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        crate::metrics::get().record_upstream(
+        self.metrics.record_upstream(
             endpoint.as_str(),
             match &result {
                 Ok(_) => Cow::Borrowed("200"),

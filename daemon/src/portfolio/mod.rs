@@ -35,6 +35,7 @@ use crate::connector::{
     Connector, FailureReason, Funds, Holdings, Mode, OrderBook, Positions, TradeBook, Upstream,
     UpstreamError,
 };
+use crate::metrics::Metrics;
 use crate::store::{AccountRecord, EventKind, EventRecord, UnixMillis, now_millis};
 use crate::supervisor::{ShutdownSignal, Supervisor};
 use cache::{Snapshot, SnapshotCache};
@@ -183,6 +184,7 @@ struct Inner {
     accounts: Accounts,
     is_up: IsUp,
     connector: Arc<dyn Connector>,
+    metrics: Arc<Metrics>,
     /// Replaced as a whole on reload.
     config: std::sync::RwLock<PortfolioConfig>,
     /// The connector's per-call deadline; the fan-out's deadline is derived from it.
@@ -196,10 +198,11 @@ struct Inner {
 impl PortfolioHandle {
     /// Starts the background refresh (when `refresh_interval` is not zero) and the task that
     /// drops deleted accounts' cached snapshots under `supervisor`.
-    pub fn start(
+    pub(crate) fn start(
         config: &PortfolioConfig,
         accounts: Accounts,
         connector: Arc<dyn Connector>,
+        metrics: Arc<Metrics>,
         supervisor: &Supervisor,
         upstream_timeout: Duration,
         is_up: IsUp,
@@ -211,6 +214,7 @@ impl PortfolioHandle {
                 accounts,
                 is_up,
                 connector,
+                metrics,
                 config: std::sync::RwLock::new(config.clone()),
                 upstream_timeout,
                 slots: Semaphore::new(config.concurrency.clamp(1, Semaphore::MAX_PERMITS)),
@@ -312,10 +316,7 @@ impl PortfolioHandle {
             };
             if young && !freshness.refresh {
                 if let Some(age) = age {
-                    crate::metrics::get()
-                        .snapshot_age_seconds
-                        .get_or_create(&crate::metrics::BookLabels { book: T::KIND })
-                        .observe(age.as_secs_f64());
+                    inner.metrics.record_snapshot_age(T::KIND, age);
                 }
                 section.data = snapshot.map(|s| s.data);
             } else if !account.enabled {
@@ -725,6 +726,7 @@ mod tests {
             &config,
             accounts.clone(),
             fake.clone(),
+            Arc::new(Metrics::new()),
             supervisor,
             Duration::from_millis(200),
             Arc::new(|_: &str| true),
