@@ -211,10 +211,6 @@ impl OpenAlgo {
         })
     }
 
-    pub fn config(&self) -> &ConnectorConfig {
-        &self.config
-    }
-
     /// One call to `T::ENDPOINT`, bounded by `request_timeout` from start to last body byte.
     async fn call<T: FromEnvelope>(&self, up: &Upstream) -> Result<T, UpstreamError> {
         let endpoint = T::ENDPOINT;
