@@ -41,6 +41,7 @@ use tracing::info;
 
 use crate::auth::{Peer, PeerInfo, peer_identity};
 use crate::config::{Config, ServerConfig as ServerSettings};
+use crate::metrics::Metrics;
 use crate::pki::Role;
 use crate::refusals::{Kind, Refusals};
 
@@ -298,6 +299,8 @@ fn dec<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, key: &K) {
 pub struct ConnTable {
     pub limits: ConnLimits,
     pub refusals: Arc<Refusals>,
+    /// Where the number of open connections is published.
+    metrics: Arc<Metrics>,
     state: Mutex<TableState>,
 }
 
@@ -318,10 +321,15 @@ pub struct ConnSlot {
 }
 
 impl ConnTable {
-    pub fn new(limits: ConnLimits, refusals: Arc<Refusals>) -> Arc<Self> {
+    pub(crate) fn new(
+        limits: ConnLimits,
+        refusals: Arc<Refusals>,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             limits,
             refusals,
+            metrics,
             state: Mutex::default(),
         })
     }
@@ -331,9 +339,7 @@ impl ConnTable {
     }
 
     fn publish(&self, state: &TableState) {
-        crate::metrics::get()
-            .connections_open
-            .set(i64::try_from(state.open).unwrap_or(i64::MAX));
+        self.metrics.set_connections_open(state.open);
     }
 
     /// A slot for a new TCP connection from `remote`, shedding the oldest handshake when the
@@ -830,9 +836,11 @@ mod tests {
     }
 
     fn table(max: usize, reserved: usize) -> Arc<ConnTable> {
+        let metrics = Arc::new(Metrics::new());
         ConnTable::new(
             limits(max, reserved),
-            Arc::new(Refusals::new(Duration::from_secs(60))),
+            Arc::new(Refusals::new(Duration::from_secs(60), metrics.clone())),
+            metrics,
         )
     }
 

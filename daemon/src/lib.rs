@@ -15,7 +15,7 @@ pub mod domain;
 pub use roster_pki::escape;
 pub mod logging;
 pub mod maintenance;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod monitor;
 /// The identity contract, shared with rosterctl through its own crate.
 pub use roster_pki as pki;

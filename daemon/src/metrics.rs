@@ -1,21 +1,25 @@
-//! Prometheus metrics, served in the text exposition format on a separate listener
-//! (`[metrics] listen`, loopback by default, off when unset).
+//! Prometheus metrics: the daemon's instruments, their exposition text, and the `/metrics`
+//! listener (`[metrics] listen`, loopback by default, off when unset).
 //!
-//! The instruments are process-wide so that the modules that observe something (the scheduler,
-//! the connector, the auth layer) record it where it happens without threading a handle through
-//! every constructor. Gauges that summarise state (accounts by health state) are computed at
-//! scrape time from their owner, so they can never drift.
+//! A leaf: it knows no other module of the daemon. `runtime` makes one [`Metrics`] per daemon and
+//! hands it to whatever records (the connector, the scheduler, the portfolio, the auth layer,
+//! refusals, the connection table), so nothing is process-global and two daemons in one process
+//! count apart. A gauge that summarises state owned elsewhere (accounts by health state) is a
+//! callback its owner's wiring registers with the [`Exposition`]: it is read at scrape time, so it
+//! can never drift. The exposition (and so the callback) belongs to the listener, not to the
+//! instruments, so the recorders' handles never keep the state's owner alive.
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -24,22 +28,19 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
-use crate::monitor::MonitorHandle;
-use crate::supervisor::Supervisor;
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CheckLabels {
+struct CheckLabels {
     /// "ok" or "failure".
-    pub result: &'static str,
+    result: &'static str,
     /// The failure reason ("" for ok).
-    pub reason: &'static str,
+    reason: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RpcLabels {
-    pub method: String,
+struct RpcLabels {
+    method: String,
     /// The numeric gRPC status code.
-    pub code: &'static str,
+    code: &'static str,
 }
 
 /// The label of a numeric gRPC status code, without formatting one for every request.
@@ -55,42 +56,42 @@ fn code_label(code: i32) -> &'static str {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct UpstreamLabels {
-    pub endpoint: &'static str,
+struct UpstreamLabels {
+    endpoint: &'static str,
     /// HTTP status, or the failure reason when there was no HTTP answer. Borrowed in the
     /// common cases ("200", a reason), so counting a request allocates nothing.
-    pub status: Cow<'static, str>,
+    status: Cow<'static, str>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RefusalLabels {
-    /// "connection", "handshake", "request" (see `refusals::Kind`).
-    pub kind: &'static str,
-    pub reason: &'static str,
+struct RefusalLabels {
+    /// "connection", "handshake", "request" (see `refusals::Kind`), or "audit".
+    kind: &'static str,
+    reason: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct StateLabels {
-    pub state: &'static str,
+struct StateLabels {
+    state: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct BookLabels {
-    pub book: &'static str,
+struct BookLabels {
+    book: &'static str,
 }
 
-/// Every instrument the daemon records.
-pub struct Metrics {
-    pub checks: Family<CheckLabels, Counter>,
-    pub check_seconds: Histogram,
-    pub scheduler_lag_seconds: Histogram,
-    pub rpcs: Family<RpcLabels, Counter>,
-    pub upstream_requests: Family<UpstreamLabels, Counter>,
-    pub snapshot_age_seconds: Family<BookLabels, Histogram>,
-    accounts: Family<StateLabels, Gauge>,
-    pub refusals: Family<RefusalLabels, Counter>,
+/// Every instrument one daemon records. Cheap to record into from many tasks at once.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    checks: Family<CheckLabels, Counter>,
+    check_seconds: Histogram,
+    scheduler_lag_seconds: Histogram,
+    rpcs: Family<RpcLabels, Counter>,
+    upstream_requests: Family<UpstreamLabels, Counter>,
+    snapshot_age_seconds: Family<BookLabels, Histogram>,
+    refusals: Family<RefusalLabels, Counter>,
     /// Client connections holding a slot (handshaking or established).
-    pub connections_open: Gauge,
+    connections_open: Gauge,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -100,26 +101,24 @@ fn latency_buckets() -> impl Iterator<Item = f64> {
     .into_iter()
 }
 
-static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
-    checks: Family::default(),
-    check_seconds: Histogram::new(latency_buckets()),
-    scheduler_lag_seconds: Histogram::new(latency_buckets()),
-    rpcs: Family::default(),
-    upstream_requests: Family::default(),
-    snapshot_age_seconds: Family::new_with_constructor(|| {
-        Histogram::new([0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0])
-    }),
-    accounts: Family::default(),
-    refusals: Family::default(),
-    connections_open: Gauge::default(),
-});
-
-pub fn get() -> &'static Metrics {
-    &METRICS
-}
-
 impl Metrics {
-    pub fn record_check(&self, reason: Option<&'static str>, took: Duration) {
+    pub(crate) fn new() -> Self {
+        Self {
+            checks: Family::default(),
+            check_seconds: Histogram::new(latency_buckets()),
+            scheduler_lag_seconds: Histogram::new(latency_buckets()),
+            rpcs: Family::default(),
+            upstream_requests: Family::default(),
+            snapshot_age_seconds: Family::new_with_constructor(|| {
+                Histogram::new([0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0])
+            }),
+            refusals: Family::default(),
+            connections_open: Gauge::default(),
+        }
+    }
+
+    /// One health check: its failure reason (`None` when it passed) and how long it took.
+    pub(crate) fn record_check(&self, reason: Option<&'static str>, took: Duration) {
         self.checks
             .get_or_create(&CheckLabels {
                 result: if reason.is_some() { "failure" } else { "ok" },
@@ -129,7 +128,12 @@ impl Metrics {
         self.check_seconds.observe(took.as_secs_f64());
     }
 
-    pub fn record_rpc(&self, method: &str, code: i32) {
+    /// How late a scheduled check started after its slot.
+    pub(crate) fn record_scheduler_lag(&self, lag: Duration) {
+        self.scheduler_lag_seconds.observe(lag.as_secs_f64());
+    }
+
+    pub(crate) fn record_rpc(&self, method: &str, code: i32) {
         self.rpcs
             .get_or_create(&RpcLabels {
                 method: method_label(method, code).to_string(),
@@ -138,96 +142,141 @@ impl Metrics {
             .inc();
     }
 
-    pub fn record_refusal(&self, kind: &'static str, reason: &'static str) {
+    pub(crate) fn record_refusal(&self, kind: &'static str, reason: &'static str) {
         self.refusals
             .get_or_create(&RefusalLabels { kind, reason })
             .inc();
     }
 
-    pub fn record_upstream(&self, endpoint: &'static str, status: Cow<'static, str>) {
+    pub(crate) fn record_upstream(&self, endpoint: &'static str, status: Cow<'static, str>) {
         self.upstream_requests
             .get_or_create(&UpstreamLabels { endpoint, status })
             .inc();
     }
-}
 
-fn registry() -> Registry {
-    let m = get();
-    let mut r = Registry::with_prefix("roster");
-    r.register(
-        "checks",
-        "Health checks by result and failure reason",
-        m.checks.clone(),
-    );
-    r.register(
-        "check_duration_seconds",
-        "Duration of one health check (ping, and funds when probed)",
-        m.check_seconds.clone(),
-    );
-    r.register(
-        "scheduler_lag_seconds",
-        "How late a scheduled check started after its slot",
-        m.scheduler_lag_seconds.clone(),
-    );
-    r.register(
-        "rpcs",
-        "gRPC requests by method and status code",
-        m.rpcs.clone(),
-    );
-    r.register(
-        "upstream_requests",
-        "Requests to upstreams by endpoint and HTTP status (or failure reason)",
-        m.upstream_requests.clone(),
-    );
-    r.register(
-        "snapshot_age_seconds",
-        "Age of portfolio snapshots when served",
-        m.snapshot_age_seconds.clone(),
-    );
-    r.register("accounts", "Accounts by health state", m.accounts.clone());
-    r.register(
-        "refusals",
-        "Refused connections, TLS handshakes and requests by kind and reason",
-        m.refusals.clone(),
-    );
-    r.register(
-        "connections_open",
-        "Client connections holding a slot (handshaking or established)",
-        m.connections_open.clone(),
-    );
-    r
-}
-
-/// The current exposition text, with the accounts gauge refreshed from the monitor.
-pub fn render(monitor: &MonitorHandle) -> String {
-    let m = get();
-    let counts = monitor.counts();
-    for state in ["UNKNOWN", "UP", "DEGRADED", "DOWN", "DISABLED"] {
-        let n = counts.get(state).copied().unwrap_or(0);
-        m.accounts
-            .get_or_create(&StateLabels { state })
-            .set(i64::from(n));
+    /// The age of a `book` snapshot served without asking its upstream.
+    pub(crate) fn record_snapshot_age(&self, book: &'static str, age: Duration) {
+        self.snapshot_age_seconds
+            .get_or_create(&BookLabels { book })
+            .observe(age.as_secs_f64());
     }
-    let mut out = String::new();
-    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry()) {
-        warn!(error = %e, "cannot encode metrics");
+
+    pub(crate) fn set_connections_open(&self, open: usize) {
+        self.connections_open
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
     }
-    out
+
+    /// What a scrape shows: these instruments, and `accounts_by_state` (every state with its
+    /// number of accounts) asked for at each scrape.
+    pub(crate) fn exposition(
+        &self,
+        accounts_by_state: impl Fn() -> Vec<(&'static str, u32)> + Send + Sync + 'static,
+    ) -> Exposition {
+        // The registry holds clones of the instruments, which share their values.
+        let mut r = Registry::with_prefix("roster");
+        r.register(
+            "checks",
+            "Health checks by result and failure reason",
+            self.checks.clone(),
+        );
+        r.register(
+            "check_duration_seconds",
+            "Duration of one health check (ping, and funds when probed)",
+            self.check_seconds.clone(),
+        );
+        r.register(
+            "scheduler_lag_seconds",
+            "How late a scheduled check started after its slot",
+            self.scheduler_lag_seconds.clone(),
+        );
+        r.register(
+            "rpcs",
+            "gRPC requests by method and status code",
+            self.rpcs.clone(),
+        );
+        r.register(
+            "upstream_requests",
+            "Requests to upstreams by endpoint and HTTP status (or failure reason)",
+            self.upstream_requests.clone(),
+        );
+        r.register(
+            "snapshot_age_seconds",
+            "Age of portfolio snapshots when served",
+            self.snapshot_age_seconds.clone(),
+        );
+        r.register(
+            "accounts",
+            "Accounts by health state",
+            AtScrape(accounts_by_state),
+        );
+        r.register(
+            "refusals",
+            "Refused connections, TLS handshakes and requests by kind and reason",
+            self.refusals.clone(),
+        );
+        r.register(
+            "connections_open",
+            "Client connections holding a slot (handshaking or established)",
+            self.connections_open.clone(),
+        );
+        Exposition { registry: r }
+    }
 }
 
-/// Serves GET /metrics on `addr` until shutdown. Plain HTTP: keep it on loopback or a
-/// management network (the default is loopback).
-pub async fn serve(
+/// A gauge labelled by state whose values its owner computes when scraped.
+struct AtScrape<F>(F);
+
+impl<F> std::fmt::Debug for AtScrape<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AtScrape")
+    }
+}
+
+impl<F: Fn() -> Vec<(&'static str, u32)>> EncodeMetric for AtScrape<F> {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        for (state, n) in (self.0)() {
+            encoder
+                .encode_family(&StateLabels { state })?
+                .encode_gauge(&i64::from(n))?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Gauge
+    }
+}
+
+/// The instruments of one daemon as a scrape shows them.
+pub(crate) struct Exposition {
+    registry: Registry,
+}
+
+impl Exposition {
+    /// The current exposition text (OpenMetrics).
+    pub(crate) fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            warn!(error = %e, "cannot encode metrics");
+        }
+        out
+    }
+}
+
+/// Binds `addr` and returns the bound address and the server, which answers GET /metrics with
+/// `exposition` until `shutdown` resolves (the caller runs it as a task). Plain HTTP: keep it on
+/// loopback or a management network (the default is loopback).
+pub(crate) async fn listen(
     addr: SocketAddr,
-    monitor: MonitorHandle,
-    supervisor: &Supervisor,
-) -> std::io::Result<SocketAddr> {
+    exposition: Exposition,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<(SocketAddr, impl Future<Output = ()> + Send + 'static)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     info!(addr = %local, "metrics listener ready");
-    let monitor = Arc::new(monitor);
-    let mut stop = supervisor.signal();
-    supervisor.spawn("metrics", async move {
+    let exposition = Arc::new(exposition);
+    let serve = async move {
+        tokio::pin!(shutdown);
         loop {
             let (tcp, _) = tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -238,12 +287,12 @@ pub async fn serve(
                         continue;
                     }
                 },
-                () = stop.requested() => return,
+                () = &mut shutdown => return,
             };
-            let monitor = monitor.clone();
+            let exposition = exposition.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let monitor = monitor.clone();
+                    let exposition = exposition.clone();
                     async move {
                         if req.uri().path() == "/metrics" {
                             hyper::Response::builder()
@@ -251,7 +300,7 @@ pub async fn serve(
                                     "content-type",
                                     "application/openmetrics-text; version=1.0.0; charset=utf-8",
                                 )
-                                .body(Full::new(Bytes::from(render(&monitor))))
+                                .body(Full::new(Bytes::from(exposition.render())))
                         } else {
                             hyper::Response::builder()
                                 .status(404)
@@ -266,8 +315,8 @@ pub async fn serve(
                 let _ = served.await;
             });
         }
-    });
-    Ok(local)
+    };
+    Ok((local, serve))
 }
 
 /// The `method` label. A path that no service serves answers UNIMPLEMENTED and is counted as
@@ -294,5 +343,39 @@ mod tests {
             method_label("GetAccount", tonic::Code::NotFound as i32),
             "GetAccount"
         );
+    }
+
+    #[test]
+    fn each_daemons_metrics_are_its_own_and_the_state_gauge_is_read_at_scrape() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+
+        let (one, other) = (Metrics::new(), Metrics::new());
+        let up = Arc::new(AtomicU32::new(1));
+        let read = up.clone();
+        let one_scrape =
+            one.exposition(move || vec![("UP", read.load(Ordering::Relaxed)), ("DOWN", 0)]);
+        let other_scrape = other.exposition(|| vec![("UP", 0), ("DOWN", 0)]);
+
+        one.record_check(Some("TIMEOUT"), Duration::from_millis(5));
+        one.record_rpc("roster.v1.AccountService/GetAccount", 0);
+        let text = one_scrape.render();
+        assert!(
+            text.contains("roster_checks_total{result=\"failure\",reason=\"TIMEOUT\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("roster_accounts{state=\"UP\"} 1"), "{text}");
+        let text = other_scrape.render();
+        assert!(!text.contains("roster_checks_total"), "{text}");
+        assert!(!text.contains("roster_rpcs_total"), "{text}");
+        assert!(
+            text.contains("roster_check_duration_seconds_count 0"),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
+
+        up.store(7, Ordering::Relaxed);
+        let text = one_scrape.render();
+        assert!(text.contains("roster_accounts{state=\"UP\"} 7"), "{text}");
+        assert!(text.contains("roster_accounts{state=\"DOWN\"} 0"), "{text}");
     }
 }

@@ -17,6 +17,7 @@ use tracing::info;
 
 use crate::audit::{Actor, AuditSink};
 use crate::escape::escape_untrusted;
+use crate::metrics::Metrics;
 
 /// Distinct (who, reason) pairs tracked per interval; beyond it they share one entry.
 pub const MAX_TRACKED: usize = 4096;
@@ -64,25 +65,27 @@ pub struct Refusals {
     tables: Mutex<Tables>,
     /// Where audit records go; `None`: log and count only.
     audit: Option<AuditSink>,
+    metrics: Arc<Metrics>,
 }
 
 impl Refusals {
-    /// A reporter that logs and counts only (no audit writer attached).
-    pub fn new(interval: Duration) -> Self {
+    /// A reporter that logs and counts (into `metrics`) only, with no audit writer attached.
+    pub(crate) fn new(interval: Duration, metrics: Arc<Metrics>) -> Self {
         Self {
             interval: interval.max(Duration::from_millis(1)),
             tables: Mutex::default(),
             audit: None,
+            metrics,
         }
     }
 
     /// A reporter whose audit records are queued to `audit` (never waiting: when its queue is
     /// full they are counted instead), and whose summaries are flushed every interval by a task
     /// of its own. Needs a tokio runtime.
-    pub fn start(interval: Duration, audit: AuditSink) -> Arc<Self> {
+    pub(crate) fn start(interval: Duration, audit: AuditSink, metrics: Arc<Metrics>) -> Arc<Self> {
         let me = Arc::new(Self {
             audit: Some(audit),
-            ..Self::new(interval)
+            ..Self::new(interval, metrics)
         });
         let weak = Arc::downgrade(&me);
         tokio::spawn(async move {
@@ -104,7 +107,7 @@ impl Refusals {
     /// Counts a refusal of `who` (a principal or a peer address) and logs it if it is the first of
     /// its kind in this interval. `detail` goes only into that first line.
     pub fn refused(&self, kind: Kind, who: &str, reason: &'static str, detail: &str) {
-        crate::metrics::get().record_refusal(kind.label(), reason);
+        self.metrics.record_refusal(kind.label(), reason);
         let now = Instant::now();
         let mut tables = self.tables();
         let full = tables.logged.len() >= MAX_TRACKED;
@@ -169,7 +172,7 @@ impl Refusals {
             request_id: String::new(),
         };
         if !sink.offer(actor.record("auth", target, &outcome)) {
-            crate::metrics::get().record_refusal("audit", "audit queue full");
+            self.metrics.record_refusal("audit", "audit queue full");
         }
     }
 
@@ -244,7 +247,7 @@ mod tests {
 
     #[test]
     fn one_line_per_source_and_reason_per_interval_and_quiet_sources_are_forgotten() {
-        let r = Refusals::new(Duration::from_secs(60));
+        let r = Refusals::new(Duration::from_secs(60), Arc::new(Metrics::new()));
         for _ in 0..10_000 {
             r.refused(Kind::Request, "alice", "rate limited", "retry in 20 ms");
         }
@@ -267,7 +270,7 @@ mod tests {
 
     #[test]
     fn the_tables_are_bounded() {
-        let r = Refusals::new(Duration::from_secs(60));
+        let r = Refusals::new(Duration::from_secs(60), Arc::new(Metrics::new()));
         for i in 0..(MAX_TRACKED + 500) {
             r.refused(
                 Kind::Handshake,

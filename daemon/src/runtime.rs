@@ -24,6 +24,8 @@ use crate::auth::{self, AccessPolicy, AuthLayer, AuthState, HandshakePolicy};
 use crate::config::Config;
 use crate::connector::{Connector, OpenAlgo};
 use crate::conns::{ConnLimits, ConnTable};
+use crate::domain::HealthState;
+use crate::metrics::Metrics;
 use crate::monitor::MonitorHandle;
 use crate::portfolio::PortfolioHandle;
 use crate::refusals::Refusals;
@@ -235,7 +237,13 @@ pub async fn start(
         });
     }
     let audit = AuditSink::start(store.clone());
-    let refusals = Refusals::start(config.limits.refusal_log_interval, audit.clone());
+    // This daemon's instruments, handed to whatever records; nothing is process-global.
+    let metrics = Arc::new(Metrics::new());
+    let refusals = Refusals::start(
+        config.limits.refusal_log_interval,
+        audit.clone(),
+        metrics.clone(),
+    );
     let handshake = HandshakePolicy::new(&config.tls, refusals.clone());
     let tls = Arc::new(ArcSwap::new(auth::tls_from_config(
         &config.tls,
@@ -250,7 +258,7 @@ pub async fn start(
         max_connections = limits.max_connections,
         "client connection slots sized from the open-file limit"
     );
-    let connections = ConnTable::new(limits, refusals.clone());
+    let connections = ConnTable::new(limits, refusals.clone(), metrics.clone());
     let config_generation = Arc::new(AtomicU64::new(1));
     let server_cert_expiry = config
         .tls
@@ -259,19 +267,22 @@ pub async fn start(
         .and_then(|p| crate::pki::cert_not_after(p).ok());
 
     let local_addr = socket.local_addr().map_err(bind_err)?;
-    let connector: Arc<dyn Connector> = Arc::new(OpenAlgo::new(config.upstream.clone())?);
+    let connector: Arc<dyn Connector> =
+        Arc::new(OpenAlgo::new(config.upstream.clone(), metrics.clone())?);
     let supervisor = Arc::new(Supervisor::new());
     crate::store::spawn_recovery(&supervisor, store.clone());
     let monitor = MonitorHandle::start(
         &config.monitor,
         accounts.clone(),
         connector.clone(),
+        metrics.clone(),
         &supervisor,
     );
     let portfolio = PortfolioHandle::start(
         &config.portfolio,
         accounts.clone(),
         connector.clone(),
+        metrics.clone(),
         &supervisor,
         config.upstream.request_timeout,
         {
@@ -303,6 +314,7 @@ pub async fn start(
         policy: ArcSwap::from_pointee(AccessPolicy::new(&config.tls, &config.limits)),
         audit,
         refusals,
+        metrics: metrics.clone(),
     });
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     report_storage_health(&supervisor, &store, health_reporter.clone());
@@ -313,11 +325,22 @@ pub async fn start(
         .map_err(|e| StartError::Reflection(e.to_string()))?;
 
     let metrics_addr = match config.metrics.listen {
-        Some(addr) => Some(
-            crate::metrics::serve(addr, monitor.clone(), &supervisor)
-                .await
-                .map_err(|source| StartError::Metrics { addr, source })?,
-        ),
+        Some(addr) => {
+            let monitor = monitor.clone();
+            let exposition = metrics.exposition(move || {
+                let counts = monitor.counts();
+                HealthState::ALL
+                    .map(|s| (s.as_str(), counts.get(s.as_str()).copied().unwrap_or(0)))
+                    .to_vec()
+            });
+            let mut stop = supervisor.signal();
+            let (bound, serve) =
+                crate::metrics::listen(addr, exposition, async move { stop.requested().await })
+                    .await
+                    .map_err(|source| StartError::Metrics { addr, source })?;
+            supervisor.spawn("metrics", serve);
+            Some(bound)
+        }
         None => None,
     };
     announce(local_addr);

@@ -22,6 +22,8 @@ pub struct AuthState {
     /// Where role refusals are audited (not `accounts`: authentication knows nothing of them).
     pub audit: AuditSink,
     pub refusals: Arc<Refusals>,
+    /// This daemon's instruments (RPCs by method and code).
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Tower layer that authenticates, rate-limits and authorizes every request before any service.
@@ -91,7 +93,7 @@ where
                     let started = Instant::now();
                     let response = inner.call(req).instrument(span.clone()).await?;
                     let status = grpc_status(&response);
-                    crate::metrics::get().record_rpc(rpc, status);
+                    state.metrics.record_rpc(rpc, status);
                     span.in_scope(|| {
                         debug!(
                             status,
@@ -105,7 +107,7 @@ where
                     })
                 }
                 Err(refusal) => {
-                    crate::metrics::get().record_rpc(rpc, refusal.status.code() as i32);
+                    state.metrics.record_rpc(rpc, refusal.status.code() as i32);
                     state.refusals.refused(
                         Kind::Request,
                         &refusal.who,

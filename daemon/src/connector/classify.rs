@@ -12,19 +12,26 @@
 //! - 5xx is `HTTP_5XX`, with the upstream `message` when the body is JSON.
 //! - A 2xx with `"status":"error"` is classified from its message.
 //! - 401 is not something OpenAlgo sends, but an authenticating proxy might: `AUTH_REJECTED`.
+//!
+//! Both HTTP clients (`http1` for the probes, reqwest in `openalgo` for the books) hand their
+//! answers over as an [`Answer`], and tell a TLS failure from a plain connect failure with
+//! [`chain_has_tls_error`], so neither client depends on the other.
+
+use std::error::Error as StdError;
 
 use serde_json::Value;
 
-use super::decode::{FromEnvelope, Limits, flatten_message, parse_envelope, raw_detail};
+use super::decode::{
+    FromEnvelope, Limits, flatten_message, parse_envelope, raw_detail, short_detail,
+};
 use super::{FailureReason, UpstreamError};
 
-/// Decodes one upstream answer for endpoint `T::ENDPOINT` within the default [`Limits`].
-pub fn interpret<T: FromEnvelope>(
-    status: u16,
-    content_type: Option<&str>,
-    body: &[u8],
-) -> Result<T, UpstreamError> {
-    interpret_within(status, content_type, body, Limits::default())
+/// What an upstream answered.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
 }
 
 /// Decodes one upstream answer for endpoint `T::ENDPOINT`; a book past `limits` is
@@ -155,4 +162,42 @@ fn text_detail(content_type: Option<&str>, body: &[u8]) -> String {
         return String::new();
     }
     raw_detail(&String::from_utf8_lossy(body))
+}
+
+/// The next error down the chain. A custom `io::Error`'s `source()` returns its wrapped error's
+/// *source*, skipping the wrapped error itself; tokio-rustls wraps `rustls::Error` exactly like
+/// that (and reqwest wraps that `io::Error` in another), so look inside with `get_ref` instead.
+fn next_in_chain<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    if let Some(io) = e.downcast_ref::<std::io::Error>()
+        && let Some(inner) = io.get_ref()
+    {
+        return Some(inner);
+    }
+    e.source()
+}
+
+/// Whether a transport failure was the TLS handshake (a `rustls::Error` anywhere in its chain)
+/// rather than the connection itself.
+pub(super) fn chain_has_tls_error(err: &(dyn StdError + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        cur = next_in_chain(e);
+    }
+    false
+}
+
+/// The most specific message in the chain (e.g. "Connection refused (os error 111)"). The top
+/// error is skipped on purpose: reqwest's Display includes the URL.
+pub(super) fn innermost_detail(err: &(dyn StdError + 'static)) -> String {
+    let mut last: Option<&(dyn StdError + 'static)> = None;
+    let mut cur = next_in_chain(err);
+    while let Some(e) = cur {
+        last = Some(e);
+        cur = next_in_chain(e);
+    }
+    last.map(|e| short_detail(&e.to_string()))
+        .unwrap_or_default()
 }

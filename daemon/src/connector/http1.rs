@@ -45,8 +45,8 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
+use super::classify::{Answer, chain_has_tls_error};
 use super::decode::short_detail;
-use super::openalgo::chain_has_tls_error;
 use super::{BaseUrl, FailureReason, UpstreamError};
 
 /// An idle connection older than this is closed rather than reused: servers time idle ones out
@@ -86,14 +86,6 @@ impl Io for tokio_rustls::client::TlsStream<TcpStream> {
     }
 }
 type Conn = Box<dyn Io>;
-
-/// What an upstream answered.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub content_type: Option<String>,
-    pub body: Vec<u8>,
-}
 
 /// See the module documentation. One per connector; cheap to call concurrently.
 pub struct Http1Client {

@@ -6,11 +6,15 @@
 //!   [`UpstreamError`], the [`Upstream`] target descriptor and the object-safe [`Connector`] trait;
 //! - [`decode`]: lenient JSON decoding of OpenAlgo bodies (numbers that arrive as strings,
 //!   floats, ints or null) into the domain types;
-//! - [`classify`]: turns an HTTP status + body into a domain value or an [`UpstreamError`];
+//! - [`classify`]: turns an HTTP status + body ([`Answer`]) into a domain value or an
+//!   [`UpstreamError`], and tells TLS failures from connect failures, for both HTTP clients;
 //! - [`bounds`]: the largest values and row counts a decoded book may have;
 //! - [`scrub`]: the API key taken out of everything an upstream sends back;
+//! - [`http1`]: the lean HTTP/1.1 client of the health checks' two calls;
 //! - [`openalgo`]: the HTTP implementation ([`OpenAlgo`]) with one shared client, a per-(host,
 //!   endpoint) request budget, bounded body reads and an overall per-call deadline.
+//!
+//! The graph is one way: `openalgo` uses `http1`'s client and both use `classify`.
 //!
 //! Decimal values are normalised (trailing zeros stripped, `-0` → `0`) so a value that arrives
 //! as `"320.60"`, `320.6` or `320.60` yields the same snapshot bytes. Missing or `null` numeric
@@ -21,13 +25,13 @@
 //! trade's id, a holding's buy price, a position's realized/unrealized split) are `Option`s
 //! instead: absent is "not sent", which a trader must not read as zero.
 
-pub mod bounds;
-pub mod classify;
-pub mod decode;
+pub(crate) mod bounds;
+pub(crate) mod classify;
+pub(crate) mod decode;
 /// Public for the `http1-vs-hyper` comparison (tests/src/bin), which calls it directly.
 pub mod http1;
-pub mod openalgo;
-pub mod scrub;
+pub(crate) mod openalgo;
+pub(crate) mod scrub;
 
 #[cfg(test)]
 mod tests;
@@ -39,6 +43,8 @@ use serde::{Deserialize, Serialize};
 use crate::secret::ApiKey;
 
 pub use crate::domain::{FailureReason, Mode};
+/// What `http1::Http1Client::post` returns.
+pub use classify::Answer;
 pub use openalgo::{ConfigError, ConnectorConfig, OpenAlgo};
 
 /// A failed upstream call. `message` is human detail for operators; it never contains the API

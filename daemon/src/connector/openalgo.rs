@@ -17,7 +17,6 @@
 //! - Redirects are not followed: a 307/308 would resend the body (the key) to another place.
 
 use std::borrow::Cow;
-use std::error::Error as StdError;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,14 +32,15 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::bounds::DEFAULT_MAX_ROWS_PER_BOOK;
-use super::classify::interpret_within;
-use super::decode::{FromEnvelope, Limits, short_detail};
-use super::http1::{Answer, Http1Client};
+use super::classify::{Answer, chain_has_tls_error, innermost_detail, interpret_within};
+use super::decode::{FromEnvelope, Limits};
+use super::http1::Http1Client;
 use super::scrub::scrub_error;
 use super::{
     BaseUrl, Connector, Endpoint, FailureReason, Funds, Holdings, OrderBook, PingInfo, Positions,
     TradeBook, Upstream, UpstreamError,
 };
+use crate::metrics::Metrics;
 
 /// Above this many budget keys, stale ones (hosts no longer called) are dropped.
 const BUDGET_KEYS_SOFT_CAP: usize = 4096;
@@ -142,6 +142,8 @@ pub struct OpenAlgo {
     client: Client,
     budget: Arc<Budget>,
     config: ConnectorConfig,
+    /// Every call is counted by endpoint and status.
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for OpenAlgo {
@@ -153,7 +155,7 @@ impl std::fmt::Debug for OpenAlgo {
 }
 
 impl OpenAlgo {
-    pub fn new(config: ConnectorConfig) -> Result<Self, ConfigError> {
+    pub(crate) fn new(config: ConnectorConfig, metrics: Arc<Metrics>) -> Result<Self, ConfigError> {
         let rps = config.validate()?;
         // Burst 1: OpenAlgo counts a *moving* one-second window, and a GCRA with burst b lets
         // b + rate - 1 requests into some one-second window. Burst 1 keeps that at `rate`.
@@ -205,11 +207,8 @@ impl OpenAlgo {
             client,
             budget: Arc::new(RateLimiter::dashmap_with_hasher(quota, Default::default())),
             config,
+            metrics,
         })
-    }
-
-    pub fn config(&self) -> &ConnectorConfig {
-        &self.config
     }
 
     /// One call to `T::ENDPOINT`, bounded by `request_timeout` from start to last body byte.
@@ -252,7 +251,7 @@ impl OpenAlgo {
             self.budget.retain_recent();
         }
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        crate::metrics::get().record_upstream(
+        self.metrics.record_upstream(
             endpoint.as_str(),
             match &result {
                 Ok(_) => Cow::Borrowed("200"),
@@ -407,7 +406,7 @@ async fn read_capped(mut resp: Response, cap: usize) -> Result<Vec<u8>, Upstream
 }
 
 /// Maps a reqwest failure to a reason. TLS is told apart from plain connect failures by finding a
-/// `rustls::Error` in the error chain (see [`next_in_chain`]).
+/// `rustls::Error` in the error chain (see [`chain_has_tls_error`]).
 fn classify_transport(err: &reqwest::Error, http_status: Option<u16>) -> UpstreamError {
     let detail = innermost_detail(err);
     let (reason, what) = if err.is_timeout() {
@@ -431,42 +430,6 @@ fn classify_transport(err: &reqwest::Error, http_status: Option<u16>) -> Upstrea
         format!("{what}: {detail}")
     };
     UpstreamError::new(reason, message, http_status)
-}
-
-/// The next error down the chain. A custom `io::Error`'s `source()` returns its wrapped error's
-/// *source*, skipping the wrapped error itself; tokio-rustls wraps `rustls::Error` exactly like
-/// that (and reqwest wraps that `io::Error` in another), so look inside with `get_ref` instead.
-fn next_in_chain<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
-    if let Some(io) = e.downcast_ref::<std::io::Error>()
-        && let Some(inner) = io.get_ref()
-    {
-        return Some(inner);
-    }
-    e.source()
-}
-
-pub(super) fn chain_has_tls_error(err: &(dyn StdError + 'static)) -> bool {
-    let mut cur = Some(err);
-    while let Some(e) = cur {
-        if e.is::<rustls::Error>() {
-            return true;
-        }
-        cur = next_in_chain(e);
-    }
-    false
-}
-
-/// The most specific message in the chain (e.g. "Connection refused (os error 111)"). The top
-/// reqwest error is skipped on purpose: its Display includes the URL.
-fn innermost_detail(err: &reqwest::Error) -> String {
-    let mut last: Option<&(dyn StdError + 'static)> = None;
-    let mut cur = next_in_chain(err);
-    while let Some(e) = cur {
-        last = Some(e);
-        cur = next_in_chain(e);
-    }
-    last.map(|e| short_detail(&e.to_string()))
-        .unwrap_or_default()
 }
 
 impl Connector for OpenAlgo {

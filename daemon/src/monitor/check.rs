@@ -54,13 +54,7 @@ pub async fn run(
             mode: None,
         },
     };
-    let took = started.elapsed();
-    let reason = match &outcome {
-        Outcome::Failed { reason, .. } => Some(reason.as_str()),
-        Outcome::Ok { .. } => None,
-    };
-    crate::metrics::get().record_check(reason, took);
-    (outcome, took)
+    (outcome, started.elapsed())
 }
 
 /// A failed ping (`pinged` is None) or a failed funds probe after a ping that named the broker.

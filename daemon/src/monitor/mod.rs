@@ -28,6 +28,7 @@ use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use crate::accounts::Accounts;
 use crate::config::MonitorConfig;
 use crate::connector::{Connector, Upstream};
+use crate::metrics::Metrics;
 use crate::store::{EventRecord, HealthRecord, HealthState, Store};
 use crate::supervisor::{ShutdownSignal, Supervisor};
 
@@ -113,6 +114,7 @@ pub(crate) struct Shared {
     settings: RwLock<Settings>,
     accounts: Accounts,
     connector: Arc<dyn Connector>,
+    metrics: Arc<Metrics>,
     store: Store,
     retention: u64,
     health: RwLock<IdMap<Entry>>,
@@ -169,10 +171,11 @@ impl HealthView<'_> {
 impl MonitorHandle {
     /// Loads the stored health, then starts the scheduler, the manager and the flusher under
     /// `supervisor`.
-    pub fn start(
+    pub(crate) fn start(
         config: &MonitorConfig,
         accounts: Accounts,
         connector: Arc<dyn Connector>,
+        metrics: Arc<Metrics>,
         supervisor: &Supervisor,
     ) -> Self {
         // Subscribe before reading the registry so no account change falls between the two.
@@ -201,6 +204,7 @@ impl MonitorHandle {
             retention: accounts.event_retention(),
             accounts,
             connector,
+            metrics,
             store,
             health: RwLock::new(health),
             pending: Mutex::new(Pending::default()),

@@ -261,9 +261,9 @@ async fn account_task(
         offset = state::offset_ms(&id, p.interval);
         if !forced {
             let lag_ms = u64::try_from(now_millis().saturating_sub(due)).unwrap_or(0);
-            crate::metrics::get()
-                .scheduler_lag_seconds
-                .observe(Duration::from_millis(lag_ms).as_secs_f64());
+            shared
+                .metrics
+                .record_scheduler_lag(Duration::from_millis(lag_ms));
         }
         let (probe_due, rationed) = shared.health_read().get(&id).map_or((false, false), |e| {
             (state::probe_due(&e.rec, &p), state::rationed(&e.rec))
@@ -286,6 +286,11 @@ async fn account_task(
             };
             check::run(&*shared.connector, &upstream, probe, settings.timeout).await
         };
+        let failed = match &outcome {
+            Outcome::Failed { reason, .. } => Some(reason.as_str()),
+            Outcome::Ok { .. } => None,
+        };
+        shared.metrics.record_check(failed, latency);
         let result = Checked {
             generation,
             outcome,

@@ -42,6 +42,7 @@ use crate::connector::{
     Connector, FailureReason, Funds, Holdings, Mode, OrderBook, Positions, TradeBook, Upstream,
     UpstreamError,
 };
+use crate::metrics::Metrics;
 use crate::store::{AccountRecord, EventKind, EventRecord, UnixMillis, now_millis};
 use crate::supervisor::{ShutdownSignal, Supervisor};
 use cache::{Snapshot, SnapshotCache};
@@ -227,6 +228,7 @@ struct Inner {
     accounts: Accounts,
     standing: StandingOf,
     connector: Arc<dyn Connector>,
+    metrics: Arc<Metrics>,
     /// Replaced as a whole on reload.
     config: std::sync::RwLock<PortfolioConfig>,
     /// The connector's per-call deadline; the fan-out's deadline is derived from it.
@@ -242,10 +244,11 @@ struct Inner {
 impl PortfolioHandle {
     /// Starts the background refresh (when `refresh_interval` is not zero) and the task that
     /// drops deleted accounts' cached snapshots under `supervisor`.
-    pub fn start(
+    pub(crate) fn start(
         config: &PortfolioConfig,
         accounts: Accounts,
         connector: Arc<dyn Connector>,
+        metrics: Arc<Metrics>,
         supervisor: &Supervisor,
         upstream_timeout: Duration,
         standing: StandingOf,
@@ -257,6 +260,7 @@ impl PortfolioHandle {
                 accounts,
                 standing,
                 connector,
+                metrics,
                 config: std::sync::RwLock::new(config.clone()),
                 upstream_timeout,
                 slots: Semaphore::new(config.concurrency.clamp(1, Semaphore::MAX_PERMITS)),
@@ -359,10 +363,7 @@ impl PortfolioHandle {
             };
             if young && !freshness.refresh {
                 if let Some(age) = age {
-                    crate::metrics::get()
-                        .snapshot_age_seconds
-                        .get_or_create(&crate::metrics::BookLabels { book: T::KIND })
-                        .observe(age.as_secs_f64());
+                    inner.metrics.record_snapshot_age(T::KIND, age);
                 }
                 section.data = snapshot.map(|s| s.data);
             } else if !account.enabled {
@@ -830,6 +831,7 @@ mod tests {
             &config,
             accounts.clone(),
             fake.clone(),
+            Arc::new(Metrics::new()),
             supervisor,
             Duration::from_millis(200),
             Arc::new(|_: &str| Standing::Up),

@@ -13,14 +13,23 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
-use crate::connector::classify::interpret;
-use crate::connector::decode::{Envelope, FromEnvelope, parse_decimal_str};
+use crate::connector::classify::interpret_within;
+use crate::connector::decode::{Envelope, FromEnvelope, Limits, parse_decimal_str};
 use crate::connector::{
     FailureReason, Funds, Holdings, Mode, OrderBook, PingInfo, Position, Positions, TradeBook,
     UpstreamError,
 };
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/openalgo");
+
+/// Decodes one upstream answer for endpoint `T::ENDPOINT` within the default [`Limits`].
+fn interpret<T: FromEnvelope>(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<T, UpstreamError> {
+    interpret_within(status, content_type, body, Limits::default())
+}
 
 fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()

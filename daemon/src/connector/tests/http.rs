@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use crate::connector::{
     Connector, ConnectorConfig, FailureReason, Funds, OpenAlgo, PingInfo, Upstream,
 };
+use crate::metrics::Metrics;
 use crate::secret::ApiKey;
 
 pub(super) const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -30,7 +31,7 @@ pub(super) fn test_config() -> ConnectorConfig {
 }
 
 pub(super) fn connector(config: ConnectorConfig) -> Arc<dyn Connector> {
-    Arc::new(OpenAlgo::new(config).unwrap())
+    Arc::new(OpenAlgo::new(config, Arc::new(Metrics::new())).unwrap())
 }
 
 pub(super) fn upstream(host_url: String) -> Upstream {
@@ -517,17 +518,23 @@ fn config_defaults_and_validation() {
     assert_eq!(parsed.request_timeout, Duration::from_secs(2));
     assert_eq!(parsed.connect_timeout, Duration::from_secs(3));
     assert!(
-        OpenAlgo::new(ConnectorConfig {
-            requests_per_second_per_endpoint: 0,
-            ..d.clone()
-        })
+        OpenAlgo::new(
+            ConnectorConfig {
+                requests_per_second_per_endpoint: 0,
+                ..d.clone()
+            },
+            Arc::new(Metrics::new())
+        )
         .is_err()
     );
     assert!(
-        OpenAlgo::new(ConnectorConfig {
-            request_timeout: Duration::ZERO,
-            ..d
-        })
+        OpenAlgo::new(
+            ConnectorConfig {
+                request_timeout: Duration::ZERO,
+                ..d
+            },
+            Arc::new(Metrics::new())
+        )
         .is_err()
     );
 }
