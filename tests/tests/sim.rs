@@ -12,30 +12,36 @@ use roster_tests::sim::{
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-// ---- Reference fixtures (verbatim from shared/reference/fixtures) ----
+// ---- Reference fixtures: the recorded answers the connector's tests decode (one copy, in
+// tests/fixtures/openalgo/). The three *_DOCS books are the first rows of the docs' fixtures, the
+// shape a simulator configured with one row answers.
 
-const PING_SUCCESS: &str = r#"{"data":{"broker":"zerodha","message":"pong"},"status":"success"}"#;
-const FUNDS_LIVE: &str = r#"{"status":"success","data":{"availablecash":"320.66","collateral":"0.00","m2mrealized":"3.27","m2munrealized":"-7.88","utiliseddebits":"679.34"}}"#;
-const FUNDS_ANALYZE: &str = r#"{"data":{"availablecash":10000000.0,"collateral":0.0,"grossexposure":0.0,"last_reset":"2026-11-26 00:20:19","m2mrealized":0.0,"m2munrealized":0.0,"reset_count":0,"today_realized_pnl":0.0,"total_realized_pnl":0.0,"totalpnl":0.0,"utiliseddebits":0.0},"mode":"analyze","status":"success"}"#;
-const FUNDS_SESSION_EXPIRED: &str = r#"{"data":{},"status":"success"}"#;
-const POSITIONS_STRINGS: &str = r#"{"status":"success","data":[{"symbol":"NHPC","exchange":"NSE","product":"MIS","quantity":"-1","average_price":"83.74","ltp":"83.72","pnl":"0.02"},{"symbol":"RELIANCE","exchange":"NSE","product":"MIS","quantity":"0","average_price":"0.0","ltp":"1189.9","pnl":"5.90"},{"symbol":"YESBANK","exchange":"NSE","product":"MIS","quantity":"-104","average_price":"17.2","ltp":"17.31","pnl":"-10.44"}]}"#;
-const POSITIONS_ZERODHA: &str = r#"{"status":"success","data":[{"symbol":"NHPC","exchange":"NSE","product":"MIS","quantity":-1,"average_price":"83.74","ltp":83.72,"pnl":0.02}]}"#;
-const POSITIONS_ANALYZE_EMPTY: &str = r#"{"data":[],"mode":"analyze","status":"success","total_pnl":0.0,"total_pnl_today":0.0,"total_today_realized_pnl":0.0,"total_unrealized_pnl":0.0}"#;
+const PING_SUCCESS: &str = include_str!("../fixtures/openalgo/ping.success.200.json");
+const FUNDS_LIVE: &str = include_str!("../fixtures/openalgo/funds.live.200.json");
+const FUNDS_ANALYZE: &str = include_str!("../fixtures/openalgo/funds.analyze.200.json");
+const FUNDS_SESSION_EXPIRED: &str =
+    include_str!("../fixtures/openalgo/funds.session_expired.200.json");
+const POSITIONS_STRINGS: &str =
+    include_str!("../fixtures/openalgo/positionbook.docs_strings.200.json");
+const POSITIONS_ZERODHA: &str =
+    include_str!("../fixtures/openalgo/positionbook.zerodha_mixed.200.json");
+const POSITIONS_ANALYZE_EMPTY: &str =
+    include_str!("../fixtures/openalgo/positionbook.analyze_empty.200.json");
 const ORDERBOOK_DOCS: &str = r#"{"status":"success","data":{"orders":[{"action":"BUY","symbol":"RELIANCE","exchange":"NSE","orderid":"250408000989443","product":"MIS","quantity":"1","price":1186.0,"pricetype":"MARKET","order_status":"complete","trigger_price":0.0,"timestamp":"08-Apr-2025 13:58:03"}],"statistics":{"total_buy_orders":2.0,"total_sell_orders":0.0,"total_completed_orders":1.0,"total_open_orders":0.0,"total_rejected_orders":0.0}}}"#;
-const ORDERBOOK_ANALYZE: &str = r#"{"data":{"orders":[{"action":"BUY","average_price":0.0,"exchange":"NSE","filled_quantity":0,"order_status":"open","orderid":"26112679476279","pending_quantity":1,"price":500.0,"pricetype":"LIMIT","product":"CNC","quantity":1,"rejection_reason":"","strategy":"Test","symbol":"SBIN","timestamp":"2026-11-26 00:20:41","trigger_price":0.0}],"statistics":{"total_buy_orders":1,"total_completed_orders":0,"total_open_orders":1,"total_rejected_orders":0,"total_sell_orders":0,"total_trigger_pending_orders":0}},"mode":"analyze","status":"success"}"#;
+const ORDERBOOK_ANALYZE: &str = include_str!("../fixtures/openalgo/orderbook.analyze.200.json");
 const TRADEBOOK_DOCS: &str = r#"{"status":"success","data":[{"action":"BUY","symbol":"RELIANCE","exchange":"NSE","orderid":"250408000989443","product":"MIS","quantity":0.0,"average_price":1180.1,"timestamp":"13:58:03","trade_value":1180.1}]}"#;
-const TRADEBOOK_ANALYZE_EMPTY: &str = r#"{"data":[],"mode":"analyze","status":"success"}"#;
+const TRADEBOOK_ANALYZE_EMPTY: &str =
+    include_str!("../fixtures/openalgo/tradebook.analyze_empty.200.json");
 const HOLDINGS_DOCS: &str = r#"{"status":"success","data":{"holdings":[{"symbol":"RELIANCE","exchange":"NSE","product":"CNC","quantity":1,"pnl":-149.0,"pnlpercent":-11.1}],"statistics":{"totalholdingvalue":1768.0,"totalinvvalue":2001.0,"totalprofitandloss":-233.15,"totalpnlpercentage":-11.65}}}"#;
-const HOLDINGS_ANALYZE_EMPTY: &str = r#"{"data":{"holdings":[],"statistics":{"totalholdingvalue":0.0,"totalinvvalue":0.0,"totalpnlpercentage":0.0,"totalprofitandloss":0.0}},"mode":"analyze","status":"success"}"#;
-const ANALYZER_STATUS: &str =
-    r#"{"data":{"analyze_mode":false,"mode":"live","total_logs":0},"status":"success"}"#;
-const GET_ON_POST_404: &str = r#"{"message":"Not found","path":"/api/v1/ping","status":"error"}"#;
-const INVALID_KEY_403: &str = r#"{"message":"Invalid openalgo apikey","status":"error"}"#;
-const MALFORMED_400: &str = r#"{"message": "The browser (or proxy) sent a request that this server could not understand."}"#;
-const MISSING_KEY_400: &str =
-    r#"{"message":{"apikey":["Missing data for required field."]},"status":"error"}"#;
-const UNEXPECTED_500: &str = r#"{"status":"error","message":"An unexpected error occurred"}"#;
-const IP_BANNED: &str = "Access Denied: Your IP has been banned";
+const HOLDINGS_ANALYZE_EMPTY: &str =
+    include_str!("../fixtures/openalgo/holdings.analyze_empty.200.json");
+const ANALYZER_STATUS: &str = include_str!("../fixtures/openalgo/analyzer.status.200.json");
+const GET_ON_POST_404: &str = include_str!("../fixtures/openalgo/any.get_on_post_route.404.json");
+const INVALID_KEY_403: &str = include_str!("../fixtures/openalgo/any.invalid_apikey.403.json");
+const MALFORMED_400: &str = include_str!("../fixtures/openalgo/any.malformed_json.400.json");
+const MISSING_KEY_400: &str = include_str!("../fixtures/openalgo/ping.missing_apikey.400.json");
+const UNEXPECTED_500: &str = include_str!("../fixtures/openalgo/any.unexpected.500.json");
+const IP_BANNED: &str = include_str!("../fixtures/openalgo/any.ip_banned.403.txt");
 
 const KEY: &str = "k3y-0f-the-account";
 
@@ -134,8 +140,9 @@ async fn ping_and_analyzer_match_fixtures_exactly() {
     assert_eq!(r.status, 200);
     assert_eq!(r.content_type, "application/json");
     assert_eq!(r.json(), v(PING_SUCCESS));
-    // jsonify output: compact, sorted keys, trailing newline.
-    assert_eq!(r.text, format!("{PING_SUCCESS}\n"));
+    // jsonify output: compact, sorted keys (serde_json's map is sorted), trailing newline.
+    let jsonify = serde_json::to_string(&v(PING_SUCCESS)).unwrap();
+    assert_eq!(r.text, format!("{jsonify}\n"));
     assert_eq!(post(&h, "analyzer").await.json(), v(ANALYZER_STATUS));
     // Trailing slash works too.
     let r = post(&h, "ping/").await;
