@@ -520,6 +520,7 @@ pub struct AuthedConn<IO = TlsStream<TcpStream>> {
 
 impl<IO> AuthedConn<IO> {
     /// A connection outside any table and without deadlines (tests of the write path).
+    #[cfg(test)]
     pub fn detached(io: IO, peer: Peer) -> Self {
         Self {
             io,

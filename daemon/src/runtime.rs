@@ -302,7 +302,6 @@ pub async fn start(
         audit: audit.clone(),
         monitor: monitor.clone(),
         portfolio: portfolio.clone(),
-        connector,
         started,
         start_time: SystemTime::now(),
         server_cert_expiry,

@@ -23,7 +23,7 @@ pub(crate) mod store_tests;
 mod validate;
 mod writes;
 
-pub use registry::{Page, Registered};
+pub use registry::Registered;
 pub use validate::{
     AccountPatch, DEFAULT_CONNECTOR, LabelSelector, NewAccount, check_api_key, normalize_url,
 };

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
-use super::{Accounts, DEFAULT_CONNECTOR, NewAccount, Page};
+use super::registry::Page;
+use super::{Accounts, DEFAULT_CONNECTOR, NewAccount};
 use crate::audit::Actor;
 use crate::seal::{Keyring, MasterKey};
 use crate::secret::ApiKey;

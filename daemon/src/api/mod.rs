@@ -18,11 +18,9 @@ use roster_proto::v1::portfolio_service_server::PortfolioServiceServer;
 
 use crate::accounts::Accounts;
 use crate::audit::AuditSink;
-use crate::connector::Connector;
 use crate::monitor::MonitorHandle;
 use crate::portfolio::PortfolioHandle;
 
-pub use errors::status_of;
 
 /// What every service needs; cheap to clone.
 #[derive(Clone)]
@@ -32,8 +30,6 @@ pub struct ApiState {
     pub audit: AuditSink,
     pub monitor: MonitorHandle,
     pub portfolio: PortfolioHandle,
-    /// For TestConnection of a host + key that is not saved.
-    pub connector: Arc<dyn Connector>,
     pub started: Instant,
     pub start_time: SystemTime,
     /// Expiry of the server certificate in use, for GetStatus.

@@ -28,7 +28,7 @@ mod verifier;
 
 pub(crate) use identity::peer_identity;
 pub use identity::{Caller, Peer, PeerInfo};
-pub use layer::{AuthLayer, AuthService, AuthState};
+pub use layer::{AuthLayer, AuthState};
 pub use policy::AccessPolicy;
 pub use verifier::{HandshakePolicy, revoked_set, tls_from_config};
 
