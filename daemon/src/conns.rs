@@ -39,11 +39,56 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::Connected;
 use tracing::info;
 
-use crate::auth::{Peer, PeerInfo, peer_identity};
 use crate::config::{Config, ServerConfig as ServerSettings};
 use crate::metrics::Metrics;
+use crate::pki::ClientIdentity;
 use crate::pki::Role;
 use crate::refusals::{Kind, Refusals};
+
+/// (not before, not after) of a DER certificate.
+pub(crate) fn validity(der: &[u8]) -> Option<(SystemTime, SystemTime)> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let at = |t: x509_parser::time::ASN1Time| {
+        u64::try_from(t.timestamp())
+            .ok()
+            .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
+    };
+    Some((
+        at(cert.validity().not_before)?,
+        at(cert.validity().not_after)?,
+    ))
+}
+
+/// What the daemon knows about the peer of a connection, fixed at handshake time.
+#[derive(Debug)]
+pub struct PeerInfo {
+    pub remote: SocketAddr,
+    /// Why the (chain-verified) certificate gives no identity, if it does not.
+    pub identity: Result<ClientIdentity, String>,
+    /// Start of the leaf's validity window (also checked per request, against a clock that moved).
+    pub not_before: SystemTime,
+    /// The connection itself: its slot, deadlines, requests in flight, and the way to close it.
+    pub conn: Arc<ConnControl>,
+}
+
+/// The connection info tonic puts into every request's extensions.
+#[derive(Debug, Clone)]
+pub struct Peer(pub Arc<PeerInfo>);
+
+/// The identity and validity start of a connection's verified leaf certificate.
+pub(crate) fn peer_identity(
+    io: &TlsStream<TcpStream>,
+) -> (Result<ClientIdentity, String>, SystemTime) {
+    let (_, conn) = io.get_ref();
+    let Some(leaf) = conn.peer_certificates().and_then(|chain| chain.first()) else {
+        return (Err("no client certificate".into()), SystemTime::UNIX_EPOCH);
+    };
+    let not_before = validity(leaf.as_ref()).map_or(SystemTime::UNIX_EPOCH, |(nb, _)| nb);
+    (
+        ClientIdentity::from_der(leaf.as_ref()).map_err(|e| e.to_string()),
+        not_before,
+    )
+}
 
 /// The connection bounds in force (fixed at startup; the listener needs a restart to change).
 #[derive(Debug, Clone)]

@@ -267,7 +267,10 @@ fn set_aside_next_key(next: &Path, len: usize) {
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_default();
-    name.push(format!(".invalid-{}", crate::store::now_millis()));
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    name.push(format!(".invalid-{millis}"));
     let aside = next.with_file_name(name);
     match std::fs::rename(next, &aside) {
         Ok(()) => tracing::warn!(

@@ -21,7 +21,6 @@ use crate::audit::AuditSink;
 use crate::monitor::MonitorHandle;
 use crate::portfolio::PortfolioHandle;
 
-
 /// What every service needs; cheap to clone.
 #[derive(Clone)]
 pub struct ApiState {

@@ -10,9 +10,9 @@ use futures::future::BoxFuture;
 use tonic::Code;
 use tracing::{Instrument, debug, warn};
 
-use super::identity::Peer;
 use super::policy::{AccessPolicy, AuditAs, rpc_name};
 use crate::audit::AuditSink;
+use crate::conns::Peer;
 use crate::conns::TrackedBody;
 use crate::refusals::{Kind, Refusals};
 

@@ -26,8 +26,7 @@ mod layer;
 mod policy;
 mod verifier;
 
-pub(crate) use identity::peer_identity;
-pub use identity::{Caller, Peer, PeerInfo};
+pub use identity::Caller;
 pub use layer::{AuthLayer, AuthState};
 pub use policy::AccessPolicy;
 pub use verifier::{HandshakePolicy, revoked_set, tls_from_config};

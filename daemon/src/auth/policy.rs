@@ -12,10 +12,11 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use super::identity::{Caller, Peer};
+use super::identity::Caller;
 use super::verifier::revoked_set;
 use crate::audit::Actor;
 use crate::config::{LimitsConfig, TlsConfig};
+use crate::conns::Peer;
 use crate::pki::Role;
 
 /// What an RPC needs of its caller.
@@ -254,8 +255,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::auth::PeerInfo;
     use crate::conns::ConnControl;
+    use crate::conns::PeerInfo;
     use crate::pki::ClientIdentity;
 
     const HOUR: Duration = Duration::from_secs(3600);

@@ -11,9 +11,10 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 
-use super::identity::{subject_cn, validity};
+use super::identity::subject_cn;
 use super::{AuthError, file_err};
 use crate::config::TlsConfig;
+use crate::conns::validity;
 use crate::pki::{ClientIdentity, normalize_serial_hex};
 use crate::refusals::Refusals;
 
