@@ -131,6 +131,10 @@ Restore it offline with `rosterd restore --state-dir DIR --from FILE`."
         /// Where to write the backup.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Replace FILE if it exists (it is replaced only once the new backup is complete and
+        /// verified).
+        #[arg(long)]
+        force: bool,
     },
 
     /// Master key operations.

@@ -984,7 +984,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__backup)
-            opts="-o -h -V --out --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --out --force --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -503,6 +503,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -l cert -d '
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s API key: those are read only with --api-key-stdin or --api-key-file' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -l force -d 'Replace FILE if it exists (it is replaced only once the new backup is complete and verified)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and not __fish_seen_subcommand_from rotate help" -l addr -d 'Daemon address' -r

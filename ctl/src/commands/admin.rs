@@ -100,7 +100,14 @@ pub fn verify(
     Ok(true)
 }
 
-pub async fn backup(c: &Client, out: &Path, output: Output) -> Result<()> {
+pub async fn backup(c: &Client, out: &Path, force: bool, output: Output) -> Result<()> {
+    // Yesterday's backup is worth as much as today's: replacing one takes a decision.
+    if !force && tokio::fs::symlink_metadata(out).await.is_ok() {
+        anyhow::bail!(
+            "{} exists: choose another file, or pass --force to replace it",
+            out.display()
+        );
+    }
     let partial = partial_path(out);
     let result = download(c, out, &partial).await;
     if result.is_err() {

@@ -123,7 +123,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 Command::Trades(a) => portfolio::trades(&client, &a, output).await,
                 Command::Holdings(a) => portfolio::holdings(&client, &a, output).await,
                 Command::Status => done(admin::status(&client, output).await),
-                Command::Backup { out } => done(admin::backup(&client, &out, output).await),
+                Command::Backup { out, force } => {
+                    done(admin::backup(&client, &out, force, output).await)
+                }
                 Command::Key(crate::cli::KeyCmd::Rotate) => {
                     done(admin::rotate(&client, output).await)
                 }

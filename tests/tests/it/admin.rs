@@ -165,6 +165,27 @@ async fn online_backup_restores_offline_into_a_new_state_dir() {
         .collect();
     assert!(leftovers.is_empty(), "temporary snapshot files are removed");
 
+    // An existing backup is not replaced without --force, and is with it.
+    let again = d.ctl(
+        &pki.admin(),
+        &["backup", "--out", file.to_str().unwrap()],
+        "",
+    );
+    let (_, err) = text(&again);
+    assert_eq!(again.status.code(), Some(1), "{err}");
+    assert!(err.contains("exists") && err.contains("--force"), "{err}");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        bytes,
+        "the old backup was touched"
+    );
+    let forced = d.ctl(
+        &pki.admin(),
+        &["backup", "--out", file.to_str().unwrap(), "--force"],
+        "",
+    );
+    assert!(forced.status.success(), "{:?}", text(&forced));
+
     // Restoring onto the live state dir is refused while the daemon runs.
     let o = restore(&state, &file);
     assert_eq!(o.status.code(), Some(1));
