@@ -328,7 +328,7 @@ impl PortfolioHandle {
                 .filter(|r| r.enabled && selector.matches(&r.labels))
                 .filter(|r| !out.iter().any(|o| o.id == r.id))
                 .collect();
-            matched.sort_by(|a, b| a.name.cmp(&b.name));
+            matched.sort_by(|a, b| crate::accounts::natural_order(&a.name, &b.name));
             out.extend(matched);
         }
         Ok(out)

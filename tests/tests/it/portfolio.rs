@@ -837,3 +837,40 @@ async fn background_refresh_keeps_snapshots_warm() {
         );
     }
 }
+
+/// Account sections come in the order people count names: `desk-2` before `desk-10`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sections_are_in_natural_name_order() {
+    let names = ["desk-10", "desk-2", "desk-1"];
+    let sim = Simulator::start(
+        names
+            .iter()
+            .map(|n| InstanceSpec::demo(*n, format!("key-{n}-0123456789")))
+            .collect(),
+    )
+    .await
+    .unwrap();
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&pki, state.path(), &opts());
+    let mut c = d.accounts(&pki.admin()).await;
+    for (i, n) in names.iter().enumerate() {
+        add_sim_account(
+            &mut c,
+            n,
+            &sim.instance(i).url(),
+            &format!("key-{n}-0123456789"),
+            &[],
+        )
+        .await;
+    }
+    let v = d
+        .portfolio(&pki.admin())
+        .await
+        .get_funds(refresh())
+        .await
+        .unwrap()
+        .into_inner();
+    let order: Vec<&str> = v.accounts.iter().map(|a| a.account_name.as_str()).collect();
+    assert_eq!(order, ["desk-1", "desk-2", "desk-10"]);
+}
