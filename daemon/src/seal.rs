@@ -299,39 +299,11 @@ pub fn create_key_file(path: &Path) -> Result<MasterKey, SealError> {
     MasterKey::from_bytes(&bytes).ok_or(SealError::Malformed)
 }
 
-/// Creates `path` (which must not exist) holding exactly `bytes`, or leaves nothing there: the
-/// bytes go to a temporary file in the same directory, which is synced and then linked into
-/// place, and the directory is synced. A full disk or a crash part way used to leave a 0-byte
-/// or short key file that the next start refused.
+/// Creates `path` (which must not exist) holding exactly `bytes`, or leaves nothing there
+/// ([`crate::pki::file::write_whole`], never replacing). A full disk or a crash part way used to
+/// leave a 0-byte or short key file that the next start refused.
 pub fn write_file_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut tmp_name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    tmp_name.push(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
-    let tmp = path.with_file_name(tmp_name);
-    let written = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        // A hard link, unlike a rename, fails when `path` exists: an existing file is never
-        // replaced.
-        std::fs::hard_link(&tmp, path)
-    })();
-    let _ = std::fs::remove_file(&tmp);
-    written?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        d.sync_all()?;
-    }
-    Ok(())
+    crate::pki::file::write_whole(path, bytes, mode, crate::pki::file::Existing::Keep)
 }
 
 /// Step 1 of a rotation: the key to rotate to, `<path>.next`. An operator may provide it (for

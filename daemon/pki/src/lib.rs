@@ -36,12 +36,12 @@
 //! a temporary name and renamed, so a crash never leaves half a key behind.
 
 pub mod escape;
+pub mod file;
 
 use std::fmt;
 use std::fs;
-use std::io::Write;
 use std::net::IpAddr;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -824,37 +824,12 @@ fn create_dir(dir: &Path) -> Result<(), PkiError> {
         })
 }
 
-/// Writes `bytes` to `path` via a temporary file created with `mode` and a rename, so the file
-/// never exists with a looser mode or half-written content.
+/// Writes `bytes` to `path` whole, with `mode` from the start (see [`file::write_whole`]).
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), PkiError> {
-    let io = |source| PkiError::Io {
+    file::write_whole(path, bytes, mode, file::Existing::Replace).map_err(|source| PkiError::Io {
         path: path.to_owned(),
         source,
-    };
-    let parent = path.parent().unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = parent.join(format!(
-        ".{file_name}.tmp-{}-{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    })
 }
 
 #[cfg(test)]
