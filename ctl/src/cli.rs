@@ -7,6 +7,21 @@ use std::time::Duration;
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The credential fields of each venue, for the help of every command that reads them (a macro so
+/// it can be `concat!`ed into clap's `after_help` literals).
+macro_rules! credential_fields_help {
+    () => {
+        "Credential fields (--credentials-stdin/--credentials-file: one JSON object of strings):
+  openalgo  {\"api_key\"}            (the same as --api-key-stdin/--api-key-file)
+  alpaca    {\"key_id\", \"secret_key\"}
+  binance   {\"api_key\", \"secret_key\"}
+  okx       {\"api_key\", \"secret_key\", \"passphrase\"}
+  coinbase  {\"key_name\", \"private_key\"}
+A missing or unknown field is refused, naming the fields the venue expects; `rosterctl venues`
+lists what the daemon supports. Only a hint of each field is ever shown back."
+    };
+}
+
 const EXAMPLES: &str = "\
 Examples:
   rosterd --dev                                  # in another terminal: a local daemon
@@ -17,8 +32,9 @@ Examples:
   rosterctl watch
 
 Exit status: 0 on success; 1 when the operation failed or was refused; 2 for a usage error;
-3 when a book (funds, positions, orders, trades, holdings) was printed but is partial: a
-selected account's section failed or is stale.";
+3 when a book (funds, balances, positions, orders, trades, holdings) was printed but is partial:
+a selected account's section failed or is stale (a book its venue does not have is
+\"unsupported\", which is not partial).";
 
 /// Command-line client for the Roster daemon (mutually-authenticated TLS gRPC).
 #[derive(Debug, Parser)]
@@ -62,7 +78,8 @@ pub struct ConnArgs {
     pub cert: Option<PathBuf>,
 
     /// Private key of the client certificate (overrides the profile's key.pem). Not an
-    /// account's API key: those are read only with --api-key-stdin or --api-key-file.
+    /// account's credential: that is read only with --api-key-stdin/--api-key-file or
+    /// --credentials-stdin/--credentials-file.
     #[arg(
         long = "client-key",
         visible_alias = "key",
@@ -107,8 +124,18 @@ Examples:
         from: u64,
     },
 
-    /// Consolidated funds across accounts, one row per account plus totals.
+    /// What each venue (connector) needs and has: credential fields, environments and their
+    /// default hosts, books, rate budget, currency, health probe.
+    #[command(after_help = "\
+Examples:
+  rosterctl venues
+  rosterctl venues -o json | jq -r '.venues[].connector'")]
+    Venues,
+
+    /// Consolidated funds across accounts, one row per account plus totals per currency.
     Funds(PortfolioArgs),
+    /// Every asset or currency held, per account (free, locked, total), totalled per asset.
+    Balances(PortfolioArgs),
     /// Open positions across accounts (--net: merged by instrument).
     Positions(NetPortfolioArgs),
     /// Today's orders across accounts.
@@ -168,18 +195,33 @@ Restore it offline with `rosterd restore --state-dir DIR --from FILE`."
 
 #[derive(Debug, Subcommand)]
 pub enum AccountCmd {
-    /// Add an account. The API key is read from stdin or a file, never from the command line.
-    #[command(after_help = "\
+    /// Add an account. Its credential is read from stdin or a file, never from the command line.
+    #[command(after_help = concat!("\
 Examples:
   rosterctl account add --name acc1 --host http://127.0.0.1:5000 --api-key-stdin <key.txt
-  rosterctl account add --name acc2 --host https://oa.example --label desk=a --api-key-file key.txt")]
+  rosterctl account add --name acc2 --host https://oa.example --label desk=a --api-key-file key.txt
+  rosterctl account add --name alp1 --connector alpaca --env paper --credentials-file alpaca.json
+
+",
+        credential_fields_help!()
+    ))]
     Add {
         /// Unique name: 1-64 characters of [A-Za-z0-9._-].
         #[arg(long)]
         name: String,
-        /// Base URL of the upstream (OpenAlgo), e.g. http://127.0.0.1:5000.
+        /// The venue: openalgo, alpaca, binance, okx, coinbase (`rosterctl venues` lists what the
+        /// daemon supports).
+        #[arg(long, value_name = "KIND", default_value = "openalgo")]
+        connector: String,
+        /// The venue's environment: live, paper, testnet or demo, as the venue has them.
+        /// Default: the venue's default (live).
+        #[arg(long = "env", value_name = "ENV")]
+        env: Option<String>,
+        /// Base URL of the upstream, e.g. http://127.0.0.1:5000. Required for OpenAlgo (the
+        /// user's own server); for other venues it defaults to the venue's URL for --env and
+        /// overrides it (a simulator, a proxy).
         #[arg(long, value_name = "URL")]
-        host: String,
+        host: Option<String>,
         /// WebSocket URL of the upstream.
         #[arg(long, value_name = "URL")]
         ws: Option<String>,
@@ -194,7 +236,7 @@ Examples:
         #[arg(long)]
         no_test: bool,
         #[command(flatten)]
-        key: ApiKeyArgs,
+        key: CredentialArgs,
     },
 
     /// List accounts.
@@ -219,11 +261,16 @@ Examples:
     },
 
     /// Change an account: only the fields given are changed.
-    #[command(after_help = "\
+    #[command(after_help = concat!("\
 Examples:
   rosterctl account update acc1 --host http://10.0.0.5:5000
   rosterctl account update acc1 --label desk=b --label tier=1   # replaces all labels
-  rosterctl account update acc1 --api-key-stdin <new-key.txt")]
+  rosterctl account update acc1 --api-key-stdin <new-key.txt
+  rosterctl account update alp1 --credentials-file alpaca.json   # every field of the venue
+
+",
+        credential_fields_help!()
+    ))]
     Update {
         /// Account id or name.
         #[arg(value_name = "ID|NAME")]
@@ -244,7 +291,7 @@ Examples:
         #[arg(long, conflicts_with = "labels")]
         clear_labels: bool,
         #[command(flatten)]
-        key: ApiKeyOptArgs,
+        key: CredentialOptArgs,
     },
 
     /// Enable an account (health checks resume).
@@ -269,68 +316,121 @@ Examples:
         account: String,
     },
 
-    /// Test an existing account, or a host and key before adding them.
-    #[command(after_help = "\
+    /// Test an existing account, or a venue, host and credential before adding them.
+    #[command(after_help = concat!("\
 Examples:
   rosterctl account test acc1
-  rosterctl account test --host http://127.0.0.1:5000 --api-key-file key.txt")]
+  rosterctl account test --host http://127.0.0.1:5000 --api-key-file key.txt
+  rosterctl account test --connector alpaca --env paper --credentials-file alpaca.json
+
+",
+        credential_fields_help!()
+    ))]
     Test {
         /// Account id or name.
         #[arg(
             value_name = "ID|NAME",
-            required_unless_present = "host",
-            conflicts_with = "host"
+            required_unless_present_any = ["host", "connector", "env", "credential_opt"],
+            conflicts_with_all = ["host", "connector", "env", "credential_opt"]
         )]
         account: Option<String>,
-        /// Upstream URL to test (not saved); needs --api-key-stdin or --api-key-file.
-        #[arg(long, value_name = "URL", requires = "api_key_opt")]
+        /// The venue to test (not saved): openalgo (default), alpaca, ...
+        #[arg(long, value_name = "KIND", requires = "credential_opt")]
+        connector: Option<String>,
+        /// The venue's environment to test: live (default), paper, testnet, demo.
+        #[arg(long = "env", value_name = "ENV", requires = "credential_opt")]
+        env: Option<String>,
+        /// Upstream URL to test (not saved); needs a credential (--api-key-... or
+        /// --credentials-...). Required for OpenAlgo; other venues default to their URL for --env.
+        #[arg(long, value_name = "URL", requires = "credential_opt")]
         host: Option<String>,
         #[command(flatten)]
-        key: ApiKeyOptArgs,
+        key: CredentialOptArgs,
     },
 }
 
-/// The API key of a new account: exactly one source, never argv (argv is visible in `ps`).
+/// The credential of a new account: exactly one source, never argv (argv is visible in `ps`).
 #[derive(Debug, Clone, Args)]
-#[group(id = "api_key", required = true, multiple = false)]
-pub struct ApiKeyArgs {
-    /// Read the API key from stdin (one trailing newline is removed).
+#[group(id = "credential", required = true, multiple = false)]
+pub struct CredentialArgs {
+    /// OpenAlgo: read its API key from stdin (one trailing newline is removed; on a terminal,
+    /// prompts without echo).
     #[arg(long)]
     pub api_key_stdin: bool,
-    /// Read the API key from FILE (one trailing newline is removed).
+    /// OpenAlgo: read its API key from FILE (one trailing newline is removed).
     #[arg(long, value_name = "FILE")]
     pub api_key_file: Option<PathBuf>,
+    /// Any venue: read its credential fields from stdin as one JSON object of strings, e.g.
+    /// {"key_id": "...", "secret_key": "..."} for alpaca (fields below). On a terminal, prompts
+    /// for each field the venue has, without echo.
+    #[arg(long)]
+    pub credentials_stdin: bool,
+    /// Any venue: read its credential fields from FILE, one JSON object of strings (fields
+    /// below).
+    #[arg(long, value_name = "FILE")]
+    pub credentials_file: Option<PathBuf>,
 }
 
-/// An optional new API key: at most one source.
+/// An optional new credential: at most one source.
 #[derive(Debug, Clone, Args)]
-#[group(id = "api_key_opt", required = false, multiple = false)]
-pub struct ApiKeyOptArgs {
-    /// Read the API key from stdin (one trailing newline is removed).
+#[group(id = "credential_opt", required = false, multiple = false)]
+pub struct CredentialOptArgs {
+    /// OpenAlgo: read its API key from stdin (one trailing newline is removed; on a terminal,
+    /// prompts without echo).
     #[arg(long)]
     pub api_key_stdin: bool,
-    /// Read the API key from FILE (one trailing newline is removed).
+    /// OpenAlgo: read its API key from FILE (one trailing newline is removed).
     #[arg(long, value_name = "FILE")]
     pub api_key_file: Option<PathBuf>,
+    /// Any venue: read every credential field from stdin as one JSON object of strings (fields
+    /// below). On a terminal, prompts for each field the venue has, without echo.
+    #[arg(long)]
+    pub credentials_stdin: bool,
+    /// Any venue: read every credential field from FILE, one JSON object of strings (fields
+    /// below).
+    #[arg(long, value_name = "FILE")]
+    pub credentials_file: Option<PathBuf>,
 }
 
-/// Where to read an API key from, once clap has checked the flags.
+/// Where to read a secret from, once clap has checked the flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
     Stdin,
     File(PathBuf),
 }
 
-impl ApiKeyArgs {
-    pub fn source(&self) -> Option<KeySource> {
-        key_source(self.api_key_stdin, self.api_key_file.as_ref())
+/// Which credential flag was given: OpenAlgo's bare API key, or a venue's JSON fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    ApiKey(KeySource),
+    Fields(KeySource),
+}
+
+impl CredentialArgs {
+    pub fn source(&self) -> Option<CredentialSource> {
+        credential_source(
+            (self.api_key_stdin, self.api_key_file.as_ref()),
+            (self.credentials_stdin, self.credentials_file.as_ref()),
+        )
     }
 }
 
-impl ApiKeyOptArgs {
-    pub fn source(&self) -> Option<KeySource> {
-        key_source(self.api_key_stdin, self.api_key_file.as_ref())
+impl CredentialOptArgs {
+    pub fn source(&self) -> Option<CredentialSource> {
+        credential_source(
+            (self.api_key_stdin, self.api_key_file.as_ref()),
+            (self.credentials_stdin, self.credentials_file.as_ref()),
+        )
     }
+}
+
+fn credential_source(
+    api_key: (bool, Option<&PathBuf>),
+    fields: (bool, Option<&PathBuf>),
+) -> Option<CredentialSource> {
+    key_source(api_key.0, api_key.1)
+        .map(CredentialSource::ApiKey)
+        .or_else(|| key_source(fields.0, fields.1).map(CredentialSource::Fields))
 }
 
 fn key_source(stdin: bool, file: Option<&PathBuf>) -> Option<KeySource> {
@@ -397,9 +497,12 @@ Examples:
   rosterctl holdings --refresh
   rosterctl trades --max-staleness 1m
 
+Money is shown with its currency (CCY) and totalled per currency, never across currencies.
+
 Exit status: 0 when every selected account's section is fresh; 3 when the answer is partial (a
 section failed or is stale), with the book still printed (table or -o json); 1 when the request
-itself failed; 2 for a usage error.")]
+itself failed; 2 for a usage error. An account whose venue does not have the book (Alpaca has
+no holdings) is shown as \"unsupported\", which is not partial.")]
 pub struct PortfolioArgs {
     /// Only this account (id or name; repeatable). Default: every enabled account.
     #[arg(long = "account", value_name = "ID|NAME")]
@@ -449,7 +552,7 @@ pub struct OrdersArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCmd {
-    /// Re-seal every API key under a new master key, in one transaction.
+    /// Re-seal every account's credential under a new master key, in one transaction.
     #[command(
         after_help = "The daemon takes the new key where its config says; under --dev it generates one."
     )]
@@ -624,7 +727,10 @@ mod tests {
             }) => {
                 assert_eq!(name, "a");
                 assert_eq!(labels, vec![("desk".into(), "a".into())]);
-                assert_eq!(key.source(), Some(KeySource::Stdin));
+                assert_eq!(
+                    key.source(),
+                    Some(CredentialSource::ApiKey(KeySource::Stdin))
+                );
                 assert!(!disabled);
             }
             other => panic!("{other:?}"),
@@ -717,7 +823,10 @@ mod tests {
             }) => {
                 assert_eq!(account, "acc1");
                 assert_eq!(host.as_deref(), Some("http://n"));
-                assert_eq!(key.source(), Some(KeySource::File("/k".into())));
+                assert_eq!(
+                    key.source(),
+                    Some(CredentialSource::ApiKey(KeySource::File("/k".into())))
+                );
                 assert!(name.is_none() && labels.is_empty());
             }
             other => panic!("{other:?}"),
@@ -757,6 +866,164 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn account_add_takes_a_venue_and_its_credential_fields() {
+        match cmd(&[
+            "account",
+            "add",
+            "--name",
+            "alp1",
+            "--connector",
+            "alpaca",
+            "--env",
+            "paper",
+            "--credentials-file",
+            "/c.json",
+        ]) {
+            Command::Account(AccountCmd::Add {
+                connector,
+                env,
+                host,
+                key,
+                ..
+            }) => {
+                assert_eq!(connector, "alpaca");
+                assert_eq!(env.as_deref(), Some("paper"));
+                // The daemon fills the venue's host for the environment.
+                assert!(host.is_none());
+                assert_eq!(
+                    key.source(),
+                    Some(CredentialSource::Fields(KeySource::File("/c.json".into())))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Defaults: OpenAlgo, and no environment sent (the daemon picks the venue's default).
+        match cmd(&["account", "add", "--name", "a", "--credentials-stdin"]) {
+            Command::Account(AccountCmd::Add {
+                connector,
+                env,
+                key,
+                ..
+            }) => {
+                assert_eq!(connector, "openalgo");
+                assert!(env.is_none());
+                assert_eq!(
+                    key.source(),
+                    Some(CredentialSource::Fields(KeySource::Stdin))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Exactly one credential source.
+        for two in [
+            ["--credentials-stdin", "--api-key-stdin"],
+            ["--credentials-stdin", "--credentials-file=/c"],
+            ["--api-key-file=/k", "--credentials-file=/c"],
+        ] {
+            let mut args = vec!["account", "add", "--name", "a"];
+            args.extend(two);
+            let e = parse(&args).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{two:?}");
+        }
+        assert!(parse(&["account", "add", "--name", "a", "--connector", "alpaca"]).is_err());
+        // Secrets are never argv values.
+        assert!(parse(&["account", "add", "--name", "a", "--credentials", "{}"]).is_err());
+    }
+
+    #[test]
+    fn account_update_and_test_take_credential_fields() {
+        match cmd(&["account", "update", "alp1", "--credentials-stdin"]) {
+            Command::Account(AccountCmd::Update { key, .. }) => assert_eq!(
+                key.source(),
+                Some(CredentialSource::Fields(KeySource::Stdin))
+            ),
+            other => panic!("{other:?}"),
+        }
+        match cmd(&[
+            "account",
+            "test",
+            "--connector",
+            "alpaca",
+            "--env",
+            "paper",
+            "--credentials-file",
+            "/c.json",
+        ]) {
+            Command::Account(AccountCmd::Test {
+                account: None,
+                connector,
+                env,
+                host: None,
+                key,
+            }) => {
+                assert_eq!(connector.as_deref(), Some("alpaca"));
+                assert_eq!(env.as_deref(), Some("paper"));
+                assert!(matches!(key.source(), Some(CredentialSource::Fields(_))));
+            }
+            other => panic!("{other:?}"),
+        }
+        // A venue to test needs a credential; an existing account takes none.
+        assert!(parse(&["account", "test", "--connector", "alpaca"]).is_err());
+        assert!(parse(&["account", "test", "acc1", "--credentials-stdin"]).is_err());
+        assert!(parse(&["account", "test", "acc1", "--env", "paper"]).is_err());
+    }
+
+    #[test]
+    fn credential_flags_document_every_venues_fields() {
+        let mut cli = Cli::command();
+        let account = cli.find_subcommand_mut("account").unwrap();
+        for name in ["add", "update", "test"] {
+            let help = account
+                .find_subcommand_mut(name)
+                .unwrap()
+                .render_long_help()
+                .to_string();
+            for needle in [
+                "--credentials-stdin",
+                "--credentials-file",
+                "alpaca    {\"key_id\", \"secret_key\"}",
+                "okx       {\"api_key\", \"secret_key\", \"passphrase\"}",
+                "coinbase  {\"key_name\", \"private_key\"}",
+            ] {
+                assert!(
+                    help.contains(needle),
+                    "account {name} --help lacks {needle}: {help}"
+                );
+            }
+        }
+        let help = account
+            .find_subcommand_mut("add")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("--connector <KIND>") && help.contains("--env <ENV>"));
+    }
+
+    #[test]
+    fn venues_and_balances_parse() {
+        assert!(matches!(cmd(&["venues"]), Command::Venues));
+        assert!(matches!(cmd(&["venues", "-o", "json"]), Command::Venues));
+        match cmd(&[
+            "balances",
+            "--account",
+            "a",
+            "--label",
+            "k=v",
+            "--refresh",
+            "--max-staleness",
+            "2s",
+        ]) {
+            Command::Balances(a) => {
+                assert_eq!(a.accounts, vec!["a"]);
+                assert!(a.refresh);
+                assert_eq!(a.max_staleness, Some(Duration::from_secs(2)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["balances", "--net"]).is_err());
     }
 
     #[test]
@@ -833,14 +1100,23 @@ mod tests {
     #[test]
     fn book_commands_document_their_exit_status() {
         let mut cli = Cli::command();
-        for name in ["funds", "positions", "orders", "trades", "holdings"] {
+        for name in [
+            "funds",
+            "balances",
+            "positions",
+            "orders",
+            "trades",
+            "holdings",
+        ] {
             let help = cli
                 .find_subcommand_mut(name)
                 .unwrap()
                 .render_long_help()
                 .to_string();
             assert!(
-                help.contains("Exit status") && help.contains("3 when the answer is partial"),
+                help.contains("Exit status")
+                    && help.contains("3 when the answer is partial")
+                    && help.contains("\"unsupported\", which is not partial"),
                 "{name} --help: {help}"
             );
         }

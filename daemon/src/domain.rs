@@ -47,15 +47,26 @@ impl HealthState {
     }
 }
 
-/// Whether an OpenAlgo instance serves real broker data or its analyzer ("sandbox"). The flag is
-/// instance-wide upstream; OpenAlgo marks sandbox answers with a top-level `"mode":"analyze"`,
-/// and an answer without it is live.
+/// Whether an account's data is real or simulated. OpenAlgo: instance-wide, live or its analyzer
+/// ("sandbox"), which marks its answers with a top-level `"mode":"analyze"` (an answer without it
+/// is live). Alpaca: its environment, live or paper (separate accounts with separate keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
     Live,
     Analyze,
+    Paper,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Analyze => "analyze",
+            Self::Paper => "paper",
+        }
+    }
 }
 
 /// Why a call to an upstream failed. The names (see [`FailureReason::as_str`]) are the ones the
@@ -89,10 +100,21 @@ pub enum FailureReason {
     /// 403 that is not JSON: OpenAlgo's WSGI-level IP ban page (`text/plain`).
     #[serde(rename = "IP_BANNED")]
     IpBanned,
+    /// The venue says the account is blocked, suspended or not active (Alpaca's
+    /// `account_blocked`, a status other than ACTIVE; with trading blocked but reads working,
+    /// the account is DEGRADED without failing).
+    #[serde(rename = "ACCOUNT_RESTRICTED")]
+    AccountRestricted,
+    /// A signed request fell outside the venue's time window.
+    #[serde(rename = "CLOCK_SKEW")]
+    ClockSkew,
+    /// The credential works but lacks a permission the call needs (read access).
+    #[serde(rename = "PERMISSION_DENIED")]
+    PermissionDenied,
 }
 
 impl FailureReason {
-    pub const ALL: [FailureReason; 9] = [
+    pub const ALL: [FailureReason; 12] = [
         Self::Timeout,
         Self::Connect,
         Self::Tls,
@@ -102,6 +124,9 @@ impl FailureReason {
         Self::BadResponse,
         Self::SessionExpired,
         Self::IpBanned,
+        Self::AccountRestricted,
+        Self::ClockSkew,
+        Self::PermissionDenied,
     ];
 
     /// The reason named `s` (as [`FailureReason::as_str`] spells it), e.g. from a stored event.
@@ -121,6 +146,9 @@ impl FailureReason {
             Self::BadResponse => "BAD_RESPONSE",
             Self::SessionExpired => "SESSION_EXPIRED",
             Self::IpBanned => "IP_BANNED",
+            Self::AccountRestricted => "ACCOUNT_RESTRICTED",
+            Self::ClockSkew => "CLOCK_SKEW",
+            Self::PermissionDenied => "PERMISSION_DENIED",
         }
     }
 }
@@ -147,7 +175,12 @@ mod tests {
             | FailureReason::RateLimited
             | FailureReason::BadResponse
             | FailureReason::SessionExpired
-            | FailureReason::IpBanned => FailureReason::ALL.iter().filter(|x| **x == r).count(),
+            | FailureReason::IpBanned
+            | FailureReason::AccountRestricted
+            | FailureReason::ClockSkew
+            | FailureReason::PermissionDenied => {
+                FailureReason::ALL.iter().filter(|x| **x == r).count()
+            }
         };
         for r in FailureReason::ALL {
             assert_eq!(listed(r), 1, "{r}");

@@ -22,7 +22,7 @@ use crate::api::{self, ApiState};
 use crate::audit::AuditSink;
 use crate::auth::{self, AccessPolicy, AuthLayer, AuthState, HandshakePolicy};
 use crate::config::Config;
-use crate::connector::{Connector, OpenAlgo};
+use crate::connector::Connectors;
 use crate::conns::{ConnLimits, ConnTable};
 use crate::domain::HealthState;
 use crate::metrics::Metrics;
@@ -267,21 +267,20 @@ pub async fn start(
         .and_then(|p| crate::pki::cert_not_after(p).ok());
 
     let local_addr = socket.local_addr().map_err(bind_err)?;
-    let connector: Arc<dyn Connector> =
-        Arc::new(OpenAlgo::new(config.upstream.clone(), metrics.clone())?);
+    let connectors = Connectors::new(config.upstream.clone(), metrics.clone())?;
     let supervisor = Arc::new(Supervisor::new());
     crate::store::spawn_recovery(&supervisor, store.clone());
     let monitor = MonitorHandle::start(
         &config.monitor,
         accounts.clone(),
-        connector.clone(),
+        connectors.clone(),
         metrics.clone(),
         &supervisor,
     );
     let portfolio = PortfolioHandle::start(
         &config.portfolio,
         accounts.clone(),
-        connector.clone(),
+        connectors,
         metrics.clone(),
         &supervisor,
         config.upstream.request_timeout,

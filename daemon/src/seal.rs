@@ -14,7 +14,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::secret::ApiKey;
+use crate::secret::{Credential, Secret};
 
 pub const MASTER_KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
@@ -44,12 +44,28 @@ pub enum SealError {
     Malformed,
 }
 
-/// An API key as stored: never the plaintext.
+/// A credential as stored: never the plaintext.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedKey {
     pub key_id: String,
     pub nonce: Vec<u8>,
     pub ciphertext: Vec<u8>,
+    /// How the plaintext is laid out. Absent in records of schema 1, which sealed an OpenAlgo
+    /// API key alone; every value sealed since says `fields`.
+    #[serde(default)]
+    pub form: SealedForm,
+}
+
+/// The layout of a sealed plaintext.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SealedForm {
+    /// Schema 1: the bytes are OpenAlgo's API key. Opened as the credential `{api_key}`; a key
+    /// rotation re-seals it as `Fields`.
+    #[default]
+    BareApiKey,
+    /// A JSON object of the venue's credential fields ([`Credential::to_plaintext`]).
+    Fields,
 }
 
 impl std::fmt::Debug for SealedKey {
@@ -147,7 +163,7 @@ impl Keyring {
         self.keys.keys().cloned().collect()
     }
 
-    pub fn seal(&self, account_id: &str, key: &ApiKey) -> Result<SealedKey, SealError> {
+    pub fn seal(&self, account_id: &str, credential: &Credential) -> Result<SealedKey, SealError> {
         let master = self
             .keys
             .get(&self.active)
@@ -160,7 +176,7 @@ impl Keyring {
             .encrypt(
                 &nonce.into(),
                 Payload {
-                    msg: key.expose().as_bytes(),
+                    msg: &credential.to_plaintext(),
                     aad: &aad,
                 },
             )
@@ -169,10 +185,11 @@ impl Keyring {
             key_id: master.id.clone(),
             nonce: nonce.to_vec(),
             ciphertext,
+            form: SealedForm::Fields,
         })
     }
 
-    pub fn unseal(&self, account_id: &str, sealed: &SealedKey) -> Result<ApiKey, SealError> {
+    pub fn unseal(&self, account_id: &str, sealed: &SealedKey) -> Result<Credential, SealError> {
         let master = self
             .keys
             .get(&sealed.key_id)
@@ -193,9 +210,12 @@ impl Keyring {
                 },
             )
             .map_err(|_| SealError::Tampered(account_id.to_string()))?;
-        String::from_utf8(plain)
-            .map(ApiKey::new)
-            .map_err(|_| SealError::Malformed)
+        match sealed.form {
+            SealedForm::BareApiKey => String::from_utf8(plain)
+                .map(|key| Credential::api_key(Secret::new(key)))
+                .map_err(|_| SealError::Malformed),
+            SealedForm::Fields => Credential::from_plaintext(&plain).ok_or(SealError::Malformed),
+        }
     }
 }
 
@@ -372,6 +392,34 @@ impl Keyring {
 mod tests {
     use super::*;
 
+    fn key(k: &str) -> Credential {
+        Credential::api_key(Secret::new(k))
+    }
+
+    #[test]
+    fn a_schema_1_bare_api_key_opens_as_the_api_key_field() {
+        let r = ring();
+        let mut sealed = r.seal("acc-1", &key("placeholder")).unwrap();
+        // What schema 1 sealed: the key's bytes alone, with no `form` in the record.
+        let master = r.keys.get(r.active_id()).unwrap();
+        let nonce: [u8; NONCE_LEN] = sealed.nonce.as_slice().try_into().unwrap();
+        sealed.ciphertext = master
+            .cipher
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: b"demo-key-1",
+                    aad: &aad("acc-1"),
+                },
+            )
+            .unwrap();
+        let mut json = serde_json::to_value(&sealed).unwrap();
+        json.as_object_mut().unwrap().remove("form");
+        let old: SealedKey = serde_json::from_value(json).unwrap();
+        assert_eq!(old.form, SealedForm::BareApiKey);
+        assert_eq!(r.unseal("acc-1", &old).unwrap(), key("demo-key-1"));
+    }
+
     fn ring() -> Keyring {
         Keyring::new(MasterKey::from_bytes(&generate_master_key()).unwrap())
     }
@@ -379,7 +427,7 @@ mod tests {
     #[test]
     fn seal_round_trip_and_fresh_nonce_each_time() {
         let r = ring();
-        let k = ApiKey::new("the-api-key-0123456789");
+        let k = key("the-api-key-0123456789");
         let a = r.seal("acc-1", &k).unwrap();
         let b = r.seal("acc-1", &k).unwrap();
         assert_ne!(a.nonce, b.nonce);
@@ -391,7 +439,7 @@ mod tests {
     #[test]
     fn flipped_byte_or_other_account_fails_closed() {
         let r = ring();
-        let sealed = r.seal("acc-1", &ApiKey::new("k")).unwrap();
+        let sealed = r.seal("acc-1", &key("k")).unwrap();
         for i in 0..sealed.ciphertext.len() {
             let mut t = sealed.clone();
             t.ciphertext[i] ^= 0x01;
@@ -408,7 +456,7 @@ mod tests {
     fn wrong_key_and_unknown_key_id_fail_closed() {
         let a = ring();
         let b = ring();
-        let sealed = a.seal("acc-1", &ApiKey::new("k")).unwrap();
+        let sealed = a.seal("acc-1", &key("k")).unwrap();
         assert!(matches!(
             b.unseal("acc-1", &sealed),
             Err(SealError::UnknownKey(_))
@@ -425,10 +473,10 @@ mod tests {
     fn retired_key_still_opens() {
         let old = generate_master_key();
         let r_old = Keyring::new(MasterKey::from_bytes(&old).unwrap());
-        let sealed = r_old.seal("acc-1", &ApiKey::new("k")).unwrap();
+        let sealed = r_old.seal("acc-1", &key("k")).unwrap();
         let mut r_new = ring();
         r_new.add_retired(MasterKey::from_bytes(&old).unwrap());
-        assert_eq!(r_new.unseal("acc-1", &sealed).unwrap().expose(), "k");
+        assert_eq!(r_new.unseal("acc-1", &sealed).unwrap(), key("k"));
     }
 
     #[test]
@@ -439,19 +487,19 @@ mod tests {
         std::fs::write(&p, generate_master_key()).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         let old = load_keyring(&p).unwrap();
-        let sealed_old = old.seal("a", &ApiKey::new("k1")).unwrap();
+        let sealed_old = old.seal("a", &key("k1")).unwrap();
         let (next, generated) = next_key(&p).unwrap();
         assert!(generated);
         let next_id = next.id().to_string();
         // A crash here: the staged key is loaded too, as a retired key.
         assert!(load_keyring(&p).unwrap().key_ids().contains(&next_id));
         let ring = old.rotated_to(next);
-        let sealed_new = ring.seal("a", &ApiKey::new("k2")).unwrap();
+        let sealed_new = ring.seal("a", &key("k2")).unwrap();
         promote_next_key(&p, old.active_id()).unwrap();
         let reloaded = load_keyring(&p).unwrap();
         assert_eq!(reloaded.active_id(), next_id);
-        assert_eq!(reloaded.unseal("a", &sealed_old).unwrap().expose(), "k1");
-        assert_eq!(reloaded.unseal("a", &sealed_new).unwrap().expose(), "k2");
+        assert_eq!(reloaded.unseal("a", &sealed_old).unwrap(), key("k1"));
+        assert_eq!(reloaded.unseal("a", &sealed_new).unwrap(), key("k2"));
     }
 
     #[test]

@@ -28,6 +28,9 @@ _rosterctl() {
             rosterctl,backup)
                 cmd="rosterctl__subcmd__backup"
                 ;;
+            rosterctl,balances)
+                cmd="rosterctl__subcmd__balances"
+                ;;
             rosterctl,completions)
                 cmd="rosterctl__subcmd__completions"
                 ;;
@@ -63,6 +66,9 @@ _rosterctl() {
                 ;;
             rosterctl,trades)
                 cmd="rosterctl__subcmd__trades"
+                ;;
+            rosterctl,venues)
+                cmd="rosterctl__subcmd__venues"
                 ;;
             rosterctl,watch)
                 cmd="rosterctl__subcmd__watch"
@@ -160,6 +166,9 @@ _rosterctl() {
             rosterctl__subcmd__help,backup)
                 cmd="rosterctl__subcmd__help__subcmd__backup"
                 ;;
+            rosterctl__subcmd__help,balances)
+                cmd="rosterctl__subcmd__help__subcmd__balances"
+                ;;
             rosterctl__subcmd__help,completions)
                 cmd="rosterctl__subcmd__help__subcmd__completions"
                 ;;
@@ -195,6 +204,9 @@ _rosterctl() {
                 ;;
             rosterctl__subcmd__help,trades)
                 cmd="rosterctl__subcmd__help__subcmd__trades"
+                ;;
+            rosterctl__subcmd__help,venues)
+                cmd="rosterctl__subcmd__help__subcmd__venues"
                 ;;
             rosterctl__subcmd__help,watch)
                 cmd="rosterctl__subcmd__help__subcmd__watch"
@@ -278,7 +290,7 @@ _rosterctl() {
 
     case "${cmd}" in
         rosterctl)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version account accounts health watch funds positions orders trades holdings status backup key audit completions pki man help"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version account accounts health watch venues funds balances positions orders trades holdings status backup key audit completions pki man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -370,13 +382,21 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__add)
-            opts="-o -h -V --name --host --ws --label --disabled --no-test --api-key-stdin --api-key-file --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --name --connector --env --host --ws --label --disabled --no-test --api-key-stdin --api-key-file --credentials-stdin --credentials-file --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connector)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -393,6 +413,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --api-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --credentials-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -814,17 +838,29 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__test)
-            opts="-o -h -V --host --api-key-stdin --api-key-file --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --connector --env --host --api-key-stdin --api-key-file --credentials-stdin --credentials-file --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --connector)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --api-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --credentials-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -868,7 +904,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__update)
-            opts="-o -h -V --name --host --ws --label --clear-labels --api-key-stdin --api-key-file --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --name --host --ws --label --clear-labels --api-key-stdin --api-key-file --credentials-stdin --credentials-file --addr --profile --ca --cert --key --client-key --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -891,6 +927,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --api-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --credentials-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -991,6 +1031,64 @@ _rosterctl() {
             fi
             case "${prev}" in
                 --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rosterctl__subcmd__balances)
+            opts="-o -h -V --account --label --refresh --max-staleness --addr --profile --ca --cert --key --client-key --output --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-staleness)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1408,7 +1506,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__help)
-            opts="account health watch funds positions orders trades holdings status backup key audit completions pki man help"
+            opts="account health watch venues funds balances positions orders trades holdings status backup key audit completions pki man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1562,6 +1660,20 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__help__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rosterctl__subcmd__help__subcmd__balances)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1814,6 +1926,20 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__help__subcmd__trades)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rosterctl__subcmd__help__subcmd__venues)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2486,6 +2612,52 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rosterctl__subcmd__venues)
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -8,7 +8,8 @@
 use std::borrow::Cow;
 
 use crate::v1::{
-    AccountFunds, AccountHoldings, AccountOrders, AccountPositions, AccountSection, AccountTrades,
+    AccountBalances, AccountFunds, AccountHoldings, AccountOrders, AccountPositions,
+    AccountSection, AccountTrades,
 };
 
 /// A per-account section of a portfolio view.
@@ -37,6 +38,8 @@ macro_rules! portfolio_section {
                         error: self.error.clone(),
                         error_reason: self.error_reason,
                         has_data: self.has_data,
+                        // Newer than the deprecated copies: an older daemon knew only OpenAlgo.
+                        ..Default::default()
                     }),
                 }
             }
@@ -64,6 +67,20 @@ portfolio_section!(
     AccountTrades,
     AccountHoldings
 );
+
+/// Newer than the deprecated fields: only `section`.
+impl PortfolioSection for AccountBalances {
+    fn account_section(&self) -> Cow<'_, AccountSection> {
+        match &self.section {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(AccountSection::default()),
+        }
+    }
+
+    fn set_account_section(&mut self, section: AccountSection) {
+        self.section = Some(section);
+    }
+}
 
 #[cfg(test)]
 mod tests {

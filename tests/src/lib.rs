@@ -1,5 +1,6 @@
 //! Test infrastructure for Roster: the OpenAlgo simulator ([`sim`]) used by the end-to-end tests
 //! and by the `openalgo-sim` binary, and the benchmark harness ([`bench`]) behind `roster-bench`.
 
+pub mod alpaca_sim;
 pub mod bench;
 pub mod sim;

@@ -1,18 +1,20 @@
 //! `rosterctl account ...`: create, list, show, change, enable/disable, remove and test accounts.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use roster_proto::pbjson_types::FieldMask;
 use roster_proto::v1::{
-    Account, CreateAccountRequest, DeleteAccountRequest, GetAccountRequest, HealthState,
-    ListAccountsRequest, ListAccountsResponse, TestConnectionRequest, TestConnectionResponse,
-    UpdateAccountRequest,
+    Account, CreateAccountRequest, CredentialField, DeleteAccountRequest, GetAccountRequest,
+    HealthState, ListAccountsRequest, ListAccountsResponse, ListVenuesRequest, ListVenuesResponse,
+    TestConnectionRequest, TestConnectionResponse, UpdateAccountRequest,
 };
 use tonic::Code;
 
-use super::{read_key, show};
-use crate::cli::{AccountCmd, KeySource, Output, StateArg, label_selector};
+use super::credential::{self, Credential};
+use super::{UsageError, read_key, show};
+use crate::cli::{AccountCmd, CredentialSource, KeySource, Output, StateArg, label_selector};
 use crate::client::Client;
 use crate::output;
 
@@ -31,20 +33,172 @@ pub fn state(s: StateArg) -> HealthState {
     }
 }
 
-/// The API key from its source. `--api-key-stdin` on a terminal prompts without echo, so the
-/// key is not left on the screen or in the scrollback.
-fn key(src: Option<KeySource>) -> Result<Option<String>> {
+/// Whose credential fields a terminal prompt asks for: a venue named on the command line, or
+/// the venue of an existing account (`account update`).
+#[derive(Debug, Clone, Copy)]
+pub enum VenueOf<'a> {
+    Connector(&'a str),
+    Account(&'a str),
+}
+
+/// The credential from its source. On a terminal, `--api-key-stdin` prompts for the key and
+/// `--credentials-stdin` for each field the venue has (as the daemon lists them), without echo,
+/// so no secret is left on the screen or in the scrollback.
+async fn credential(
+    client: &Client,
+    src: Option<CredentialSource>,
+    venue: VenueOf<'_>,
+) -> Result<Option<Credential>> {
     use std::io::IsTerminal;
-    src.map(|s| {
-        if s == KeySource::Stdin && std::io::stdin().is_terminal() {
+    let Some(src) = src else {
+        return Ok(None);
+    };
+    let on_terminal = std::io::stdin().is_terminal();
+    Ok(Some(match &src {
+        CredentialSource::ApiKey(k @ KeySource::Stdin) if on_terminal => {
             let typed = rpassword::prompt_password("API key (not echoed): ")
                 .context("cannot read the API key from the terminal")?;
-            read_key(&s, &mut typed.as_bytes())
-        } else {
-            read_key(&s, &mut std::io::stdin().lock())
+            Credential::ApiKey(read_key(k, &mut typed.as_bytes())?)
         }
-    })
-    .transpose()
+        CredentialSource::Fields(KeySource::Stdin) if on_terminal => {
+            Credential::Fields(prompt_fields(client, venue).await?)
+        }
+        _ => credential::read(&src, &mut std::io::stdin().lock())?,
+    }))
+}
+
+/// Asks for every credential field of the venue, one no-echo prompt each.
+async fn prompt_fields(client: &Client, venue: VenueOf<'_>) -> Result<HashMap<String, String>> {
+    let connector = match venue {
+        VenueOf::Connector("") => "openalgo".to_owned(),
+        VenueOf::Connector(c) => c.to_owned(),
+        VenueOf::Account(a) => {
+            client
+                .accounts()
+                .get_account(GetAccountRequest {
+                    account: a.to_owned(),
+                })
+                .await?
+                .into_inner()
+                .connector
+        }
+    };
+    let venues = client
+        .accounts()
+        .list_venues(ListVenuesRequest {})
+        .await?
+        .into_inner();
+    let fields = venue_fields(&venues, &connector)?;
+    let mut typed = HashMap::with_capacity(fields.len());
+    for f in fields {
+        let prompt = if f.description.is_empty() {
+            format!("{} (not echoed): ", one_line(&f.name))
+        } else {
+            format!(
+                "{}, {} (not echoed): ",
+                one_line(&f.name),
+                one_line(&f.description)
+            )
+        };
+        let v = rpassword::prompt_password(prompt)
+            .with_context(|| format!("cannot read {} from the terminal", f.name))?;
+        typed.insert(f.name.clone(), v);
+    }
+    Ok(typed)
+}
+
+/// The credential fields of `connector` as the daemon lists them; a venue it does not have is a
+/// usage error naming the ones it has.
+pub fn venue_fields<'a>(
+    venues: &'a ListVenuesResponse,
+    connector: &str,
+) -> Result<&'a [CredentialField]> {
+    match venues
+        .venues
+        .iter()
+        .find(|v| v.connector.eq_ignore_ascii_case(connector))
+    {
+        Some(v) if !v.credential_fields.is_empty() => Ok(&v.credential_fields),
+        Some(_) => bail!("the daemon lists no credential fields for {connector:?}"),
+        None => {
+            let known: Vec<&str> = venues.venues.iter().map(|v| v.connector.as_str()).collect();
+            Err(UsageError(format!(
+                "unknown connector {connector:?}: the daemon has {}",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ))
+            .into())
+        }
+    }
+}
+
+/// What the daemon wrote, safe to put on a terminal line (no escape sequences, no newlines).
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// The request's two credential fields: OpenAlgo's `api_key`, or the venue's `credentials`.
+fn credential_parts(c: Option<Credential>) -> (String, HashMap<String, String>) {
+    match c {
+        Some(Credential::ApiKey(k)) => (k, HashMap::new()),
+        Some(Credential::Fields(f)) => (String::new(), f),
+        None => (String::new(), HashMap::new()),
+    }
+}
+
+/// What `account add` sends.
+#[derive(Debug, Default)]
+pub struct CreateFlags {
+    pub name: String,
+    pub connector: String,
+    pub env: Option<String>,
+    pub host: Option<String>,
+    pub ws: Option<String>,
+    pub labels: Vec<(String, String)>,
+    pub disabled: bool,
+    pub credential: Option<Credential>,
+}
+
+/// Empty environment and host leave the choice to the daemon: the venue's default environment,
+/// and its URL for that environment (OpenAlgo has none; the daemon says a host is required).
+pub fn create_request(f: CreateFlags) -> CreateAccountRequest {
+    let (api_key, credentials) = credential_parts(f.credential);
+    CreateAccountRequest {
+        // Idempotency key: a retry after a lost answer must not create a second account.
+        request_id: uuid::Uuid::new_v4().to_string(),
+        name: f.name,
+        connector: f.connector,
+        host_url: f.host.unwrap_or_default(),
+        ws_url: f.ws.unwrap_or_default(),
+        api_key,
+        labels: f.labels.into_iter().collect(),
+        enabled: f.disabled.then_some(false),
+        environment: f.env.unwrap_or_default(),
+        credentials,
+    }
+}
+
+/// What `account test` sends without an account: a venue, host and credential not saved.
+pub fn adhoc_test_request(
+    connector: Option<String>,
+    env: Option<String>,
+    host: Option<String>,
+    credential: Option<Credential>,
+) -> TestConnectionRequest {
+    let (api_key, credentials) = credential_parts(credential);
+    TestConnectionRequest {
+        account: String::new(),
+        host_url: host.unwrap_or_default(),
+        api_key,
+        connector: connector.unwrap_or_default(),
+        environment: env.unwrap_or_default(),
+        credentials,
+    }
 }
 
 /// What `account update` sends: only the fields given, named in the mask.
@@ -55,7 +209,7 @@ pub struct UpdateFlags {
     pub ws: Option<String>,
     pub labels: Vec<(String, String)>,
     pub clear_labels: bool,
-    pub api_key: Option<String>,
+    pub credential: Option<Credential>,
 }
 
 pub fn update_request(account: &str, f: UpdateFlags) -> Result<UpdateAccountRequest> {
@@ -80,14 +234,19 @@ pub fn update_request(account: &str, f: UpdateFlags) -> Result<UpdateAccountRequ
         a.labels = f.labels.into_iter().collect();
         paths.push("labels");
     }
-    let api_key = f.api_key.unwrap_or_default();
+    let (api_key, credentials) = credential_parts(f.credential);
     if !api_key.is_empty() {
         paths.push("api_key");
+    }
+    if !credentials.is_empty() {
+        // Every field of the venue, sealed together: the daemon refuses a partial set.
+        paths.push("credentials");
     }
     if paths.is_empty() {
         bail!(
             "nothing to update: give at least one of --name, --host, --ws, --label, \
-             --clear-labels, --api-key-stdin, --api-key-file"
+             --clear-labels, --api-key-stdin, --api-key-file, --credentials-stdin, \
+             --credentials-file"
         );
     }
     Ok(UpdateAccountRequest {
@@ -96,6 +255,7 @@ pub fn update_request(account: &str, f: UpdateFlags) -> Result<UpdateAccountRequ
             paths: paths.into_iter().map(str::to_owned).collect(),
         }),
         api_key,
+        credentials,
     })
 }
 
@@ -109,7 +269,7 @@ pub fn enable_request(account: &str, enabled: bool) -> UpdateAccountRequest {
         update_mask: Some(FieldMask {
             paths: vec!["enabled".into()],
         }),
-        api_key: String::new(),
+        ..Default::default()
     }
 }
 
@@ -118,6 +278,8 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
     match cmd {
         AccountCmd::Add {
             name,
+            connector,
+            env,
             host,
             ws,
             labels,
@@ -125,18 +287,18 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
             no_test,
             key: key_args,
         } => {
-            let api_key = key(key_args.source())?.unwrap_or_default();
-            let req = CreateAccountRequest {
-                // Idempotency key: a retry after a lost answer must not create a second account.
-                request_id: uuid::Uuid::new_v4().to_string(),
+            let credential =
+                credential(client, key_args.source(), VenueOf::Connector(&connector)).await?;
+            let req = create_request(CreateFlags {
                 name,
-                connector: String::new(),
-                host_url: host,
-                ws_url: ws.unwrap_or_default(),
-                api_key,
-                labels: labels.into_iter().collect(),
-                enabled: disabled.then_some(false),
-            };
+                connector,
+                env,
+                host,
+                ws,
+                labels,
+                disabled,
+                credential,
+            });
             let acc = match svc.create_account(req.clone()).await {
                 Ok(r) => r.into_inner(),
                 Err(s) if s.code() == Code::Unavailable => {
@@ -153,7 +315,8 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
                 )
             })?;
             // Saved either way (the upstream may come up later); a wrong key is said now, not
-            // found out at the first failed check.
+            // found out at the first failed check. The test is by account, so it is the same
+            // deep check for every venue.
             if !no_test && !disabled {
                 let r = svc
                     .test_connection(TestConnectionRequest {
@@ -167,6 +330,8 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
                         "warning: account {} saved, but its connection test failed: {problem}",
                         acc.name
                     );
+                } else if let Some(note) = test_note(&r) {
+                    eprintln!("warning: account {} saved; {note}", acc.name);
                 }
             }
             Ok(())
@@ -191,7 +356,8 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
             clear_labels,
             key: key_args,
         } => {
-            let api_key = key(key_args.source())?;
+            let credential =
+                credential(client, key_args.source(), VenueOf::Account(&account)).await?;
             let req = update_request(
                 &account,
                 UpdateFlags {
@@ -200,7 +366,7 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
                     ws,
                     labels,
                     clear_labels,
-                    api_key,
+                    credential,
                 },
             )?;
             let a = svc.update_account(req).await?.into_inner();
@@ -238,21 +404,21 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
         }
         AccountCmd::Test {
             account,
+            connector,
+            env,
             host,
             key: key_args,
         } => {
-            let req = match (account, host) {
-                (Some(account), _) => TestConnectionRequest {
+            let req = match account {
+                Some(account) => TestConnectionRequest {
                     account,
                     ..Default::default()
                 },
-                (None, Some(host_url)) => TestConnectionRequest {
-                    account: String::new(),
-                    host_url,
-                    api_key: key(key_args.source())?.unwrap_or_default(),
-                },
-                // clap enforces one of the two; keep a clear message anyway.
-                (None, None) => bail!("give an account (ID|NAME) or --host with an API key"),
+                None => {
+                    let venue = VenueOf::Connector(connector.as_deref().unwrap_or_default());
+                    let c = credential(client, key_args.source(), venue).await?;
+                    adhoc_test_request(connector, env, host, c)
+                }
             };
             let r = svc.test_connection(req).await?.into_inner();
             show(output, &r, output::account::test_connection)?;
@@ -263,6 +429,16 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
             }
         }
     }
+}
+
+/// `rosterctl venues`: what each connector needs and has.
+pub async fn venues(client: &Client, output: Output) -> Result<()> {
+    let r = client
+        .accounts()
+        .list_venues(ListVenuesRequest {})
+        .await?
+        .into_inner();
+    show(output, &r, output::account::venues)
 }
 
 /// Why a connection test did not pass, if it did not: unreachable, key refused, or a dead broker
@@ -276,6 +452,12 @@ fn test_problem(r: &TestConnectionResponse) -> Option<String> {
     } else {
         r.message.clone()
     })
+}
+
+/// What a passed test still has to say: the key works and reads work, but the venue restricts
+/// the account (Alpaca's blocked trading); `account test` shows it in its table.
+fn test_note(r: &TestConnectionResponse) -> Option<String> {
+    (r.reason != 0 && !r.message.is_empty()).then(|| r.message.clone())
 }
 
 /// Every page of `ListAccounts`, as one response.
@@ -333,7 +515,7 @@ mod tests {
                 name: Some("n".into()),
                 ws: Some(String::new()),
                 labels: vec![("a".into(), "1".into())],
-                api_key: Some("k".into()),
+                credential: Some(Credential::ApiKey("k".into())),
                 ..Default::default()
             },
         )
@@ -358,6 +540,132 @@ mod tests {
         .unwrap();
         assert_eq!(r.update_mask.unwrap().paths, vec!["labels"]);
         assert!(r.account.unwrap().labels.is_empty());
+    }
+
+    #[test]
+    fn credential_fields_are_sent_whole_under_the_credentials_mask() {
+        let fields: HashMap<String, String> = [("key_id", "PK1"), ("secret_key", "s")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let r = update_request(
+            "alp1",
+            UpdateFlags {
+                credential: Some(Credential::Fields(fields.clone())),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(r.update_mask.unwrap().paths, vec!["credentials"]);
+        assert_eq!(r.credentials, fields);
+        assert!(r.api_key.is_empty());
+
+        let c = create_request(CreateFlags {
+            name: "alp1".into(),
+            connector: "alpaca".into(),
+            env: Some("paper".into()),
+            credential: Some(Credential::Fields(fields.clone())),
+            ..Default::default()
+        });
+        assert_eq!(
+            (c.connector.as_str(), c.environment.as_str()),
+            ("alpaca", "paper")
+        );
+        // No host given: empty, for the daemon to fill with the venue's URL for paper.
+        assert!(c.host_url.is_empty() && c.api_key.is_empty());
+        assert_eq!(c.credentials, fields);
+        assert_eq!(c.enabled, None);
+        assert!(!c.request_id.is_empty());
+
+        let c = create_request(CreateFlags {
+            name: "oa".into(),
+            connector: "openalgo".into(),
+            host: Some("http://h".into()),
+            disabled: true,
+            credential: Some(Credential::ApiKey("k".into())),
+            ..Default::default()
+        });
+        assert_eq!((c.api_key.as_str(), c.host_url.as_str()), ("k", "http://h"));
+        assert!(c.credentials.is_empty() && c.environment.is_empty());
+        assert_eq!(c.enabled, Some(false));
+
+        let t = adhoc_test_request(
+            Some("alpaca".into()),
+            Some("paper".into()),
+            None,
+            Some(Credential::Fields(fields.clone())),
+        );
+        assert_eq!(
+            (t.connector.as_str(), t.environment.as_str()),
+            ("alpaca", "paper")
+        );
+        assert!(t.account.is_empty() && t.host_url.is_empty() && t.api_key.is_empty());
+        assert_eq!(t.credentials, fields);
+    }
+
+    #[test]
+    fn prompts_ask_for_the_fields_the_daemon_lists() {
+        use roster_proto::v1::Venue;
+        let venues = ListVenuesResponse {
+            venues: vec![
+                Venue {
+                    connector: "openalgo".into(),
+                    credential_fields: vec![CredentialField {
+                        name: "api_key".into(),
+                        description: String::new(),
+                    }],
+                    ..Default::default()
+                },
+                Venue {
+                    connector: "alpaca".into(),
+                    credential_fields: vec![
+                        CredentialField {
+                            name: "key_id".into(),
+                            description: "API key ID".into(),
+                        },
+                        CredentialField {
+                            name: "secret_key".into(),
+                            description: "API secret key".into(),
+                        },
+                    ],
+                    ..Default::default()
+                },
+            ],
+        };
+        let names = |c: &str| -> Vec<String> {
+            venue_fields(&venues, c)
+                .unwrap()
+                .iter()
+                .map(|f| f.name.clone())
+                .collect()
+        };
+        assert_eq!(names("alpaca"), ["key_id", "secret_key"]);
+        assert_eq!(names("Alpaca"), ["key_id", "secret_key"]);
+        assert_eq!(names("openalgo"), ["api_key"]);
+        let e = venue_fields(&venues, "kraken").unwrap_err();
+        assert!(e.downcast_ref::<UsageError>().is_some());
+        assert!(
+            e.to_string().contains("\"kraken\"") && e.to_string().contains("openalgo, alpaca"),
+            "{e}"
+        );
+        assert_eq!(one_line("a\x1b[2Jb\nc"), "a [2Jb c");
+    }
+
+    #[test]
+    fn a_restricted_account_passes_its_test_with_a_note() {
+        let mut r = TestConnectionResponse {
+            reachable: true,
+            key_accepted: true,
+            session_alive: true,
+            ..Default::default()
+        };
+        assert_eq!((test_problem(&r), test_note(&r)), (None, None));
+        r.reason = roster_proto::v1::HealthReason::AccountRestricted as i32;
+        r.message = "key accepted, reads work, but trading is blocked".into();
+        assert_eq!(test_problem(&r), None);
+        assert!(test_note(&r).unwrap().contains("trading is blocked"));
+        r.session_alive = false;
+        assert!(test_problem(&r).is_some());
     }
 
     #[test]

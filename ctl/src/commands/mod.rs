@@ -3,20 +3,23 @@
 
 pub mod account;
 pub mod admin;
+pub mod credential;
 pub mod monitor;
 pub mod pki;
 pub mod portfolio;
 
-use std::io::{Read, Write};
+use std::io::Write;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command, KeySource, Output};
+use crate::cli::{Cli, Command, Output};
 use crate::client::Client;
 
+pub use credential::read_key;
+
 /// How a command that did its job ended, for the exit status scripts read. A failure is an
-/// error instead (exit 1; usage errors exit 2 from clap).
+/// error instead (exit 1; usage errors exit 2, from clap or as a [`UsageError`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Exit 0: everything asked for was answered.
@@ -35,6 +38,13 @@ impl Outcome {
         }
     }
 }
+
+/// A command line that parsed but cannot be used (a credentials file that is not one JSON
+/// object of strings): exit 2 like clap's own usage errors, with a message that names the
+/// problem and never a secret.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 /// stdout went away (`rosterctl ... | head`): not a failure worth a message.
 #[derive(Debug, thiserror::Error)]
@@ -64,36 +74,6 @@ pub fn show<T: serde::Serialize>(
     }
 }
 
-/// Reads an API key from stdin or a file, removing exactly one trailing newline (what `echo`
-/// and editors add) and nothing else, so a key is never silently altered.
-pub fn read_key(src: &KeySource, stdin: &mut dyn Read) -> Result<String> {
-    let mut raw = Vec::new();
-    match src {
-        KeySource::Stdin => {
-            stdin
-                .read_to_end(&mut raw)
-                .context("cannot read the API key from stdin")?;
-        }
-        KeySource::File(p) => {
-            raw = std::fs::read(p)
-                .with_context(|| format!("cannot read the API key file {}", p.display()))?;
-        }
-    }
-    let mut key = String::from_utf8(raw).context("the API key is not UTF-8 text")?;
-    if key.ends_with("\r\n") {
-        key.truncate(key.len() - 2);
-    } else if key.ends_with('\n') {
-        key.truncate(key.len() - 1);
-    }
-    if key.is_empty() {
-        match src {
-            KeySource::Stdin => bail!("the API key read from stdin is empty"),
-            KeySource::File(p) => bail!("the API key file {} is empty", p.display()),
-        }
-    }
-    Ok(key)
-}
-
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<Outcome> {
     let output = cli.output;
@@ -117,7 +97,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 Command::Account(cmd) => done(account::run(&client, cmd, output).await),
                 Command::Health(args) => done(monitor::health(&client, args, output).await),
                 Command::Watch { from } => done(monitor::watch(&client, from, output).await),
+                Command::Venues => done(account::venues(&client, output).await),
                 Command::Funds(a) => portfolio::funds(&client, &a, output).await,
+                Command::Balances(a) => portfolio::balances(&client, &a, output).await,
                 Command::Positions(a) => portfolio::positions(&client, &a, output).await,
                 Command::Orders(a) => portfolio::orders(&client, &a, output).await,
                 Command::Trades(a) => portfolio::trades(&client, &a, output).await,
@@ -139,36 +121,5 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 Err(e) => Err(client.explain(e).await),
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Cursor;
-
-    #[test]
-    fn key_from_stdin_loses_one_newline_only() {
-        let k = |s: &str| read_key(&KeySource::Stdin, &mut Cursor::new(s.as_bytes().to_vec()));
-        assert_eq!(k("abc\n").unwrap(), "abc");
-        assert_eq!(k("abc\r\n").unwrap(), "abc");
-        assert_eq!(k("abc\n\n").unwrap(), "abc\n");
-        assert_eq!(k(" abc ").unwrap(), " abc ");
-        assert!(k("\n").unwrap_err().to_string().contains("empty"));
-        assert!(k("").is_err());
-    }
-
-    #[test]
-    fn key_from_file() {
-        let tmp = tempfile::tempdir().unwrap();
-        let p = tmp.path().join("k");
-        std::fs::write(&p, "secret-key\n").unwrap();
-        let mut none = Cursor::new(Vec::new());
-        assert_eq!(
-            read_key(&KeySource::File(p.clone()), &mut none).unwrap(),
-            "secret-key"
-        );
-        let e = read_key(&KeySource::File(tmp.path().join("missing")), &mut none).unwrap_err();
-        assert!(format!("{e:#}").contains("missing"));
     }
 }

@@ -1,5 +1,5 @@
-//! `rosterctl funds|positions|orders|trades|holdings`: consolidated views across accounts, and
-//! whether the answer is complete (exit 0) or partial (exit 3).
+//! `rosterctl funds|balances|positions|orders|trades|holdings`: consolidated views across
+//! accounts, and whether the answer is complete (exit 0) or partial (exit 3).
 
 use anyhow::Result;
 use roster_proto::pbjson_types::Duration as PbDuration;
@@ -37,11 +37,13 @@ fn show_book<V: serde::Serialize, S: PortfolioSection>(
 }
 
 /// [`Outcome::Partial`] when any section is stale, failed, or left out of the answer (no data,
-/// whatever the reason), else [`Outcome::Complete`]. No accounts selected is complete.
+/// whatever the reason), else [`Outcome::Complete`]. No accounts selected is complete, and so is
+/// a section whose venue does not have the book: there is nothing missing to wait or retry for.
 pub fn outcome<S: PortfolioSection>(sections: &[S]) -> Outcome {
     let complete = sections.iter().all(|s| {
         let s = s.account_section();
-        s.has_data && !s.stale && s.error.is_empty() && s.error_reason == 0
+        let answered = s.has_data && !s.stale;
+        (answered || s.unsupported) && s.error.is_empty() && s.error_reason == 0
     });
     if complete {
         Outcome::Complete
@@ -57,6 +59,15 @@ pub async fn funds(c: &Client, a: &PortfolioArgs, output: Output) -> Result<Outc
         .await?
         .into_inner();
     show_book(output, &v, &v.accounts, output::portfolio::funds)
+}
+
+pub async fn balances(c: &Client, a: &PortfolioArgs, output: Output) -> Result<Outcome> {
+    let v = c
+        .portfolio()
+        .get_balances(request(a, None))
+        .await?
+        .into_inner();
+    show_book(output, &v, &v.accounts, output::portfolio::balances)
 }
 
 pub async fn positions(c: &Client, a: &NetPortfolioArgs, output: Output) -> Result<Outcome> {
@@ -164,6 +175,25 @@ mod tests {
         for p in partial {
             assert_eq!(outcome(&[ok.clone(), p.clone()]), Outcome::Partial, "{p:?}");
         }
+        // A venue without the book: no data and not partial, so a script does not retry.
+        let unsupported = with(|s| {
+            s.has_data = false;
+            s.unsupported = true;
+            s.connector = "alpaca".into();
+        });
+        assert_eq!(
+            outcome(&[ok.clone(), unsupported.clone()]),
+            Outcome::Complete
+        );
+        assert_eq!(
+            outcome(std::slice::from_ref(&unsupported)),
+            Outcome::Complete
+        );
+        // ...but an unsupported section next to a stale one is still partial.
+        assert_eq!(
+            outcome(&[unsupported, with(|s| s.stale = true)]),
+            Outcome::Partial
+        );
         assert_eq!(
             (Outcome::Complete.exit_code(), Outcome::Partial.exit_code()),
             (0, 3)

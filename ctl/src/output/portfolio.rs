@@ -1,12 +1,14 @@
-//! `rosterctl funds|positions|orders|trades|holdings`: per-account sections, each marked fresh,
-//! stale or failed, and the consolidated totals.
+//! `rosterctl funds|balances|positions|orders|trades|holdings`: per-account sections, each marked
+//! fresh, stale, failed or unsupported, and the consolidated totals, one per currency (money in
+//! different currencies is never added up, here or in the daemon).
 
 use std::fmt::Write as _;
 
 use roster_proto::pbjson_types::Timestamp;
 use roster_proto::section::PortfolioSection;
 use roster_proto::v1::{
-    AccountSection, Coverage, FundsView, HoldingsView, OrdersView, PositionsView, TradesView,
+    AccountSection, BalancesView, Coverage, Funds, FundsView, HoldingStatistics, HoldingsView,
+    OrdersView, PositionsView, TradesView,
 };
 
 use super::format::{or_dash, reason_name, span, time, to_std};
@@ -22,8 +24,17 @@ fn label(s: &AccountSection) -> String {
 }
 
 /// Empty when fresh; `stale 2m` when served from an old snapshot; `FAILED: REASON` when there is
-/// no data at all. A stale section also says why the refresh failed.
-fn marker(s: &AccountSection) -> String {
+/// no data at all; `unsupported: alpaca has no holdings` when the account's venue does not have
+/// the book (not a failure). A stale section also says why the refresh failed.
+fn marker(s: &AccountSection, book: &str) -> String {
+    if s.unsupported {
+        let venue = if s.connector.is_empty() {
+            "its venue"
+        } else {
+            s.connector.as_str()
+        };
+        return format!("unsupported: {venue} has no {book}");
+    }
     let why = if s.error_reason != 0 {
         reason_name(s.error_reason)
     } else {
@@ -48,12 +59,23 @@ fn marker(s: &AccountSection) -> String {
     String::new()
 }
 
+/// The section's currency, `-` until the daemon knows it (no data yet, or an older daemon).
+fn ccy(s: &AccountSection) -> String {
+    or_dash(&s.currency)
+}
+
 fn coverage(c: Option<&Coverage>) -> String {
     match c {
-        Some(c) => format!(
-            "accounts: {} selected, {} fresh, {} stale, {} failed",
-            c.selected, c.fresh, c.stale, c.failed
-        ),
+        Some(c) => {
+            let mut line = format!(
+                "accounts: {} selected, {} fresh, {} stale, {} failed",
+                c.selected, c.fresh, c.stale, c.failed
+            );
+            if c.unsupported > 0 {
+                let _ = write!(line, ", {} unsupported", c.unsupported);
+            }
+            line
+        }
         None => "accounts: -".into(),
     }
 }
@@ -75,52 +97,141 @@ fn problems<S: PortfolioSection>(sections: &[S]) -> String {
     out
 }
 
+/// `-` for an unknown amount, else the amount followed by its currency when there is one.
+fn money(amount: &str, currency: &str) -> String {
+    if amount.is_empty() || currency.is_empty() {
+        or_dash(amount)
+    } else {
+        format!("{amount} {currency}")
+    }
+}
+
+/// The footer every book ends with: coverage, and which totals were left out.
+fn footer(out: &mut String, c: Option<&Coverage>, totals_error: &str) {
+    let _ = writeln!(out, "{}", coverage(c));
+    if !totals_error.is_empty() {
+        let _ = writeln!(out, "TOTALS LEFT OUT: {totals_error}");
+    }
+}
+
 pub fn funds(v: &FundsView) -> String {
-    let mut t = Table::new(&[
+    let all = v
+        .accounts
+        .iter()
+        .filter_map(|a| a.funds.as_ref())
+        .chain(v.totals.as_ref())
+        .chain(v.totals_by_currency.iter());
+    // Columns only some venues report (Alpaca): shown when any row has them, so an
+    // OpenAlgo-only table keeps its width.
+    let extra = all
+        .clone()
+        .any(|f| !f.buying_power.is_empty() || !f.equity.is_empty());
+    let mut headers = vec![
         "ACCOUNT",
+        "CCY",
         ">CASH",
         ">AVAILABLE",
         ">COLLATERAL",
         ">M2M PNL",
         ">UTILISED",
-        "DATA",
-    ]);
-    for a in &v.accounts {
-        let f = a.funds.clone().unwrap_or_default();
-        let s = a.account_section();
-        t.row(vec![
-            label(&s),
+    ];
+    if extra {
+        headers.extend([">BUYING POWER", ">EQUITY"]);
+    }
+    headers.push("DATA");
+    let mut t = Table::new(&headers);
+    let cells = |name: String, currency: String, f: &Funds, data: String| {
+        let mut row = vec![
+            name,
+            currency,
             or_dash(&f.cash),
             or_dash(&f.available_cash),
             or_dash(&f.collateral),
             or_dash(&f.m2m_pnl),
             or_dash(&f.utilised_debits),
-            marker(&s),
-        ]);
+        ];
+        if extra {
+            row.extend([or_dash(&f.buying_power), or_dash(&f.equity)]);
+        }
+        row.push(data);
+        row
+    };
+    for a in &v.accounts {
+        let f = a.funds.clone().unwrap_or_default();
+        let s = a.account_section();
+        let currency = if f.currency.is_empty() {
+            ccy(&s)
+        } else {
+            f.currency.clone()
+        };
+        t.row(cells(label(&s), currency, &f, marker(&s, "funds")));
     }
-    let tot = v.totals.clone().unwrap_or_default();
-    t.row(vec![
-        "TOTAL".into(),
-        or_dash(&tot.cash),
-        or_dash(&tot.available_cash),
-        or_dash(&tot.collateral),
-        or_dash(&tot.m2m_pnl),
-        or_dash(&tot.utilised_debits),
-        String::new(),
-    ]);
+    if v.totals_by_currency.is_empty() {
+        // An older daemon: its one total, as it sent it.
+        let tot = v.totals.clone().unwrap_or_default();
+        t.row(cells(
+            "TOTAL".into(),
+            or_dash(&tot.currency),
+            &tot,
+            String::new(),
+        ));
+    } else {
+        for tot in &v.totals_by_currency {
+            t.row(cells(
+                "TOTAL".into(),
+                or_dash(&tot.currency),
+                tot,
+                String::new(),
+            ));
+        }
+    }
     let mut out = t.render();
     out.push_str(&problems(&v.accounts));
-    let _ = writeln!(out, "{}", coverage(v.coverage.as_ref()));
-    if !v.totals_error.is_empty() {
-        let _ = writeln!(out, "TOTALS LEFT OUT: {}", v.totals_error);
-    }
+    footer(&mut out, v.coverage.as_ref(), &v.totals_error);
     out
 }
 
-/// Rows of every section, plus one placeholder row for a stale or failed section with no rows,
-/// so every problem account shows up in the table itself.
-fn placeholder(s: &AccountSection, width: usize) -> Option<Vec<String>> {
-    let m = marker(s);
+pub fn balances(v: &BalancesView) -> String {
+    let headers = ["ACCOUNT", "ASSET", ">FREE", ">LOCKED", ">TOTAL", "DATA"];
+    let mut t = Table::new(&headers);
+    for a in &v.accounts {
+        let s = a.account_section();
+        if a.rows.is_empty()
+            && let Some(r) = placeholder(&s, headers.len(), "balances")
+        {
+            t.row(r);
+        }
+        for r in &a.rows {
+            t.row(vec![
+                label(&s),
+                r.asset.clone(),
+                or_dash(&r.free),
+                or_dash(&r.locked),
+                or_dash(&r.total),
+                marker(&s, "balances"),
+            ]);
+        }
+    }
+    for tot in &v.totals {
+        t.row(vec![
+            "TOTAL".into(),
+            tot.asset.clone(),
+            or_dash(&tot.free),
+            or_dash(&tot.locked),
+            or_dash(&tot.total),
+            String::new(),
+        ]);
+    }
+    let mut out = with_table(&t, "no balances");
+    out.push_str(&problems(&v.accounts));
+    footer(&mut out, v.coverage.as_ref(), &v.totals_error);
+    out
+}
+
+/// One placeholder row for a stale, failed or unsupported section with no rows, so every such
+/// account shows up in the table itself.
+fn placeholder(s: &AccountSection, width: usize, book: &str) -> Option<Vec<String>> {
+    let m = marker(s, book);
     if m.is_empty() {
         return None;
     }
@@ -130,6 +241,17 @@ fn placeholder(s: &AccountSection, width: usize) -> Option<Vec<String>> {
     Some(row)
 }
 
+/// The `! account: marker` lines under a net table, which has no per-account rows.
+fn net_markers<S: PortfolioSection>(out: &mut String, sections: &[S], book: &str) {
+    for a in sections {
+        let s = a.account_section();
+        let m = marker(&s, book);
+        if !m.is_empty() {
+            let _ = writeln!(out, "! {}: {m}", label(&s));
+        }
+    }
+}
+
 pub fn positions(v: &PositionsView, net: bool) -> String {
     let mut out = String::new();
     if net {
@@ -137,6 +259,7 @@ pub fn positions(v: &PositionsView, net: bool) -> String {
             "SYMBOL",
             "EXCHANGE",
             "PRODUCT",
+            "CCY",
             ">NET QTY",
             ">LONG",
             ">SHORT",
@@ -148,6 +271,7 @@ pub fn positions(v: &PositionsView, net: bool) -> String {
                 n.symbol.clone(),
                 n.exchange.clone(),
                 n.product.clone(),
+                or_dash(&n.currency),
                 n.net_quantity.clone(),
                 n.long_quantity.clone(),
                 n.short_quantity.clone(),
@@ -156,16 +280,11 @@ pub fn positions(v: &PositionsView, net: bool) -> String {
             ]);
         }
         out.push_str(&with_table(&t, "no positions"));
-        for a in &v.accounts {
-            let s = a.account_section();
-            let m = marker(&s);
-            if !m.is_empty() {
-                let _ = writeln!(out, "! {}: {m}", label(&s));
-            }
-        }
+        net_markers(&mut out, &v.accounts, "positions");
     } else {
         let headers = [
             "ACCOUNT",
+            "CCY",
             "SYMBOL",
             "EXCHANGE",
             "PRODUCT",
@@ -179,13 +298,14 @@ pub fn positions(v: &PositionsView, net: bool) -> String {
         for a in &v.accounts {
             let s = a.account_section();
             if a.rows.is_empty()
-                && let Some(r) = placeholder(&s, headers.len())
+                && let Some(r) = placeholder(&s, headers.len(), "positions")
             {
                 t.row(r);
             }
             for r in &a.rows {
                 t.row(vec![
                     label(&s),
+                    ccy(&s),
                     r.symbol.clone(),
                     r.exchange.clone(),
                     r.product.clone(),
@@ -193,18 +313,20 @@ pub fn positions(v: &PositionsView, net: bool) -> String {
                     r.average_price.clone(),
                     r.ltp.clone(),
                     r.pnl.clone(),
-                    marker(&s),
+                    marker(&s, "positions"),
                 ]);
             }
         }
         out.push_str(&with_table(&t, "no positions"));
     }
     out.push_str(&problems(&v.accounts));
-    let _ = writeln!(out, "total pnl: {}", or_dash(&v.total_pnl));
-    let _ = writeln!(out, "{}", coverage(v.coverage.as_ref()));
-    if !v.totals_error.is_empty() {
-        let _ = writeln!(out, "TOTALS LEFT OUT: {}", v.totals_error);
+    if v.total_pnl_by_currency.is_empty() {
+        let _ = writeln!(out, "total pnl: {}", or_dash(&v.total_pnl));
     }
+    for m in &v.total_pnl_by_currency {
+        let _ = writeln!(out, "total pnl: {}", money(&m.amount, &m.currency));
+    }
+    footer(&mut out, v.coverage.as_ref(), &v.totals_error);
     out
 }
 
@@ -219,14 +341,14 @@ fn when(normalised: Option<&Timestamp>, raw: &str) -> String {
 
 pub fn orders(v: &OrdersView) -> String {
     let headers = [
-        "ACCOUNT", "ORDER ID", "TIME", "SYMBOL", "EXCHANGE", "ACTION", ">QTY", ">PRICE", "TYPE",
-        "PRODUCT", "STATUS", "DATA",
+        "ACCOUNT", "CCY", "ORDER ID", "TIME", "SYMBOL", "EXCHANGE", "ACTION", ">QTY", ">PRICE",
+        "TYPE", "PRODUCT", "STATUS", "DATA",
     ];
     let mut t = Table::new(&headers);
     for a in &v.accounts {
         let s = a.account_section();
         if a.rows.is_empty()
-            && let Some(r) = placeholder(&s, headers.len())
+            && let Some(r) = placeholder(&s, headers.len(), "orders")
         {
             t.row(r);
         }
@@ -234,6 +356,7 @@ pub fn orders(v: &OrdersView) -> String {
             let when = when(r.time.as_ref(), &r.raw_timestamp);
             t.row(vec![
                 label(&s),
+                ccy(&s),
                 r.order_id.clone(),
                 when,
                 r.symbol.clone(),
@@ -244,7 +367,7 @@ pub fn orders(v: &OrdersView) -> String {
                 r.price_type.clone(),
                 r.product.clone(),
                 r.status.clone(),
-                marker(&s),
+                marker(&s, "orders"),
             ]);
         }
     }
@@ -268,6 +391,7 @@ pub fn orders(v: &OrdersView) -> String {
 pub fn trades(v: &TradesView) -> String {
     let headers = [
         "ACCOUNT",
+        "CCY",
         "ORDER ID",
         "TIME",
         "SYMBOL",
@@ -283,7 +407,7 @@ pub fn trades(v: &TradesView) -> String {
     for a in &v.accounts {
         let s = a.account_section();
         if a.rows.is_empty()
-            && let Some(r) = placeholder(&s, headers.len())
+            && let Some(r) = placeholder(&s, headers.len(), "trades")
         {
             t.row(r);
         }
@@ -291,6 +415,7 @@ pub fn trades(v: &TradesView) -> String {
             let when = when(r.time.as_ref(), &r.raw_timestamp);
             t.row(vec![
                 label(&s),
+                ccy(&s),
                 r.order_id.clone(),
                 when,
                 r.symbol.clone(),
@@ -300,87 +425,96 @@ pub fn trades(v: &TradesView) -> String {
                 r.average_price.clone(),
                 r.trade_value.clone(),
                 r.product.clone(),
-                marker(&s),
+                marker(&s, "trades"),
             ]);
         }
     }
     let mut out = with_table(&t, "no trades");
     out.push_str(&problems(&v.accounts));
+    if v.values_by_currency.is_empty() {
+        let _ = writeln!(
+            out,
+            "buy value: {}, sell value: {}",
+            or_dash(&v.buy_value),
+            or_dash(&v.sell_value)
+        );
+    }
+    for tv in &v.values_by_currency {
+        let _ = writeln!(
+            out,
+            "buy value: {}, sell value: {}",
+            money(&tv.buy_value, &tv.currency),
+            money(&tv.sell_value, &tv.currency)
+        );
+    }
+    footer(&mut out, v.coverage.as_ref(), &v.totals_error);
+    out
+}
+
+fn holding_statistics(out: &mut String, st: &HoldingStatistics) {
+    let c = st.currency.as_str();
     let _ = writeln!(
         out,
-        "buy value: {}, sell value: {}",
-        or_dash(&v.buy_value),
-        or_dash(&v.sell_value)
+        "holding value: {}, investment: {}, pnl: {} ({}%)",
+        money(&st.total_holding_value, c),
+        money(&st.total_investment_value, c),
+        money(&st.total_profit_and_loss, c),
+        or_dash(&st.total_pnl_percentage)
     );
-    let _ = writeln!(out, "{}", coverage(v.coverage.as_ref()));
-    if !v.totals_error.is_empty() {
-        let _ = writeln!(out, "TOTALS LEFT OUT: {}", v.totals_error);
-    }
-    out
 }
 
 pub fn holdings(v: &HoldingsView, net: bool) -> String {
     let mut out = String::new();
     if net {
-        let mut t = Table::new(&["SYMBOL", "EXCHANGE", ">QTY", ">PNL", ">ACCOUNTS"]);
+        let mut t = Table::new(&["SYMBOL", "EXCHANGE", "CCY", ">QTY", ">PNL", ">ACCOUNTS"]);
         for n in &v.net {
             t.row(vec![
                 n.symbol.clone(),
                 n.exchange.clone(),
+                or_dash(&n.currency),
                 n.quantity.clone(),
                 n.pnl.clone(),
                 n.account_count.to_string(),
             ]);
         }
         out.push_str(&with_table(&t, "no holdings"));
-        for a in &v.accounts {
-            let s = a.account_section();
-            let m = marker(&s);
-            if !m.is_empty() {
-                let _ = writeln!(out, "! {}: {m}", label(&s));
-            }
-        }
+        net_markers(&mut out, &v.accounts, "holdings");
     } else {
         let headers = [
-            "ACCOUNT", "SYMBOL", "EXCHANGE", "PRODUCT", ">QTY", ">PNL", ">PNL %", "DATA",
+            "ACCOUNT", "CCY", "SYMBOL", "EXCHANGE", "PRODUCT", ">QTY", ">PNL", ">PNL %", "DATA",
         ];
         let mut t = Table::new(&headers);
         for a in &v.accounts {
             let s = a.account_section();
             if a.rows.is_empty()
-                && let Some(r) = placeholder(&s, headers.len())
+                && let Some(r) = placeholder(&s, headers.len(), "holdings")
             {
                 t.row(r);
             }
             for r in &a.rows {
                 t.row(vec![
                     label(&s),
+                    ccy(&s),
                     r.symbol.clone(),
                     r.exchange.clone(),
                     r.product.clone(),
                     r.quantity.clone(),
                     r.pnl.clone(),
                     r.pnl_percent.clone(),
-                    marker(&s),
+                    marker(&s, "holdings"),
                 ]);
             }
         }
         out.push_str(&with_table(&t, "no holdings"));
     }
     out.push_str(&problems(&v.accounts));
-    let st = v.statistics.clone().unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "holding value: {}, investment: {}, pnl: {} ({}%)",
-        or_dash(&st.total_holding_value),
-        or_dash(&st.total_investment_value),
-        or_dash(&st.total_profit_and_loss),
-        or_dash(&st.total_pnl_percentage)
-    );
-    let _ = writeln!(out, "{}", coverage(v.coverage.as_ref()));
-    if !v.totals_error.is_empty() {
-        let _ = writeln!(out, "TOTALS LEFT OUT: {}", v.totals_error);
+    if v.statistics_by_currency.is_empty() {
+        holding_statistics(&mut out, &v.statistics.clone().unwrap_or_default());
     }
+    for st in &v.statistics_by_currency {
+        holding_statistics(&mut out, st);
+    }
+    footer(&mut out, v.coverage.as_ref(), &v.totals_error);
     out
 }
 
@@ -437,7 +571,9 @@ mod tests {
                 fresh: 1,
                 stale: 1,
                 failed: 1,
+                unsupported: 0,
             }),
+            totals_by_currency: vec![],
         };
         let out = funds(&v);
         let lines: Vec<&str> = out.lines().collect();
@@ -484,6 +620,7 @@ mod tests {
             }],
             total_pnl: "100.00".into(),
             coverage: None,
+            total_pnl_by_currency: vec![],
         };
         let out = positions(&v, false);
         assert!(out.contains("INFY"));
@@ -496,6 +633,336 @@ mod tests {
         let out = positions(&v, true);
         assert!(out.starts_with("SYMBOL"));
         assert!(out.contains("! b: FAILED: AUTH_REJECTED"));
+    }
+
+    fn section(name: &str, currency: &str) -> AccountSection {
+        AccountSection {
+            account_name: name.into(),
+            has_data: true,
+            currency: currency.into(),
+            connector: if currency == "USD" {
+                "alpaca"
+            } else {
+                "openalgo"
+            }
+            .into(),
+            ..Default::default()
+        }
+    }
+
+    fn unsupported(name: &str) -> AccountSection {
+        AccountSection {
+            account_name: name.into(),
+            connector: "alpaca".into(),
+            unsupported: true,
+            ..Default::default()
+        }
+    }
+
+    fn cols(line: &str) -> Vec<&str> {
+        line.split_whitespace().collect()
+    }
+
+    #[test]
+    fn funds_in_two_currencies_have_a_total_each_never_summed() {
+        let f = |ccy: &str, cash: &str| Funds {
+            currency: ccy.into(),
+            cash: cash.into(),
+            available_cash: cash.into(),
+            ..Default::default()
+        };
+        let mut a = AccountFunds {
+            funds: Some(f("INR", "1000.00")),
+            ..Default::default()
+        };
+        a.set_account_section(section("oa1", "INR"));
+        let mut b = AccountFunds {
+            funds: Some(Funds {
+                buying_power: "4000.00".into(),
+                equity: "2100.00".into(),
+                ..f("USD", "2000.00")
+            }),
+            ..Default::default()
+        };
+        b.set_account_section(section("alp1", "USD"));
+        let v = FundsView {
+            accounts: vec![a, b],
+            // What a daemon never sends with two currencies; shown only without by-currency totals.
+            totals: Some(f("", "3000.00")),
+            totals_by_currency: vec![f("INR", "1000.00"), f("USD", "2000.00")],
+            coverage: Some(Coverage {
+                selected: 2,
+                fresh: 2,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let out = funds(&v);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            cols(lines[0]),
+            [
+                "ACCOUNT",
+                "CCY",
+                "CASH",
+                "AVAILABLE",
+                "COLLATERAL",
+                "M2M",
+                "PNL",
+                "UTILISED",
+                "BUYING",
+                "POWER",
+                "EQUITY",
+                "DATA"
+            ]
+        );
+        assert_eq!(cols(lines[1])[..3], ["oa1", "INR", "1000.00"], "{out}");
+        assert_eq!(cols(lines[2])[..3], ["alp1", "USD", "2000.00"], "{out}");
+        assert!(lines[2].contains("4000.00") && lines[2].contains("2100.00"));
+        let totals: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.starts_with("TOTAL"))
+            .copied()
+            .collect();
+        assert_eq!(totals.len(), 2, "{out}");
+        assert_eq!(cols(totals[0])[..3], ["TOTAL", "INR", "1000.00"], "{out}");
+        assert_eq!(cols(totals[1])[..3], ["TOTAL", "USD", "2000.00"], "{out}");
+        assert!(
+            !out.contains("3000.00"),
+            "never added across currencies: {out}"
+        );
+
+        // An older daemon: one total, no currency, shown as it came.
+        let v = FundsView {
+            totals_by_currency: vec![],
+            ..v
+        };
+        let out = funds(&v);
+        let total = out.lines().find(|l| l.starts_with("TOTAL")).unwrap();
+        assert_eq!(cols(total)[..3], ["TOTAL", "-", "3000.00"], "{out}");
+        // Without Alpaca's extra columns the OpenAlgo table keeps its width.
+        let only_oa = FundsView {
+            accounts: vec![v.accounts[0].clone()],
+            totals: None,
+            ..Default::default()
+        };
+        assert!(!funds(&only_oa).contains("EQUITY"));
+    }
+
+    #[test]
+    fn books_total_each_currency_on_its_own_line() {
+        use roster_proto::v1::{Money, TradeValues};
+        let money = |c: &str, a: &str| Money {
+            currency: c.into(),
+            amount: a.into(),
+        };
+        let v = PositionsView {
+            total_pnl: "999".into(),
+            total_pnl_by_currency: vec![money("INR", "1.93"), money("USD", "-4.50")],
+            net: vec![NetPosition {
+                symbol: "AAPL".into(),
+                currency: "USD".into(),
+                net_quantity: "3".into(),
+                pnl: "-4.50".into(),
+                account_count: 1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        for net in [false, true] {
+            let out = positions(&v, net);
+            let totals: Vec<&str> = out.lines().filter(|l| l.starts_with("total pnl")).collect();
+            assert_eq!(
+                totals,
+                ["total pnl: 1.93 INR", "total pnl: -4.50 USD"],
+                "{out}"
+            );
+            assert!(!out.contains("999"), "{out}");
+        }
+        let out = positions(&v, true);
+        assert_eq!(
+            cols(out.lines().nth(1).unwrap()),
+            ["AAPL", "USD", "3", "-4.50", "1"],
+            "{out}"
+        );
+
+        let t = TradesView {
+            values_by_currency: vec![
+                TradeValues {
+                    currency: "INR".into(),
+                    buy_value: "100".into(),
+                    sell_value: "50".into(),
+                },
+                TradeValues {
+                    currency: "USD".into(),
+                    buy_value: "7".into(),
+                    sell_value: String::new(),
+                },
+            ],
+            ..Default::default()
+        };
+        let out = trades(&t);
+        assert!(
+            out.contains(
+                "buy value: 100 INR, sell value: 50 INR\nbuy value: 7 USD, sell value: -\n"
+            ),
+            "{out}"
+        );
+
+        let st = |c: &str, v: &str| HoldingStatistics {
+            currency: c.into(),
+            total_holding_value: v.into(),
+            total_investment_value: v.into(),
+            total_profit_and_loss: "0".into(),
+            total_pnl_percentage: "0".into(),
+        };
+        let h = HoldingsView {
+            statistics: Some(st("", "12")),
+            statistics_by_currency: vec![st("INR", "5"), st("USD", "7")],
+            ..Default::default()
+        };
+        let out = holdings(&h, false);
+        let lines: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("holding value"))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "holding value: 5 INR, investment: 5 INR, pnl: 0 INR (0%)",
+                "holding value: 7 USD, investment: 7 USD, pnl: 0 USD (0%)"
+            ],
+            "{out}"
+        );
+        // An older daemon's one total, as today.
+        let out = holdings(
+            &HoldingsView {
+                statistics_by_currency: vec![],
+                ..h
+            },
+            false,
+        );
+        assert!(
+            out.contains("holding value: 12, investment: 12, pnl: 0 (0%)"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn an_unsupported_book_shows_the_account_as_unsupported_not_failed() {
+        use roster_proto::v1::{AccountHoldings, HoldingRow};
+        let mut oa = AccountHoldings {
+            rows: vec![HoldingRow {
+                symbol: "INFY".into(),
+                quantity: "5".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        oa.set_account_section(section("oa1", "INR"));
+        let mut alp = AccountHoldings::default();
+        alp.set_account_section(unsupported("alp1"));
+        let v = HoldingsView {
+            accounts: vec![oa, alp],
+            coverage: Some(Coverage {
+                selected: 2,
+                fresh: 1,
+                unsupported: 1,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let out = holdings(&v, false);
+        let row = out.lines().find(|l| l.starts_with("alp1")).unwrap();
+        assert!(
+            row.ends_with("unsupported: alpaca has no holdings"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("FAILED") && !out.contains("! alp1") && !row.contains("stale"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("accounts: 2 selected, 1 fresh, 0 stale, 0 failed, 1 unsupported\n"),
+            "{out}"
+        );
+        let out = holdings(&v, true);
+        assert!(
+            out.contains("! alp1: unsupported: alpaca has no holdings"),
+            "{out}"
+        );
+        // No unsupported account, no mention.
+        assert!(!funds(&FundsView::default()).contains("unsupported"));
+    }
+
+    #[test]
+    fn balances_list_assets_per_account_and_total_each_asset() {
+        use roster_proto::v1::{AccountBalances, AssetTotal, BalanceRow};
+        let row = |asset: &str, free: &str, locked: &str, total: &str| BalanceRow {
+            asset: asset.into(),
+            free: free.into(),
+            locked: locked.into(),
+            total: total.into(),
+            ..Default::default()
+        };
+        let v = BalancesView {
+            accounts: vec![
+                AccountBalances {
+                    section: Some(section("oa1", "INR")),
+                    rows: vec![row("INR", "900.00", "100.00", "1000.00")],
+                },
+                AccountBalances {
+                    section: Some(section("alp1", "USD")),
+                    rows: vec![row("USD", "2000.00", "0", "2000.00")],
+                },
+                AccountBalances {
+                    section: Some(AccountSection {
+                        account_name: "down".into(),
+                        error: "connection refused".into(),
+                        error_reason: roster_proto::v1::HealthReason::Connect as i32,
+                        ..Default::default()
+                    }),
+                    rows: vec![],
+                },
+            ],
+            totals: vec![
+                AssetTotal {
+                    asset: "INR".into(),
+                    free: "900.00".into(),
+                    locked: "100.00".into(),
+                    total: "1000.00".into(),
+                    account_count: 1,
+                },
+                AssetTotal {
+                    asset: "USD".into(),
+                    free: "2000.00".into(),
+                    locked: "0".into(),
+                    total: "2000.00".into(),
+                    account_count: 1,
+                },
+            ],
+            coverage: Some(Coverage {
+                selected: 3,
+                fresh: 2,
+                failed: 1,
+                ..Default::default()
+            }),
+            totals_error: String::new(),
+        };
+        let out = balances(&v);
+        let lines: Vec<Vec<&str>> = out.lines().map(cols).collect();
+        assert_eq!(
+            lines[0],
+            ["ACCOUNT", "ASSET", "FREE", "LOCKED", "TOTAL", "DATA"]
+        );
+        assert_eq!(lines[1], ["oa1", "INR", "900.00", "100.00", "1000.00"]);
+        assert_eq!(lines[2], ["alp1", "USD", "2000.00", "0", "2000.00"]);
+        assert_eq!(lines[3], ["down", "-", "-", "-", "-", "FAILED:", "CONNECT"]);
+        assert_eq!(lines[4], ["TOTAL", "INR", "900.00", "100.00", "1000.00"]);
+        assert_eq!(lines[5], ["TOTAL", "USD", "2000.00", "0", "2000.00"]);
+        assert!(out.contains("! down: connection refused"), "{out}");
+        assert!(out.ends_with("accounts: 3 selected, 2 fresh, 0 stale, 1 failed\n"));
+        assert!(balances(&BalancesView::default()).starts_with("no balances\n"));
     }
 
     #[test]

@@ -25,8 +25,8 @@ mod writes;
 
 pub use registry::Registered;
 pub use validate::{
-    AccountPatch, DEFAULT_CONNECTOR, LabelSelector, NewAccount, check_api_key, natural_order,
-    normalize_url,
+    AccountPatch, DEFAULT_CONNECTOR, LabelSelector, NewAccount, check_connector, check_credential,
+    check_environment, natural_order, normalize_url,
 };
 
 /// Events kept by default; older ones answer OUT_OF_RANGE to a resuming watcher.

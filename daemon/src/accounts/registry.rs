@@ -6,8 +6,8 @@ use std::ops::Bound;
 use std::sync::{Arc, OnceLock};
 
 use super::{AccountError, Accounts};
+use crate::connector::Upstream;
 use crate::seal::SealError;
-use crate::secret::ApiKey;
 use crate::store::AccountRecord;
 
 /// One version of an account as the registry holds it: the record, and bytes a reader derives
@@ -173,8 +173,13 @@ impl Accounts {
         })
     }
 
-    /// The plaintext key of an account, for the connector only.
-    pub fn api_key(&self, record: &AccountRecord) -> Result<ApiKey, SealError> {
-        self.keyring().unseal(&record.id, &record.sealed_key)
+    /// Where and as whom to call an account: its endpoint, environment and unsealed credential,
+    /// for the connector only.
+    pub fn upstream(&self, record: &AccountRecord) -> Result<Upstream, SealError> {
+        let credential = self.keyring().unseal(&record.id, &record.sealed_key)?;
+        Ok(
+            Upstream::new(record.id.clone(), record.host_url.clone(), credential)
+                .in_environment(record.environment.clone()),
+        )
     }
 }

@@ -10,7 +10,7 @@ use super::registry::Page;
 use super::{Accounts, DEFAULT_CONNECTOR, NewAccount};
 use crate::audit::Actor;
 use crate::seal::{Keyring, MasterKey};
-use crate::secret::ApiKey;
+use crate::secret::{Credential, Secret};
 use crate::store::{AccountRecord, Store};
 
 /// The registry over a redb file at `path`, sealing with `key`.
@@ -33,9 +33,10 @@ pub(crate) fn new(name: &str, key: &str) -> NewAccount {
         request_id: String::new(),
         name: name.into(),
         connector: DEFAULT_CONNECTOR.into(),
+        environment: String::new(),
         host_url: "http://127.0.0.1:9".into(),
         ws_url: String::new(),
-        api_key: ApiKey::new(key),
+        credential: Credential::api_key(Secret::new(key)),
         labels: BTreeMap::new(),
         enabled: true,
     }
@@ -60,23 +61,29 @@ async fn keys_decrypt_after_reopen_and_tampered_or_moved_values_fail_closed() {
     let accounts = open(&path, &master);
     let a = accounts.get(&a.id).unwrap();
     let b = accounts.get(&b.id).unwrap();
-    assert_eq!(accounts.api_key(&a).unwrap().expose(), "key-of-a-123");
-    assert_eq!(accounts.api_key(&b).unwrap().expose(), "key-of-b-456");
+    assert_eq!(
+        accounts.upstream(&a).unwrap().credential,
+        Credential::api_key(Secret::new("key-of-a-123"))
+    );
+    assert_eq!(
+        accounts.upstream(&b).unwrap().credential,
+        Credential::api_key(Secret::new("key-of-b-456"))
+    );
 
     let mut flipped = (*a).clone();
     flipped.sealed_key.ciphertext[3] ^= 0x20;
-    let err = accounts.api_key(&flipped).unwrap_err();
+    let err = accounts.upstream(&flipped).unwrap_err();
     assert!(err.to_string().contains("failed authentication"), "{err}");
 
     let mut moved = (*b).clone();
     moved.sealed_key = a.sealed_key.clone();
-    let err = accounts.api_key(&moved).unwrap_err();
+    let err = accounts.upstream(&moved).unwrap_err();
     assert!(err.to_string().contains(&b.id), "{err}");
 
     // Another master key opens nothing.
     drop(accounts);
     let other = open(&path, &crate::seal::generate_master_key());
-    assert!(other.api_key(&other.get("a").unwrap()).is_err());
+    assert!(other.upstream(&other.get("a").unwrap()).is_err());
 }
 
 #[tokio::test]

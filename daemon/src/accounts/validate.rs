@@ -1,5 +1,6 @@
-//! What an account request may hold: names, URLs (stored in one normal form), API keys, labels
-//! and label selectors. Each check adds its violation to a list, so a request reports every bad
+//! What an account request may hold: names, venue kinds and environments, URLs (stored in one
+//! normal form), credentials (the venue's fields, each within its bounds), labels and label
+//! selectors. Each check adds its violation to a list, so a request reports every bad
 //! field at once.
 
 use std::collections::BTreeMap;
@@ -7,11 +8,11 @@ use std::collections::BTreeMap;
 use reqwest::Url;
 
 use super::{AccountError, FieldViolation};
-use crate::secret::ApiKey;
+use crate::connector::{VENUES, Venue, venue};
+use crate::secret::Credential;
 use crate::store::AccountRecord;
 
 pub const NAME_MAX: usize = 64;
-pub const API_KEY_MAX: usize = 256;
 pub const URL_MAX: usize = 2048;
 pub const LABELS_MAX: usize = 32;
 pub const LABEL_KEY_MAX: usize = 63;
@@ -24,9 +25,12 @@ pub struct NewAccount {
     pub request_id: String,
     pub name: String,
     pub connector: String,
+    /// Empty: the venue's default ("live" where it has one).
+    pub environment: String,
+    /// Empty: the venue's host for the environment (required for OpenAlgo, which has none).
     pub host_url: String,
     pub ws_url: String,
-    pub api_key: ApiKey,
+    pub credential: Credential,
     pub labels: BTreeMap<String, String>,
     pub enabled: bool,
 }
@@ -39,7 +43,9 @@ pub struct AccountPatch {
     pub ws_url: Option<String>,
     pub labels: Option<BTreeMap<String, String>>,
     pub enabled: Option<bool>,
-    pub api_key: Option<ApiKey>,
+    /// A whole new credential: every field of the account's venue (checked against it in
+    /// `writes::update`, where the account is known).
+    pub credential: Option<Credential>,
 }
 
 pub fn check_name(field: &str, name: &str, out: &mut Vec<FieldViolation>) {
@@ -130,19 +136,122 @@ pub fn normalize_url(
     Some(format!("{}://{host}{port}{path}", parsed.scheme()))
 }
 
-/// API keys are 1-256 visible ASCII characters (no spaces or control characters).
-pub fn check_api_key(field: &str, key: &str, out: &mut Vec<FieldViolation>) {
-    if key.is_empty() || key.len() > API_KEY_MAX {
+/// A credential value: 1-`max` visible ASCII characters; a multi-line field (a PEM private key)
+/// may also hold spaces and line breaks.
+fn check_secret(
+    field: &str,
+    value: &str,
+    max: usize,
+    multiline: bool,
+    out: &mut Vec<FieldViolation>,
+) {
+    if value.is_empty() || value.len() > max {
         out.push(FieldViolation::new(
             field,
-            format!("must be 1-{API_KEY_MAX} characters"),
+            format!("must be 1-{max} characters"),
         ));
-    } else if !key.bytes().all(|b| b.is_ascii_graphic()) {
+    } else if !value
+        .bytes()
+        .all(|b| b.is_ascii_graphic() || (multiline && matches!(b, b' ' | b'\n' | b'\r')))
+    {
         out.push(FieldViolation::new(
             field,
             "must be visible ASCII characters only (no spaces or control characters)",
         ));
     }
+}
+
+/// Every field `venue` declares, each within its bounds, and no other. The violations name the
+/// expected fields, never a value.
+pub fn check_credential(
+    field: &str,
+    venue: &Venue,
+    credential: &Credential,
+    out: &mut Vec<FieldViolation>,
+) {
+    let expected = venue.field_names().join(", ");
+    for name in credential.field_names() {
+        if !venue.credential_fields.iter().any(|f| f.name == name) {
+            out.push(FieldViolation::new(
+                format!("{field}.{}", shown(name)),
+                format!(
+                    "is not a {} credential field (expected: {expected})",
+                    venue.kind
+                ),
+            ));
+        }
+    }
+    for f in venue.credential_fields {
+        match credential.get(f.name) {
+            None => out.push(FieldViolation::new(
+                format!("{field}.{}", f.name),
+                format!("is missing ({} needs: {expected})", venue.kind),
+            )),
+            Some(v) => check_secret(
+                &format!("{field}.{}", f.name),
+                v.expose(),
+                f.max_len,
+                f.multiline,
+                out,
+            ),
+        }
+    }
+}
+
+/// Client text quoted back in a violation: cut to 64 characters, controls made visible.
+fn shown(text: &str) -> String {
+    let cut: String = text.chars().take(64).collect();
+    crate::escape::escape_untrusted(&cut).into_owned()
+}
+
+/// The venue of kind `connector`, or a violation naming the kinds there are.
+pub fn check_connector(
+    field: &str,
+    connector: &str,
+    out: &mut Vec<FieldViolation>,
+) -> Option<&'static Venue> {
+    let found = venue(connector);
+    if found.is_none() {
+        let kinds: Vec<&str> = VENUES.iter().map(|v| v.kind).collect();
+        out.push(FieldViolation::new(
+            field,
+            format!(
+                "unknown connector {:?}; supported: {}",
+                shown(connector),
+                kinds.join(", ")
+            ),
+        ));
+    }
+    found
+}
+
+/// The environment an account of `venue` is in (`environment`, or the venue's default), or a
+/// violation naming the venue's environments.
+pub fn check_environment(
+    field: &str,
+    venue: &Venue,
+    environment: &str,
+    out: &mut Vec<FieldViolation>,
+) -> Option<&'static crate::connector::VenueEnvironment> {
+    let name = if environment.is_empty() {
+        venue.default_environment()
+    } else {
+        environment
+    };
+    let found = venue.environment(name);
+    if found.is_none() {
+        let names: Vec<&str> = venue.environments.iter().map(|e| e.name).collect();
+        out.push(FieldViolation::new(
+            field,
+            format!(
+                "{} has no environment {:?}; it has: {}",
+                venue.kind,
+                shown(name),
+                names.join(", ")
+            ),
+        ));
+    }
+    found
 }
 
 pub fn check_labels(field: &str, labels: &BTreeMap<String, String>, out: &mut Vec<FieldViolation>) {
@@ -175,15 +284,6 @@ pub fn check_labels(field: &str, labels: &BTreeMap<String, String>, out: &mut Ve
     }
 }
 
-fn check_connector(connector: &str, out: &mut Vec<FieldViolation>) {
-    if connector != DEFAULT_CONNECTOR {
-        out.push(FieldViolation::new(
-            "connector",
-            format!("unsupported connector {connector:?}; supported: {DEFAULT_CONNECTOR}"),
-        ));
-    }
-}
-
 fn check_request_id(request_id: &str, out: &mut Vec<FieldViolation>) {
     if request_id.len() > 128 || request_id.chars().any(char::is_control) {
         out.push(FieldViolation::new(
@@ -207,16 +307,34 @@ impl NewAccount {
         let mut v = Vec::new();
         check_request_id(&self.request_id, &mut v);
         check_name("name", &self.name, &mut v);
-        check_connector(&self.connector, &mut v);
-        if let Some(url) = normalize_url("host_url", &self.host_url, &["http", "https"], &mut v) {
+        let venue = check_connector("connector", &self.connector, &mut v);
+        if let Some(venue) = venue
+            && let Some(env) = check_environment("environment", venue, &self.environment, &mut v)
+        {
+            self.environment = env.name.to_string();
+            if self.host_url.is_empty() {
+                match env.default_host {
+                    Some(host) => self.host_url = host.to_string(),
+                    None => v.push(FieldViolation::new(
+                        "host_url",
+                        format!("is required for {} (its instance's URL)", venue.kind),
+                    )),
+                }
+            }
+        }
+        if !self.host_url.is_empty()
+            && let Some(url) = normalize_url("host_url", &self.host_url, &["http", "https"], &mut v)
+        {
             self.host_url = url;
+        }
+        if let Some(venue) = venue {
+            check_credential("credentials", venue, &self.credential, &mut v);
         }
         if !self.ws_url.is_empty()
             && let Some(url) = normalize_url("ws_url", &self.ws_url, &["ws", "wss"], &mut v)
         {
             self.ws_url = url;
         }
-        check_api_key("api_key", self.api_key.expose(), &mut v);
         check_labels("labels", &self.labels, &mut v);
         finish(v)
     }
@@ -242,9 +360,6 @@ impl AccountPatch {
         if let Some(labels) = &self.labels {
             check_labels("account.labels", labels, &mut v);
         }
-        if let Some(key) = &self.api_key {
-            check_api_key("api_key", key.expose(), &mut v);
-        }
         finish(v)
     }
 
@@ -266,9 +381,9 @@ impl AccountPatch {
         if self.enabled.is_some_and(|e| e != r.enabled) {
             out.push("enabled");
         }
-        // A new key always counts as a change: comparing would mean unsealing the old one.
-        if self.api_key.is_some() {
-            out.push("api_key");
+        // A new credential always counts as a change: comparing would mean unsealing the old.
+        if self.credential.is_some() {
+            out.push("credentials");
         }
         out
     }
@@ -454,10 +569,10 @@ mod tests {
 
     #[test]
     fn api_keys_and_labels() {
-        assert!(violations(|v| check_api_key("k", "abc-123_XYZ", v)).is_empty());
+        assert!(violations(|v| check_secret("k", "abc-123_XYZ", 256, false, v)).is_empty());
         for bad in ["", "has space", "tab\t", &"k".repeat(257), "ключ"] {
             assert_eq!(
-                violations(|v| check_api_key("k", bad, v)).len(),
+                violations(|v| check_secret("k", bad, 256, false, v)).len(),
                 1,
                 "{bad:?}"
             );

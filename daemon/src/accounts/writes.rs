@@ -96,16 +96,17 @@ impl Accounts {
         let request_key = (!new.request_id.is_empty())
             .then(|| format!("{}\0{}", actor.principal, new.request_id));
         let id = uuid::Uuid::now_v7().to_string();
-        let sealed_key = self.keyring().seal(&id, &new.api_key)?;
+        let sealed_key = self.keyring().seal(&id, &new.credential)?;
         let now = now_millis();
         let record = AccountRecord {
             id: id.clone(),
             name: new.name,
             connector: new.connector,
+            environment: new.environment,
             host_url: new.host_url,
             ws_url: new.ws_url,
             sealed_key,
-            api_key_hint: new.api_key.hint(),
+            credential_hints: new.credential.hints(),
             broker: String::new(),
             mode: String::new(),
             enabled: new.enabled,
@@ -164,6 +165,17 @@ impl Accounts {
         let turn = self.inner.write_lock.lock().await;
         let current = self.get(id_or_name)?;
         check_etag(&current, etag)?;
+        if let Some(credential) = &patch.credential {
+            let mut v = Vec::new();
+            if let Some(venue) =
+                super::validate::check_connector("connector", &current.connector, &mut v)
+            {
+                super::validate::check_credential("credentials", venue, credential, &mut v);
+            }
+            if !v.is_empty() {
+                return Err(AccountError::Invalid(v));
+            }
+        }
         let changed = patch.changed_fields(&current);
         if changed.is_empty() {
             return Ok(current);
@@ -184,9 +196,9 @@ impl Accounts {
         if let Some(enabled) = patch.enabled {
             next.enabled = enabled;
         }
-        if let Some(key) = &patch.api_key {
-            next.sealed_key = self.keyring().seal(&next.id, key)?;
-            next.api_key_hint = key.hint();
+        if let Some(credential) = &patch.credential {
+            next.sealed_key = self.keyring().seal(&next.id, credential)?;
+            next.credential_hints = credential.hints();
         }
         next.revision += 1;
         next.update_time = now_millis().max(current.update_time);

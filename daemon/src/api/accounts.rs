@@ -14,11 +14,11 @@ use super::errors::{invalid_field, status_of};
 use super::{ApiState, convert};
 use crate::accounts::{
     AccountPatch, DEFAULT_CONNECTOR, FieldViolation, LabelSelector, NewAccount, Registered,
-    check_api_key, normalize_url,
+    check_connector, check_credential, check_environment, normalize_url,
 };
 use crate::auth::Caller;
-use crate::connector::Upstream;
-use crate::secret::ApiKey;
+use crate::connector::{Upstream, VENUES};
+use crate::secret::{Credential, Secret};
 use crate::store::AccountRecord;
 
 pub const DEFAULT_PAGE_SIZE: usize = 100;
@@ -128,6 +128,7 @@ impl AccountService for AccountApi {
     ) -> Result<Response<pb::Account>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
+        let shorthand = r.credentials.is_empty();
         let new = NewAccount {
             request_id: r.request_id,
             name: r.name,
@@ -136,9 +137,10 @@ impl AccountService for AccountApi {
             } else {
                 r.connector
             },
+            environment: r.environment,
             host_url: r.host_url,
             ws_url: r.ws_url,
-            api_key: ApiKey::new(r.api_key),
+            credential: credential_of(r.api_key, r.credentials)?,
             labels: labels_of(r.labels),
             enabled: r.enabled.unwrap_or(true),
         };
@@ -147,7 +149,7 @@ impl AccountService for AccountApi {
             .accounts
             .create(&caller.actor(), new)
             .await
-            .map_err(status_of)?;
+            .map_err(|e| status_of(as_sent(e, shorthand)))?;
         Ok(Response::new(convert::account(&record)))
     }
 
@@ -197,7 +199,8 @@ impl AccountService for AccountApi {
             return Err(invalid_field("update_mask", "must name at least one field"));
         }
         let mut patch = AccountPatch::default();
-        let mut api_key = Some(r.api_key);
+        let shorthand = r.credentials.is_empty();
+        let mut credential = Some(credential_of(r.api_key, r.credentials)?);
         let mut seen = std::collections::HashSet::new();
         for path in &paths {
             let field = path.trim_start_matches("account.");
@@ -215,12 +218,20 @@ impl AccountService for AccountApi {
                 "ws_url" => patch.ws_url = Some(account.ws_url.clone()),
                 "labels" => patch.labels = Some(labels_of(account.labels.clone())),
                 "enabled" => patch.enabled = Some(account.enabled),
-                "api_key" => patch.api_key = api_key.take().map(ApiKey::new),
+                "api_key" | "credentials" => {
+                    if patch.credential.is_some() {
+                        return Err(invalid_field(
+                            "update_mask",
+                            "names api_key and credentials: they are the same field",
+                        ));
+                    }
+                    patch.credential = credential.take();
+                }
                 other => {
                     return Err(invalid_field(
                         "update_mask",
                         format!(
-                            "unknown or immutable field {other:?}; updatable: name, host_url, ws_url, labels, enabled, api_key"
+                            "unknown or immutable field {other:?}; updatable: name, host_url, ws_url, labels, enabled, credentials (api_key)"
                         ),
                     ));
                 }
@@ -231,7 +242,7 @@ impl AccountService for AccountApi {
             .accounts
             .update(&caller.actor(), &target, &account.etag, patch)
             .await
-            .map_err(status_of)?;
+            .map_err(|e| status_of(as_sent(e, shorthand)))?;
         Ok(Response::new(convert::account(&record)))
     }
 
@@ -261,11 +272,16 @@ impl AccountService for AccountApi {
         // metadata endpoint) is audited with its outcome; `None` for a saved account, whose
         // unsealing is audited before the test.
         let mut adhoc_target = None;
-        let upstream = if !r.account.trim().is_empty() {
-            if !r.host_url.is_empty() || !r.api_key.is_empty() {
+        let (kind, upstream) = if !r.account.trim().is_empty() {
+            if !r.host_url.is_empty()
+                || !r.api_key.is_empty()
+                || !r.credentials.is_empty()
+                || !r.connector.is_empty()
+                || !r.environment.is_empty()
+            {
                 return Err(invalid_field(
                     "account",
-                    "give either an account, or host_url and api_key, not both",
+                    "give either an account, or a host and credentials, not both",
                 ));
             }
             let record = self.0.accounts.get(&r.account).map_err(status_of)?;
@@ -279,29 +295,56 @@ impl AccountService for AccountApi {
                 ))
                 .await
                 .map_err(|e| Status::unavailable(format!("cannot write the audit record: {e}")))?;
-            let api_key = self
+            let upstream = self
                 .0
                 .accounts
-                .api_key(&record)
+                .upstream(&record)
                 .map_err(|e| status_of(crate::accounts::AccountError::Seal(e)))?;
-            Upstream::new(record.id.clone(), record.host_url.clone(), api_key)
+            (record.connector.clone(), upstream)
         } else {
+            let kind = if r.connector.is_empty() {
+                DEFAULT_CONNECTOR
+            } else {
+                r.connector.as_str()
+            };
+            let shorthand = r.credentials.is_empty();
+            let credential = credential_of(r.api_key, r.credentials)?;
             let mut v = Vec::new();
-            if r.host_url.is_empty() {
-                v.push(FieldViolation::new(
-                    "host_url",
-                    "is required (or give an account)",
-                ));
+            let mut host_url = r.host_url;
+            let mut environment = String::new();
+            if let Some(venue) = check_connector("connector", kind, &mut v) {
+                if let Some(env) = check_environment("environment", venue, &r.environment, &mut v) {
+                    environment = env.name.to_string();
+                    if host_url.is_empty() {
+                        match env.default_host {
+                            Some(host) => host_url = host.to_string(),
+                            None => v.push(FieldViolation::new(
+                                "host_url",
+                                "is required (or give an account)",
+                            )),
+                        }
+                    }
+                }
+                check_credential("credentials", venue, &credential, &mut v);
             }
-            let host_url = normalize_url("host_url", &r.host_url, &["http", "https"], &mut v);
-            check_api_key("api_key", &r.api_key, &mut v);
+            let host_url = if host_url.is_empty() {
+                None
+            } else {
+                normalize_url("host_url", &host_url, &["http", "https"], &mut v)
+            };
             let (Some(host_url), true) = (host_url, v.is_empty()) else {
-                return Err(super::errors::invalid(&v));
+                return Err(status_of(as_sent(
+                    crate::accounts::AccountError::Invalid(v),
+                    shorthand,
+                )));
             };
             adhoc_target = Some(format!("host {host_url}"));
-            Upstream::new("(test)", host_url, ApiKey::new(r.api_key))
+            (
+                kind.to_string(),
+                Upstream::new("(test)", host_url, credential).in_environment(environment),
+            )
         };
-        let t = self.0.monitor.test_connection(&upstream).await;
+        let t = self.0.monitor.test_connection(&kind, &upstream).await;
         if let Some(target) = adhoc_target {
             let outcome = match t.reason {
                 None => {
@@ -331,6 +374,51 @@ impl AccountService for AccountApi {
             reason: super::convert::health_reason(t.reason) as i32,
             message: t.message,
         }))
+    }
+
+    async fn list_venues(
+        &self,
+        _: Request<pb::ListVenuesRequest>,
+    ) -> Result<Response<pb::ListVenuesResponse>, Status> {
+        Ok(Response::new(pb::ListVenuesResponse {
+            venues: VENUES.iter().map(|v| convert::venue(v)).collect(),
+        }))
+    }
+}
+
+/// Violations of a credential sent as OpenAlgo's `api_key` field are named `api_key`, the field
+/// the client filled, not `credentials.api_key`.
+fn as_sent(e: crate::accounts::AccountError, shorthand: bool) -> crate::accounts::AccountError {
+    match e {
+        crate::accounts::AccountError::Invalid(mut v) if shorthand => {
+            for violation in &mut v {
+                if violation.field == "credentials.api_key" {
+                    violation.field = "api_key".into();
+                }
+            }
+            crate::accounts::AccountError::Invalid(v)
+        }
+        other => other,
+    }
+}
+
+/// A request's credential: OpenAlgo's `api_key` (kept for older clients), or the venue's
+/// `credentials` fields; not both.
+fn credential_of(
+    api_key: String,
+    credentials: impl IntoIterator<Item = (String, String)>,
+) -> Result<Credential, Status> {
+    let fields: Vec<(String, Secret)> = credentials
+        .into_iter()
+        .map(|(k, v)| (k, Secret::new(v)))
+        .collect();
+    match (api_key.is_empty(), fields.is_empty()) {
+        (false, false) => Err(invalid_field(
+            "credentials",
+            "give api_key or credentials, not both (api_key is credentials {\"api_key\"})",
+        )),
+        (false, true) => Ok(Credential::api_key(Secret::new(api_key))),
+        (true, _) => Ok(Credential::new(fields)),
     }
 }
 

@@ -3,6 +3,7 @@
 use roster_proto::pbjson_types::Timestamp;
 use roster_proto::v1 as pb;
 
+use crate::connector::Venue;
 use crate::domain::FailureReason;
 use crate::store::{AccountRecord, UnixMillis};
 
@@ -44,18 +45,60 @@ pub fn health_reason(r: Option<FailureReason>) -> pb::HealthReason {
         Some(FailureReason::BadResponse) => pb::HealthReason::BadResponse,
         Some(FailureReason::SessionExpired) => pb::HealthReason::SessionExpired,
         Some(FailureReason::IpBanned) => pb::HealthReason::IpBanned,
+        Some(FailureReason::AccountRestricted) => pb::HealthReason::AccountRestricted,
+        Some(FailureReason::ClockSkew) => pb::HealthReason::ClockSkew,
+        Some(FailureReason::PermissionDenied) => pb::HealthReason::PermissionDenied,
     }
 }
 
-/// The API view of an account: everything but the key, which is shown only as its hint.
+/// What a venue is, needs and has (`rosterctl venues`).
+pub fn venue(v: &Venue) -> pb::Venue {
+    pb::Venue {
+        connector: v.kind.into(),
+        title: v.title.into(),
+        credential_fields: v
+            .credential_fields
+            .iter()
+            .map(|f| pb::CredentialField {
+                name: f.name.into(),
+                description: f.description.into(),
+            })
+            .collect(),
+        environments: v
+            .environments
+            .iter()
+            .map(|e| pb::VenueEnvironment {
+                name: e.name.into(),
+                default_host_url: e.default_host.unwrap_or_default().into(),
+            })
+            .collect(),
+        books: v.books.iter().map(|b| b.as_str().into()).collect(),
+        rate_budget: v.rate_budget.into(),
+        currency: v.currency.into(),
+        health_probe: v.health_probe.into(),
+    }
+}
+
+/// The API view of an account: everything but the credential, which is shown only as one hint
+/// per field.
 pub fn account(r: &AccountRecord) -> pb::Account {
     pb::Account {
         id: r.id.clone(),
         name: r.name.clone(),
         connector: r.connector.clone(),
+        environment: r.environment.clone(),
+        credential_hints: r
+            .credential_hints
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         host_url: r.host_url.clone(),
         ws_url: r.ws_url.clone(),
-        api_key_hint: r.api_key_hint.clone(),
+        api_key_hint: r
+            .credential_hints
+            .get("api_key")
+            .cloned()
+            .unwrap_or_default(),
         broker: r.broker.clone(),
         enabled: r.enabled,
         labels: r

@@ -1,7 +1,12 @@
 //! PortfolioService: validate the selection, gather one book kind across accounts, and turn the
 //! sections plus the [`consolidate`] math into roster.v1 views. Decimals leave as exact strings.
+//!
+//! Totals are per currency ([`by_currency`]): nothing is ever added across currencies. A view's
+//! single-currency totals (`totals`, `total_pnl`, ...) are filled only when the sections with
+//! data are all in one currency; the `..._by_currency` lists always are.
 
 use std::cmp::Reverse;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use prost::Message as _;
@@ -14,7 +19,7 @@ use tonic::{Request, Response, Status};
 use super::convert::health_reason;
 use super::errors::{invalid_field, status_of};
 use super::{ApiState, convert};
-use crate::connector::{FailureReason, Funds, Holdings, OrderBook, Positions, TradeBook};
+use crate::connector::{Balances, FailureReason, Funds, Holdings, OrderBook, Positions, TradeBook};
 use crate::portfolio::consolidate::{self, FundsSum, Overflow};
 use crate::portfolio::{Book, Freshness, Section, Selection, coverage};
 use crate::store::AccountRecord;
@@ -96,6 +101,28 @@ fn section_msg<T: Book>(s: &Section<T>) -> pb::AccountSection {
         error,
         error_reason,
         has_data: s.data.is_some(),
+        currency: s.currency().to_string(),
+        unsupported: s.unsupported,
+        connector: s.account.connector.clone(),
+    }
+}
+
+/// The data of the sections that have some, grouped by currency (in currency order).
+fn by_currency<T: Book>(sections: &[Section<T>]) -> BTreeMap<&str, Vec<&T>> {
+    let mut groups: BTreeMap<&str, Vec<&T>> = BTreeMap::new();
+    for d in sections.iter().filter_map(|s| s.data.as_deref()) {
+        groups.entry(d.currency()).or_default().push(d);
+    }
+    groups
+}
+
+/// The one currency's totals when there is at most one; `None` when several (the caller then
+/// leaves its single-currency totals unset).
+fn single<T: Clone + Default>(per_currency: &[T]) -> Option<T> {
+    match per_currency {
+        [] => Some(T::default()),
+        [one] => Some(one.clone()),
+        _ => None,
     }
 }
 
@@ -113,6 +140,17 @@ fn funds_msg(f: &FundsSum) -> Result<pb::Funds, Overflow> {
         utilised_debits: dec(f.utilised_debits),
         cash: dec(f.cash()),
         m2m_pnl: dec(f.m2m_pnl()?),
+        buying_power: opt_dec(f.buying_power),
+        equity: opt_dec(f.equity),
+        currency: String::new(),
+    })
+}
+
+/// Funds in `currency`.
+fn funds_in(f: &FundsSum, currency: &str) -> Result<pb::Funds, Overflow> {
+    funds_msg(f).map(|mut m| {
+        m.currency = currency.to_string();
+        m
     })
 }
 
@@ -184,6 +222,7 @@ fn coverage_msg<T>(sections: &[Section<T>]) -> pb::Coverage {
         fresh: c.fresh,
         stale: c.stale,
         failed: c.failed,
+        unsupported: c.unsupported,
     }
 }
 
@@ -204,6 +243,7 @@ fn holding_stats_msg(s: &crate::connector::HoldingStatistics) -> pb::HoldingStat
         total_investment_value: dec(s.total_investment_value),
         total_profit_and_loss: dec(s.total_profit_and_loss),
         total_pnl_percentage: dec(s.total_pnl_percentage),
+        currency: String::new(),
     }
 }
 
@@ -228,13 +268,28 @@ impl PortfolioService for PortfolioApi {
         request: Request<pb::PortfolioRequest>,
     ) -> Result<Response<pb::FundsView>, Status> {
         let sections = self.gather::<Funds>(request.get_ref()).await?;
-        let totals = consolidate::sum_funds(sections.iter().filter_map(|s| s.data.as_deref()))
-            .and_then(|t| funds_msg(&t));
+        let per_currency: Result<Vec<pb::Funds>, Overflow> = by_currency(&sections)
+            .into_iter()
+            .map(|(currency, funds)| {
+                consolidate::sum_funds(funds).and_then(|t| funds_in(&t, currency))
+            })
+            .collect();
+        let totals_error = totals_error(&per_currency);
+        let totals_by_currency = per_currency.unwrap_or_default();
+        let totals = if totals_error.is_empty() {
+            single(&totals_by_currency)
+        } else {
+            None
+        };
         let accounts = sections
             .iter()
             .map(|s| {
                 let mut section = section_msg(s);
-                let funds = match s.data.as_ref().map(|f| funds_msg(&FundsSum::of(f))) {
+                let funds = match s
+                    .data
+                    .as_ref()
+                    .map(|f| funds_in(&FundsSum::of(f), &f.currency))
+                {
                     None => None,
                     Some(Ok(f)) => Some(f),
                     Some(Err(e)) => {
@@ -255,8 +310,9 @@ impl PortfolioService for PortfolioApi {
             })
             .collect();
         Ok(Response::new(pb::FundsView {
-            totals_error: totals_error(&totals),
-            totals: totals.ok(),
+            totals_error,
+            totals,
+            totals_by_currency,
             accounts,
             coverage: Some(coverage_msg(&sections)),
         }))
@@ -267,32 +323,54 @@ impl PortfolioService for PortfolioApi {
         request: Request<pb::PortfolioRequest>,
     ) -> Result<Response<pb::PositionsView>, Status> {
         let sections = self.gather::<Positions>(request.get_ref()).await?;
-        let all = || {
-            sections.iter().flat_map(|s| {
-                s.data
-                    .iter()
-                    .flat_map(|d| d.rows.iter().map(|r| (s.account.id.as_str(), r)))
+        let mut groups: BTreeMap<&str, Vec<(&str, &crate::connector::Position)>> = BTreeMap::new();
+        for s in &sections {
+            if let Some(d) = &s.data {
+                let rows = groups.entry(d.currency.as_str()).or_default();
+                rows.extend(d.rows.iter().map(|r| (s.account.id.as_str(), r)));
+            }
+        }
+        // Net rows and P&L per currency, in currency order.
+        let totals: Result<Vec<(Vec<pb::NetPosition>, pb::Money)>, Overflow> = groups
+            .into_iter()
+            .map(|(currency, rows)| {
+                let net = consolidate::net_positions(rows.iter().copied())?
+                    .into_iter()
+                    .map(|n| pb::NetPosition {
+                        symbol: n.symbol,
+                        exchange: n.exchange,
+                        product: n.product,
+                        net_quantity: dec(n.net_quantity),
+                        long_quantity: dec(n.long_quantity),
+                        short_quantity: dec(n.short_quantity),
+                        pnl: dec(n.pnl),
+                        account_count: n.account_count,
+                        currency: currency.to_string(),
+                    })
+                    .collect();
+                let pnl = consolidate::total_pnl(rows.iter().map(|(_, r)| *r))?;
+                Ok((
+                    net,
+                    pb::Money {
+                        currency: currency.to_string(),
+                        amount: dec(pnl),
+                    },
+                ))
             })
-        };
-        let net = consolidate::net_positions(all()).map(|net| {
-            net.into_iter()
-                .map(|n| pb::NetPosition {
-                    symbol: n.symbol,
-                    exchange: n.exchange,
-                    product: n.product,
-                    net_quantity: dec(n.net_quantity),
-                    long_quantity: dec(n.long_quantity),
-                    short_quantity: dec(n.short_quantity),
-                    pnl: dec(n.pnl),
-                    account_count: n.account_count,
-                })
-                .collect::<Vec<_>>()
-        });
-        let totals = net.and_then(|net| {
-            consolidate::total_pnl(all().map(|(_, r)| r)).map(|total| (net, dec(total)))
-        });
+            .collect();
         let error = totals_error(&totals);
-        let (net, total_pnl) = totals.unwrap_or_default();
+        let (net, total_pnl_by_currency): (Vec<_>, Vec<_>) =
+            totals.unwrap_or_default().into_iter().unzip();
+        let net = net.into_iter().flatten().collect();
+        let total_pnl = single(&total_pnl_by_currency)
+            .map(|m| {
+                if m.amount.is_empty() {
+                    "0".into()
+                } else {
+                    m.amount
+                }
+            })
+            .unwrap_or_default();
         let mut accounts: Vec<_> = sections
             .iter()
             .map(|s| {
@@ -328,6 +406,7 @@ impl PortfolioService for PortfolioApi {
             accounts: Vec::new(),
             net,
             total_pnl,
+            total_pnl_by_currency,
             coverage: Some(coverage_msg(&sections)),
             totals_error: error,
         };
@@ -431,15 +510,30 @@ impl PortfolioService for PortfolioApi {
         request: Request<pb::PortfolioRequest>,
     ) -> Result<Response<pb::TradesView>, Status> {
         let sections = self.gather::<TradeBook>(request.get_ref()).await?;
-        let values = consolidate::trade_values(
-            sections
-                .iter()
-                .flat_map(|s| s.data.iter().flat_map(|d| d.trades.iter())),
-        );
+        let values: Result<Vec<pb::TradeValues>, Overflow> = by_currency(&sections)
+            .into_iter()
+            .map(|(currency, books)| {
+                consolidate::trade_values(books.into_iter().flat_map(|d| d.trades.iter())).map(
+                    |(buy, sell)| pb::TradeValues {
+                        currency: currency.to_string(),
+                        buy_value: dec(buy),
+                        sell_value: dec(sell),
+                    },
+                )
+            })
+            .collect();
         let error = totals_error(&values);
-        let (buy_value, sell_value) = values
-            .map(|(buy, sell)| (dec(buy), dec(sell)))
-            .unwrap_or_default();
+        let values_by_currency = values.unwrap_or_default();
+        let (buy_value, sell_value) = match single(&values_by_currency) {
+            Some(v) if v.currency.is_empty() => ("0".into(), "0".into()),
+            Some(v) => (v.buy_value, v.sell_value),
+            None => (String::new(), String::new()),
+        };
+        let (buy_value, sell_value) = if error.is_empty() {
+            (buy_value, sell_value)
+        } else {
+            (String::new(), String::new())
+        };
         let mut accounts: Vec<_> = sections
             .iter()
             .map(|s| {
@@ -480,6 +574,7 @@ impl PortfolioService for PortfolioApi {
             accounts: Vec::new(),
             buy_value,
             sell_value,
+            values_by_currency,
             coverage: Some(coverage_msg(&sections)),
             totals_error: error,
         };
@@ -498,34 +593,53 @@ impl PortfolioService for PortfolioApi {
         request: Request<pb::PortfolioRequest>,
     ) -> Result<Response<pb::HoldingsView>, Status> {
         let sections = self.gather::<Holdings>(request.get_ref()).await?;
-        let net = consolidate::net_holdings(sections.iter().flat_map(|s| {
-            s.data
-                .iter()
-                .flat_map(|d| d.rows.iter().map(|r| (s.account.id.as_str(), r)))
-        }))
-        .map(|net| {
-            net.into_iter()
+        let mut groups: BTreeMap<&str, Vec<&Section<Holdings>>> = BTreeMap::new();
+        for s in &sections {
+            if let Some(d) = &s.data {
+                groups.entry(d.currency.as_str()).or_default().push(s);
+            }
+        }
+        let totals: Result<Vec<(Vec<pb::NetHolding>, pb::HoldingStatistics)>, Overflow> = groups
+            .into_iter()
+            .map(|(currency, group)| {
+                let net = consolidate::net_holdings(group.iter().flat_map(|s| {
+                    s.data
+                        .iter()
+                        .flat_map(|d| d.rows.iter().map(|r| (s.account.id.as_str(), r)))
+                }))?
+                .into_iter()
                 .map(|n| pb::NetHolding {
                     symbol: n.symbol,
                     exchange: n.exchange,
                     quantity: dec(n.quantity),
                     pnl: dec(n.pnl),
                     account_count: n.account_count,
+                    currency: currency.to_string(),
                 })
-                .collect::<Vec<_>>()
-        });
-        let totals = net.and_then(|net| {
-            consolidate::holding_statistics(
-                sections
-                    .iter()
-                    .filter_map(|s| s.data.as_ref().map(|d| &d.statistics)),
-            )
-            .map(|stats| (net, holding_stats_msg(&stats)))
-        });
+                .collect();
+                let stats = consolidate::holding_statistics(
+                    group
+                        .iter()
+                        .filter_map(|s| s.data.as_ref().map(|d| &d.statistics)),
+                )?;
+                let mut stats = holding_stats_msg(&stats);
+                stats.currency = currency.to_string();
+                Ok((net, stats))
+            })
+            .collect();
         let error = totals_error(&totals);
-        let (net, statistics) = match totals {
-            Ok((net, stats)) => (net, Some(stats)),
-            Err(_) => (Vec::new(), None),
+        let (net, statistics_by_currency): (Vec<_>, Vec<_>) =
+            totals.unwrap_or_default().into_iter().unzip();
+        let net = net.into_iter().flatten().collect();
+        let statistics = if error.is_empty() {
+            single(&statistics_by_currency).map(|mut s| {
+                if s.currency.is_empty() {
+                    s = holding_stats_msg(&Default::default());
+                }
+                s
+            })
+        } else {
+            None
         };
         let mut accounts: Vec<_> = sections
             .iter()
@@ -564,6 +678,7 @@ impl PortfolioService for PortfolioApi {
             accounts: Vec::new(),
             net,
             statistics,
+            statistics_by_currency,
             coverage: Some(coverage_msg(&sections)),
             totals_error: error,
         };
@@ -575,6 +690,70 @@ impl PortfolioService for PortfolioApi {
                 s.rows = Vec::new();
                 s.statistics = None;
             },
+        );
+        view.accounts = accounts;
+        Ok(Response::new(view))
+    }
+
+    async fn get_balances(
+        &self,
+        request: Request<pb::PortfolioRequest>,
+    ) -> Result<Response<pb::BalancesView>, Status> {
+        let sections = self.gather::<Balances>(request.get_ref()).await?;
+        let totals = consolidate::sum_balances(sections.iter().flat_map(|s| {
+            s.data
+                .iter()
+                .flat_map(|d| d.rows.iter().map(|b| (s.account.id.as_str(), b)))
+        }));
+        let error = totals_error(&totals);
+        let totals = totals
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| pb::AssetTotal {
+                asset: t.asset,
+                free: dec(t.free),
+                locked: dec(t.locked),
+                total: dec(t.total),
+                account_count: t.account_count,
+            })
+            .collect();
+        let mut accounts: Vec<_> = sections
+            .iter()
+            .map(|s| {
+                let (account_id, account_name) = tag(&s.account);
+                let rows = s
+                    .data
+                    .iter()
+                    .flat_map(|d| d.rows.iter())
+                    .map(|b| pb::BalanceRow {
+                        account_id: account_id.clone(),
+                        account_name: account_name.clone(),
+                        asset: b.asset.clone(),
+                        free: dec(b.free),
+                        locked: dec(b.locked),
+                        total: dec(b.total),
+                    })
+                    .collect();
+                with_section(
+                    section_msg(s),
+                    pb::AccountBalances {
+                        rows,
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        let mut view = pb::BalancesView {
+            accounts: Vec::new(),
+            totals,
+            coverage: Some(coverage_msg(&sections)),
+            totals_error: error,
+        };
+        fit_sections(
+            &mut accounts,
+            view.encoded_len(),
+            super::MAX_RESPONSE_BYTES,
+            |s| s.rows = Vec::new(),
         );
         view.accounts = accounts;
         Ok(Response::new(view))

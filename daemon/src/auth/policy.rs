@@ -35,7 +35,7 @@ pub fn need_for(path: &str) -> Option<Need> {
     let service = parts.next().unwrap_or_default();
     let method = parts.next().unwrap_or_default();
     Some(match (service, method) {
-        ("roster.v1.AccountService", "GetAccount" | "ListAccounts") => Need::Read,
+        ("roster.v1.AccountService", "GetAccount" | "ListAccounts" | "ListVenues") => Need::Read,
         (
             "roster.v1.AccountService",
             "CreateAccount" | "UpdateAccount" | "DeleteAccount" | "TestConnection",
@@ -44,7 +44,7 @@ pub fn need_for(path: &str) -> Option<Need> {
         ("roster.v1.MonitorService", "CheckNow") => Need::Operate,
         (
             "roster.v1.PortfolioService",
-            "GetFunds" | "GetPositions" | "GetOrders" | "GetTrades" | "GetHoldings",
+            "GetFunds" | "GetPositions" | "GetOrders" | "GetTrades" | "GetHoldings" | "GetBalances",
         ) => Need::Read,
         ("roster.v1.AdminService", "GetStatus") => Need::Read,
         ("roster.v1.AdminService", "Backup" | "RotateEncryptionKey" | "ListAuditEvents") => {

@@ -10,7 +10,9 @@
 
 use rust_decimal::Decimal;
 
-use super::{Funds, HoldingStatistics, Holdings, OrderBook, PingInfo, Positions, TradeBook};
+use super::{
+    Balances, Funds, HoldingStatistics, Holdings, OrderBook, PingInfo, Positions, TradeBook,
+};
 
 /// The largest magnitude accepted for any decoded amount or quantity: 10^15.
 pub const MAX_MAGNITUDE: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0);
@@ -38,7 +40,8 @@ pub enum OutOfBounds {
     Text { field: &'static str, max: usize },
 }
 
-fn check(field: impl FnOnce() -> String, value: Decimal) -> Result<(), OutOfBounds> {
+/// `value` within [`MAX_MAGNITUDE`], else the error naming `field`.
+pub(crate) fn check(field: impl FnOnce() -> String, value: Decimal) -> Result<(), OutOfBounds> {
     if value.abs() > MAX_MAGNITUDE {
         return Err(OutOfBounds::Magnitude {
             field: field(),
@@ -94,7 +97,17 @@ impl Bounded for Funds {
         check(|| "data.collateral".into(), self.collateral)?;
         check(|| "data.m2mrealized".into(), self.m2m_realized)?;
         check(|| "data.m2munrealized".into(), self.m2m_unrealized)?;
-        check(|| "data.utiliseddebits".into(), self.utilised_debits)
+        check(|| "data.utiliseddebits".into(), self.utilised_debits)?;
+        check(|| "buying_power".into(), unset_is_zero(self.buying_power))?;
+        check(|| "equity".into(), unset_is_zero(self.equity))
+    }
+}
+
+impl Bounded for Balances {
+    fn check_bounds(&self, max_rows: usize) -> Result<(), OutOfBounds> {
+        rows("balances", &self.rows, max_rows, |b| {
+            [("free", b.free), ("locked", b.locked), ("total", b.total)]
+        })
     }
 }
 
@@ -198,12 +211,14 @@ mod tests {
         let ok = Positions {
             rows: vec![row(MAX_MAGNITUDE), row(-MAX_MAGNITUDE)],
             mode: Mode::Live,
+            ..Default::default()
         };
         assert_eq!(ok.check_bounds(2), Ok(()));
         assert_eq!(ok.check_bounds(1), Err(OutOfBounds::Rows { max: 1 }));
         let bad = Positions {
             rows: vec![row(Decimal::ONE), row(Decimal::MIN)],
             mode: Mode::Live,
+            ..Default::default()
         };
         let e = bad.check_bounds(10).unwrap_err();
         assert_eq!(

@@ -27,11 +27,24 @@ use super::decode::{
 use super::{FailureReason, UpstreamError};
 
 /// What an upstream answered.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Answer {
     pub status: u16,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
+    /// The response headers the caller asked to keep (a venue's rate-limit headers), by their
+    /// lowercase names; empty from the `http1` client, which keeps none.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Answer {
+    /// The kept header `name`, if the upstream sent it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Decodes one upstream answer for endpoint `T::ENDPOINT`; a book past `limits` is

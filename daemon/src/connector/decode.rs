@@ -30,8 +30,8 @@ use serde_json::value::RawValue;
 
 use super::bounds::{Bounded, DEFAULT_MAX_ROWS_PER_BOOK, OutOfBounds};
 use super::{
-    Endpoint, FailureReason, Funds, Holding, HoldingStatistics, Holdings, Mode, Order, OrderBook,
-    OrderStatistics, PingInfo, Position, Positions, Trade, TradeBook, UpstreamError,
+    Endpoint, FailureReason, Funds, Holding, HoldingStatistics, Holdings, INR, Mode, Order,
+    OrderBook, OrderStatistics, PingInfo, Position, Positions, Trade, TradeBook, UpstreamError,
 };
 
 /// Longest upstream-derived detail we put into an error message; bodies can be large and error
@@ -266,7 +266,7 @@ fn one_line(s: &str, max_chars: usize) -> String {
 /// A wire struct that only decodes from a JSON object. serde's derived struct deserializers also
 /// accept a JSON array, filling fields by position; an upstream sending `[1, 2]` where an object
 /// belongs must be a bad response, not a row with `symbol: "1"`.
-struct Obj<T>(T);
+pub(crate) struct Obj<T>(pub(crate) T);
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Obj<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -295,13 +295,13 @@ fn unexpected(v: &Value) -> Unexpected<'_> {
 /// hostile answer of a million rows never becomes a million-element vector. Each row is an
 /// [`Obj`], and an empty one is refused: a row `{}` says nothing, and read leniently it would be
 /// a zero position.
-struct Rows<T> {
+pub(crate) struct Rows<T> {
     max: usize,
     row: PhantomData<T>,
 }
 
 impl<T> Rows<T> {
-    fn new(max: usize) -> Self {
+    pub(crate) fn new(max: usize) -> Self {
         Self {
             max,
             row: PhantomData,
@@ -557,6 +557,9 @@ impl FromEnvelope for Funds {
                 m2m_unrealized: d.m2munrealized,
                 utilised_debits: d.utiliseddebits,
                 mode,
+                currency: INR.into(),
+                buying_power: None,
+                equity: None,
             },
             limits,
         )
@@ -607,7 +610,14 @@ impl FromEnvelope for Positions {
                 unrealized_pnl: r.unrealized_pnl,
             })
             .collect();
-        bounded(Positions { rows, mode }, limits)
+        bounded(
+            Positions {
+                rows,
+                mode,
+                currency: INR.into(),
+            },
+            limits,
+        )
     }
 }
 
@@ -721,6 +731,7 @@ impl FromEnvelope for OrderBook {
                 orders,
                 statistics,
                 mode,
+                currency: INR.into(),
             },
             limits,
         )
@@ -777,7 +788,14 @@ impl FromEnvelope for TradeBook {
                 trade_id: r.tradeid,
             })
             .collect();
-        bounded(TradeBook { trades, mode }, limits)
+        bounded(
+            TradeBook {
+                trades,
+                mode,
+                currency: INR.into(),
+            },
+            limits,
+        )
     }
 }
 
@@ -857,6 +875,7 @@ impl FromEnvelope for Holdings {
                 rows,
                 statistics,
                 mode,
+                currency: INR.into(),
             },
             limits,
         )

@@ -432,6 +432,7 @@ async fn read_answer<R: AsyncRead + Unpin + ?Sized>(
         }
     };
     let answer = Answer {
+        headers: Vec::new(),
         status: head.status,
         content_type: head.content_type,
         body,

@@ -1,20 +1,22 @@
-//! The upstream side of the daemon: what an OpenAlgo account answers, in our own types, and the
-//! [`Connector`] trait the health checker and the book aggregator call through.
+//! The upstream side of the daemon: what a venue's account answers, in our own types, and the
+//! [`Connector`] trait the health checker, the book aggregator and connection tests call through.
 //!
 //! Layout:
 //! - this file: domain types (stored as snapshots, hence serde), [`FailureReason`] /
-//!   [`UpstreamError`], the [`Upstream`] target descriptor and the object-safe [`Connector`] trait;
-//! - [`decode`]: lenient JSON decoding of OpenAlgo bodies (numbers that arrive as strings,
-//!   floats, ints or null) into the domain types;
-//! - [`classify`]: turns an HTTP status + body ([`Answer`]) into a domain value or an
-//!   [`UpstreamError`], and tells TLS failures from connect failures, for both HTTP clients;
+//!   [`UpstreamError`], the [`Upstream`] target descriptor, what a venue declares ([`Venue`]) and
+//!   the object-safe [`Connector`] trait;
+//! - [`registry`]: one connector per venue kind, chosen by the account's `connector`: the only
+//!   way the rest of the daemon reaches a venue;
+//! - [`transport`]: the HTTP clients every venue shares (`[upstream]` settings, TLS roots, capped
+//!   body reads, transport error classification);
 //! - [`bounds`]: the largest values and row counts a decoded book may have;
-//! - [`scrub`]: the API key taken out of everything an upstream sends back;
-//! - [`http1`]: the lean HTTP/1.1 client of the health checks' two calls;
-//! - [`openalgo`]: the HTTP implementation ([`OpenAlgo`]) with one shared client, a per-(host,
-//!   endpoint) request budget, bounded body reads and an overall per-call deadline.
+//! - [`scrub`]: the credential taken out of everything an upstream sends back;
+//! - one module per venue, owning its requests, decoding, error classification and rate budget:
+//!   [`openalgo`] (with [`decode`] and [`classify`] for its envelope, and [`http1`], the lean
+//!   HTTP/1.1 client of its two health-check calls); [`alpaca`].
 //!
-//! The graph is one way: `openalgo` uses `http1`'s client and both use `classify`.
+//! The graph is one way: venue modules use `transport`, `bounds` and `scrub`; `registry` uses the
+//! venue modules; nothing here knows a venue it does not own.
 //!
 //! Decimal values are normalised (trailing zeros stripped, `-0` → `0`) so a value that arrives
 //! as `"320.60"`, `320.6` or `320.60` yields the same snapshot bytes. Missing or `null` numeric
@@ -25,13 +27,16 @@
 //! trade's id, a holding's buy price, a position's realized/unrealized split) are `Option`s
 //! instead: absent is "not sent", which a trader must not read as zero.
 
+pub(crate) mod alpaca;
 pub(crate) mod bounds;
 pub(crate) mod classify;
 pub(crate) mod decode;
 /// Public for the `http1-vs-hyper` comparison (tests/src/bin), which calls it directly.
 pub mod http1;
 pub(crate) mod openalgo;
+pub(crate) mod registry;
 pub(crate) mod scrub;
+pub(crate) mod transport;
 
 #[cfg(test)]
 mod tests;
@@ -40,12 +45,16 @@ use futures::future::BoxFuture;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::secret::ApiKey;
+use crate::secret::Credential;
 
 pub use crate::domain::{FailureReason, Mode};
+pub use alpaca::Alpaca;
 /// What `http1::Http1Client::post` returns.
 pub use classify::Answer;
-pub use openalgo::{ConfigError, ConnectorConfig, OpenAlgo};
+pub use openalgo::OpenAlgo;
+pub use registry::{Connectors, VENUES, venue};
+pub use transport::Transport;
+pub use transport::{ConfigError, ConnectorConfig};
 
 /// A failed upstream call. `message` is human detail for operators; it never contains the API
 /// key (the connector scrubs it even if an upstream echoes it back).
@@ -80,9 +89,18 @@ pub struct PingInfo {
     pub message: String,
 }
 
-/// `POST /api/v1/funds` (`availablecash`, `collateral`, `m2mrealized`, `m2munrealized`,
-/// `utiliseddebits` upstream).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// OpenAlgo's currency: every amount an OpenAlgo instance reports is in rupees.
+pub const INR: &str = "INR";
+
+/// Snapshots stored before amounts carried their currency were all OpenAlgo's.
+fn inr() -> String {
+    INR.to_string()
+}
+
+/// An account's funds, in one currency. OpenAlgo `POST /api/v1/funds` (`availablecash`,
+/// `collateral`, `m2mrealized`, `m2munrealized`, `utiliseddebits` upstream); other venues map
+/// their account figures onto these (see each venue's module).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Funds {
     pub available_cash: Decimal,
     pub collateral: Decimal,
@@ -90,6 +108,14 @@ pub struct Funds {
     pub m2m_unrealized: Decimal,
     pub utilised_debits: Decimal,
     pub mode: Mode,
+    /// The currency of every amount here ("INR", "USD").
+    #[serde(default = "inr")]
+    pub currency: String,
+    /// Where the venue reports them (Alpaca); `None` is "not reported", not zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buying_power: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equity: Option<Decimal>,
 }
 
 /// One `positionbook` row. A positive quantity is long, negative short; a `0` row is a position
@@ -113,10 +139,13 @@ pub struct Position {
 }
 
 /// `POST /api/v1/positionbook`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Positions {
     pub rows: Vec<Position>,
     pub mode: Mode,
+    /// The currency of the prices and P&L.
+    #[serde(default = "inr")]
+    pub currency: String,
 }
 
 /// One `orderbook` row (`orderid`, `pricetype`, `order_status` upstream). `status` is the
@@ -163,11 +192,14 @@ pub struct OrderStatistics {
 }
 
 /// `POST /api/v1/orderbook`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderBook {
     pub orders: Vec<Order>,
     pub statistics: OrderStatistics,
     pub mode: Mode,
+    /// The currency of the prices.
+    #[serde(default = "inr")]
+    pub currency: String,
 }
 
 /// One `tradebook` row (a fill; one order may have several). `trade_value` comes from
@@ -190,10 +222,13 @@ pub struct Trade {
 }
 
 /// `POST /api/v1/tradebook`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TradeBook {
     pub trades: Vec<Trade>,
     pub mode: Mode,
+    /// The currency of the prices and values.
+    #[serde(default = "inr")]
+    pub currency: String,
 }
 
 /// One `holdings` row (`pnlpercent` upstream).
@@ -226,11 +261,162 @@ pub struct HoldingStatistics {
 }
 
 /// `POST /api/v1/holdings`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holdings {
     pub rows: Vec<Holding>,
     pub statistics: HoldingStatistics,
     pub mode: Mode,
+    /// The currency of the prices, values and P&L.
+    #[serde(default = "inr")]
+    pub currency: String,
+}
+
+/// One currency or asset an account holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balance {
+    /// A currency ("INR", "USD") or an asset ("BTC").
+    pub asset: String,
+    /// Free to use.
+    pub free: Decimal,
+    /// Held by open orders or used as margin.
+    pub locked: Decimal,
+    /// `free + locked`.
+    pub total: Decimal,
+}
+
+/// Every currency or asset an account holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balances {
+    pub rows: Vec<Balance>,
+    pub mode: Mode,
+}
+
+/// The books a venue may have. A venue declares which it has ([`Venue::books`]); asking an
+/// account for another is answered "unsupported", which is not a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BookKind {
+    Funds,
+    Balances,
+    Positions,
+    Orders,
+    Trades,
+    Holdings,
+}
+
+impl BookKind {
+    pub const ALL: [BookKind; 6] = [
+        Self::Funds,
+        Self::Balances,
+        Self::Positions,
+        Self::Orders,
+        Self::Trades,
+        Self::Holdings,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Funds => "funds",
+            Self::Balances => "balances",
+            Self::Positions => "positions",
+            Self::Orders => "orders",
+            Self::Trades => "trades",
+            Self::Holdings => "holdings",
+        }
+    }
+}
+
+/// What a venue kind is, needs and has: the account model's per-venue facts (`rosterctl venues`
+/// shows them). Each venue module has one as a `static`.
+#[derive(Debug)]
+pub struct Venue {
+    /// `Account.connector`.
+    pub kind: &'static str,
+    pub title: &'static str,
+    /// The credential: every field is required and no other is accepted.
+    pub credential_fields: &'static [CredentialField],
+    /// The environments the venue has. An account that names none is in "live" when the venue
+    /// has it (INTERFACE.md), else in the first listed.
+    pub environments: &'static [VenueEnvironment],
+    pub books: &'static [BookKind],
+    pub rate_budget: &'static str,
+    pub currency: &'static str,
+    pub health_probe: &'static str,
+}
+
+#[derive(Debug)]
+pub struct CredentialField {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// Longest accepted value, in bytes (a PEM private key is longer than an API key).
+    pub max_len: usize,
+    /// May hold spaces and line breaks (a PEM private key); other fields are one visible token.
+    pub multiline: bool,
+}
+
+#[derive(Debug)]
+pub struct VenueEnvironment {
+    pub name: &'static str,
+    /// `None` when the venue has no host of its own (an OpenAlgo instance is the user's server):
+    /// `host_url` is then required.
+    pub default_host: Option<&'static str>,
+}
+
+impl Venue {
+    pub fn has(&self, book: BookKind) -> bool {
+        self.books.contains(&book)
+    }
+
+    pub fn environment(&self, name: &str) -> Option<&'static VenueEnvironment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+
+    /// The environment of an account that names none.
+    pub fn default_environment(&self) -> &'static str {
+        self.environment("live")
+            .or(self.environments.first())
+            .map_or("live", |e| e.name)
+    }
+
+    pub fn field_names(&self) -> Vec<&'static str> {
+        self.credential_fields.iter().map(|f| f.name).collect()
+    }
+}
+
+/// What one health check learned (see [`Connector::check`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Vitals {
+    /// The broker behind the account, where the venue says (OpenAlgo's ping).
+    pub broker: Option<String>,
+    pub mode: Option<Mode>,
+    /// The check went as deep as the venue goes (OpenAlgo: a funds probe after the ping).
+    pub probed: bool,
+    /// The venue restricts the account although reads work (Alpaca's `trading_blocked`): the
+    /// account is DEGRADED for this reason without counting towards DOWN.
+    pub restricted: Option<UpstreamError>,
+}
+
+/// A failed health check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckFailure {
+    pub error: UpstreamError,
+    /// The credential was accepted before the check failed (OpenAlgo's ping answered and the
+    /// funds probe did not; Alpaca answered with a blocked account).
+    pub key_accepted: bool,
+    /// What the venue told before the failure, still true.
+    pub broker: Option<String>,
+    pub mode: Option<Mode>,
+}
+
+impl From<UpstreamError> for CheckFailure {
+    fn from(error: UpstreamError) -> Self {
+        Self {
+            error,
+            key_accepted: false,
+            broker: None,
+            mode: None,
+        }
+    }
 }
 
 /// Which OpenAlgo endpoint a call goes to; also half of the request-budget key.
@@ -277,12 +463,14 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
-/// Where and as whom to call: one OpenAlgo account. `host_url` is the instance's base URL (e.g.
+/// Where and as whom to call: one account. `host_url` is its endpoint's base URL (e.g.
 /// `http://127.0.0.1:5000`, or `https://algo.example.com/prefix` behind a reverse proxy).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
     pub account_id: String,
-    pub api_key: ApiKey,
+    pub credential: Credential,
+    /// The venue's environment ("live", "paper", ...).
+    pub environment: String,
     /// Private, with `base` derived from it, so the two cannot disagree.
     host_url: String,
     /// `host_url` parsed once, here rather than per call: an account is checked every few
@@ -294,15 +482,34 @@ impl Upstream {
     pub fn new(
         account_id: impl Into<String>,
         host_url: impl Into<String>,
-        api_key: ApiKey,
+        credential: Credential,
     ) -> Self {
         let host_url = host_url.into();
         Self {
             account_id: account_id.into(),
             base: BaseUrl::parse(&host_url),
             host_url,
-            api_key,
+            credential,
+            environment: "live".into(),
         }
+    }
+
+    /// The same, in the venue environment `environment`.
+    pub fn in_environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = environment.into();
+        self
+    }
+
+    /// The credential field `name`, or an error naming it (a credential the daemon sealed always
+    /// has its venue's fields; one restored from elsewhere might not).
+    pub fn secret(&self, name: &str) -> Result<&crate::secret::Secret, UpstreamError> {
+        self.credential.get(name).ok_or_else(|| {
+            UpstreamError::new(
+                FailureReason::AuthRejected,
+                format!("the stored credential has no {name:?} field"),
+                None,
+            )
+        })
     }
 
     /// The instance's base URL as configured.
@@ -394,14 +601,53 @@ impl BaseUrl {
     }
 }
 
-/// The daemon's view of an upstream. Object safe so the daemon can hold `Arc<dyn Connector>` and
+/// One venue, as the daemon sees it. Object safe so the daemon can hold `Arc<dyn Connector>` and
 /// tests can substitute a fake.
+///
+/// Only books the venue declares ([`Venue::books`]) are asked for; the default methods answer
+/// the others with an error that says so, should anyone ask anyway.
 pub trait Connector: Send + Sync + 'static {
-    fn ping<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<PingInfo, UpstreamError>>;
-    fn funds<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<Funds, UpstreamError>>;
-    fn positions<'a>(&'a self, up: &'a Upstream)
-    -> BoxFuture<'a, Result<Positions, UpstreamError>>;
-    fn orders<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<OrderBook, UpstreamError>>;
-    fn trades<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<TradeBook, UpstreamError>>;
-    fn holdings<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<Holdings, UpstreamError>>;
+    fn venue(&self) -> &'static Venue;
+
+    /// One health check, as cheap as the venue allows; `deep` asks for the venue's deeper probe
+    /// where it has one (OpenAlgo: funds after ping, which proves the broker session).
+    fn check<'a>(
+        &'a self,
+        up: &'a Upstream,
+        deep: bool,
+    ) -> BoxFuture<'a, Result<Vitals, CheckFailure>>;
+
+    fn funds<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<Funds, UpstreamError>> {
+        unsupported(self.venue(), up, BookKind::Funds)
+    }
+    fn balances<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<Balances, UpstreamError>> {
+        unsupported(self.venue(), up, BookKind::Balances)
+    }
+    fn positions<'a>(
+        &'a self,
+        up: &'a Upstream,
+    ) -> BoxFuture<'a, Result<Positions, UpstreamError>> {
+        unsupported(self.venue(), up, BookKind::Positions)
+    }
+    fn orders<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<OrderBook, UpstreamError>> {
+        unsupported(self.venue(), up, BookKind::Orders)
+    }
+    fn trades<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<TradeBook, UpstreamError>> {
+        unsupported(self.venue(), up, BookKind::Trades)
+    }
+    fn holdings<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<Holdings, UpstreamError>> {
+        unsupported(self.venue(), up, BookKind::Holdings)
+    }
+}
+
+fn unsupported<'a, T: Send + 'a>(
+    venue: &'static Venue,
+    _: &'a Upstream,
+    book: BookKind,
+) -> BoxFuture<'a, Result<T, UpstreamError>> {
+    Box::pin(std::future::ready(Err(UpstreamError::new(
+        FailureReason::BadResponse,
+        format!("{} has no {} book", venue.kind, book.as_str()),
+        None,
+    ))))
 }

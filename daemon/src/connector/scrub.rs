@@ -1,17 +1,19 @@
-//! Scrubbing the account's API key out of everything an upstream sends back, before any of it is
-//! stored (snapshots, health, events, the account's broker) or shown (answers, logs).
+//! Scrubbing every field of the account's credential out of everything an upstream sends back,
+//! before any of it is stored (snapshots, health, events, the account's broker) or shown
+//! (answers, logs).
 //!
-//! A hostile or broken upstream may echo the key anywhere: the broker name, an error message, a
-//! symbol. Every string of a decoded answer and every error message goes through here in
-//! [`OpenAlgo::call`](super::OpenAlgo), the one place all upstream answers pass. Error text is
+//! A hostile or broken upstream may echo a key anywhere: the broker name, an error message, a
+//! symbol. Every string of a decoded answer and every error message goes through here in each
+//! venue's one call path ([`scrub_credential`], [`scrub_error_of`]). Error text is
 //! scrubbed whole and only then cut to its display length, so a key straddling the cut cannot
 //! survive as a prefix (the decoders keep [`RAW_DETAIL_CHARS`](super::decode) of text for that).
 
 use super::decode::short_detail;
 use super::{
-    Funds, Holding, Holdings, Order, OrderBook, PingInfo, Position, Positions, Trade, TradeBook,
-    UpstreamError,
+    Balances, Funds, Holding, Holdings, Order, OrderBook, PingInfo, Position, Positions, Trade,
+    TradeBook, UpstreamError,
 };
+use crate::secret::Credential;
 
 /// What a scrubbed key is replaced with.
 pub const REDACTED: &str = "[redacted]";
@@ -36,7 +38,17 @@ impl Scrub for PingInfo {
 }
 
 impl Scrub for Funds {
-    fn scrub(&mut self, _: &str) {}
+    fn scrub(&mut self, secret: &str) {
+        scrub_str(&mut self.currency, secret);
+    }
+}
+
+impl Scrub for Balances {
+    fn scrub(&mut self, secret: &str) {
+        for r in &mut self.rows {
+            scrub_str(&mut r.asset, secret);
+        }
+    }
 }
 
 impl Scrub for Position {
@@ -113,11 +125,28 @@ impl Scrub for Holdings {
     }
 }
 
-/// The error's message scrubbed whole, then cut to its display length.
-pub fn scrub_error(mut e: UpstreamError, secret: &str) -> UpstreamError {
-    scrub_str(&mut e.message, secret);
+/// The error's message scrubbed of every field of `credential` whole, then cut to its display
+/// length.
+pub fn scrub_error_of(e: UpstreamError, credential: &Credential) -> UpstreamError {
+    scrub_error_of_all(e, credential.secrets().map(|s| s.expose()))
+}
+
+fn scrub_error_of_all<'a>(
+    mut e: UpstreamError,
+    secrets: impl IntoIterator<Item = &'a str>,
+) -> UpstreamError {
+    for secret in secrets {
+        scrub_str(&mut e.message, secret);
+    }
     e.message = short_detail(&e.message);
     e
+}
+
+/// Every field of `credential` scrubbed out of `value`.
+pub fn scrub_credential<T: Scrub>(value: &mut T, credential: &Credential) {
+    for secret in credential.secrets() {
+        value.scrub(secret.expose());
+    }
 }
 
 #[cfg(test)]
@@ -132,7 +161,7 @@ mod tests {
         // The key starts 10 characters before the 200-character cut.
         let text = format!("{}{key} and more", "x".repeat(190));
         let e = UpstreamError::new(FailureReason::Http5xx, raw_detail(&text), Some(500));
-        let e = scrub_error(e, &key);
+        let e = scrub_error_of_all(e, [key.as_str()]);
         assert!(!e.message.contains(&key[..16]), "{}", e.message);
         assert!(e.message.contains("[red"), "{}", e.message);
         assert!(e.message.chars().count() <= 201);
@@ -140,9 +169,9 @@ mod tests {
         // raw detail.
         let key = "q".repeat(256);
         let text = format!("{}{key}", "x".repeat(199));
-        let e = scrub_error(
+        let e = scrub_error_of_all(
             UpstreamError::new(FailureReason::Http5xx, raw_detail(&text), None),
-            &key,
+            [key.as_str()],
         );
         assert!(!e.message.contains("qqqqqqqqqqqqqqqq"), "{}", e.message);
     }

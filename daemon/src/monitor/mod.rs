@@ -27,7 +27,7 @@ use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
 use crate::accounts::Accounts;
 use crate::config::MonitorConfig;
-use crate::connector::{Connector, Upstream};
+use crate::connector::{Connectors, Upstream};
 use crate::metrics::Metrics;
 use crate::store::{EventRecord, HealthRecord, HealthState, Store};
 use crate::supervisor::{ShutdownSignal, Supervisor};
@@ -113,7 +113,7 @@ type IdSet = HashSet<Arc<str>, foldhash::fast::RandomState>;
 pub(crate) struct Shared {
     settings: RwLock<Settings>,
     accounts: Accounts,
-    connector: Arc<dyn Connector>,
+    connectors: Connectors,
     metrics: Arc<Metrics>,
     store: Store,
     retention: u64,
@@ -174,7 +174,7 @@ impl MonitorHandle {
     pub(crate) fn start(
         config: &MonitorConfig,
         accounts: Accounts,
-        connector: Arc<dyn Connector>,
+        connectors: Connectors,
         metrics: Arc<Metrics>,
         supervisor: &Supervisor,
     ) -> Self {
@@ -203,7 +203,7 @@ impl MonitorHandle {
             settings: RwLock::new(Settings::from_config(config)),
             retention: accounts.event_retention(),
             accounts,
-            connector,
+            connectors,
             metrics,
             store,
             health: RwLock::new(health),
@@ -361,9 +361,16 @@ impl MonitorHandle {
 
     /// A connection test (not a health check: nothing is recorded but a refused key, which
     /// counts against its host's ration like any refused request), bounded by the check timeout.
-    pub async fn test_connection(&self, up: &Upstream) -> TestReport {
+    pub async fn test_connection(&self, kind: &str, up: &Upstream) -> TestReport {
         let settings = self.shared.settings();
-        let report = check::test(&*self.shared.connector, up, settings.timeout).await;
+        let report = match self.shared.connectors.get(kind) {
+            Ok(connector) => check::test(&**connector, up, settings.timeout).await,
+            Err(e) => TestReport {
+                reason: Some(e.reason),
+                message: e.message,
+                ..TestReport::default()
+            },
+        };
         if report.reason == Some(crate::connector::FailureReason::AuthRejected)
             && let Some(host) = up.base().map(|b| Arc::<str>::from(b.host()))
         {

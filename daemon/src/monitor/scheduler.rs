@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use super::state::{self, Outcome, Policy, Transition};
 use super::{Cmd, Entry, Shared, TaskRef, check, lock};
-use crate::connector::{FailureReason, Upstream};
+use crate::connector::{Connector, FailureReason, Upstream};
 use crate::store::{
     AccountRecord, EventKind, EventRecord, HealthRecord, HealthState, UnixMillis, now_millis,
 };
@@ -144,15 +144,21 @@ fn apply_account(shared: &Arc<Shared>, record: &Arc<AccountRecord>) {
     if !record.enabled {
         return;
     }
-    let api_key = match shared.accounts.api_key(record) {
-        Ok(k) => k,
+    let upstream = match shared.accounts.upstream(record) {
+        Ok(up) => up,
         Err(e) => {
             // Cannot happen with an intact keyring; the account stays UNKNOWN and says why.
-            warn!(account_id = %record.id, error = %e, "cannot unseal the API key; not checking this account");
+            warn!(account_id = %record.id, error = %e, "cannot unseal the credential; not checking this account");
             return;
         }
     };
-    let upstream = Upstream::new(record.id.clone(), record.host_url.clone(), api_key);
+    let connector = match shared.connectors.get(&record.connector) {
+        Ok(c) => c.clone(),
+        Err(e) => {
+            warn!(account_id = %record.id, error = %e, "not checking this account");
+            return;
+        }
+    };
     // Capacity 4: CheckNow callers beyond that wait for the task (they are bounded by a deadline).
     let (cmd, rx) = mpsc::channel(4);
     let handle = tokio::spawn(account_task(
@@ -161,6 +167,7 @@ fn apply_account(shared: &Arc<Shared>, record: &Arc<AccountRecord>) {
         record.clone(),
         Target {
             upstream,
+            connector,
             new: new_target,
         },
         generation,
@@ -180,7 +187,8 @@ fn apply_account(shared: &Arc<Shared>, record: &Arc<AccountRecord>) {
 /// new master key (rotation) changes the sealed bytes but not the key, so it does not count.
 fn points_elsewhere(old: &AccountRecord, new: &AccountRecord) -> bool {
     old.host_url != new.host_url
-        || old.api_key_hint != new.api_key_hint
+        || old.environment != new.environment
+        || old.credential_hints != new.credential_hints
         || (old.sealed_key.key_id == new.sealed_key.key_id && old.sealed_key != new.sealed_key)
 }
 
@@ -212,6 +220,8 @@ fn instant_at(due: UnixMillis, now: UnixMillis) -> tokio::time::Instant {
 /// Where a task checks: the upstream, and whether its host or key is new (the operator's fix).
 struct Target {
     upstream: Upstream,
+    /// The account's venue.
+    connector: Arc<dyn Connector>,
     /// The first check of a new host or key is not rationed as a refused key: the refusal was
     /// the old key's.
     new: bool,
@@ -227,6 +237,7 @@ async fn account_task(
 ) {
     let Target {
         upstream,
+        connector,
         new: mut new_target,
     } = target;
     // The ration of refused keys is per host (see `state::RefusedKeyBudget`).
@@ -284,10 +295,12 @@ async fn account_task(
             let Ok(_permit) = shared.permits.acquire().await else {
                 return;
             };
-            check::run(&*shared.connector, &upstream, probe, settings.timeout).await
+            check::run(&*connector, &upstream, probe, settings.timeout).await
         };
         let failed = match &outcome {
-            Outcome::Failed { reason, .. } => Some(reason.as_str()),
+            Outcome::Failed { reason, .. } | Outcome::Restricted { reason, .. } => {
+                Some(reason.as_str())
+            }
             Outcome::Ok { .. } => None,
         };
         shared.metrics.record_check(failed, latency);

@@ -43,10 +43,20 @@ pub enum Outcome {
         /// Whether this check included a funds probe (that succeeded).
         probed: bool,
     },
+    /// The venue answered and reads work, but it restricts the account (Alpaca's
+    /// `trading_blocked`): DEGRADED for `reason` at once, without counting towards DOWN, since
+    /// nothing failed; UP again on the first check without the restriction.
+    Restricted {
+        reason: FailureReason,
+        message: String,
+        broker: Option<String>,
+        mode: Option<String>,
+    },
     Failed {
         reason: FailureReason,
         message: String,
-        /// Whether the failure came from the funds probe (ping itself was fine).
+        /// Whether the failure came after the credential was accepted (OpenAlgo: in the funds
+        /// probe, ping itself was fine).
         in_probe: bool,
         /// What the ping told before the probe failed (the broker; the mode when the failed
         /// answer shows it): still true, and kept rather than shown as unknown.
@@ -99,14 +109,34 @@ pub fn apply(
             } else {
                 h.checks_since_probe = h.checks_since_probe.saturating_add(1);
             }
+            // DEGRADED with no failure counted is a restriction (see `Outcome::Restricted`):
+            // nothing failed, so nothing has to be proven again once it is lifted.
+            let restricted = from == HealthState::Degraded && h.consecutive_failures == 0;
             h.consecutive_failures = 0;
             h.consecutive_successes = h.consecutive_successes.saturating_add(1);
             h.last_success = now;
             match from {
                 HealthState::Unknown | HealthState::Up => HealthState::Up,
+                _ if restricted => HealthState::Up,
                 _ if h.consecutive_successes >= p.successes_before_up => HealthState::Up,
                 other => other,
             }
+        }
+        Outcome::Restricted {
+            reason,
+            message,
+            broker,
+            mode,
+        } => {
+            learn(h, broker, mode);
+            h.checks_since_probe = 0;
+            h.probe_failing = false;
+            h.consecutive_failures = 0;
+            h.consecutive_successes = 0;
+            h.last_success = now;
+            h.reason = Some(reason);
+            h.message = message;
+            HealthState::Degraded
         }
         Outcome::Failed {
             reason,
@@ -430,6 +460,39 @@ mod tests {
         assert_eq!(
             step(&mut h, ok()),
             Some((HealthState::Degraded, HealthState::Up))
+        );
+    }
+
+    #[test]
+    fn a_restriction_degrades_without_failing_and_lifts_at_once() {
+        let restricted = || Outcome::Restricted {
+            reason: FailureReason::AccountRestricted,
+            message: "trading blocked; reads still work".into(),
+            broker: Some("alpaca".into()),
+            mode: Some("paper".into()),
+        };
+        let mut h = HealthRecord::new("a", HealthState::Up, 0);
+        assert_eq!(
+            step(&mut h, restricted()),
+            Some((HealthState::Up, HealthState::Degraded))
+        );
+        // However long it lasts, it is not a failure: never DOWN, and reads count as success.
+        for _ in 0..5 {
+            assert_eq!(step(&mut h, restricted()), None);
+        }
+        assert_eq!(h.state, HealthState::Degraded);
+        assert_eq!(h.consecutive_failures, 0);
+        assert_eq!(h.reason, Some(FailureReason::AccountRestricted));
+        assert_eq!(
+            step(&mut h, ok()),
+            Some((HealthState::Degraded, HealthState::Up))
+        );
+        // A real failure while restricted counts from one.
+        step(&mut h, restricted());
+        step(&mut h, fail(FailureReason::Connect));
+        assert_eq!(
+            (h.state, h.consecutive_failures),
+            (HealthState::Degraded, 1)
         );
     }
 

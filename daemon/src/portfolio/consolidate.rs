@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::connector::{
-    Funds, Holding, HoldingStatistics, Order, OrderStatistics, Position, Trade,
+    Balance, Funds, Holding, HoldingStatistics, Order, OrderStatistics, Position, Trade,
 };
 use crate::store::UnixMillis;
 
@@ -43,6 +43,21 @@ pub struct FundsSum {
     pub m2m_realized: Decimal,
     pub m2m_unrealized: Decimal,
     pub utilised_debits: Decimal,
+    /// Summed over the accounts that report it; `None` when none does.
+    pub buying_power: Option<Decimal>,
+    pub equity: Option<Decimal>,
+}
+
+/// `total + value` where either may be unreported.
+fn add_reported(
+    total: Option<Decimal>,
+    value: Option<Decimal>,
+    what: &'static str,
+) -> Result<Option<Decimal>, Overflow> {
+    match (total, value) {
+        (Some(t), Some(v)) => add(t, v, what).map(Some),
+        (t, v) => Ok(t.or(v)),
+    }
 }
 
 impl FundsSum {
@@ -53,10 +68,13 @@ impl FundsSum {
             m2m_realized: f.m2m_realized,
             m2m_unrealized: f.m2m_unrealized,
             utilised_debits: f.utilised_debits,
+            buying_power: f.buying_power,
+            equity: f.equity,
         }
     }
 
-    /// Adds one account's funds; on overflow `self` is left as it was.
+    /// Adds one account's funds (the caller keeps currencies apart); on overflow `self` is left
+    /// as it was.
     pub fn add(&mut self, f: &Funds) -> Result<(), Overflow> {
         *self = Self {
             available_cash: add(self.available_cash, f.available_cash, "available_cash")?,
@@ -64,6 +82,8 @@ impl FundsSum {
             m2m_realized: add(self.m2m_realized, f.m2m_realized, "m2m_realized")?,
             m2m_unrealized: add(self.m2m_unrealized, f.m2m_unrealized, "m2m_unrealized")?,
             utilised_debits: add(self.utilised_debits, f.utilised_debits, "utilised_debits")?,
+            buying_power: add_reported(self.buying_power, f.buying_power, "buying_power")?,
+            equity: add_reported(self.equity, f.equity, "equity")?,
         };
         Ok(())
     }
@@ -94,6 +114,47 @@ pub fn sum_funds<'a>(funds: impl IntoIterator<Item = &'a Funds>) -> Result<Funds
         sum.add(f)?;
     }
     Ok(sum)
+}
+
+/// One asset's balances totalled across accounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AssetTotal {
+    pub asset: String,
+    pub free: Decimal,
+    pub locked: Decimal,
+    pub total: Decimal,
+    /// Accounts holding it.
+    pub account_count: u32,
+}
+
+/// Every asset's free, locked and total summed across accounts (`(account id, balance)` pairs),
+/// in asset order. Assets are never added to one another.
+pub fn sum_balances<'a>(
+    rows: impl IntoIterator<Item = (&'a str, &'a Balance)>,
+) -> Result<Vec<AssetTotal>, Overflow> {
+    let mut by_asset: BTreeMap<&str, (AssetTotal, BTreeSet<&str>)> = BTreeMap::new();
+    for (account, b) in rows {
+        let (t, accounts) = by_asset.entry(b.asset.as_str()).or_insert_with(|| {
+            (
+                AssetTotal {
+                    asset: b.asset.clone(),
+                    ..AssetTotal::default()
+                },
+                BTreeSet::new(),
+            )
+        });
+        t.free = add(t.free, b.free, "free")?;
+        t.locked = add(t.locked, b.locked, "locked")?;
+        t.total = add(t.total, b.total, "total")?;
+        accounts.insert(account);
+    }
+    Ok(by_asset
+        .into_values()
+        .map(|(mut t, accounts)| {
+            t.account_count = u32::try_from(accounts.len()).unwrap_or(u32::MAX);
+            t
+        })
+        .collect())
 }
 
 /// Net exposure to one (symbol, exchange, product) across accounts. `short_quantity` is a
@@ -341,8 +402,9 @@ const IST_OFFSET_SECS: i32 = 5 * 3600 + 30 * 60;
 /// Parses an upstream timestamp into Unix milliseconds. Formats seen: `08-Apr-2025 13:58:03`
 /// (docs), `2026-11-26 00:20:41` (sandbox), `2025-04-08T13:58:03`, and time-only `13:58:03`
 /// (tradebook in the docs), which takes its date from `fetched_at` (in IST): a tradebook is
-/// the current day's. All are IST wall clock. `None` when nothing matches; callers keep the raw
-/// string either way.
+/// the current day's. All are IST wall clock, unless the time carries an RFC 3339 offset (`Z` or
+/// `+05:30`, Alpaca's `2026-11-24T15:02:11.401932718Z`), which then decides. `None` when nothing
+/// matches; callers keep the raw string either way.
 pub fn parse_timestamp(raw: &str, fetched_at: UnixMillis) -> Option<UnixMillis> {
     use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
     let s = raw.trim();
@@ -411,6 +473,24 @@ pub fn parse_timestamp(raw: &str, fetched_at: UnixMillis) -> Option<UnixMillis> 
             (fetched.to_offset(offset).date(), s)
         }
     };
+    // An RFC 3339 offset after the time: `Z`, or a sign after `HH:MM` (`-05:00`).
+    let (time_part, offset) = if let Some(t) = time_part.strip_suffix(['Z', 'z']) {
+        (t, UtcOffset::UTC)
+    } else if let Some(i) = time_part.rfind(['+', '-']).filter(|i| *i >= 5) {
+        let (t, zone) = time_part.split_at(i);
+        let (sign, hm) = zone.split_at(1);
+        let (h, m) = hm.split_once(':')?;
+        let (h, m) = (num(h).filter(|h| *h < 24)?, num(m).filter(|m| *m < 60)?);
+        let (h, m) = (i8::try_from(h).ok()?, i8::try_from(m).ok()?);
+        let (h, m) = if sign == "-" {
+            (h.checked_neg()?, m.checked_neg()?)
+        } else {
+            (h, m)
+        };
+        (t, UtcOffset::from_hms(h, m, 0).ok()?)
+    } else {
+        (time_part, offset)
+    };
     let at = PrimitiveDateTime::new(day, clock(time_part)?).assume_offset(offset);
     at.unix_timestamp().checked_mul(1000)
 }
@@ -433,6 +513,7 @@ mod tests {
             m2m_unrealized: d(u),
             utilised_debits: d(debits),
             mode: Mode::Live,
+            ..Default::default()
         }
     }
 
@@ -646,7 +727,22 @@ mod tests {
             parse_timestamp("2026-11-26 00:20:41", 0),
             Some(1_795_632_641_000)
         );
+        // RFC 3339 with its offset (Alpaca): 9, 6, 3 or no fractional digits, `Z` or `±HH:MM`.
+        // 2026-11-24 15:02:11 UTC = 1795532531.
+        let utc = 1_795_532_531_000;
+        for rfc in [
+            "2026-11-24T15:02:11.401932718Z",
+            "2026-11-24T15:02:11.905438Z",
+            "2026-11-24T15:02:11.905Z",
+            "2026-11-24T15:02:11Z",
+            "2026-11-24T10:02:11.112039204-05:00",
+            "2026-11-24T20:32:11+05:30",
+        ] {
+            assert_eq!(parse_timestamp(rfc, 0), Some(utc), "{rfc:?}");
+        }
         for bad in [
+            "2026-11-24T15:02:11+5",
+            "2026-11-24T15:02:11+25:00",
             "",
             "yesterday",
             "32-Apr-2025 10:00:00",
@@ -696,6 +792,7 @@ mod tests {
                 m2m_unrealized: v[3],
                 utilised_debits: v[4],
                 mode: Mode::Live,
+                ..Default::default()
             }
         }
 

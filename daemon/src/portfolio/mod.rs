@@ -39,8 +39,8 @@ use crate::accounts::{AccountError, Accounts, FieldViolation, LabelSelector};
 use crate::config::PortfolioConfig;
 use crate::connector::bounds::Bounded;
 use crate::connector::{
-    Connector, FailureReason, Funds, Holdings, Mode, OrderBook, Positions, TradeBook, Upstream,
-    UpstreamError,
+    Balances, BookKind, Connector, Connectors, FailureReason, Funds, Holdings, Mode, OrderBook,
+    Positions, TradeBook, Upstream, UpstreamError,
 };
 use crate::metrics::Metrics;
 use crate::store::{AccountRecord, EventKind, EventRecord, UnixMillis, now_millis};
@@ -52,11 +52,15 @@ use flight::Flights;
 /// account still in flight is reported as TIMEOUT.
 const DEADLINE_SLACK: Duration = Duration::from_millis(500);
 
-/// One kind of book: how it is fetched, what it is called in the snapshot table, and its mode.
+/// One kind of book: how it is fetched, what it is called in the snapshot table, its mode and
+/// the currency of its money.
 pub trait Book: Bounded + Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    const BOOK: BookKind;
     /// The snapshot table's kind (`"{account id}/{KIND}"`).
     const KIND: &'static str;
     fn mode(&self) -> Mode;
+    /// The currency of its money; empty for balances, whose rows are each their own asset.
+    fn currency(&self) -> &str;
     fn fetch<'a>(
         connector: &'a dyn Connector,
         up: &'a Upstream,
@@ -64,11 +68,15 @@ pub trait Book: Bounded + Serialize + DeserializeOwned + Clone + Send + Sync + '
 }
 
 macro_rules! book {
-    ($t:ty, $kind:literal, $method:ident) => {
+    ($t:ty, $book:ident, $kind:literal, $method:ident) => {
         impl Book for $t {
+            const BOOK: BookKind = BookKind::$book;
             const KIND: &'static str = $kind;
             fn mode(&self) -> Mode {
                 self.mode
+            }
+            fn currency(&self) -> &str {
+                &self.currency
             }
             fn fetch<'a>(
                 connector: &'a dyn Connector,
@@ -80,11 +88,28 @@ macro_rules! book {
     };
 }
 
-book!(Funds, "funds", funds);
-book!(Positions, "positions", positions);
-book!(OrderBook, "orders", orders);
-book!(TradeBook, "trades", trades);
-book!(Holdings, "holdings", holdings);
+book!(Funds, Funds, "funds", funds);
+book!(Positions, Positions, "positions", positions);
+book!(OrderBook, Orders, "orders", orders);
+book!(TradeBook, Trades, "trades", trades);
+book!(Holdings, Holdings, "holdings", holdings);
+
+impl Book for Balances {
+    const BOOK: BookKind = BookKind::Balances;
+    const KIND: &'static str = "balances";
+    fn mode(&self) -> Mode {
+        self.mode
+    }
+    fn currency(&self) -> &str {
+        ""
+    }
+    fn fetch<'a>(
+        connector: &'a dyn Connector,
+        up: &'a Upstream,
+    ) -> BoxFuture<'a, Result<Self, UpstreamError>> {
+        connector.balances(up)
+    }
+}
 
 /// Which accounts a request means: ids or names, and/or a label selector ("k=v,k2=v2"). Both
 /// empty: every enabled account.
@@ -142,18 +167,22 @@ pub struct Section<T> {
     /// `data` is a last good snapshot older than `max_staleness`, shown because the fetch failed.
     pub stale: bool,
     pub problem: Option<Problem>,
+    /// The account's venue does not have this book: no data, no problem, not partial.
+    pub unsupported: bool,
 }
 
 impl<T: Book> Section<T> {
     /// The data's mode, else the account's last known mode.
     pub fn mode(&self) -> String {
         match &self.data {
-            Some(d) => match d.mode() {
-                Mode::Live => "live".into(),
-                Mode::Analyze => "analyze".into(),
-            },
+            Some(d) => d.mode().as_str().into(),
             None => self.account.mode.clone(),
         }
+    }
+
+    /// The currency of the data's money; empty without data.
+    pub fn currency(&self) -> &str {
+        self.data.as_deref().map_or("", Book::currency)
     }
 }
 
@@ -164,6 +193,7 @@ pub struct Coverage {
     pub fresh: u32,
     pub stale: u32,
     pub failed: u32,
+    pub unsupported: u32,
 }
 
 pub fn coverage<T>(sections: &[Section<T>]) -> Coverage {
@@ -171,6 +201,7 @@ pub fn coverage<T>(sections: &[Section<T>]) -> Coverage {
     for s in sections {
         c.selected += 1;
         match (&s.data, s.stale) {
+            (None, _) if s.unsupported => c.unsupported += 1,
             (None, _) => c.failed += 1,
             (Some(_), true) => c.stale += 1,
             (Some(_), false) => c.fresh += 1,
@@ -227,7 +258,7 @@ impl<T> Clone for Fetched<T> {
 struct Inner {
     accounts: Accounts,
     standing: StandingOf,
-    connector: Arc<dyn Connector>,
+    connectors: Connectors,
     metrics: Arc<Metrics>,
     /// Replaced as a whole on reload.
     config: std::sync::RwLock<PortfolioConfig>,
@@ -247,7 +278,7 @@ impl PortfolioHandle {
     pub(crate) fn start(
         config: &PortfolioConfig,
         accounts: Accounts,
-        connector: Arc<dyn Connector>,
+        connectors: Connectors,
         metrics: Arc<Metrics>,
         supervisor: &Supervisor,
         upstream_timeout: Duration,
@@ -259,7 +290,7 @@ impl PortfolioHandle {
             inner: Arc::new(Inner {
                 accounts,
                 standing,
-                connector,
+                connectors,
                 metrics,
                 config: std::sync::RwLock::new(config.clone()),
                 upstream_timeout,
@@ -360,8 +391,16 @@ impl PortfolioHandle {
                 age,
                 stale: false,
                 problem: None,
+                unsupported: false,
             };
-            if young && !freshness.refresh {
+            let has_book =
+                crate::connector::venue(&account.connector).is_none_or(|venue| venue.has(T::BOOK));
+            if !has_book {
+                // Not asked, not failed, and whatever an older snapshot holds is not shown.
+                section.unsupported = true;
+                section.fetched_at = None;
+                section.age = None;
+            } else if young && !freshness.refresh {
                 if let Some(age) = age {
                     inner.metrics.record_snapshot_age(T::KIND, age);
                 }
@@ -594,12 +633,15 @@ impl PortfolioHandle {
                 .acquire()
                 .await
                 .map_err(|_| Problem::local("portfolio is shutting down"))?;
-            let api_key = inner
+            let up = inner
                 .accounts
-                .api_key(&account)
-                .map_err(|e| Problem::local(format!("cannot unseal the API key: {e}")))?;
-            let up = Upstream::new(account.id.clone(), account.host_url.clone(), api_key);
-            T::fetch(inner.connector.as_ref(), &up)
+                .upstream(&account)
+                .map_err(|e| Problem::local(format!("cannot unseal the credential: {e}")))?;
+            let connector = inner
+                .connectors
+                .get(&account.connector)
+                .map_err(|e| Problem::local(e.message))?;
+            T::fetch(connector.as_ref(), &up)
                 .await
                 .map_err(Problem::upstream)
         };
@@ -674,6 +716,7 @@ impl PortfolioHandle {
                 self.gather::<OrderBook>(&accounts, freshness).await;
                 self.gather::<TradeBook>(&accounts, freshness).await;
                 self.gather::<Holdings>(&accounts, freshness).await;
+                self.gather::<Balances>(&accounts, freshness).await;
             };
             tokio::select! {
                 () = stop.requested() => return,
@@ -705,9 +748,8 @@ mod tests {
     use super::*;
     use crate::accounts::NewAccount;
     use crate::audit::Actor;
-    use crate::connector::{PingInfo, TradeBook};
     use crate::seal::{Keyring, MasterKey, generate_master_key};
-    use crate::secret::ApiKey;
+    use crate::secret::{Credential, Secret};
     use crate::store::Store;
 
     /// Answers by host: `fail.test` is a 500, `hang.test` never answers, `slow.test` answers after
@@ -724,9 +766,20 @@ mod tests {
         }
     }
 
+    /// Only funds: the other books answer with the trait's "no such book".
     impl Connector for Fake {
-        fn ping<'a>(&'a self, _: &'a Upstream) -> BoxFuture<'a, Result<PingInfo, UpstreamError>> {
-            Box::pin(async { Err(UpstreamError::new(FailureReason::Connect, "unused", None)) })
+        fn venue(&self) -> &'static crate::connector::Venue {
+            &crate::connector::openalgo::VENUE
+        }
+        fn check<'a>(
+            &'a self,
+            _: &'a Upstream,
+            _: bool,
+        ) -> BoxFuture<'a, Result<crate::connector::Vitals, crate::connector::CheckFailure>>
+        {
+            Box::pin(async {
+                Err(UpstreamError::new(FailureReason::Connect, "unused", None).into())
+            })
         }
         fn funds<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<Funds, UpstreamError>> {
             Box::pin(async move {
@@ -752,30 +805,6 @@ mod tests {
                 Ok(cash(n.into()))
             })
         }
-        fn positions<'a>(
-            &'a self,
-            _: &'a Upstream,
-        ) -> BoxFuture<'a, Result<Positions, UpstreamError>> {
-            Box::pin(async { Err(UpstreamError::new(FailureReason::Connect, "unused", None)) })
-        }
-        fn orders<'a>(
-            &'a self,
-            _: &'a Upstream,
-        ) -> BoxFuture<'a, Result<OrderBook, UpstreamError>> {
-            Box::pin(async { Err(UpstreamError::new(FailureReason::Connect, "unused", None)) })
-        }
-        fn trades<'a>(
-            &'a self,
-            _: &'a Upstream,
-        ) -> BoxFuture<'a, Result<TradeBook, UpstreamError>> {
-            Box::pin(async { Err(UpstreamError::new(FailureReason::Connect, "unused", None)) })
-        }
-        fn holdings<'a>(
-            &'a self,
-            _: &'a Upstream,
-        ) -> BoxFuture<'a, Result<Holdings, UpstreamError>> {
-            Box::pin(async { Err(UpstreamError::new(FailureReason::Connect, "unused", None)) })
-        }
     }
 
     fn cash(available_cash: Decimal) -> Funds {
@@ -786,6 +815,7 @@ mod tests {
             m2m_unrealized: Decimal::ZERO,
             utilised_debits: Decimal::ZERO,
             mode: Mode::Live,
+            ..Default::default()
         }
     }
 
@@ -804,9 +834,10 @@ mod tests {
                         request_id: String::new(),
                         name: name.into(),
                         connector: "openalgo".into(),
+                        environment: String::new(),
                         host_url: format!("http://{name}.test"),
                         ws_url: String::new(),
-                        api_key: ApiKey::new("key-123".to_string()),
+                        credential: Credential::api_key(Secret::new("key-123".to_string())),
                         labels: Default::default(),
                         enabled: true,
                     },
@@ -830,7 +861,7 @@ mod tests {
         PortfolioHandle::start(
             &config,
             accounts.clone(),
-            fake.clone(),
+            Connectors::of([fake.clone() as Arc<dyn Connector>]),
             Arc::new(Metrics::new()),
             supervisor,
             Duration::from_millis(200),
@@ -894,7 +925,8 @@ mod tests {
                 selected: 3,
                 fresh: 1,
                 stale: 0,
-                failed: 2
+                failed: 2,
+                ..Default::default()
             }
         );
 

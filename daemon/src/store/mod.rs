@@ -32,7 +32,11 @@ pub use fault::spawn_recovery;
 pub use file::{OpenOptions, marker_path};
 
 /// Bumped when a change needs a migration; a daemon refuses a file newer than it understands.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// - 1: OpenAlgo accounts only, one sealed API key and its hint.
+/// - 2: every account has a venue environment and one hint per credential field; sealed values
+///   say their layout (see [`migrate`]).
+pub const SCHEMA_VERSION: u32 = 2;
 
 const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
 /// Unique index: account name -> id.
@@ -152,17 +156,25 @@ pub fn now_millis() -> UnixMillis {
         .unwrap_or(0)
 }
 
-/// An account as persisted. The API key exists here only sealed.
+/// An account as persisted. The credential exists here only sealed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountRecord {
     pub id: String,
     pub name: String,
+    /// The venue kind ("openalgo", "alpaca").
     pub connector: String,
+    /// The venue's environment ("live", "paper", ...).
+    #[serde(default = "live")]
+    pub environment: String,
+    /// The endpoint: the venue's default for the environment unless the account overrode it.
     pub host_url: String,
     #[serde(default)]
     pub ws_url: String,
+    /// Every credential field, sealed as one value with the account id as associated data.
     pub sealed_key: SealedKey,
-    pub api_key_hint: String,
+    /// One hint per credential field.
+    #[serde(default)]
+    pub credential_hints: BTreeMap<String, String>,
     #[serde(default)]
     pub broker: String,
     #[serde(default)]
@@ -174,6 +186,10 @@ pub struct AccountRecord {
     pub update_time: UnixMillis,
     /// Incremented by every update; the etag is derived from it.
     pub revision: u64,
+}
+
+fn live() -> String {
+    "live".into()
 }
 
 impl AccountRecord {
@@ -439,7 +455,11 @@ fn init_schema(db: &Database, path: &Path) -> Result<String, StoreError> {
                     found: v,
                 });
             }
-            // Older versions would be migrated here, inside this same transaction.
+            Some(v) if v < SCHEMA_VERSION => {
+                migrate(&tx, v)?;
+                meta.insert(META_SCHEMA, SCHEMA_VERSION.to_le_bytes().as_slice())?;
+                tracing::info!(from = v, to = SCHEMA_VERSION, path = %path.display(), "store schema migrated");
+            }
             _ => {
                 meta.insert(META_SCHEMA, SCHEMA_VERSION.to_le_bytes().as_slice())?;
             }
@@ -465,6 +485,59 @@ fn init_schema(db: &Database, path: &Path) -> Result<String, StoreError> {
     }
     tx.commit()?;
     Ok(instance_id)
+}
+
+/// Brings the records of a store written at schema `from` to [`SCHEMA_VERSION`], inside the
+/// opening transaction: either the whole file is migrated or (on any error) nothing is.
+///
+/// 1 -> 2: an account gains `environment = "live"` and `credential_hints = {api_key: its
+/// api_key_hint}`, and its sealed value is marked as the bare API key it is
+/// ([`crate::seal::SealedForm::BareApiKey`]). Nothing is unsealed: the migration needs no master
+/// key, and the next key rotation re-seals every value in the new layout.
+fn migrate(tx: &WriteTransaction, from: u32) -> Result<(), StoreError> {
+    if from < 2 {
+        let mut accounts = tx.open_table(ACCOUNTS)?;
+        let mut rewritten = Vec::new();
+        for row in accounts.iter()? {
+            let (k, v) = row?;
+            let mut record: serde_json::Value =
+                serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
+                    table: "accounts",
+                    message: e.to_string(),
+                })?;
+            let Some(fields) = record.as_object_mut() else {
+                return Err(StoreError::Corrupt {
+                    table: "accounts",
+                    message: format!("record {} is not an object", k.value()),
+                });
+            };
+            fields
+                .entry("environment")
+                .or_insert_with(|| serde_json::Value::from("live"));
+            if let Some(hint) = fields.remove("api_key_hint") {
+                fields.insert(
+                    "credential_hints".into(),
+                    serde_json::json!({ "api_key": hint }),
+                );
+            }
+            if let Some(sealed) = fields.get_mut("sealed_key").and_then(|s| s.as_object_mut()) {
+                sealed
+                    .entry("form")
+                    .or_insert_with(|| serde_json::Value::from("bare_api_key"));
+            }
+            // Decoded once to prove the result is a record this daemon reads.
+            let _: AccountRecord =
+                serde_json::from_value(record.clone()).map_err(|e| StoreError::Corrupt {
+                    table: "accounts",
+                    message: format!("record {} after migration: {e}", k.value()),
+                })?;
+            rewritten.push((k.value().to_string(), encode("accounts", &record)?));
+        }
+        for (id, bytes) in rewritten {
+            accounts.insert(id.as_str(), bytes.as_slice())?;
+        }
+    }
+    Ok(())
 }
 
 /// A write transaction with typed operations; obtained through [`Store::write`].

@@ -68,7 +68,7 @@ pub async fn run(o: &WritesOpts, keep: bool) -> anyhow::Result<Report> {
                             update_mask: Some(FieldMask {
                                 paths: vec!["labels".into()],
                             }),
-                            api_key: String::new(),
+                            ..Default::default()
                         })
                         .await;
                     match up {

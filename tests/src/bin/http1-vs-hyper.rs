@@ -28,7 +28,7 @@ use hyper_util::rt::TokioIo;
 use roster_tests::sim::{InstanceSpec, Simulator};
 use rosterd::connector::http1::Http1Client;
 use rosterd::connector::{BaseUrl, Upstream};
-use rosterd::secret::ApiKey;
+use rosterd::secret::{Credential, Secret};
 
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -213,7 +213,11 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .enumerate()
         .map(|(i, url)| {
-            let up = Upstream::new(format!("a{i}"), url.clone(), ApiKey::new("x"));
+            let up = Upstream::new(
+                format!("a{i}"),
+                url.clone(),
+                Credential::api_key(Secret::new("x")),
+            );
             let base = up.base().cloned().context("base url")?;
             let body = format!(r#"{{"apikey":"key-{i:06}-bench"}}"#).into_bytes();
             Ok((base, body))

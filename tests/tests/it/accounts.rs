@@ -109,6 +109,7 @@ async fn create_get_list_update_delete_round_trip_survives_restart() {
             }),
             update_mask: mask(&["host_url", "enabled"]),
             api_key: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -127,6 +128,7 @@ async fn create_get_list_update_delete_round_trip_survives_restart() {
             }),
             update_mask: mask(&["name"]),
             api_key: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -345,6 +347,7 @@ async fn bad_input_is_refused_with_invalid_argument_and_changes_nothing() {
             }),
             update_mask: mask(&["api_key_hint"]),
             api_key: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -359,6 +362,7 @@ async fn bad_input_is_refused_with_invalid_argument_and_changes_nothing() {
             }),
             update_mask: mask(&["api_key", "account.api_key"]),
             api_key: "k".repeat(5000),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -372,6 +376,7 @@ async fn bad_input_is_refused_with_invalid_argument_and_changes_nothing() {
             }),
             update_mask: None,
             api_key: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -385,6 +390,7 @@ async fn bad_input_is_refused_with_invalid_argument_and_changes_nothing() {
             }),
             update_mask: mask(&["host_url"]),
             api_key: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -397,6 +403,7 @@ async fn bad_input_is_refused_with_invalid_argument_and_changes_nothing() {
             }),
             update_mask: mask(&["enabled"]),
             api_key: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -538,6 +545,7 @@ async fn the_api_key_never_appears_in_responses_logs_or_the_database_file() {
             }),
             update_mask: mask(&["api_key"]),
             api_key: KEY_B.into(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -155,6 +155,7 @@ async fn writer(
                 } else {
                     String::new()
                 },
+                ..Default::default()
             })
             .await
             .map(|r| {

@@ -415,6 +415,7 @@ async fn faults_alone_and_in_a_storm_never_panic_leak_or_take_healthy_accounts_d
                 paths: vec!["enabled".into()],
             }),
             api_key: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap();

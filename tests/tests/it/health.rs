@@ -809,6 +809,7 @@ async fn restart_keeps_health_and_account_changes_act_live() {
             paths: vec!["enabled".into()],
         }),
         api_key: String::new(),
+        ..Default::default()
     };
     c.update_account(enable(true)).await.unwrap();
     wait_until(&mut m, "enabled account UP", Duration::from_secs(10), |h| {

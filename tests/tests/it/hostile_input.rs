@@ -93,6 +93,7 @@ async fn tricky_urls_and_id_like_names_are_invalid_argument_and_change_nothing()
                 }),
                 update_mask: mask(&["host_url"]),
                 api_key: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -136,6 +137,7 @@ async fn tricky_urls_and_id_like_names_are_invalid_argument_and_change_nothing()
                 }),
                 update_mask: mask(&["name"]),
                 api_key: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -204,6 +206,7 @@ async fn urls_are_stored_normalised() {
             }),
             update_mask: mask(&["host_url"]),
             api_key: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()

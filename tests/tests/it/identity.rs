@@ -69,6 +69,7 @@ async fn try_every_write(
                 paths: vec!["name".into()],
             }),
             api_key: String::new(),
+            ..Default::default()
         }))
         .await
         .map(|_| ()),

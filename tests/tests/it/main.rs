@@ -26,4 +26,6 @@ mod secrets;
 mod security;
 mod soak;
 mod systemd;
+mod upgrade;
 mod upstream_tls;
+mod venues;

@@ -214,7 +214,8 @@ async fn known_books_consolidate_to_the_hand_computed_decimals() {
             selected: 3,
             fresh: 3,
             stale: 0,
-            failed: 0
+            failed: 0,
+            ..Default::default()
         })
     );
     let names: Vec<_> = f.accounts.iter().map(|x| x.account_name.as_str()).collect();
@@ -524,7 +525,8 @@ async fn failing_hanging_and_expired_accounts_are_marked_and_snapshots_survive_a
             selected: 5,
             fresh: 2,
             stale: 0,
-            failed: 3
+            failed: 3,
+            ..Default::default()
         })
     );
     let bad = v
@@ -544,7 +546,8 @@ async fn failing_hanging_and_expired_accounts_are_marked_and_snapshots_survive_a
             selected: 5,
             fresh: 5,
             stale: 0,
-            failed: 0
+            failed: 0,
+            ..Default::default()
         })
     );
     assert_eq!(v.totals.unwrap().cash, "1603.3"); // 5 * 320.66
@@ -571,7 +574,8 @@ async fn failing_hanging_and_expired_accounts_are_marked_and_snapshots_survive_a
             selected: 5,
             fresh: 2,
             stale: 3,
-            failed: 0
+            failed: 0,
+            ..Default::default()
         })
     );
     assert_eq!(v.totals.unwrap().cash, "1603.3");
@@ -757,7 +761,9 @@ async fn rosterctl_renders_funds_net_positions_and_json() {
     // net -104 + 50, long 50, short 104, pnl -10.44 + 5.5, 2 accounts
     assert_eq!(
         cols,
-        ["YESBANK", "NSE", "MIS", "-54", "50", "104", "-4.94", "2"],
+        [
+            "YESBANK", "NSE", "MIS", "INR", "-54", "50", "104", "-4.94", "2"
+        ],
         "{stdout}"
     );
     // 0.02 + 5.90 - 10.44 + 2.2 + 5.5 - 1.25

@@ -146,6 +146,7 @@ async fn no_plaintext_key_anywhere_after_a_full_scenario() {
             }),
             update_mask: mask(&["api_key"]),
             api_key: K_DUP.into(),
+            ..Default::default()
         })
         .await
         .unwrap_err(),
@@ -182,6 +183,7 @@ async fn no_plaintext_key_anywhere_after_a_full_scenario() {
             }),
             update_mask: mask(&["api_key"]),
             api_key: K_A2.into(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -168,6 +168,7 @@ async fn a_viewer_can_read_but_every_write_is_permission_denied() {
                 paths: vec!["enabled".into()],
             }),
             api_key: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err(),

@@ -163,6 +163,8 @@ fn check(f: &Fixture) {
                     m2m_unrealized: d("-7.88"),
                     utilised_debits: d("679.34"),
                     mode: Mode::Live,
+                    currency: crate::connector::INR.into(),
+                    ..Default::default()
                 }
             );
         }
@@ -233,7 +235,8 @@ fn check(f: &Fixture) {
                 x,
                 Positions {
                     rows: vec![],
-                    mode: Mode::Analyze
+                    mode: Mode::Analyze,
+                    currency: crate::connector::INR.into(),
                 }
             );
         }

@@ -11,10 +11,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use crate::connector::{
-    Connector, ConnectorConfig, FailureReason, Funds, OpenAlgo, PingInfo, Upstream,
+    Connector, ConnectorConfig, FailureReason, Funds, OpenAlgo, PingInfo, Transport, Upstream,
 };
 use crate::metrics::Metrics;
-use crate::secret::ApiKey;
+use crate::secret::{Credential, Secret};
 
 pub(super) const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 pub(super) const TIMEOUT: Duration = Duration::from_millis(300);
@@ -30,12 +30,13 @@ pub(super) fn test_config() -> ConnectorConfig {
     }
 }
 
-pub(super) fn connector(config: ConnectorConfig) -> Arc<dyn Connector> {
-    Arc::new(OpenAlgo::new(config, Arc::new(Metrics::new())).unwrap())
+pub(super) fn connector(config: ConnectorConfig) -> Arc<OpenAlgo> {
+    let transport = Transport::new(config, Arc::new(Metrics::new())).unwrap();
+    Arc::new(OpenAlgo::new(Arc::new(transport)).unwrap())
 }
 
 pub(super) fn upstream(host_url: String) -> Upstream {
-    Upstream::new("acct-1", host_url, ApiKey::new(KEY))
+    Upstream::new("acct-1", host_url, Credential::api_key(Secret::new(KEY)))
 }
 
 /// Reads one HTTP/1.1 request (headers plus `Content-Length` body), bounded in time.
@@ -518,7 +519,7 @@ fn config_defaults_and_validation() {
     assert_eq!(parsed.request_timeout, Duration::from_secs(2));
     assert_eq!(parsed.connect_timeout, Duration::from_secs(3));
     assert!(
-        OpenAlgo::new(
+        Transport::new(
             ConnectorConfig {
                 requests_per_second_per_endpoint: 0,
                 ..d.clone()
@@ -528,7 +529,7 @@ fn config_defaults_and_validation() {
         .is_err()
     );
     assert!(
-        OpenAlgo::new(
+        Transport::new(
             ConnectorConfig {
                 request_timeout: Duration::ZERO,
                 ..d

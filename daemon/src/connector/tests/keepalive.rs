@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 use super::http::{KEY, PONG, connector, read_request, test_config, upstream};
-use crate::connector::{FailureReason, Funds, Mode};
+use crate::connector::{Connector, FailureReason, Funds, Mode};
 
 /// What the server does with the `n`th request (from 0) on its `c`th connection (from 0).
 #[derive(Clone)]
@@ -116,6 +116,8 @@ async fn chunked_funds_decode_and_keep_the_connection() {
                 m2m_unrealized: "-2.5".parse().unwrap(),
                 utilised_debits: 0.into(),
                 mode: Mode::Live,
+                currency: crate::connector::INR.into(),
+                ..Default::default()
             }
         );
     }
