@@ -11,6 +11,7 @@
 //!   body reads, transport error classification);
 //! - [`bounds`]: the largest values and row counts a decoded book may have;
 //! - [`scrub`]: the credential taken out of everything an upstream sends back;
+//! - [`sign`] and [`clock`]: HMAC signing and the venue clock offsets the signed venues share;
 //! - one module per venue, owning its requests, decoding, error classification and rate budget:
 //!   [`openalgo`] (with [`decode`] and [`classify`] for its envelope, and [`http1`], the lean
 //!   HTTP/1.1 client of its two health-check calls); [`alpaca`].
@@ -30,12 +31,14 @@
 pub(crate) mod alpaca;
 pub(crate) mod bounds;
 pub(crate) mod classify;
+pub(crate) mod clock;
 pub(crate) mod decode;
 /// Public for the `http1-vs-hyper` comparison (tests/src/bin), which calls it directly.
 pub mod http1;
 pub(crate) mod openalgo;
 pub(crate) mod registry;
 pub(crate) mod scrub;
+pub(crate) mod sign;
 pub(crate) mod transport;
 
 #[cfg(test)]
@@ -616,6 +619,13 @@ pub trait Connector: Send + Sync + 'static {
         up: &'a Upstream,
         deep: bool,
     ) -> BoxFuture<'a, Result<Vitals, CheckFailure>>;
+
+    /// How many health checks a minute this venue's accounts may take together, when they share
+    /// one budget (Binance's request weight per egress IP); `None` when each account's budget is
+    /// its own. The monitor stretches the venue's check interval to fit (see `monitor`).
+    fn checks_per_minute(&self) -> Option<u32> {
+        None
+    }
 
     fn funds<'a>(&'a self, up: &'a Upstream) -> BoxFuture<'a, Result<Funds, UpstreamError>> {
         unsupported(self.venue(), up, BookKind::Funds)

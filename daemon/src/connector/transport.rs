@@ -44,6 +44,9 @@ pub struct ConnectorConfig {
     /// row past it and the account's section is `BAD_RESPONSE` naming this key. Busy real
     /// accounts have hundreds of orders a day, not thousands.
     pub max_rows_per_book: usize,
+    /// Binance's request weight per minute per egress IP (6,000 on api.binance.com), shared by
+    /// every Binance account behind this daemon's address.
+    pub binance_weight_per_minute: u32,
 }
 
 impl Default for ConnectorConfig {
@@ -55,6 +58,7 @@ impl Default for ConnectorConfig {
             requests_per_second_per_endpoint: 8,
             user_agent: concat!("rosterd/", env!("CARGO_PKG_VERSION")).to_owned(),
             max_rows_per_book: DEFAULT_MAX_ROWS_PER_BOOK,
+            binance_weight_per_minute: 6_000,
         }
     }
 }
@@ -74,6 +78,11 @@ impl ConnectorConfig {
         }
         if self.max_rows_per_book == 0 {
             return Err(ConfigError::Invalid("max_rows_per_book must be > 0"));
+        }
+        if self.binance_weight_per_minute == 0 {
+            return Err(ConfigError::Invalid(
+                "binance_weight_per_minute must be > 0",
+            ));
         }
         // It goes into every request's head verbatim.
         if !self

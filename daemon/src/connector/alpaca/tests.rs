@@ -724,6 +724,7 @@ fn config() -> ConnectorConfig {
         requests_per_second_per_endpoint: 1000,
         user_agent: "rosterd-test".into(),
         max_rows_per_book: 1000,
+        ..Default::default()
     }
 }
 

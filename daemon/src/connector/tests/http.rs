@@ -27,6 +27,7 @@ pub(super) fn test_config() -> ConnectorConfig {
         requests_per_second_per_endpoint: 1000,
         user_agent: "rosterd-test".into(),
         max_rows_per_book: 100,
+        ..Default::default()
     }
 }
 
