@@ -261,6 +261,12 @@ async fn openalgo_and_alpaca_accounts_side_by_side_keep_their_currencies_apart()
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out} {err}");
     assert!(out.contains("USD") && out.contains("INR"), "{out}");
+    let o = d.ctl_async(&pki.admin(), &["status"], "").await;
+    let (out, _) = text(&o);
+    assert!(
+        out.contains("2 alpaca every 1m; 2 openalgo every 1m"),
+        "{out}"
+    );
     let o = d.ctl_async(&pki.admin(), &["holdings"], "").await;
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out} {err}");
