@@ -369,7 +369,7 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
         "memory per account ((RSS end - RSS empty) / N)",
         format!(
             "{:.0} bytes",
-            end.rss_bytes.saturating_sub(base.rss_bytes) as f64 / n as f64
+            end.rss_bytes.saturating_sub(base.rss_bytes) as f64 / (n + n_alpaca) as f64
         ),
         "",
     );
