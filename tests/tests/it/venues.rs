@@ -4,6 +4,7 @@
 //! states, its per-key budget under parallel refreshes, bad venue input, and no credential field
 //! in plain text anywhere.
 
+use roster_proto::section::PortfolioSection;
 use roster_proto::v1 as pb;
 use roster_tests::alpaca_sim::{AlpacaAccountSpec, AlpacaFault, AlpacaSim, Environment, demo_keys};
 use roster_tests::sim::{InstanceSpec, Simulator};
@@ -40,6 +41,14 @@ fn request(accounts: &[&str], refresh: bool) -> pb::PortfolioRequest {
         refresh,
         ..Default::default()
     }
+}
+
+/// Each section's failure reason.
+fn reasons<S: PortfolioSection>(sections: &[S]) -> Vec<i32> {
+    sections
+        .iter()
+        .map(|s| s.account_section().error_reason)
+        .collect()
 }
 
 async fn check(d: &Daemon, pki: &Pki, name: &str) -> pb::AccountHealth {
@@ -376,45 +385,12 @@ async fn fifty_parallel_refreshes_never_exceed_alpacas_per_key_budget() {
             let mut p = client.clone();
             async move {
                 let r = request(&["alp-1"], true);
-                let reasons: Vec<i32> = match i % 4 {
-                    0 => p
-                        .get_funds(r)
-                        .await
-                        .unwrap()
-                        .into_inner()
-                        .accounts
-                        .iter()
-                        .map(|s| s.section.as_ref().unwrap().error_reason)
-                        .collect(),
-                    1 => p
-                        .get_positions(r)
-                        .await
-                        .unwrap()
-                        .into_inner()
-                        .accounts
-                        .iter()
-                        .map(|s| s.section.as_ref().unwrap().error_reason)
-                        .collect(),
-                    2 => p
-                        .get_orders(r)
-                        .await
-                        .unwrap()
-                        .into_inner()
-                        .accounts
-                        .iter()
-                        .map(|s| s.section.as_ref().unwrap().error_reason)
-                        .collect(),
-                    _ => p
-                        .get_trades(r)
-                        .await
-                        .unwrap()
-                        .into_inner()
-                        .accounts
-                        .iter()
-                        .map(|s| s.section.as_ref().unwrap().error_reason)
-                        .collect(),
-                };
-                reasons
+                match i % 4 {
+                    0 => reasons(&p.get_funds(r).await.unwrap().into_inner().accounts),
+                    1 => reasons(&p.get_positions(r).await.unwrap().into_inner().accounts),
+                    2 => reasons(&p.get_orders(r).await.unwrap().into_inner().accounts),
+                    _ => reasons(&p.get_trades(r).await.unwrap().into_inner().accounts),
+                }
             }
         });
         for reasons in futures::future::join_all(waves).await {
