@@ -184,6 +184,8 @@ pub enum CoinbaseFault {
     Http500,
     /// 429 with an HTML page, for every private request.
     RateLimitedHtml,
+    /// This answer to every private request whose token is good (e.g. one echoing a secret).
+    Body { status: u16, body: String },
 }
 
 #[derive(Default)]
@@ -548,9 +550,15 @@ async fn handle(s: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
             return unauthorized();
         }
     };
-    if st.fault == CoinbaseFault::RateLimitedHtml {
-        st.counters.status_429 += 1;
-        return html_429();
+    match &st.fault {
+        CoinbaseFault::RateLimitedHtml => {
+            st.counters.status_429 += 1;
+            return html_429();
+        }
+        CoinbaseFault::Body { status, body } => {
+            return reply(*status, "application/json", body.clone());
+        }
+        _ => {}
     }
     let user = user_of(&kid);
     let now = Instant::now();

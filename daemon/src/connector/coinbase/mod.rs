@@ -14,9 +14,9 @@
 //!   first signed call and again every [`CLOCK_MAX_AGE`].
 //! - A 401 (plain `Unauthorized`) says nothing of why: a wrong or revoked key and a token outside
 //!   its window look the same (B3/B4), and Coinbase's SDK advises retrying a lone 401 (client
-//!   stacks see sporadic ones). So a 401 resyncs the clock (unless it was measured in the last
-//!   [`RESYNC_MIN_AGE`], which stops a fleet of refused keys from hammering the time endpoint) and
-//!   retries once with a fresh token. A second 401 is `CLOCK_SKEW` when the venue's clock is off
+//!   stacks see sporadic ones). So a 401 resyncs the clock (unless another call resynced it
+//!   after this token was minted: a fleet of refused keys shares one time request instead of
+//!   hammering the endpoint) and retries once with a fresh token. A second 401 is `CLOCK_SKEW` when the venue's clock is off
 //!   ours by [`SKEW_SUSPECT`] or more (the tokens were then signed with a corrected time that the
 //!   venue still refused: its time endpoint and its token check disagree, or our clock is
 //!   jumping; either way the clock is what the operator fixes first, and the detail says the key
@@ -95,8 +95,6 @@ pub static VENUE: Venue = Venue {
 const BROKER: &str = "coinbase";
 /// A clock sample older than this is renewed before the next signed call.
 pub const CLOCK_MAX_AGE: Duration = Duration::from_secs(600);
-/// A 401 does not resync a clock measured more recently than this.
-pub const RESYNC_MIN_AGE: Duration = Duration::from_secs(5);
 /// A venue clock this far from ours makes a twice-refused token `CLOCK_SKEW`.
 pub const SKEW_SUSPECT: Duration = Duration::from_secs(30);
 /// Rows per page: Coinbase's largest `limit` for accounts and fills.
@@ -298,11 +296,12 @@ impl Coinbase {
                 tracing::debug!(account_id = %up.account_id, reason = e.reason.as_str(), "coinbase clock sync failed: {}", e.message);
             }
         }
+        let minted = std::time::Instant::now();
         let answer = self.send(up, call, url, deadline).await?;
         if answer.status != 401 {
             return Ok(answer);
         }
-        if !self.clock.is_fresh(base.origin(), RESYNC_MIN_AGE)
+        if !self.clock.is_fresh(base.origin(), minted.elapsed())
             && let Err(e) = self.sync_clock(base, deadline).await
         {
             tracing::debug!(account_id = %up.account_id, reason = e.reason.as_str(), "coinbase clock resync failed: {}", e.message);
