@@ -461,3 +461,103 @@ async fn no_coinbase_key_name_private_key_or_token_in_plain_text_anywhere() {
     let h = check(&f.d, pki, "cb-1").await;
     assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_refreshes_of_one_users_keys_never_exceed_its_thirty_a_second() {
+    // A call waits for a budget slot until its 1 s deadline, then is refused without being sent.
+    let mut options = fast_monitor(60_000, 2_000);
+    options.extra_config.push_str("request_timeout = \"1s\"\n");
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    // Twelve keys of one organization (twelve portfolios of one user) and a key of another.
+    let mut keys: Vec<CdpKey> = (0..12)
+        .map(|i| CdpKey::generate("org-1", &format!("key-{i}")))
+        .collect();
+    keys.push(CdpKey::generate("org-2", "key-other"));
+    let sim = CoinbaseSim::start(
+        keys.iter()
+            .cloned()
+            .map(CoinbaseAccountSpec::demo)
+            .collect(),
+    )
+    .await
+    .unwrap();
+    let d = Daemon::start(&pki, &dir.path().join("s"), &options);
+    let mut c = d.accounts(&pki.admin()).await;
+    let names: Vec<String> = (0..keys.len()).map(|i| format!("u{i}")).collect();
+    for (name, k) in names.iter().zip(&keys) {
+        c.create_account(coinbase_account(
+            name,
+            &sim.url(),
+            &k.name,
+            &k.private_key_pem,
+        ))
+        .await
+        .unwrap();
+    }
+    let client = d.portfolio(&pki.admin()).await;
+    let mut refused = 0;
+    // Waves of parallel refreshes of three books of each of org-1's accounts (36 requests at
+    // once), until the local budget has refused some; bounded at 10 waves.
+    for _ in 0..10 {
+        if refused > 0 {
+            break;
+        }
+        let wave = (0..36).map(|i| {
+            let mut p = client.clone();
+            let name = names[i % 12].clone();
+            async move {
+                let r = request(&[name.as_str()], true);
+                let sections: Vec<pb::AccountSection> = match i / 12 {
+                    0 => p
+                        .get_balances(r)
+                        .await
+                        .unwrap()
+                        .into_inner()
+                        .accounts
+                        .into_iter()
+                        .filter_map(|s| s.section)
+                        .collect(),
+                    1 => p
+                        .get_orders(r)
+                        .await
+                        .unwrap()
+                        .into_inner()
+                        .accounts
+                        .into_iter()
+                        .filter_map(|s| s.section)
+                        .collect(),
+                    _ => p
+                        .get_trades(r)
+                        .await
+                        .unwrap()
+                        .into_inner()
+                        .accounts
+                        .into_iter()
+                        .filter_map(|s| s.section)
+                        .collect(),
+                };
+                sections
+                    .iter()
+                    .filter(|s| s.error_reason == pb::HealthReason::RateLimited as i32)
+                    .count()
+            }
+        });
+        refused += futures::future::join_all(wave).await.iter().sum::<usize>();
+    }
+    let busiest = sim.max_per_second(&keys[0].name);
+    assert!(refused > 0, "the local budget never engaged");
+    assert_eq!(sim.rate_limited(), 0, "the simulator answered 429");
+    assert!(
+        busiest <= 30,
+        "the simulator saw {busiest} requests of one user in a second"
+    );
+    assert!(busiest >= 4, "the burst was not even sent: {busiest}");
+    // The other user's budget is its own: its account is checked at once.
+    let h = check(&d, &pki, "u12").await;
+    assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
+    eprintln!(
+        "busiest second {busiest}, {} requests, {refused} sections refused by the local budget",
+        sim.requests()
+    );
+}

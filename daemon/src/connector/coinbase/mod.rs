@@ -25,7 +25,8 @@
 //! - Health: `GET /api/v3/brokerage/key_permissions`: `can_view` false is `PERMISSION_DENIED`; 401
 //!   as above; 403 (`Missing required scopes`, another portfolio) `PERMISSION_DENIED`; 429 (its
 //!   body may be HTML: only the status is read) `RATE_LIMITED`; 5xx `HTTP_5XX`.
-//! - Budget per user ([`budget`]): at most 30 requests in any second, Coinbase's private limit.
+//! - Budget per user ([`budget`]): at most 26 requests in any second, under Coinbase's private
+//!   limit of 30.
 //! - Books: balances (every wallet of the key's portfolio, summed per currency: available is
 //!   free, hold is locked; zero wallets left out, since Coinbase lists one for every currency
 //!   ever offered), open orders, recent fills as trades. No funds (a spot account has no single
@@ -87,7 +88,7 @@ pub static VENUE: Venue = Venue {
         default_host: Some("https://api.coinbase.com"),
     }],
     books: &[BookKind::Balances, BookKind::Orders, BookKind::Trades],
-    rate_budget: "30 private requests/s per user (the key's organization), never exceeded",
+    rate_budget: "30 private requests/s per user (the key's organization); we send at most 26",
     currency: "per asset",
     health_probe: "GET /api/v3/brokerage/key_permissions",
 };
