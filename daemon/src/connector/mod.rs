@@ -32,6 +32,7 @@ pub(crate) mod alpaca;
 pub(crate) mod bounds;
 pub(crate) mod classify;
 pub(crate) mod clock;
+pub(crate) mod coinbase;
 pub(crate) mod decode;
 /// Public for the `http1-vs-hyper` comparison (tests/src/bin), which calls it directly.
 pub mod http1;
@@ -54,6 +55,7 @@ pub use crate::domain::{FailureReason, Mode};
 pub use alpaca::Alpaca;
 /// What `http1::Http1Client::post` returns.
 pub use classify::Answer;
+pub use coinbase::Coinbase;
 pub use openalgo::OpenAlgo;
 pub use registry::{Connectors, VENUES, venue};
 pub use transport::Transport;

@@ -8,6 +8,7 @@
 mod accounts;
 mod admin;
 mod cli;
+mod coinbase;
 mod crash;
 mod faults;
 mod fidelity;
