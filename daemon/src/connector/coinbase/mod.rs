@@ -40,7 +40,6 @@ pub(crate) mod jwt;
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -217,13 +216,13 @@ impl Coinbase {
             .await
             .map_err(|_| self.timeout(Call::Time))??;
         let received = wall_ms();
-        self.transport
-            .metrics()
-            .record_upstream(Call::Time.label(), Cow::Owned(answer.status.to_string()));
-        if !(200..300).contains(&answer.status) {
-            return Err(classify_status("time", answer.status, &answer.body));
-        }
-        let server = decode::server_ms(answer.status, &answer.body)?;
+        let server = if (200..300).contains(&answer.status) {
+            decode::server_ms(answer.status, &answer.body)
+        } else {
+            Err(classify_status("time", answer.status, &answer.body))
+        };
+        self.transport.record(Call::Time.label(), &server);
+        let server = server?;
         self.clock.observe(base.origin(), server, sent, received);
         tracing::debug!(origin = %base.origin(), offset_ms = self.clock.offset_ms(base.origin()), "coinbase clock synced");
         Ok(())
@@ -346,18 +345,7 @@ impl Coinbase {
             Ok(a) => Err(classify_status(call.what(), a.status, &a.body)),
             Err(e) => Err(e),
         };
-        self.transport.metrics().record_upstream(
-            call.label(),
-            match &result {
-                Ok(_) => Cow::Borrowed("200"),
-                Err(e) if e.reason == FailureReason::BadResponse => {
-                    Cow::Borrowed(e.reason.as_str())
-                }
-                Err(e) => e.http_status.map_or(Cow::Borrowed(e.reason.as_str()), |s| {
-                    Cow::Owned(s.to_string())
-                }),
-            },
-        );
+        self.transport.record(call.label(), &result);
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match result {
             Ok(v) => {
