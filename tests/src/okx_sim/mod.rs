@@ -247,6 +247,8 @@ impl OkxAccount {
 pub(crate) struct Shared {
     accounts: Mutex<HashMap<String, AccountState>>,
     pub(crate) clock_offset_ms: AtomicI64,
+    /// Added to what `public/time` says only.
+    pub(crate) time_endpoint_skew_ms: AtomicI64,
     pub(crate) fault: Mutex<OkxFault>,
     /// (uid or "public", path) -> recent request instants within 2 s.
     windows: Mutex<HashMap<(String, String), VecDeque<Instant>>>,
@@ -343,6 +345,7 @@ impl OkxSim {
         let shared = Arc::new(Shared {
             accounts: Mutex::new(HashMap::new()),
             clock_offset_ms: AtomicI64::new(0),
+            time_endpoint_skew_ms: AtomicI64::new(0),
             fault: Mutex::new(OkxFault::None),
             windows: Mutex::new(HashMap::new()),
             busiest: Mutex::new(HashMap::new()),
@@ -399,6 +402,14 @@ impl OkxSim {
         self.shared
             .clock_offset_ms
             .store(offset_ms, Ordering::Relaxed);
+    }
+
+    /// Makes `public/time` disagree with the clock the signature window uses by `skew_ms`: a
+    /// host whose time service is off, so no resync can make a signature fit.
+    pub fn set_time_endpoint_skew_ms(&self, skew_ms: i64) {
+        self.shared
+            .time_endpoint_skew_ms
+            .store(skew_ms, Ordering::Relaxed);
     }
 
     pub fn set_fault(&self, fault: OkxFault) {

@@ -179,7 +179,10 @@ async fn answer(shared: &Shared, req: Request<Incoming>) -> Outcome {
                 json!({"msg": "Too Many Requests", "code": "50011"}),
             ));
         }
-        return Outcome::Answer(ok(json!([{ "ts": shared.now_ms().to_string() }])));
+        let skew = shared
+            .time_endpoint_skew_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        return Outcome::Answer(ok(json!([{ "ts": (shared.now_ms() + skew).to_string() }])));
     }
     let method = req.method().as_str().to_owned();
     let key = header(&req, "ok-access-key").map(str::to_owned);

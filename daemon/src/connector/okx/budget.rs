@@ -3,10 +3,11 @@
 //! 2 s). OKX sends no rate-limit headers, so our own limiters are the only guard: one GCRA
 //! limiter per endpoint, keyed by user id.
 //!
-//! A GCRA with replenish period p and burst b admits at most b + T/p requests into any window T.
-//! For a venue limit of N per 2 s we replenish N/2 per 2 s with a burst of N/2 - 1 (at least 1),
-//! so at most N - 1 leave in any 2 s, never the N that OKX refuses past (`50011`), however many
-//! calls (checks, books, pages) share the user id.
+//! A GCRA with replenish period p and burst b admits at most b + T/p (+1 at the window's edge)
+//! requests into any window T. For a venue limit of N per 2 s we replenish N/2 per 2 s with a
+//! burst of N - 2 - N/2 (at least 1): at most N - 1 leave in any 2 s, so a request delayed on its
+//! way while the next leaves on time still does not make OKX count N + 1 (`50011`), however
+//! many calls (checks, books, pages) share the user id.
 //!
 //! The key is the account's `uid` once `account/config` told it (sub-accounts have their own),
 //! the API key before: two keys of one user then share the user's budget as soon as both are
@@ -33,9 +34,10 @@ const WINDOW: Duration = Duration::from_secs(2);
 
 /// Our quota for a venue limit of `per_window` requests per 2 s (see the module doc).
 pub fn quota(per_window: u32) -> Quota {
-    let half = (per_window / 2).max(1);
-    let burst = NonZeroU32::new(half.saturating_sub(1).max(1)).unwrap_or(NonZeroU32::MIN);
-    let period = WINDOW / half;
+    let share = (per_window / 2).max(1);
+    let burst = per_window.saturating_sub(2).saturating_sub(share).max(1);
+    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+    let period = WINDOW / share;
     Quota::with_period(period)
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
         .allow_burst(burst)
@@ -73,6 +75,12 @@ impl Limiter {
         tokio::time::timeout_at(deadline, self.keyed.until_key_ready(&key))
             .await
             .map_err(|_| self.exhausted())
+    }
+
+    /// A slot for user `key` if one is free now; never waits.
+    pub fn try_take(&self, key: &str) -> bool {
+        let key: Key = key.into();
+        self.keyed.check_key(&key).is_ok()
     }
 
     fn exhausted(&self) -> UpstreamError {

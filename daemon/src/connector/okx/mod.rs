@@ -13,9 +13,11 @@
 //!   `CLOCK_SKEW`.
 //! - Health (A4): `GET /api/v5/account/config`, then `GET /api/v5/account/balance`. The config
 //!   call (5 per 2 s, the tightest budget) is made on a deep check (the monitor's periodic probe
-//!   and every CheckNow) and whenever the account's user id is not known yet; an ordinary check
-//!   is the balance call alone, which proves the same key, passphrase, signature, clock and
-//!   read permission. The config's `uid` keys the account's budget.
+//!   and every CheckNow) when its budget has a slot free at once, and whenever the account's user
+//!   id is not known yet; an ordinary check is the balance call alone, which proves the same
+//!   key, passphrase, signature, clock and read permission. A deep check never waits for a
+//!   config slot: the tightest budget must not turn back-to-back checks into timeouts. The
+//!   config's `uid` keys the account's budget.
 //! - Errors ([`decode::reason_of`]): by OKX's `code`, whether it came with HTTP 200 or 401, as a
 //!   string or a number, with or without `data`; the code and OKX's message are kept, scrubbed,
 //!   in the detail.
@@ -401,11 +403,12 @@ impl Okx {
         call: Call,
         url: &Url,
         deadline: Instant,
+        slot_taken: bool,
     ) -> Result<Reply, UpstreamError> {
         let api_key = up.secret("api_key")?.expose();
         let secret = up.secret("secret_key")?.expose();
         let passphrase = up.secret("passphrase")?.expose();
-        if let Some(limiter) = self.limiters.of(call) {
+        if let Some(limiter) = self.limiters.of(call).filter(|_| !slot_taken) {
             limiter.take(&self.budget_key(api_key), deadline).await?;
         }
         self.sync_clock(up, deadline).await?;
@@ -443,10 +446,26 @@ impl Okx {
         deadline: Instant,
         decode: impl Fn(u16, &RawValue) -> Result<T, UpstreamError>,
     ) -> Result<T, UpstreamError> {
+        self.call_with_slot(up, call, url, deadline, false, decode)
+            .await
+    }
+
+    /// [`Self::call`], where `slot_taken` says the first request's budget slot is already taken
+    /// (a retry always takes its own).
+    async fn call_with_slot<T>(
+        &self,
+        up: &Upstream,
+        call: Call,
+        url: Url,
+        deadline: Instant,
+        slot_taken: bool,
+        decode: impl Fn(u16, &RawValue) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
         tracing::debug!(account_id = %up.account_id, call = call.label(), "upstream call");
         let mut resynced = false;
         let result = loop {
-            let reply = match self.send_signed(up, call, &url, deadline).await {
+            let taken = slot_taken && !resynced;
+            let reply = match self.send_signed(up, call, &url, deadline, taken).await {
                 Ok(r) => r,
                 Err(e) => break Err(e),
             };
@@ -490,10 +509,15 @@ impl Okx {
         value
     }
 
-    async fn config(&self, up: &Upstream, deadline: Instant) -> Result<Config, UpstreamError> {
+    async fn config(
+        &self,
+        up: &Upstream,
+        deadline: Instant,
+        slot_taken: bool,
+    ) -> Result<Config, UpstreamError> {
         let url = Self::url(up, Call::Config)?;
         let config = self
-            .call(up, Call::Config, url, deadline, decode::config)
+            .call_with_slot(up, Call::Config, url, deadline, slot_taken, decode::config)
             .await?;
         self.remember_uid(up.secret("api_key")?.expose(), &config.uid);
         Ok(config)
@@ -520,8 +544,16 @@ impl Okx {
         let mode = Some(mode_of(&up.environment));
         let api_key = up.secret("api_key")?.expose();
         let mut key_accepted = false;
-        if deep || !self.knows_uid(api_key) {
-            self.config(up, deadline)
+        // Some(slot already taken) when the config is read this time.
+        let config = if !self.knows_uid(api_key) {
+            Some(false)
+        } else if deep && self.limiters.config.try_take(&self.budget_key(api_key)) {
+            Some(true)
+        } else {
+            None
+        };
+        if let Some(slot_taken) = config {
+            self.config(up, deadline, slot_taken)
                 .await
                 .map_err(|e| failure(e, false))?;
             key_accepted = true;
