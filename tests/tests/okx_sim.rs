@@ -342,3 +342,56 @@ async fn orders_page_newest_first_after_an_id() {
         .await;
     assert_eq!(bad["code"], "51000");
 }
+
+#[tokio::test]
+async fn the_binary_prints_its_url_and_credentials_and_serves_them() {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_okx-sim"))
+        .args(["--demo", "--accounts", "2", "--clock-offset-ms", "-60000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+    };
+    let url = next().await;
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let live = next().await;
+    let demo = next().await;
+    let fields: Vec<&str> = live.split('\t').collect();
+    assert_eq!(fields.len(), 4, "{live}");
+    assert_eq!(fields[0], "live");
+    assert!(demo.starts_with("demo\t"), "{demo}");
+    // Signed with the simulator's own clock (a minute behind ours), it answers.
+    let t: Value = reqwest::get(format!("{url}/api/v5/public/time"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ts: i64 = t["data"][0]["ts"].as_str().unwrap().parse().unwrap();
+    assert!((now_ms() - 60_000 - ts).abs() < 5_000, "{ts}");
+    let ts = iso(ts);
+    let signature = sign(fields[2], &format!("{ts}GET{BALANCE}"));
+    let body: Value = reqwest::Client::new()
+        .get(format!("{url}{BALANCE}"))
+        .header("OK-ACCESS-KEY", fields[1])
+        .header("OK-ACCESS-SIGN", signature)
+        .header("OK-ACCESS-TIMESTAMP", ts)
+        .header("OK-ACCESS-PASSPHRASE", fields[3])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["code"], "0", "{body}");
+    child.kill().await.unwrap();
+}

@@ -114,6 +114,9 @@ pub const MAX_PAGES: usize = 5;
 /// again from the next deep check).
 const UIDS_CAP: usize = 65_536;
 
+/// Hosts with a clock-sync gate; past it the map starts over.
+const HOSTS_CAP: usize = 4096;
+
 /// One kind of request: its path, its metrics label, its name in messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Call {
@@ -199,8 +202,9 @@ pub struct Okx {
     transport: Arc<Transport>,
     limiters: Limiters,
     clock: VenueClock,
-    /// One clock sync at a time, so many accounts due together sync a host once.
-    syncing: tokio::sync::Mutex<()>,
+    /// One clock sync at a time per host, so many accounts due together sync it once, and a
+    /// hanging host holds up no other host's sync.
+    syncing: Mutex<HashMap<Arc<str>, Arc<tokio::sync::Mutex<()>>>>,
     /// API key -> the user id its config named (the budget key).
     uids: Mutex<HashMap<Arc<str>, Arc<str>>>,
 }
@@ -272,7 +276,7 @@ impl Okx {
             transport,
             limiters: Limiters::new(),
             clock: VenueClock::default(),
-            syncing: tokio::sync::Mutex::new(()),
+            syncing: Mutex::new(HashMap::new()),
             uids: Mutex::new(HashMap::new()),
         })
     }
@@ -356,7 +360,18 @@ impl Okx {
         if self.clock.is_fresh(&host, CLOCK_MAX_AGE) {
             return Ok(());
         }
-        let _one = tokio::time::timeout_at(deadline, self.syncing.lock())
+        let gate = {
+            let mut gates = self
+                .syncing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Hosts come from our own accounts table; this only bounds one full of one-off hosts.
+            if gates.len() >= HOSTS_CAP && !gates.contains_key(&host) {
+                gates.clear();
+            }
+            gates.entry(host.clone()).or_default().clone()
+        };
+        let _one = tokio::time::timeout_at(deadline, gate.lock())
             .await
             .map_err(|_| self.timeout_error(Call::Time))?;
         if self.clock.is_fresh(&host, CLOCK_MAX_AGE) {
