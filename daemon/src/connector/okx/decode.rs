@@ -347,7 +347,7 @@ pub fn balances(
         let cash = bounded_opt(WHAT, status, "cashBal", d.cash_bal)?;
         let free = match bounded_opt(WHAT, status, "availBal", d.avail_bal)? {
             Some(a) => a,
-            None => cash.unwrap_or_default() - locked,
+            None => cash.map_or(Decimal::ZERO, |c| c - locked),
         };
         let total = bounded(WHAT, status, "availBal + frozenBal", free + locked)?;
         let row = by_asset.entry(asset.clone()).or_insert_with(|| Balance {
