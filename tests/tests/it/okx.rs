@@ -412,8 +412,10 @@ async fn keys_of_one_user_share_its_budget_and_never_exceed_okxs_limit() {
         f.sim.busiest_window(uid, BALANCE)
     );
     let busiest = f.sim.busiest_window(uid, BALANCE);
+    // At most OKX's 10 (the budget lets 9 leave in any 2 s; a loaded machine may delay one
+    // into the next one's window), and more than a trickle.
     assert!(
-        (4..10).contains(&busiest),
+        (4..=10).contains(&busiest),
         "{busiest} balance requests in 2 s"
     );
 }
