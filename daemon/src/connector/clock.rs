@@ -6,9 +6,6 @@
 //! answer), and signs with `now + offset`. A `CLOCK_SKEW` answer drops the sample, so the next call
 //! resyncs once before it is reported again.
 
-// Used by the signed venues (Binance, OKX, Coinbase) as they land.
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -36,6 +36,7 @@ pub(crate) mod coinbase;
 pub(crate) mod decode;
 /// Public for the `http1-vs-hyper` comparison (tests/src/bin), which calls it directly.
 pub mod http1;
+pub(crate) mod okx;
 pub(crate) mod openalgo;
 pub(crate) mod registry;
 pub(crate) mod scrub;
@@ -56,6 +57,7 @@ pub use alpaca::Alpaca;
 /// What `http1::Http1Client::post` returns.
 pub use classify::Answer;
 pub use coinbase::Coinbase;
+pub use okx::Okx;
 pub use openalgo::OpenAlgo;
 pub use registry::{Connectors, VENUES, venue};
 pub use transport::Transport;

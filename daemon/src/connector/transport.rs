@@ -183,12 +183,17 @@ impl Transport {
     }
 
     /// Counts one call under `label` by how it ended: "200", the HTTP status of a refusal, or
-    /// the failure reason when there was no answer. An answer refused for what it holds (a bound,
-    /// a shape) is counted as BAD_RESPONSE, not as the 200 it came with.
+    /// the failure reason when there was no answer. A failure that came with a 2xx (a bound or
+    /// shape refused; OKX's errors in a 200 envelope) is counted by its reason, not as a 200.
     pub(crate) fn record<T>(&self, label: &'static str, result: &Result<T, UpstreamError>) {
         let status = match result {
             Ok(_) => Cow::Borrowed("200"),
-            Err(e) if e.reason == FailureReason::BadResponse => Cow::Borrowed(e.reason.as_str()),
+            Err(e)
+                if e.reason == FailureReason::BadResponse
+                    || e.http_status.is_some_and(|s| (200..300).contains(&s)) =>
+            {
+                Cow::Borrowed(e.reason.as_str())
+            }
             Err(e) => e.http_status.map_or(Cow::Borrowed(e.reason.as_str()), |s| {
                 Cow::Owned(s.to_string())
             }),

@@ -21,6 +21,7 @@ mod hostile_input;
 mod hostile_upstream;
 mod identity;
 mod metrics;
+mod okx;
 mod packaging;
 mod portfolio;
 mod secrets;
