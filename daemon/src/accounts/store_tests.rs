@@ -32,6 +32,7 @@ pub(crate) fn new(name: &str, key: &str) -> NewAccount {
     NewAccount {
         request_id: String::new(),
         name: name.into(),
+        tenant: "default".into(),
         connector: DEFAULT_CONNECTOR.into(),
         environment: String::new(),
         host_url: "http://127.0.0.1:9".into(),
@@ -164,6 +165,7 @@ async fn every_mutation_commits_one_audit_record_and_one_event_and_a_replay_none
         principal: "alice".into(),
         role: "operator".into(),
         request_id: "r1".into(),
+        tenant: String::new(),
     };
     let mut first = new("a", "key-123456789");
     first.request_id = "create-1".into();
@@ -176,13 +178,19 @@ async fn every_mutation_commits_one_audit_record_and_one_event_and_a_replay_none
         enabled: Some(false),
         ..Default::default()
     };
-    accounts.update(&actor, "a", "r1", patch).await.unwrap();
+    accounts
+        .update(&actor, &crate::auth::Scope::Global, "a", "r1", patch)
+        .await
+        .unwrap();
     // An update that changes nothing is no mutation.
     let same = super::AccountPatch {
         enabled: Some(false),
         ..Default::default()
     };
-    accounts.update(&actor, "a", "", same).await.unwrap();
+    accounts
+        .update(&actor, &crate::auth::Scope::Global, "a", "", same)
+        .await
+        .unwrap();
     accounts
         .rotate_key(
             &actor,
@@ -190,13 +198,21 @@ async fn every_mutation_commits_one_audit_record_and_one_event_and_a_replay_none
         )
         .await
         .unwrap();
-    accounts.delete(&actor, "a", "").await.unwrap();
+    accounts
+        .delete(&actor, &crate::auth::Scope::Global, "a", "")
+        .await
+        .unwrap();
     // A refused mutation (a stale etag) leaves no trace.
     accounts
         .create(&actor, new("b", "key-123456789"))
         .await
         .unwrap();
-    assert!(accounts.delete(&actor, "b", "r9").await.is_err());
+    assert!(
+        accounts
+            .delete(&actor, &crate::auth::Scope::Global, "b", "r9")
+            .await
+            .is_err()
+    );
 
     let (audit, events) = trail(&accounts).await;
     let actions: Vec<&str> = audit.iter().map(|(a, _)| a.as_str()).collect();

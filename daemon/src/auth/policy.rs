@@ -12,7 +12,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use super::identity::Caller;
+use super::identity::{Caller, Scope};
 use super::verifier::revoked_set;
 use crate::audit::Actor;
 use crate::config::{LimitsConfig, TlsConfig};
@@ -25,7 +25,50 @@ pub enum Need {
     Read,
     Operate,
     Admin,
+    /// Server-wide (backup, key rotation): an admin certificate without a tenant only.
+    GlobalAdmin,
 }
+
+/// How an RPC is scoped to tenants (every RPC is classified, like its role; see [`class_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Answers only from the caller's tenant (the handlers filter with `Caller::scope`).
+    Tenant,
+    /// Server-wide: global admins only.
+    GlobalAdmin,
+    /// Says nothing about any tenant's data (grpc health, reflection, the venue catalogue).
+    Public,
+}
+
+/// The tenant class of each RPC; `None` for an RPC nobody classified (refused, and the
+/// descriptor-walking test fails).
+pub fn class_for(path: &str) -> Option<Class> {
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let service = parts.next().unwrap_or_default();
+    let method = parts.next().unwrap_or_default();
+    Some(match (service, method) {
+        (
+            "roster.v1.AccountService",
+            "GetAccount" | "ListAccounts" | "CreateAccount" | "UpdateAccount" | "DeleteAccount"
+            | "TestConnection",
+        )
+        | ("roster.v1.MonitorService", "GetHealth" | "ListHealth" | "WatchEvents" | "CheckNow")
+        | (
+            "roster.v1.PortfolioService",
+            "GetFunds" | "GetPositions" | "GetOrders" | "GetTrades" | "GetHoldings" | "GetBalances",
+        )
+        | ("roster.v1.AdminService", "GetStatus" | "ListAuditEvents") => Class::Tenant,
+        ("roster.v1.AdminService", "Backup" | "RotateEncryptionKey") => Class::GlobalAdmin,
+        ("roster.v1.AccountService", "ListVenues")
+        | ("grpc.health.v1.Health", "Check" | "Watch")
+        | ("grpc.reflection.v1.ServerReflection", "ServerReflectionInfo") => Class::Public,
+        _ => return None,
+    })
+}
+
+/// The metadata key with which a global admin narrows a request to one tenant
+/// (`rosterctl --tenant T`).
+pub const TENANT_HEADER: &str = "x-roster-tenant";
 
 /// The role each RPC requires. The table fails closed: an RPC it does not list is refused for
 /// every role (UNIMPLEMENTED), so a method added to the API without a role here is never
@@ -47,9 +90,8 @@ pub fn need_for(path: &str) -> Option<Need> {
             "GetFunds" | "GetPositions" | "GetOrders" | "GetTrades" | "GetHoldings" | "GetBalances",
         ) => Need::Read,
         ("roster.v1.AdminService", "GetStatus") => Need::Read,
-        ("roster.v1.AdminService", "Backup" | "RotateEncryptionKey" | "ListAuditEvents") => {
-            Need::Admin
-        }
+        ("roster.v1.AdminService", "ListAuditEvents") => Need::Admin,
+        ("roster.v1.AdminService", "Backup" | "RotateEncryptionKey") => Need::GlobalAdmin,
         // The standard services: any verified certificate may ask whether the daemon serves
         // and what its API looks like.
         ("grpc.health.v1.Health", "Check" | "Watch")
@@ -139,10 +181,20 @@ impl AccessPolicy {
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
             .map_or_else(assign_request_id, str::to_string);
+        let global = identity.role == Role::Admin && identity.tenant.is_none();
+        let own = identity
+            .tenant
+            .clone()
+            .unwrap_or_else(|| crate::pki::DEFAULT_TENANT.to_string());
         let caller = Caller {
             principal: identity.principal.clone(),
             role: identity.role,
             request_id,
+            scope: if global {
+                Scope::Global
+            } else {
+                Scope::Tenant(own)
+            },
         };
         let rpc = rpc_name(path);
         let invalid = |status: Status, reason: &'static str| Refusal {
@@ -199,7 +251,8 @@ impl AccessPolicy {
                 audit: AuditAs::Not,
             });
         }
-        let Some(need) = need_for(path) else {
+        let class = class_for(path);
+        let Some(need) = need_for(path).filter(|_| class.is_some()) else {
             // Not in the role table: nobody may call it. UNIMPLEMENTED, as for a path no
             // service serves (and counted under the same metric label).
             return Err(Refusal {
@@ -209,7 +262,9 @@ impl AccessPolicy {
                 audit: AuditAs::Not,
             });
         };
-        if !role_allows(caller.role, need) {
+        let allowed = role_allows(caller.role, need)
+            && (need != Need::GlobalAdmin || caller.scope.is_global());
+        if !allowed {
             return Err(Refusal {
                 status: Status::permission_denied(format!(
                     "role {} may not call {rpc} (needs {})",
@@ -218,12 +273,38 @@ impl AccessPolicy {
                         Need::Read => "viewer",
                         Need::Operate => "operator",
                         Need::Admin => "admin",
+                        Need::GlobalAdmin => "admin without a tenant: a global admin",
                     }
                 )),
                 who: caller.principal.clone(),
                 reason: "permission denied",
                 audit: AuditAs::Each(caller.actor(), format!("{rpc}: refused: permission denied")),
             });
+        }
+        let mut caller = caller;
+        if let Some(named) = req.headers().get(TENANT_HEADER) {
+            let named = named.to_str().unwrap_or_default();
+            let valid = crate::pki::validate_tenant(named).is_ok();
+            match &caller.scope {
+                // A global admin narrows itself to one tenant, for this request.
+                Scope::Global if valid => caller.scope = Scope::Tenant(named.to_string()),
+                Scope::Tenant(own) if own == named => {}
+                _ => {
+                    return Err(Refusal {
+                        status: Status::permission_denied(format!(
+                            "{} may not act in tenant {:?} ({TENANT_HEADER})",
+                            caller.principal,
+                            crate::escape::escape_untrusted(named)
+                        )),
+                        who: caller.principal.clone(),
+                        reason: "permission denied",
+                        audit: AuditAs::Each(
+                            caller.actor(),
+                            format!("{rpc}: refused: other tenant"),
+                        ),
+                    });
+                }
+            }
         }
         Ok(caller)
     }
@@ -268,12 +349,79 @@ mod tests {
             identity: Ok(ClientIdentity {
                 principal: "alice".into(),
                 role,
+                tenant: None,
                 serial_hex: serial_hex.into(),
                 not_after,
             }),
             not_before,
             conn: ConnControl::detached(SocketAddr::from(([127, 0, 0, 1], 40000))),
         }))
+    }
+
+    /// A connection of `role` in `tenant` (None: no tenant SAN).
+    fn peer_in(role: Role, tenant: Option<&str>) -> Peer {
+        let now = SystemTime::now();
+        let p = peer(role, "01", now - HOUR, now + HOUR);
+        let mut info = PeerInfo {
+            remote: p.0.remote,
+            identity: p.0.identity.clone(),
+            not_before: p.0.not_before,
+            conn: p.0.conn.clone(),
+        };
+        if let Ok(id) = info.identity.as_mut() {
+            id.tenant = tenant.map(str::to_string);
+        }
+        Peer(Arc::new(info))
+    }
+
+    #[test]
+    fn the_scope_comes_from_the_certificate_and_only_a_global_admin_may_narrow_it() {
+        let now = SystemTime::now();
+        let policy = policy(&[]);
+        let scope = |p: &Peer, path: &str, header: Option<&str>| {
+            let mut req = request(p, path);
+            if let Some(h) = header {
+                req.headers_mut()
+                    .insert(TENANT_HEADER, http::HeaderValue::from_str(h).unwrap());
+            }
+            policy
+                .authorize(&req, now)
+                .map(|c| c.scope)
+                .map_err(|r| r.status.code())
+        };
+        let backup = "/roster.v1.AdminService/Backup";
+        let global = peer_in(Role::Admin, None);
+        let tenant_admin = peer_in(Role::Admin, Some("acme"));
+        let old_viewer = peer_in(Role::Viewer, None);
+        assert_eq!(scope(&global, GET, None).unwrap(), Scope::Global);
+        assert_eq!(
+            scope(&global, GET, Some("acme")).unwrap(),
+            Scope::Tenant("acme".into())
+        );
+        assert!(scope(&global, backup, None).is_ok());
+        assert_eq!(
+            scope(&old_viewer, GET, None).unwrap(),
+            Scope::Tenant("default".into())
+        );
+        assert_eq!(
+            scope(&tenant_admin, GET, None).unwrap(),
+            Scope::Tenant("acme".into())
+        );
+        let r = refused(policy.authorize(&request(&tenant_admin, backup), now));
+        assert_eq!(r.status.code(), Code::PermissionDenied);
+        // A tenant's certificate may name its own tenant, never another.
+        assert!(scope(&tenant_admin, GET, Some("acme")).is_ok());
+        for (p, h) in [
+            (&tenant_admin, "other"),
+            (&old_viewer, "acme"),
+            (&global, "Not/A/Tenant"),
+        ] {
+            let mut req = request(p, GET);
+            req.headers_mut()
+                .insert(TENANT_HEADER, http::HeaderValue::from_str(h).unwrap());
+            let r = refused(policy.authorize(&req, now));
+            assert_eq!(r.status.code(), Code::PermissionDenied, "{h}");
+        }
     }
 
     /// One request on that connection.
@@ -415,7 +563,7 @@ mod tests {
         let backup = need("/roster.v1.AdminService/Backup");
         assert_eq!(
             (create, list, backup),
-            (Need::Operate, Need::Read, Need::Admin)
+            (Need::Operate, Need::Read, Need::GlobalAdmin)
         );
         assert!(!role_allows(Role::Viewer, create));
         assert!(role_allows(Role::Viewer, list));
@@ -464,6 +612,15 @@ mod tests {
             unclassified.is_empty(),
             "RPCs without a role in auth::need_for: {unclassified:?}"
         );
+        let unscoped: Vec<String> = methods
+            .iter()
+            .map(|(service, method)| format!("/{service}/{method}"))
+            .filter(|path| class_for(path).is_none())
+            .collect();
+        assert!(
+            unscoped.is_empty(),
+            "RPCs without a tenant class in auth::class_for: {unscoped:?}"
+        );
         let now = SystemTime::now();
         let admin = peer(Role::Admin, "01", now - HOUR, now + HOUR);
         for path in [
@@ -474,6 +631,7 @@ mod tests {
             "/",
         ] {
             assert_eq!(need_for(path), None, "{path}");
+            assert_eq!(class_for(path), None, "{path}");
             let refusal = refused(policy(&[]).authorize(&request(&admin, path), now));
             assert_eq!(refusal.status.code(), Code::Unimplemented, "{path}");
         }

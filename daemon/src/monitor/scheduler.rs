@@ -137,7 +137,7 @@ fn apply_account(shared: &Arc<Shared>, record: &Arc<AccountRecord>) {
         if let Some(t) = transition {
             pending
                 .events
-                .push(health_event(&entry.rec, &record.name, t, now));
+                .push(health_event(&entry.rec, record, t, now));
             shared.flush_now.notify_one();
         }
     }
@@ -194,7 +194,7 @@ fn points_elsewhere(old: &AccountRecord, new: &AccountRecord) -> bool {
 
 pub(super) fn health_event(
     h: &HealthRecord,
-    name: &str,
+    account: &AccountRecord,
     t: Transition,
     now: UnixMillis,
 ) -> EventRecord {
@@ -203,7 +203,8 @@ pub(super) fn health_event(
         time: now,
         kind: EventKind::HealthChanged,
         account_id: h.account_id.clone(),
-        account_name: name.to_string(),
+        tenant: account.tenant.clone(),
+        account_name: account.name.clone(),
         previous_state: t.from.as_str().to_string(),
         state: t.to.as_str().to_string(),
         reason: h.reason.map(|r| r.as_str().to_string()).unwrap_or_default(),
@@ -312,7 +313,7 @@ async fn account_task(
             want_copy: forced,
         };
         let Some((next, snapshot, learned)) =
-            record_result(&shared, &id, host.as_ref(), &record.name, result, &known)
+            record_result(&shared, &id, host.as_ref(), &record, result, &known)
         else {
             // Replaced or stopped meanwhile: this task's results no longer count.
             return;
@@ -396,7 +397,7 @@ fn record_result(
     shared: &Shared,
     id: &Arc<str>,
     host: Option<&Arc<str>>,
-    name: &str,
+    account: &AccountRecord,
     c: Checked,
     known: &(String, String),
 ) -> Option<Recorded> {
@@ -423,13 +424,15 @@ fn record_result(
         // At info: an account going DOWN is what an operator reads the journal for.
         info!(
             account_id = %id,
-            account = name, // names are [A-Za-z0-9._-]: safe to log as they are
+            account = account.name, // names are [A-Za-z0-9._-]: safe to log as they are
             from = t.from.as_str(),
             to = t.to.as_str(),
             reason = entry.rec.reason.map_or("", |r| r.as_str()),
             "health changed"
         );
-        pending.events.push(health_event(&entry.rec, name, t, now));
+        pending
+            .events
+            .push(health_event(&entry.rec, account, t, now));
         shared.flush_now.notify_one();
     }
     drop(pending);
