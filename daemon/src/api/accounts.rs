@@ -163,10 +163,11 @@ impl AccountService for AccountApi {
             labels: labels_of(r.labels),
             enabled: r.enabled.unwrap_or(true),
         };
+        let quota = self.0.tenants.load().max_accounts(&new.tenant);
         let record = self
             .0
             .accounts
-            .create(&caller.actor(), new)
+            .create_within(&caller.actor(), new, quota)
             .await
             .map_err(|e| status_of(as_sent(e, shorthand)))?;
         Ok(Response::new(convert::account(&record)))

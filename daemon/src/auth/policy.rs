@@ -112,15 +112,23 @@ pub fn role_allows(role: Role, need: Need) -> bool {
 pub struct AccessPolicy {
     revoked: HashSet<String>,
     limiter: DefaultKeyedRateLimiter<String>,
+    /// One budget per tenant, shared by its principals (global admins share one, keyed "").
+    tenant_limiter: DefaultKeyedRateLimiter<String>,
 }
 
 impl AccessPolicy {
     pub fn new(tls: &TlsConfig, limits: &LimitsConfig) -> Self {
         let per_second = NonZeroU32::new(limits.requests_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.burst).unwrap_or(NonZeroU32::MIN);
+        let tenant_per_second =
+            NonZeroU32::new(limits.tenant_requests_per_second).unwrap_or(NonZeroU32::MIN);
+        let tenant_burst = NonZeroU32::new(limits.tenant_burst).unwrap_or(NonZeroU32::MIN);
         Self {
             revoked: revoked_set(tls),
             limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+            tenant_limiter: RateLimiter::keyed(
+                Quota::per_second(tenant_per_second).allow_burst(tenant_burst),
+            ),
         }
     }
 }
@@ -234,16 +242,33 @@ impl AccessPolicy {
                 reason,
             ));
         }
-        if let Err(not_until) = self.limiter.check_key(&caller.principal) {
+        // The principal's budget, then its tenant's (which all its principals share). The
+        // tenant is the certificate's, before any `x-roster-tenant` narrowing.
+        let tenant_key = match &caller.scope {
+            Scope::Global => String::new(),
+            Scope::Tenant(t) => t.clone(),
+        };
+        let over = self
+            .limiter
+            .check_key(&caller.principal)
+            .map_err(|n| (n, format!("rate limit for {}", caller.principal)))
+            .and_then(|()| {
+                self.tenant_limiter.check_key(&tenant_key).map_err(|n| {
+                    (
+                        n,
+                        format!(
+                            "rate limit for tenant {} ([limits] tenant_requests_per_second)",
+                            caller.scope.home()
+                        ),
+                    )
+                })
+            });
+        if let Err((not_until, what)) = over {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             return Err(Refusal {
                 status: Status::with_error_details(
                     Code::ResourceExhausted,
-                    format!(
-                        "rate limit for {} exceeded; retry in {} ms",
-                        caller.principal,
-                        wait.as_millis().max(1)
-                    ),
+                    format!("{what} exceeded; retry in {} ms", wait.as_millis().max(1)),
                     ErrorDetails::with_retry_info(Some(wait)),
                 ),
                 who: caller.principal.clone(),
@@ -635,6 +660,50 @@ mod tests {
             let refusal = refused(policy(&[]).authorize(&request(&admin, path), now));
             assert_eq!(refusal.status.code(), Code::Unimplemented, "{path}");
         }
+    }
+
+    #[test]
+    fn a_tenants_principals_share_one_budget_and_other_tenants_keep_theirs() {
+        let now = SystemTime::now();
+        let limits = LimitsConfig {
+            requests_per_second: 1,
+            burst: 100,
+            tenant_requests_per_second: 1,
+            tenant_burst: 4,
+            ..LimitsConfig::default()
+        };
+        let policy = AccessPolicy::new(&TlsConfig::default(), &limits);
+        let with_cn = |cn: &str, tenant: &str| {
+            let p = peer_in(Role::Viewer, Some(tenant));
+            let mut info = PeerInfo {
+                remote: p.0.remote,
+                identity: p.0.identity.clone(),
+                not_before: p.0.not_before,
+                conn: p.0.conn.clone(),
+            };
+            if let Ok(id) = info.identity.as_mut() {
+                id.principal = cn.to_string();
+            }
+            Peer(Arc::new(info))
+        };
+        let (a1, a2, b1) = (
+            with_cn("a1", "alpha"),
+            with_cn("a2", "alpha"),
+            with_cn("b1", "beta"),
+        );
+        for p in [&a1, &a2, &a1, &a2] {
+            policy.authorize(&request(p, GET), now).unwrap();
+        }
+        for p in [&a1, &a2] {
+            let r = refused(policy.authorize(&request(p, GET), now));
+            assert_eq!(r.status.code(), Code::ResourceExhausted);
+            assert!(
+                r.status.message().contains("tenant alpha"),
+                "{:?}",
+                r.status
+            );
+        }
+        policy.authorize(&request(&b1, GET), now).unwrap();
     }
 
     #[test]

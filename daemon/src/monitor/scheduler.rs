@@ -293,6 +293,11 @@ async fn account_task(
         new_target = false;
         let probe = forced || probe_due;
         let (outcome, latency) = {
+            // The tenant's fair share first, then a permit (see `fair`).
+            let _place = shared
+                .fair
+                .enter(&record.tenant, settings.concurrency)
+                .await;
             let Ok(_permit) = shared.permits.acquire().await else {
                 return;
             };

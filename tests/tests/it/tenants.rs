@@ -597,3 +597,93 @@ async fn certificates_with_two_tenants_or_a_malformed_one_are_refused_and_old_on
     assert!(o.status.success(), "{err}");
     assert!(out.contains("desk"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_at_its_quota_creates_nothing_until_a_reload_raises_it() {
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(
+        &pki,
+        state.path(),
+        &DaemonOptions {
+            extra_config:
+                "[tenants]\ndefault_max_accounts = 3\n[tenants.alpha]\nmax_accounts = 1\n".into(),
+            ..Default::default()
+        },
+    );
+    let a_op = pki.issue_in_tenant("alpha-op", Role::Operator, "alpha");
+    let b_op = pki.issue_in_tenant("beta-op", Role::Operator, "beta");
+    let mut a = d.accounts(&a_op).await;
+    a.create_account(new_account("a-1", "alpha-key-123456"))
+        .await
+        .unwrap();
+    let e = a
+        .create_account(new_account("a-2", "alpha-key-123456"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
+    assert!(e.message().contains("max_accounts"), "{e:?}");
+    assert!(e.message().contains("alpha"), "{e:?}");
+    let names: Vec<_> = d
+        .all_accounts(&a_op)
+        .await
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names, ["a-1"]);
+    // The global admin creating in alpha meets the same quota.
+    let e = d
+        .accounts(&pki.admin())
+        .await
+        .create_account(pb::CreateAccountRequest {
+            tenant: "alpha".into(),
+            ..new_account("a-3", "alpha-key-123456")
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted);
+    // Beta has the default quota of 3 and is not affected by alpha's.
+    let mut b = d.accounts(&b_op).await;
+    for n in 1..=3 {
+        b.create_account(new_account(&format!("b-{n}"), "beta-key-123456"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        b.create_account(new_account("b-4", "beta-key-123456"))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::ResourceExhausted
+    );
+    assert_eq!(d.all_accounts(&pki.admin()).await.len(), 4);
+
+    // A reload raises alpha's quota.
+    let config = std::fs::read_to_string(d.config_path()).unwrap();
+    std::fs::write(
+        d.config_path(),
+        config.replace("max_accounts = 1\n", "max_accounts = 2\n"),
+    )
+    .unwrap();
+    let before = generation(&d, &pki.admin()).await;
+    d.hup();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while generation(&d, &pki.admin()).await == before {
+        assert!(std::time::Instant::now() < deadline, "no reload");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.create_account(new_account("a-2", "alpha-key-123456"))
+        .await
+        .unwrap();
+}
+
+/// The daemon's config generation (a reload increments it).
+async fn generation(d: &Daemon, admin: &Path) -> u64 {
+    d.admin(admin)
+        .await
+        .get_status(pb::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .config_generation
+}
