@@ -80,6 +80,7 @@ pub fn health(h: &HealthRecord, account: &AccountRecord) -> pb::AccountHealth {
             h.mode.clone()
         },
         account_name: account.name.clone(),
+        tenant: account.tenant.clone(),
         consecutive_successes: h.consecutive_successes,
         message: h.message.clone(),
         state_since: convert::timestamp(h.state_since),

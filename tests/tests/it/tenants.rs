@@ -687,3 +687,111 @@ async fn generation(d: &Daemon, admin: &Path) -> u64 {
         .into_inner()
         .config_generation
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_names_tenants_for_a_global_admin_and_scopes_it_with_tenant() {
+    let f = fleet().await;
+    let ctl = |who: PathBuf, args: Vec<&'static str>, stdin: &'static str| {
+        let d = &f.d;
+        async move {
+            let o = d.ctl_async(&who, &args, stdin).await;
+            let (out, err) = text(&o);
+            assert!(o.status.success(), "{args:?}: {out} {err}");
+            out
+        }
+    };
+    let admin = f.pki.admin();
+    // The global admin's listing spans tenants: it names them.
+    let out = ctl(admin.clone(), vec!["account", "list"], "").await;
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(&header[..2], ["NAME", "TENANT"], "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("b-desk") && l.contains("beta")),
+        "{out}"
+    );
+    let out = ctl(admin.clone(), vec!["health", "list"], "").await;
+    assert!(out.lines().next().unwrap().contains("TENANT"), "{out}");
+    let out = ctl(admin.clone(), vec!["status"], "").await;
+    assert!(out.contains("alpha 1, beta 1"), "{out}");
+    assert!(out.contains("every tenant"), "{out}");
+    // --tenant scopes it: one tenant, no column, and a create lands in that tenant.
+    let out = ctl(
+        admin.clone(),
+        vec!["--tenant", "beta", "account", "list"],
+        "",
+    )
+    .await;
+    assert!(
+        out.contains("b-desk") && !out.contains("a-desk") && !out.contains("TENANT"),
+        "{out}"
+    );
+    ctl(
+        admin.clone(),
+        vec![
+            "--tenant",
+            "beta",
+            "account",
+            "add",
+            "--name",
+            "b-cli",
+            "--host",
+            "http://127.0.0.1:9",
+            "--api-key-stdin",
+        ],
+        "beta-cli-key-123456\n",
+    )
+    .await;
+    let beta: Vec<_> =
+        f.d.all_accounts(&f.b_op)
+            .await
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+    assert!(beta.contains(&"b-cli".to_string()), "{beta:?}");
+    let out = ctl(admin.clone(), vec!["--tenant", "beta", "status"], "").await;
+    assert!(out.contains("tenant beta"), "{out}");
+    // A tenant's own listing has no column, and its status names its tenant.
+    let out = ctl(f.a_viewer.clone(), vec!["account", "list"], "").await;
+    assert!(!out.contains("TENANT") && out.contains("a-desk"), "{out}");
+    let out = ctl(f.a_viewer.clone(), vec!["status"], "").await;
+    assert!(
+        out.contains("tenant alpha") && !out.contains("by tenant"),
+        "{out}"
+    );
+    // A tenant's certificate may not reach into another tenant with --tenant.
+    let o =
+        f.d.ctl_async(&f.a_viewer, &["--tenant", "beta", "account", "list"], "")
+            .await;
+    let (out, err) = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(err.contains("may not act in tenant"), "{err}");
+
+    // `pki issue --tenant` writes the tenant into the certificate the daemon then reads.
+    let out_dir = f.pki.path().join("profile-gamma");
+    let o = crate::harness::run_ctl(
+        &[
+            "pki".to_string(),
+            "issue".into(),
+            "--dir".into(),
+            f.pki.path().display().to_string(),
+            "--name".into(),
+            "gamma-viewer".into(),
+            "--role".into(),
+            "viewer".into(),
+            "--tenant".into(),
+            "gamma".into(),
+            "--out".into(),
+            out_dir.display().to_string(),
+        ],
+        "",
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out} {err}");
+    assert!(out.contains("gamma"), "{out}");
+    let out = ctl(out_dir, vec!["status"], "").await;
+    assert!(
+        out.contains("tenant gamma") && out.contains("accounts"),
+        "{out}"
+    );
+}
