@@ -269,6 +269,21 @@ impl AccountService for AccountApi {
                 }
             }
         }
+        // A move counts against the destination's quota (only a global admin moves, and rarely:
+        // checked before the write rather than under its lock).
+        if let Some(to) = &patch.tenant
+            && let Some(max) = self.0.tenants.load().max_accounts(to)
+            && self.0.accounts.count_in(to) >= max
+            && self
+                .0
+                .accounts
+                .get_in(&caller.scope, &target)
+                .is_ok_and(|current| current.tenant != *to)
+        {
+            return Err(status_of(crate::accounts::AccountError::Quota(format!(
+                "tenant {to} owns {max} accounts, its max_accounts ([tenants] default_max_accounts or [tenants.{to}] max_accounts)"
+            ))));
+        }
         let record = self
             .0
             .accounts

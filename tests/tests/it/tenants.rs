@@ -675,6 +675,31 @@ async fn a_tenant_at_its_quota_creates_nothing_until_a_reload_raises_it() {
     a.create_account(new_account("a-2", "alpha-key-123456"))
         .await
         .unwrap();
+    // Alpha is full again (2): a global admin's move of beta's account into it is refused too.
+    let b1 = d
+        .all_accounts(&b_op)
+        .await
+        .into_iter()
+        .find(|a| a.name == "b-1")
+        .unwrap();
+    let e = d
+        .accounts(&pki.admin())
+        .await
+        .update_account(pb::UpdateAccountRequest {
+            account: Some(pb::Account {
+                id: b1.id.clone(),
+                tenant: "alpha".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["tenant".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
+    assert_eq!(d.all_accounts(&b_op).await.len(), 3);
 }
 
 /// The daemon's config generation (a reload increments it).
