@@ -88,6 +88,13 @@ pub struct ConnArgs {
         value_name = "FILE"
     )]
     pub key: Option<PathBuf>,
+
+    /// Tenant: scopes a global admin's requests to tenant T (sent as x-roster-tenant metadata;
+    /// a tenant's own certificate may name only its tenant). With `pki issue`, the tenant the
+    /// new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without
+    /// it the holder is in tenant default, and an admin is global.
+    #[arg(long, env = "ROSTER_TENANT", global = true, value_name = "T")]
+    pub tenant: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

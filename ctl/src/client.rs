@@ -271,9 +271,26 @@ impl tower::Service<http::Uri> for Connector {
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 /// A connected channel plus the typed clients on top of it (cheap clones of one channel).
+/// Adds `x-roster-tenant` to every request when `--tenant` is given: the daemon then scopes a
+/// global admin to that tenant (and refuses any other tenant's certificate naming another).
+#[derive(Clone, Default)]
+pub struct TenantHeader(Option<tonic::metadata::AsciiMetadataValue>);
+
+impl tonic::service::Interceptor for TenantHeader {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(t) = &self.0 {
+            req.metadata_mut().insert("x-roster-tenant", t.clone());
+        }
+        Ok(req)
+    }
+}
+
+type Scoped = tonic::codegen::InterceptedService<Channel, TenantHeader>;
+
 #[derive(Clone)]
 pub struct Client {
     channel: Channel,
+    tenant: TenantHeader,
     slot: Slot,
     connector: Connector,
     pub addr: String,
@@ -318,8 +335,17 @@ impl Client {
         .map_err(|_| anyhow!("timed out after {}s", (CONNECT_TIMEOUT * 2).as_secs()))
         .and_then(|r| r.map_err(anyhow::Error::from))
         .with_context(|| format!("cannot connect to {url}"))?;
+        let tenant = match &conn.tenant {
+            None => TenantHeader(None),
+            Some(t) => {
+                TenantHeader(Some(t.parse().map_err(|_| {
+                    anyhow!("invalid --tenant {t:?}: 1-64 of [a-z0-9._-]")
+                })?))
+            }
+        };
         Ok(Self {
             channel,
+            tenant,
             slot,
             connector: diag,
             addr: url,
@@ -380,23 +406,24 @@ impl Client {
         }
     }
 
-    pub fn accounts(&self) -> AccountServiceClient<Channel> {
-        AccountServiceClient::new(self.channel.clone())
+    pub fn accounts(&self) -> AccountServiceClient<Scoped> {
+        AccountServiceClient::with_interceptor(self.channel.clone(), self.tenant.clone())
             .max_decoding_message_size(MAX_RESPONSE_BYTES)
     }
 
-    pub fn monitor(&self) -> MonitorServiceClient<Channel> {
-        MonitorServiceClient::new(self.channel.clone())
+    pub fn monitor(&self) -> MonitorServiceClient<Scoped> {
+        MonitorServiceClient::with_interceptor(self.channel.clone(), self.tenant.clone())
             .max_decoding_message_size(MAX_RESPONSE_BYTES)
     }
 
-    pub fn portfolio(&self) -> PortfolioServiceClient<Channel> {
-        PortfolioServiceClient::new(self.channel.clone())
+    pub fn portfolio(&self) -> PortfolioServiceClient<Scoped> {
+        PortfolioServiceClient::with_interceptor(self.channel.clone(), self.tenant.clone())
             .max_decoding_message_size(MAX_RESPONSE_BYTES)
     }
 
-    pub fn admin(&self) -> AdminServiceClient<Channel> {
-        AdminServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_RESPONSE_BYTES)
+    pub fn admin(&self) -> AdminServiceClient<Scoped> {
+        AdminServiceClient::with_interceptor(self.channel.clone(), self.tenant.clone())
+            .max_decoding_message_size(MAX_RESPONSE_BYTES)
     }
 }
 
@@ -416,6 +443,7 @@ mod tests {
             ca: ca.map(PathBuf::from),
             cert: cert.map(PathBuf::from),
             key: key.map(PathBuf::from),
+            tenant: None,
         }
     }
 

@@ -18,6 +18,8 @@ pub struct Actor {
     pub role: String,
     /// The request id the client sent, or one the daemon assigned.
     pub request_id: String,
+    /// The caller's tenant; empty for a global admin and the daemon itself.
+    pub tenant: String,
 }
 
 impl Actor {
@@ -27,6 +29,7 @@ impl Actor {
             principal: "rosterd".into(),
             role: "system".into(),
             request_id: String::new(),
+            tenant: String::new(),
         }
     }
 
@@ -41,6 +44,7 @@ impl Actor {
             target: escape_untrusted(target).into_owned(),
             outcome: escape_untrusted(outcome).into_owned(),
             request_id: escape_untrusted(&self.request_id).into_owned(),
+            tenant: self.tenant.clone(),
         }
     }
 }
@@ -134,6 +138,7 @@ mod tests {
             principal: format!("p{n}"),
             role: "viewer".into(),
             request_id: String::new(),
+            tenant: String::new(),
         }
         .record("auth", "roster.v1.AccountService/CreateAccount", "refused")
     }

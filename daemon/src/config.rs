@@ -43,6 +43,39 @@ pub struct Config {
     pub log: LogConfig,
     /// How upstreams (OpenAlgo instances) are called: timeouts, response size cap, request budget.
     pub upstream: crate::connector::ConnectorConfig,
+    /// Per-tenant quotas. Reloaded on SIGHUP.
+    pub tenants: TenantsConfig,
+}
+
+/// `[tenants]`: quotas every tenant gets, and `[tenants.NAME]` sections for one tenant.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct TenantsConfig {
+    /// Accounts a tenant may own unless its `[tenants.NAME]` section says otherwise. Unset: no
+    /// limit. A create past it answers RESOURCE_EXHAUSTED and creates nothing.
+    pub default_max_accounts: Option<usize>,
+    /// `[tenants.NAME]` sections, by tenant name. (Any other key here is read as a tenant
+    /// section, so a misspelt key is still an error: it is not a table.)
+    #[serde(flatten)]
+    pub tenant: std::collections::BTreeMap<String, TenantConfig>,
+}
+
+/// `[tenants.NAME]`: one tenant's quotas.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantConfig {
+    /// Accounts this tenant may own (overrides `default_max_accounts`).
+    pub max_accounts: Option<usize>,
+}
+
+impl TenantsConfig {
+    /// The most accounts `tenant` may own, if it is limited.
+    pub fn max_accounts(&self, tenant: &str) -> Option<usize> {
+        self.tenant
+            .get(tenant)
+            .and_then(|t| t.max_accounts)
+            .or(self.default_max_accounts)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -242,6 +275,11 @@ pub struct LimitsConfig {
     pub requests_per_second: u32,
     /// Requests a principal may make in a burst above the sustained rate.
     pub burst: u32,
+    /// Sustained requests per second for all the principals of one tenant together, so one
+    /// tenant's scripts cannot starve another's (global admins share one budget of this size).
+    pub tenant_requests_per_second: u32,
+    /// Requests one tenant may make in a burst above its sustained rate.
+    pub tenant_burst: u32,
     /// Refusals (over the rate limit, refused handshakes, shed connections) are logged once per
     /// source and reason, then summarised at most once per this interval; all are counted in
     /// `roster_refusals_total`.
@@ -254,6 +292,8 @@ impl Default for LimitsConfig {
         Self {
             requests_per_second: 50,
             burst: 100,
+            tenant_requests_per_second: 200,
+            tenant_burst: 400,
             refusal_log_interval: Duration::from_secs(60),
         }
     }
@@ -378,6 +418,13 @@ impl Config {
         if m.concurrency == 0 || m.funds_probe_every == 0 {
             return bad("monitor.concurrency and monitor.funds_probe_every must be at least 1");
         }
+        for name in self.tenants.tenant.keys() {
+            if crate::pki::validate_tenant(name).is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "[tenants.{name}]: not a tenant name (1-64 of [a-z0-9._-], starting with a letter or digit)"
+                )));
+            }
+        }
         if self.portfolio.concurrency == 0 {
             return bad("portfolio.concurrency must be at least 1");
         }
@@ -462,6 +509,29 @@ mod tests {
         assert_eq!(c.monitor.timeout, Duration::from_millis(500));
         assert_eq!(c.limits.burst, 5);
         assert_eq!(c.limits.requests_per_second, 50);
+    }
+
+    #[test]
+    fn tenant_quotas_default_per_tenant_and_bad_names_are_refused() {
+        let c = Config::from_toml(
+            "[tenants]\ndefault_max_accounts = 10\n[tenants.acme]\nmax_accounts = 2\n[tenants.beta]\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.tenants.max_accounts("acme"), Some(2));
+        assert_eq!(c.tenants.max_accounts("beta"), Some(10));
+        assert_eq!(c.tenants.max_accounts("other"), Some(10));
+        assert_eq!(Config::default().tenants.max_accounts("acme"), None);
+        for bad in [
+            "[tenants]\ndefault_max_acounts = 10\n",
+            "[tenants.acme]\nmax_acounts = 2\n",
+            "[tenants.Acme]\nmax_accounts = 2\n",
+        ] {
+            assert!(
+                Config::from_toml(bad, Path::new("t.toml")).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

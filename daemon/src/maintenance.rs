@@ -161,6 +161,7 @@ mod tests {
             principal: "admin".into(),
             role: "admin".into(),
             request_id: "b1".into(),
+            tenant: String::new(),
         };
         let copy = backup(&store, &audit, &admin).await.unwrap();
         assert!(copy.path().is_file());

@@ -170,6 +170,7 @@ impl Refusals {
             principal: principal.to_string(),
             role: role.to_string(),
             request_id: String::new(),
+            tenant: String::new(),
         };
         if !sink.offer(actor.record("auth", target, &outcome)) {
             self.metrics.record_refusal("audit", "audit queue full");

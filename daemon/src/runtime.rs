@@ -108,6 +108,8 @@ pub struct Running {
     tls: Arc<ArcSwap<rustls::ServerConfig>>,
     handshake: HandshakePolicy,
     auth: Arc<AuthState>,
+    /// Per-tenant quotas, shared with the API.
+    tenants: Arc<ArcSwap<crate::config::TenantsConfig>>,
     /// Every client connection's slot (a reload closes those of revoked serials).
     pub connections: Arc<ConnTable>,
     /// The config the daemon started with, for what a reload cannot change.
@@ -165,6 +167,7 @@ impl Running {
         }
         self.monitor.reconfigure(&config.monitor);
         self.portfolio.reconfigure(&config.portfolio);
+        self.tenants.store(Arc::new(config.tenants.clone()));
         let generation = self.config_generation.fetch_add(1, Ordering::Relaxed) + 1;
         info!(generation, "configuration reloaded");
         Ok(generation)
@@ -296,6 +299,7 @@ pub async fn start(
             })
         },
     );
+    let tenants = Arc::new(ArcSwap::from_pointee(config.tenants.clone()));
     let api_state = ApiState {
         accounts: accounts.clone(),
         audit: audit.clone(),
@@ -307,6 +311,7 @@ pub async fn start(
         config_generation: config_generation.clone(),
         max_request_bytes: config.server.max_request_bytes,
         master_key_file: key_path.clone(),
+        tenants: tenants.clone(),
     };
     let auth_state = Arc::new(AuthState {
         policy: ArcSwap::from_pointee(AccessPolicy::new(&config.tls, &config.limits)),
@@ -386,6 +391,7 @@ pub async fn start(
         tls,
         handshake,
         auth: auth_state,
+        tenants,
         connections,
         started_with,
         config_generation,

@@ -290,7 +290,7 @@ _rosterctl() {
 
     case "${cmd}" in
         rosterctl)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version account accounts health watch venues funds balances positions orders trades holdings status backup key audit completions pki man help"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version account accounts health watch venues funds balances positions orders trades holdings status backup key audit completions pki man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,6 +320,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -336,7 +340,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version add list ls get update enable disable remove rm test help"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version add list ls get update enable disable remove rm test help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -366,6 +370,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -382,7 +390,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__add)
-            opts="-o -h -V --name --connector --env --host --ws --label --disabled --no-test --api-key-stdin --api-key-file --credentials-stdin --credentials-file --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --name --connector --env --host --ws --label --disabled --no-test --api-key-stdin --api-key-file --credentials-stdin --credentials-file --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -444,6 +452,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -460,7 +472,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__disable)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -487,6 +499,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -506,7 +522,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__enable)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -533,6 +549,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -552,7 +572,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__get)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -579,6 +599,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -738,7 +762,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__list)
-            opts="-o -h -V --label --state --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --label --state --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -776,6 +800,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -792,7 +820,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__remove)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -822,6 +850,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -838,7 +870,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__test)
-            opts="-o -h -V --connector --env --host --api-key-stdin --api-key-file --credentials-stdin --credentials-file --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --connector --env --host --api-key-stdin --api-key-file --credentials-stdin --credentials-file --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -888,6 +920,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -904,7 +940,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__update)
-            opts="-o -h -V --name --host --ws --label --clear-labels --api-key-stdin --api-key-file --credentials-stdin --credentials-file --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --name --host --ws --label --clear-labels --api-key-stdin --api-key-file --credentials-stdin --credentials-file --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -958,6 +994,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -974,7 +1014,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__audit)
-            opts="-o -h -V --limit --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --limit --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1008,6 +1048,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1024,7 +1068,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__backup)
-            opts="-o -h -V --out --force --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --out --force --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1058,6 +1102,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1074,7 +1122,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__balances)
-            opts="-o -h -V --account --label --refresh --max-staleness --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --account --label --refresh --max-staleness --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1113,6 +1161,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1132,7 +1184,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__completions)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version bash elvish fish powershell zsh"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1162,6 +1214,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1178,7 +1234,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__funds)
-            opts="-o -h -V --account --label --refresh --max-staleness --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --account --label --refresh --max-staleness --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1220,6 +1276,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1236,7 +1296,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__health)
-            opts="-o -h -V --label --state --addr --profile --ca --cert --key --client-key --output --help --version list get check help"
+            opts="-o -h -V --label --state --addr --profile --ca --cert --key --client-key --tenant --output --help --version list get check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1274,6 +1334,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1290,7 +1354,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__health__subcmd__check)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1317,6 +1381,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1336,7 +1404,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__health__subcmd__get)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1363,6 +1431,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1452,7 +1524,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__health__subcmd__list)
-            opts="-o -h -V --label --state --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --label --state --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1487,6 +1559,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1968,7 +2044,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__holdings)
-            opts="-o -h -V --account --label --refresh --max-staleness --net --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --account --label --refresh --max-staleness --net --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2010,6 +2086,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -2026,7 +2106,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__key)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version rotate help"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2053,6 +2133,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2114,7 +2198,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__key__subcmd__rotate)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2144,6 +2228,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -2160,7 +2248,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__man)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2190,6 +2278,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -2206,7 +2298,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__orders)
-            opts="-o -h -V --account --label --refresh --max-staleness --status --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --account --label --refresh --max-staleness --status --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2252,6 +2344,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -2268,7 +2364,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__pki)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version init issue help"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version init issue help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2295,6 +2391,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2370,7 +2470,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__pki__subcmd__init)
-            opts="-o -h -V --dir --san --force --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --dir --san --force --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2408,6 +2508,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -2424,7 +2528,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__pki__subcmd__issue)
-            opts="-o -h -V --dir --name --role --out --days --force --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --dir --name --role --out --days --force --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2474,6 +2578,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -2490,7 +2598,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__positions)
-            opts="-o -h -V --account --label --refresh --max-staleness --net --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --account --label --refresh --max-staleness --net --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2529,6 +2637,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2548,7 +2660,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__status)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2578,6 +2690,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -2594,7 +2710,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__trades)
-            opts="-o -h -V --account --label --refresh --max-staleness --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --account --label --refresh --max-staleness --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2636,6 +2752,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -2652,7 +2772,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__venues)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2682,6 +2802,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -2698,7 +2822,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__watch)
-            opts="-o -h -V --from --addr --profile --ca --cert --key --client-key --output --help --version"
+            opts="-o -h -V --from --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2729,6 +2853,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

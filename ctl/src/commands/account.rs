@@ -180,6 +180,8 @@ pub fn create_request(f: CreateFlags) -> CreateAccountRequest {
         enabled: f.disabled.then_some(false),
         environment: f.env.unwrap_or_default(),
         credentials,
+        // The caller's tenant; `--tenant` (request metadata) narrows a global admin to another.
+        tenant: String::new(),
     }
 }
 

@@ -84,7 +84,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             clap_complete::generate(shell, &mut Cli::command(), "rosterctl", &mut buf);
             emit(&String::from_utf8_lossy(&buf)).map(|()| Outcome::Complete)
         }
-        Command::Pki(cmd) => pki::run(cmd, output).map(|()| Outcome::Complete),
+        Command::Pki(cmd) => {
+            pki::run(cmd, cli.conn.tenant.as_deref(), output).map(|()| Outcome::Complete)
+        }
         Command::Man => {
             let mut buf = Vec::new();
             clap_mangen::Man::new(Cli::command()).render(&mut buf)?;

@@ -9,7 +9,7 @@ use roster_pki as pki;
 use super::emit;
 use crate::cli::{Output, PkiCmd};
 
-pub fn run(cmd: PkiCmd, output: Output) -> Result<()> {
+pub fn run(cmd: PkiCmd, tenant: Option<&str>, output: Output) -> Result<()> {
     match cmd {
         PkiCmd::Init { dir, sans, force } => {
             let r = pki::init_with(&dir, &sans, force)?;
@@ -68,19 +68,21 @@ pub fn run(cmd: PkiCmd, output: Output) -> Result<()> {
                     &dir,
                     &name,
                     role.into(),
+                    tenant,
                     &out,
                     now - Duration::from_secs(300),
                     now + Duration::from_secs(86_400) * days,
                     true,
                 )?
             } else {
-                pki::issue_client(&dir, &name, role.into(), &out, days)?
+                pki::issue_client_in_tenant(&dir, &name, role.into(), tenant, &out, days)?
             };
             let expires = humantime::format_rfc3339_seconds(issued.not_after).to_string();
             match output {
                 Output::Json => emit(&crate::output::json(&serde_json::json!({
                     "principal": issued.principal,
                     "role": issued.role.as_str(),
+                    "tenant": issued.tenant,
                     "serial": issued.serial_hex,
                     "notAfter": expires,
                     "profile": issued.profile,
@@ -90,6 +92,14 @@ pub fn run(cmd: PkiCmd, output: Output) -> Result<()> {
                     crate::output::table::kv(&[
                         ("principal", issued.principal.clone()),
                         ("role", issued.role.to_string()),
+                        (
+                            "tenant",
+                            match (&issued.tenant, issued.role) {
+                                (Some(t), _) => t.clone(),
+                                (None, pki::Role::Admin) => "none (global admin)".to_string(),
+                                (None, _) => pki::DEFAULT_TENANT.to_string(),
+                            },
+                        ),
                         ("serial", issued.serial_hex.clone()),
                         ("expires", expires),
                         ("profile", issued.profile.display().to_string()),

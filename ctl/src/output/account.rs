@@ -7,9 +7,20 @@ use roster_proto::v1::{Account, ListAccountsResponse, ListVenuesResponse, TestCo
 use super::format::{labels, latency, or_dash, reason_name, time, yes_no};
 use super::table::{Table, kv};
 
+/// Whether a listing names tenants: only when its rows span more than one (which only a global
+/// admin can see); a tenant's own listings stay as they were.
+pub fn several_tenants<'a>(mut tenants: impl Iterator<Item = &'a str>) -> bool {
+    let first = tenants.next();
+    tenants.any(|t| Some(t) != first)
+}
+
 pub fn account_list(resp: &ListAccountsResponse) -> String {
-    let mut t = Table::new(&[
-        "NAME",
+    let tenants = several_tenants(resp.accounts.iter().map(|a| a.tenant.as_str()));
+    let mut headers = vec!["NAME"];
+    if tenants {
+        headers.push("TENANT");
+    }
+    headers.extend([
         "ID",
         "CONNECTOR",
         "ENV",
@@ -19,9 +30,13 @@ pub fn account_list(resp: &ListAccountsResponse) -> String {
         "LABELS",
         "KEY",
     ]);
+    let mut t = Table::new(&headers);
     for a in &resp.accounts {
-        t.row(vec![
-            a.name.clone(),
+        let mut row = vec![a.name.clone()];
+        if tenants {
+            row.push(a.tenant.clone());
+        }
+        row.extend([
             a.id.clone(),
             or_dash(&a.connector),
             or_dash(&a.environment),
@@ -31,6 +46,7 @@ pub fn account_list(resp: &ListAccountsResponse) -> String {
             labels(&a.labels),
             or_dash(&key_hints(a)),
         ]);
+        t.row(row);
     }
     let mut out = if t.is_empty() {
         String::new()
@@ -143,6 +159,31 @@ pub fn test_connection(r: &TestConnectionResponse) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tenant_column_appears_only_when_rows_span_tenants() {
+        let acc = |name: &str, tenant: &str| Account {
+            name: name.into(),
+            id: format!("id-{name}"),
+            tenant: tenant.into(),
+            ..Default::default()
+        };
+        let one = account_list(&ListAccountsResponse {
+            accounts: vec![acc("a", "alpha"), acc("b", "alpha")],
+            ..Default::default()
+        });
+        assert!(!one.contains("TENANT"), "{one}");
+        let two = account_list(&ListAccountsResponse {
+            accounts: vec![acc("a", "alpha"), acc("b", "beta")],
+            ..Default::default()
+        });
+        let lines: Vec<Vec<&str>> = two
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(&lines[0][..3], ["NAME", "TENANT", "ID"]);
+        assert_eq!(&lines[2][..3], ["b", "beta", "id-b"]);
+    }
 
     #[test]
     fn account_list_shows_the_hint_never_more() {

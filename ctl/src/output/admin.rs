@@ -31,7 +31,13 @@ pub fn status(s: &Status, now: SystemTime) -> String {
         },
         None => "-".into(),
     };
-    kv(&[
+    let mut by_tenant: Vec<String> = s
+        .accounts_by_tenant
+        .iter()
+        .map(|(t, n)| format!("{t} {n}"))
+        .collect();
+    by_tenant.sort();
+    let mut pairs = vec![
         ("version", or_dash(&s.version)),
         (
             "uptime",
@@ -44,6 +50,7 @@ pub fn status(s: &Status, now: SystemTime) -> String {
         ("started", time(s.start_time.as_ref())),
         ("accounts", s.account_count.to_string()),
         ("by state", or_dash(&counts.join(", "))),
+        ("by tenant", or_dash(&by_tenant.join(", "))),
         ("db size", bytes(s.db_size_bytes)),
         ("server cert expires", expiry),
         ("active key id", or_dash(&s.active_key_id)),
@@ -62,9 +69,23 @@ pub fn status(s: &Status, now: SystemTime) -> String {
         ("checks", or_dash(&cadence(s))),
         (
             "you are",
-            format!("{} ({})", or_dash(&s.principal), or_dash(&s.role)),
+            format!(
+                "{} ({}), {}",
+                or_dash(&s.principal),
+                or_dash(&s.role),
+                if s.tenant.is_empty() {
+                    "every tenant".to_string()
+                } else {
+                    format!("tenant {}", s.tenant)
+                }
+            ),
         ),
-    ])
+    ];
+    // Per-tenant counts are a global admin's view; others see only their own tenant.
+    if by_tenant.is_empty() {
+        pairs.retain(|(k, _)| *k != "by tenant");
+    }
+    kv(&pairs)
 }
 
 /// One entry per venue: how often its accounts are checked, and why when it is stretched.
@@ -149,7 +170,16 @@ mod tests {
         assert!(out.contains("1.5 KiB"));
         assert!(out.contains("(EXPIRED)"));
         assert!(out.contains("2 up"));
-        assert!(out.contains("admin (admin)"));
+        assert!(out.contains("admin (admin), every tenant"));
+        assert!(!out.contains("by tenant"));
+        s.accounts_by_tenant.insert("beta".into(), 1);
+        s.accounts_by_tenant.insert("alpha".into(), 1);
+        let out = status(&s, UNIX_EPOCH + Duration::from_secs(200));
+        assert!(out.contains("alpha 1, beta 1"), "{out}");
+        s.tenant = "alpha".into();
+        s.accounts_by_tenant.clear();
+        let out = status(&s, UNIX_EPOCH + Duration::from_secs(200));
+        assert!(out.contains("admin (admin), tenant alpha"), "{out}");
     }
 
     #[test]

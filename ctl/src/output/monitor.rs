@@ -17,16 +17,26 @@ fn health_name(h: &AccountHealth) -> String {
 }
 
 pub fn health_list(resp: &ListHealthResponse, now: SystemTime) -> String {
-    let mut t = Table::new(&["NAME", "STATE", "REASON", ">LATENCY", "LAST OK", "FOR"]);
+    let tenants = super::account::several_tenants(resp.accounts.iter().map(|h| h.tenant.as_str()));
+    let mut headers = vec!["NAME"];
+    if tenants {
+        headers.push("TENANT");
+    }
+    headers.extend(["STATE", "REASON", ">LATENCY", "LAST OK", "FOR"]);
+    let mut t = Table::new(&headers);
     for h in &resp.accounts {
-        t.row(vec![
-            health_name(h),
+        let mut row = vec![health_name(h)];
+        if tenants {
+            row.push(h.tenant.clone());
+        }
+        row.extend([
             state_name(h.state),
             reason_name(h.reason),
             latency(h.latency.as_ref()),
             ago(h.last_success_time.as_ref(), now),
             since(h.state_since.as_ref(), now),
         ]);
+        t.row(row);
     }
     let mut out = if t.is_empty() {
         String::new()

@@ -10,6 +10,10 @@
 //! * Subject **OU** (organizationalUnitName) is the role: exactly one OU, exactly one of `admin`,
 //!   `operator` or `viewer`. A missing, repeated or unknown OU is rejected (fail closed: a
 //!   certificate that does not say what it may do may do nothing).
+//! * A URI subject alternative name `urn:roster:tenant:NAME` is the tenant (NAME: 1-64 of
+//!   `[a-z0-9._-]`, starting alphanumeric). Without one the holder is in tenant `default` (an
+//!   admin without one is global); two tenant names or a malformed one make the certificate
+//!   unusable, like a missing role (fail closed).
 //! * Extended key usage is `clientAuth` only, so a client certificate cannot serve TLS.
 //! * The serial number is 16 random bytes with the high bit cleared (a positive DER INTEGER) and
 //!   a non-zero first byte (so its DER form is exactly those 16 bytes). It is shown as 32
@@ -164,6 +168,8 @@ pub enum PkiError {
     },
     #[error("invalid principal name {name:?}: {reason}")]
     InvalidName { name: String, reason: &'static str },
+    #[error("invalid tenant name {name:?}: {reason}")]
+    InvalidTenant { name: String, reason: &'static str },
     #[error("unknown role {0:?} (expected admin, operator or viewer)")]
     UnknownRole(String),
     #[error("invalid subject alternative name {san:?}: {reason}")]
@@ -199,6 +205,8 @@ pub struct InitReport {
 pub struct IssuedCert {
     pub principal: String,
     pub role: Role,
+    /// The tenant named in the certificate, if any.
+    pub tenant: Option<String>,
     /// Lowercase hex, no separators: the value for `[tls] revoked_serials`.
     pub serial_hex: String,
     pub not_before: SystemTime,
@@ -221,6 +229,9 @@ pub struct ClientIdentity {
     pub principal: String,
     /// Subject OU.
     pub role: Role,
+    /// The tenant of the URI SAN `urn:roster:tenant:NAME`; `None` without one (tenant `default`,
+    /// or every tenant for an admin).
+    pub tenant: Option<String>,
     /// Lowercase hex of the serial, leading zero bytes removed (matches `revoked_serials`).
     pub serial_hex: String,
     pub not_after: SystemTime,
@@ -251,13 +262,72 @@ impl ClientIdentity {
                 "Subject OU {ou:?} is not a role (expected admin, operator or viewer)"
             ))
         })?;
+        let tenant = tenant_of(&cert)?;
         Ok(Self {
             principal,
             role,
+            tenant,
             serial_hex: serial_hex(cert.raw_serial()),
             not_after: asn1_to_system(cert.validity().not_after),
         })
     }
+}
+
+/// The prefix of the URI SAN that names a certificate's tenant.
+pub const TENANT_URI_PREFIX: &str = "urn:roster:tenant:";
+
+/// The tenant of every account and certificate that names none.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// Checks a tenant name: 1-64 characters of `[a-z0-9._-]`, starting with a letter or digit. The
+/// charset keeps a tenant safe in logs, config section names (`[tenants.NAME]`) and index keys
+/// (it never holds the `/` the account name index separates it with).
+pub fn validate_tenant(name: &str) -> Result<(), PkiError> {
+    let err = |reason| PkiError::InvalidTenant {
+        name: name.to_owned(),
+        reason,
+    };
+    if name.is_empty() || name.len() > 64 {
+        return Err(err("must be 1-64 characters"));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+        return Err(err("must start with a lowercase letter or digit"));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(err("may hold only a-z, 0-9, '.', '_' and '-'"));
+    }
+    Ok(())
+}
+
+/// The tenant a certificate names in its URI SANs: none, or exactly one well-formed name.
+fn tenant_of(
+    cert: &x509_parser::certificate::X509Certificate<'_>,
+) -> Result<Option<String>, PkiError> {
+    let san = cert
+        .subject_alternative_name()
+        .map_err(|e| PkiError::Identity(format!("unreadable subject alternative names: {e}")))?;
+    let mut tenants = san.into_iter().flat_map(|ext| {
+        ext.value.general_names.iter().filter_map(|n| match n {
+            x509_parser::extensions::GeneralName::URI(uri) => uri.strip_prefix(TENANT_URI_PREFIX),
+            _ => None,
+        })
+    });
+    let Some(first) = tenants.next() else {
+        return Ok(None);
+    };
+    if tenants.next().is_some() {
+        return Err(PkiError::Identity("more than one tenant URI SAN".into()));
+    }
+    validate_tenant(first).map_err(|_| {
+        PkiError::Identity(format!(
+            "tenant URI SAN {:?} is malformed (expected {TENANT_URI_PREFIX}NAME, NAME 1-64 of [a-z0-9._-])",
+            crate::escape::escape_untrusted(first)
+        ))
+    })?;
+    Ok(Some(first.to_owned()))
 }
 
 fn single_attr<'a, 'b: 'a>(
@@ -448,7 +518,46 @@ pub fn issue_client(
 ) -> Result<IssuedCert, PkiError> {
     let now = SystemTime::now();
     let not_after = now + DAY * days.max(1);
-    issue_client_opts(dir, name, role, out, now - BACKDATE, not_after, false)
+    issue_client_opts(dir, name, role, None, out, now - BACKDATE, not_after, false)
+}
+
+/// Like [`issue_client`], in `tenant` (`None`: no tenant SAN, i.e. tenant `default`, or a global
+/// admin).
+pub fn issue_client_in_tenant(
+    dir: &Path,
+    name: &str,
+    role: Role,
+    tenant: Option<&str>,
+    out: &Path,
+    days: u32,
+) -> Result<IssuedCert, PkiError> {
+    let now = SystemTime::now();
+    let not_after = now + DAY * days.max(1);
+    issue_client_opts(
+        dir,
+        name,
+        role,
+        tenant,
+        out,
+        now - BACKDATE,
+        not_after,
+        false,
+    )
+}
+
+/// Issues a client certificate with these URI SANs as they stand, unchecked: tests use it to
+/// make certificates with two tenants or a malformed one, which the daemon must refuse.
+pub fn issue_client_with_uris(
+    dir: &Path,
+    name: &str,
+    role: Role,
+    uris: &[&str],
+    out: &Path,
+) -> Result<IssuedCert, PkiError> {
+    validate_name(name)?;
+    let now = SystemTime::now();
+    let ca = load_ca(dir)?;
+    write_client(&ca, name, role, uris, out, now - BACKDATE, now + DAY)
 }
 
 /// Like [`issue_client`] with an explicit validity window, which may lie in the past or the
@@ -461,20 +570,26 @@ pub fn issue_client_with_validity(
     not_before: SystemTime,
     not_after: SystemTime,
 ) -> Result<IssuedCert, PkiError> {
-    issue_client_opts(dir, name, role, out, not_before, not_after, false)
+    issue_client_opts(dir, name, role, None, out, not_before, not_after, false)
 }
 
-/// The general form: `overwrite` replaces an existing `cert.pem`/`key.pem` in `out`.
+/// The general form: `tenant` names the holder's tenant (see [`issue_client_in_tenant`]),
+/// `overwrite` replaces an existing `cert.pem`/`key.pem` in `out`.
+#[allow(clippy::too_many_arguments)]
 pub fn issue_client_opts(
     dir: &Path,
     name: &str,
     role: Role,
+    tenant: Option<&str>,
     out: &Path,
     not_before: SystemTime,
     not_after: SystemTime,
     overwrite: bool,
 ) -> Result<IssuedCert, PkiError> {
     validate_name(name)?;
+    if let Some(tenant) = tenant {
+        validate_tenant(tenant)?;
+    }
     if not_after <= not_before {
         return Err(PkiError::InvalidValidity(
             "not_after must be later than not_before".into(),
@@ -489,7 +604,9 @@ pub fn issue_client_opts(
         }
     }
     let ca = load_ca(dir)?;
-    write_client(&ca, name, role, out, not_before, not_after)
+    let uri = tenant.map(|t| format!("{TENANT_URI_PREFIX}{t}"));
+    let uris: Vec<&str> = uri.as_deref().into_iter().collect();
+    write_client(&ca, name, role, &uris, out, not_before, not_after)
 }
 
 /// Creates only a CA (`DIR/ca.pem`, `DIR/ca.key`), replacing any existing one. Tests use it
@@ -591,6 +708,7 @@ fn write_admin(dir: &Path, ca: &Ca, report: &mut InitReport) -> Result<(), PkiEr
         ca,
         ADMIN_NAME,
         Role::Admin,
+        &[],
         &dir.join(ADMIN_PROFILE),
         now - BACKDATE,
         now + DAY * DEFAULT_DAYS,
@@ -605,6 +723,7 @@ fn write_client(
     ca: &Ca,
     name: &str,
     role: Role,
+    uris: &[&str],
     out: &Path,
     not_before: SystemTime,
     not_after: SystemTime,
@@ -618,6 +737,17 @@ fn write_client(
     ]);
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.subject_alt_names = uris
+        .iter()
+        .map(|u| {
+            Ok(SanType::URI((*u).try_into().map_err(|_| {
+                PkiError::InvalidSan {
+                    san: (*u).to_owned(),
+                    reason: "not an IA5 string".into(),
+                }
+            })?))
+        })
+        .collect::<Result<_, PkiError>>()?;
     params.use_authority_key_identifier_extension = true;
     params.not_before = to_offset(not_before)?;
     params.not_after = to_offset(not_after)?;
@@ -632,9 +762,14 @@ fn write_client(
     write_file(&key_path, key.serialize_pem().as_bytes(), 0o600)?;
     write_file(&cert_path, cert.pem().as_bytes(), 0o644)?;
     write_file(&ca_path, ca.pem.as_bytes(), 0o644)?;
+    let tenant = uris
+        .iter()
+        .find_map(|u| u.strip_prefix(TENANT_URI_PREFIX))
+        .map(str::to_owned);
     Ok(IssuedCert {
         principal: name.to_owned(),
         role,
+        tenant,
         serial_hex,
         not_before: truncate_to_secs(not_before),
         not_after: truncate_to_secs(not_after),
@@ -1026,6 +1161,70 @@ mod tests {
             ensure_dev(&dir).unwrap_err(),
             PkiError::Missing { .. }
         ));
+    }
+
+    #[test]
+    fn the_tenant_is_written_and_read_back_and_a_bad_one_is_unusable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("pki");
+        init(&dir, &[]).unwrap();
+        let id = |p: &Path| ClientIdentity::from_der(&der_of(&p.join(PROFILE_CERT)));
+        let a = tmp.path().join("a");
+        let issued =
+            issue_client_in_tenant(&dir, "ann", Role::Operator, Some("acme-1"), &a, 1).unwrap();
+        assert_eq!(issued.tenant.as_deref(), Some("acme-1"));
+        assert_eq!(id(&a).unwrap().tenant.as_deref(), Some("acme-1"));
+        // Issued so far: no tenant SAN.
+        assert_eq!(id(&dir.join("admin")).unwrap().tenant, None);
+        for bad in ["", "Acme", "-acme", "a/b", &"x".repeat(65)] {
+            assert!(
+                matches!(
+                    issue_client_in_tenant(
+                        &dir,
+                        "bob",
+                        Role::Viewer,
+                        Some(bad),
+                        &tmp.path().join("b"),
+                        1
+                    ),
+                    Err(PkiError::InvalidTenant { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        let two = tmp.path().join("two");
+        issue_client_with_uris(
+            &dir,
+            "two",
+            Role::Viewer,
+            &["urn:roster:tenant:a", "urn:roster:tenant:b"],
+            &two,
+        )
+        .unwrap();
+        let e = id(&two).unwrap_err().to_string();
+        assert!(e.contains("more than one tenant"), "{e}");
+        let bad = tmp.path().join("bad");
+        issue_client_with_uris(
+            &dir,
+            "bad",
+            Role::Viewer,
+            &["urn:roster:tenant:Not/Ok"],
+            &bad,
+        )
+        .unwrap();
+        let e = id(&bad).unwrap_err().to_string();
+        assert!(e.contains("malformed"), "{e}");
+        // Other URI SANs say nothing about the tenant.
+        let other = tmp.path().join("other");
+        issue_client_with_uris(
+            &dir,
+            "oth",
+            Role::Viewer,
+            &["https://example.com/x"],
+            &other,
+        )
+        .unwrap();
+        assert_eq!(id(&other).unwrap().tenant, None);
     }
 
     #[test]

@@ -57,6 +57,12 @@ pub enum AccountError {
     #[error("an account named {0:?} already exists")]
     NameTaken(String),
     #[error(
+        "accounts named {0:?} exist in several tenants: name it by id, or scope the request with --tenant"
+    )]
+    AmbiguousName(String),
+    #[error("quota reached: {0}")]
+    Quota(String),
+    #[error(
         "etag {given:?} does not match the current etag {current:?}: the account changed since it was read"
     )]
     EtagMismatch { given: String, current: String },

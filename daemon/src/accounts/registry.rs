@@ -6,9 +6,10 @@ use std::ops::Bound;
 use std::sync::{Arc, OnceLock};
 
 use super::{AccountError, Accounts};
+use crate::auth::Scope;
 use crate::connector::Upstream;
 use crate::seal::SealError;
-use crate::store::AccountRecord;
+use crate::store::{AccountRecord, name_key};
 
 /// One version of an account as the registry holds it: the record, and bytes a reader derives
 /// from it at most once (the API's encoding of the account, see `api::listing`). A write puts a
@@ -43,6 +44,7 @@ impl Registered {
 #[derive(Default)]
 pub(super) struct Registry {
     by_id: BTreeMap<String, Arc<Registered>>,
+    /// Keyed by [`name_key`] (tenant, name): names are unique within a tenant.
     id_by_name: HashMap<String, String>,
 }
 
@@ -50,10 +52,11 @@ impl Registry {
     /// Puts `record` in as the current version of its account.
     pub(super) fn insert(&mut self, record: AccountRecord) -> Arc<AccountRecord> {
         if let Some(old) = self.by_id.get(&record.id) {
-            self.id_by_name.remove(&old.record.name);
+            self.id_by_name
+                .remove(&name_key(&old.record.tenant, &old.record.name));
         }
         self.id_by_name
-            .insert(record.name.clone(), record.id.clone());
+            .insert(name_key(&record.tenant, &record.name), record.id.clone());
         let entry = Arc::new(Registered::new(record));
         let record = entry.record.clone();
         self.by_id.insert(record.id.clone(), entry);
@@ -62,7 +65,8 @@ impl Registry {
 
     pub(super) fn remove(&mut self, id: &str) {
         if let Some(old) = self.by_id.remove(id) {
-            self.id_by_name.remove(&old.record.name);
+            self.id_by_name
+                .remove(&name_key(&old.record.tenant, &old.record.name));
         }
     }
 
@@ -102,13 +106,65 @@ impl Accounts {
         self.read_registry(|r| r.by_id.len())
     }
 
-    /// Looks an account up by id, then by name.
+    /// Looks an account up by id, then by name, in every tenant (the daemon's own lookups; a
+    /// request's go through [`Accounts::get_in`]).
     pub fn get(&self, id_or_name: &str) -> Result<Arc<AccountRecord>, AccountError> {
+        self.get_in(&Scope::Global, id_or_name)
+    }
+
+    /// Looks an account up by id, then by name, among the accounts `scope` sees. Another
+    /// tenant's account is NotFound exactly like a missing one (the same error, the same text).
+    /// A global caller's name is looked up in tenant `default` first, then in the one other
+    /// tenant that has it; a name several other tenants use needs the id (or `--tenant`).
+    pub fn get_in(
+        &self,
+        scope: &Scope,
+        id_or_name: &str,
+    ) -> Result<Arc<AccountRecord>, AccountError> {
+        let not_found = || AccountError::NotFound(id_or_name.to_string());
         self.read_registry(|r| {
-            r.by_id(id_or_name)
-                .or_else(|| r.id_by_name.get(id_or_name).and_then(|id| r.by_id(id)))
+            if let Some(record) = r.by_id(id_or_name) {
+                return scope
+                    .sees(&record.tenant)
+                    .then_some(record)
+                    .ok_or_else(not_found);
+            }
+            let in_tenant = |t: &str| {
+                r.id_by_name
+                    .get(&name_key(t, id_or_name))
+                    .and_then(|id| r.by_id(id))
+            };
+            match scope {
+                Scope::Tenant(t) => in_tenant(t).ok_or_else(not_found),
+                Scope::Global => {
+                    if let Some(record) = in_tenant(crate::pki::DEFAULT_TENANT) {
+                        return Ok(record);
+                    }
+                    let mut named = r
+                        .by_id
+                        .values()
+                        .filter(|e| e.record.name == id_or_name)
+                        .map(|e| e.record.clone());
+                    match (named.next(), named.next()) {
+                        (Some(one), None) => Ok(one),
+                        (None, _) => Err(not_found()),
+                        (Some(_), Some(_)) => {
+                            Err(AccountError::AmbiguousName(id_or_name.to_string()))
+                        }
+                    }
+                }
+            }
         })
-        .ok_or_else(|| AccountError::NotFound(id_or_name.to_string()))
+    }
+
+    /// How many accounts `tenant` owns (for its quota).
+    pub fn count_in(&self, tenant: &str) -> usize {
+        self.read_registry(|r| {
+            r.by_id
+                .values()
+                .filter(|e| e.record.tenant == tenant)
+                .count()
+        })
     }
 
     /// Whether an account with this id (not name) exists.

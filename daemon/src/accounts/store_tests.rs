@@ -32,6 +32,7 @@ pub(crate) fn new(name: &str, key: &str) -> NewAccount {
     NewAccount {
         request_id: String::new(),
         name: name.into(),
+        tenant: "default".into(),
         connector: DEFAULT_CONNECTOR.into(),
         environment: String::new(),
         host_url: "http://127.0.0.1:9".into(),
@@ -164,6 +165,7 @@ async fn every_mutation_commits_one_audit_record_and_one_event_and_a_replay_none
         principal: "alice".into(),
         role: "operator".into(),
         request_id: "r1".into(),
+        tenant: String::new(),
     };
     let mut first = new("a", "key-123456789");
     first.request_id = "create-1".into();
@@ -176,13 +178,19 @@ async fn every_mutation_commits_one_audit_record_and_one_event_and_a_replay_none
         enabled: Some(false),
         ..Default::default()
     };
-    accounts.update(&actor, "a", "r1", patch).await.unwrap();
+    accounts
+        .update(&actor, &crate::auth::Scope::Global, "a", "r1", patch)
+        .await
+        .unwrap();
     // An update that changes nothing is no mutation.
     let same = super::AccountPatch {
         enabled: Some(false),
         ..Default::default()
     };
-    accounts.update(&actor, "a", "", same).await.unwrap();
+    accounts
+        .update(&actor, &crate::auth::Scope::Global, "a", "", same)
+        .await
+        .unwrap();
     accounts
         .rotate_key(
             &actor,
@@ -190,13 +198,21 @@ async fn every_mutation_commits_one_audit_record_and_one_event_and_a_replay_none
         )
         .await
         .unwrap();
-    accounts.delete(&actor, "a", "").await.unwrap();
+    accounts
+        .delete(&actor, &crate::auth::Scope::Global, "a", "")
+        .await
+        .unwrap();
     // A refused mutation (a stale etag) leaves no trace.
     accounts
         .create(&actor, new("b", "key-123456789"))
         .await
         .unwrap();
-    assert!(accounts.delete(&actor, "b", "r9").await.is_err());
+    assert!(
+        accounts
+            .delete(&actor, &crate::auth::Scope::Global, "b", "r9")
+            .await
+            .is_err()
+    );
 
     let (audit, events) = trail(&accounts).await;
     let actions: Vec<&str> = audit.iter().map(|(a, _)| a.as_str()).collect();
@@ -225,4 +241,96 @@ async fn every_mutation_commits_one_audit_record_and_one_event_and_a_replay_none
             K::AccountCreated
         ]
     );
+}
+
+#[tokio::test]
+async fn names_are_unique_within_a_tenant_and_a_scope_sees_only_its_own() {
+    use crate::accounts::{AccountError, AccountPatch};
+    use crate::auth::Scope;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.redb");
+    let key = crate::seal::generate_master_key();
+    let accounts = open(&path, &key);
+    let actor = Actor::system();
+    let in_tenant = |name: &str, tenant: &str| NewAccount {
+        tenant: tenant.into(),
+        ..new(name, "key-123456789")
+    };
+    let a = accounts
+        .create(&actor, in_tenant("desk", "alpha"))
+        .await
+        .unwrap();
+    let b = accounts
+        .create(&actor, in_tenant("desk", "beta"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        accounts.create(&actor, in_tenant("desk", "alpha")).await,
+        Err(AccountError::NameTaken(_))
+    ));
+    let alpha = Scope::Tenant("alpha".into());
+    let beta = Scope::Tenant("beta".into());
+    assert_eq!(accounts.get_in(&alpha, "desk").unwrap().id, a.id);
+    assert_eq!(accounts.get_in(&beta, "desk").unwrap().id, b.id);
+    // Another tenant's account, by id, is NotFound exactly like a missing one.
+    let other = accounts.get_in(&alpha, &b.id).unwrap_err().to_string();
+    let missing = accounts.get_in(&alpha, "nope").unwrap_err().to_string();
+    assert_eq!(other.replace(&b.id, "X"), missing.replace("nope", "X"));
+    // Global: ids always, a name only where it is unambiguous.
+    assert_eq!(accounts.get_in(&Scope::Global, &b.id).unwrap().id, b.id);
+    assert!(matches!(
+        accounts.get_in(&Scope::Global, "desk"),
+        Err(AccountError::AmbiguousName(_))
+    ));
+    // Beta cannot delete alpha's account, by name or id.
+    assert!(matches!(
+        accounts.delete(&actor, &beta, &a.id, "").await,
+        Err(AccountError::NotFound(_))
+    ));
+    // The quota counts the tenant's accounts only, and a refused create writes nothing.
+    assert!(matches!(
+        accounts
+            .create_within(&actor, in_tenant("desk-2", "alpha"), Some(1))
+            .await,
+        Err(AccountError::Quota(_))
+    ));
+    accounts
+        .create_within(&actor, in_tenant("desk-2", "gamma"), Some(1))
+        .await
+        .unwrap();
+    assert_eq!(accounts.count_in("alpha"), 1);
+    // A move to a tenant where the name is taken is refused; elsewhere it frees the old name.
+    let move_to = |t: &str| AccountPatch {
+        tenant: Some(t.into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        accounts
+            .update(&actor, &Scope::Global, &b.id, "", move_to("alpha"))
+            .await,
+        Err(AccountError::NameTaken(_))
+    ));
+    accounts
+        .update(&actor, &Scope::Global, &b.id, "", move_to("delta"))
+        .await
+        .unwrap();
+    accounts
+        .create(&actor, in_tenant("desk", "beta"))
+        .await
+        .unwrap();
+    // All of it survives a reopen (the name index on disk agrees with the registry).
+    drop(accounts);
+    let accounts = open(&path, &key);
+    assert_eq!(
+        accounts
+            .get_in(&Scope::Tenant("delta".into()), "desk")
+            .unwrap()
+            .id,
+        b.id
+    );
+    assert_eq!(accounts.count_in("beta"), 1);
+    assert!(matches!(
+        accounts.create(&actor, in_tenant("desk", "delta")).await,
+        Err(AccountError::NameTaken(_))
+    ));
 }

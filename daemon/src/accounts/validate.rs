@@ -24,6 +24,8 @@ pub const DEFAULT_CONNECTOR: &str = "openalgo";
 pub struct NewAccount {
     pub request_id: String,
     pub name: String,
+    /// The owning tenant (the API sets it from the caller, see `api::accounts`).
+    pub tenant: String,
     pub connector: String,
     /// Empty: the venue's default ("live" where it has one).
     pub environment: String,
@@ -39,6 +41,8 @@ pub struct NewAccount {
 #[derive(Debug, Default)]
 pub struct AccountPatch {
     pub name: Option<String>,
+    /// A move to another tenant (global admins only; the API checks who asks).
+    pub tenant: Option<String>,
     pub host_url: Option<String>,
     pub ws_url: Option<String>,
     pub labels: Option<BTreeMap<String, String>>,
@@ -46,6 +50,13 @@ pub struct AccountPatch {
     /// A whole new credential: every field of the account's venue (checked against it in
     /// `writes::update`, where the account is known).
     pub credential: Option<Credential>,
+}
+
+/// A tenant is named as certificates name it (`pki::validate_tenant`).
+pub fn check_tenant(field: &str, tenant: &str, out: &mut Vec<FieldViolation>) {
+    if let Err(e) = crate::pki::validate_tenant(tenant) {
+        out.push(FieldViolation::new(field, e.to_string()));
+    }
 }
 
 pub fn check_name(field: &str, name: &str, out: &mut Vec<FieldViolation>) {
@@ -307,6 +318,7 @@ impl NewAccount {
         let mut v = Vec::new();
         check_request_id(&self.request_id, &mut v);
         check_name("name", &self.name, &mut v);
+        check_tenant("tenant", &self.tenant, &mut v);
         let venue = check_connector("connector", &self.connector, &mut v);
         if let Some(venue) = venue
             && let Some(env) = check_environment("environment", venue, &self.environment, &mut v)
@@ -347,6 +359,9 @@ impl AccountPatch {
         if let Some(name) = &self.name {
             check_name("account.name", name, &mut v);
         }
+        if let Some(tenant) = &self.tenant {
+            check_tenant("account.tenant", tenant, &mut v);
+        }
         if let Some(url) = self.host_url.as_mut()
             && let Some(normal) = normalize_url("account.host_url", url, &["http", "https"], &mut v)
         {
@@ -368,6 +383,9 @@ impl AccountPatch {
         let mut out = Vec::new();
         if self.name.as_ref().is_some_and(|n| *n != r.name) {
             out.push("name");
+        }
+        if self.tenant.as_ref().is_some_and(|t| *t != r.tenant) {
+            out.push("tenant");
         }
         if self.host_url.as_ref().is_some_and(|u| *u != r.host_url) {
             out.push("host_url");

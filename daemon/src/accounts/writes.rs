@@ -17,6 +17,7 @@ use tokio::sync::MutexGuard;
 use super::registry::Registry;
 use super::{AccountError, AccountPatch, Accounts, NewAccount};
 use crate::audit::Actor;
+use crate::auth::Scope;
 use crate::seal::MasterKey;
 use crate::store::{AccountRecord, EventKind, EventRecord, Tx, now_millis};
 
@@ -60,7 +61,10 @@ impl Accounts {
         write: impl FnOnce(&mut Tx<'_>) -> Result<Applied, AccountError> + Send + 'static,
         then: impl FnOnce(&mut Registry) -> T,
     ) -> Result<Committed<T>, AccountError> {
-        let audit = actor.record(change.action, &change.target, &change.outcome);
+        let mut audit = actor.record(change.action, &change.target, &change.outcome);
+        // A change is recorded in the tenant it concerns (an account's, or none for the key),
+        // so a tenant's audit shows what a global admin did to its accounts.
+        audit.tenant = change.event.tenant.clone();
         let event = change.event;
         let retention = self.inner.event_retention;
         let written = self
@@ -89,10 +93,30 @@ impl Accounts {
     pub async fn create(
         &self,
         actor: &Actor,
+        new: NewAccount,
+    ) -> Result<Arc<AccountRecord>, AccountError> {
+        self.create_within(actor, new, None).await
+    }
+
+    /// Creates an account unless its tenant already owns `max_accounts` (then nothing is
+    /// written: RESOURCE_EXHAUSTED naming the quota). Counted under the write lock, so two
+    /// creates racing for the last place cannot both take it.
+    pub async fn create_within(
+        &self,
+        actor: &Actor,
         mut new: NewAccount,
+        max_accounts: Option<usize>,
     ) -> Result<Arc<AccountRecord>, AccountError> {
         new.validate()?;
         let turn = self.inner.write_lock.lock().await;
+        if let Some(max) = max_accounts
+            && self.count_in(&new.tenant) >= max
+        {
+            return Err(AccountError::Quota(format!(
+                "tenant {} owns {max} accounts, its max_accounts ([tenants] default_max_accounts or [tenants.{}] max_accounts)",
+                new.tenant, new.tenant
+            )));
+        }
         let request_key = (!new.request_id.is_empty())
             .then(|| format!("{}\0{}", actor.principal, new.request_id));
         let id = uuid::Uuid::now_v7().to_string();
@@ -101,6 +125,7 @@ impl Accounts {
         let record = AccountRecord {
             id: id.clone(),
             name: new.name,
+            tenant: new.tenant,
             connector: new.connector,
             environment: new.environment,
             host_url: new.host_url,
@@ -134,7 +159,10 @@ impl Accounts {
                     {
                         return Ok(Applied::Replayed(first));
                     }
-                    if tx.account_id_by_name(&to_store.name)?.is_some() {
+                    if tx
+                        .account_id_by_name(&to_store.tenant, &to_store.name)?
+                        .is_some()
+                    {
                         return Err(AccountError::NameTaken(to_store.name.clone()));
                     }
                     tx.put_account(&to_store, None)?;
@@ -157,13 +185,14 @@ impl Accounts {
     pub async fn update(
         &self,
         actor: &Actor,
+        scope: &Scope,
         id_or_name: &str,
         etag: &str,
         mut patch: AccountPatch,
     ) -> Result<Arc<AccountRecord>, AccountError> {
         patch.validate()?;
         let turn = self.inner.write_lock.lock().await;
-        let current = self.get(id_or_name)?;
+        let current = self.get_in(scope, id_or_name)?;
         check_etag(&current, etag)?;
         if let Some(credential) = &patch.credential {
             let mut v = Vec::new();
@@ -183,6 +212,9 @@ impl Accounts {
         let mut next = (*current).clone();
         if let Some(name) = patch.name {
             next.name = name;
+        }
+        if let Some(tenant) = patch.tenant {
+            next.tenant = tenant;
         }
         if let Some(url) = patch.host_url {
             next.host_url = url;
@@ -209,7 +241,7 @@ impl Accounts {
             outcome: format!("ok; {message}"),
             event: account_event(EventKind::AccountUpdated, &next, &message),
         };
-        let old_name = current.name.clone();
+        let old = (*current).clone();
         let to_store = next.clone();
         let committed = self
             .commit(
@@ -217,14 +249,13 @@ impl Accounts {
                 actor,
                 change,
                 move |tx| {
-                    if to_store.name != old_name
-                        && tx
-                            .account_id_by_name(&to_store.name)?
-                            .is_some_and(|other| other != to_store.id)
+                    if tx
+                        .account_id_by_name(&to_store.tenant, &to_store.name)?
+                        .is_some_and(|other| other != to_store.id)
                     {
                         return Err(AccountError::NameTaken(to_store.name.clone()));
                     }
-                    tx.put_account(&to_store, Some(&old_name))?;
+                    tx.put_account(&to_store, Some(&old))?;
                     Ok(Applied::Written)
                 },
                 |r| r.insert(next),
@@ -240,11 +271,12 @@ impl Accounts {
     pub async fn delete(
         &self,
         actor: &Actor,
+        scope: &Scope,
         id_or_name: &str,
         etag: &str,
     ) -> Result<(), AccountError> {
         let turn = self.inner.write_lock.lock().await;
-        let current = self.get(id_or_name)?;
+        let current = self.get_in(scope, id_or_name)?;
         check_etag(&current, etag)?;
         let change = Change {
             action: "account.delete",
@@ -299,6 +331,7 @@ impl Accounts {
                 time: now_millis(),
                 kind: EventKind::KeyRotated,
                 account_id: String::new(),
+                tenant: String::new(),
                 account_name: String::new(),
                 previous_state: String::new(),
                 state: String::new(),
@@ -369,7 +402,7 @@ impl Accounts {
                 if tx.account(&to_store.id)?.is_none() {
                     return Ok(false);
                 }
-                tx.put_account(&to_store, Some(&to_store.name))?;
+                tx.put_account(&to_store, Some(&to_store))?;
                 Ok::<_, AccountError>(true)
             })
             .await?;
@@ -403,6 +436,7 @@ fn account_event(kind: EventKind, r: &AccountRecord, message: &str) -> EventReco
         time: now_millis(),
         kind,
         account_id: r.id.clone(),
+        tenant: r.tenant.clone(),
         account_name: r.name.clone(),
         previous_state: String::new(),
         state: String::new(),

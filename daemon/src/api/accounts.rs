@@ -16,7 +16,7 @@ use crate::accounts::{
     AccountPatch, DEFAULT_CONNECTOR, FieldViolation, LabelSelector, NewAccount, Registered,
     check_connector, check_credential, check_environment, normalize_url,
 };
-use crate::auth::Caller;
+use crate::auth::{Caller, Scope};
 use crate::connector::{Upstream, VENUES};
 use crate::secret::{Credential, Secret};
 use crate::store::AccountRecord;
@@ -83,7 +83,11 @@ pub struct ListPage {
 
 impl AccountApi {
     /// Validates a ListAccounts request and takes its page from the registry.
-    pub fn list_page(&self, r: &pb::ListAccountsRequest) -> Result<ListPage, Status> {
+    pub fn list_page(
+        &self,
+        scope: &Scope,
+        r: &pb::ListAccountsRequest,
+    ) -> Result<ListPage, Status> {
         let page_size = match r.page_size {
             0 => DEFAULT_PAGE_SIZE,
             n if n < 0 => return Err(invalid_field("page_size", "must not be negative")),
@@ -94,13 +98,16 @@ impl AccountApi {
         let state = super::monitor::state_filter("state", r.state)?;
         let selector =
             LabelSelector::parse("label_selector", &r.label_selector).map_err(status_of)?;
-        let filter = format!("{}|{:?}|{}", r.label_selector, r.enabled, r.state);
+        // The scope is part of the filter: a page token never carries over to another tenant.
+        let filter = format!("{}|{:?}|{}|{scope:?}", r.label_selector, r.enabled, r.state);
         let after = decode_token(&r.page_token, &filter)?;
         let monitor = &self.0.monitor;
-        let filtered = !selector.is_empty() || r.enabled.is_some() || state.is_some();
+        let filtered =
+            !selector.is_empty() || r.enabled.is_some() || state.is_some() || !scope.is_global();
         let page = monitor.view(|health| {
             let keep = |a: &AccountRecord| {
-                selector.matches(&a.labels)
+                scope.sees(&a.tenant)
+                    && selector.matches(&a.labels)
                     && r.enabled.is_none_or(|e| a.enabled == e)
                     && state.is_none_or(|s| monitor.state_of(health, &a.id, a.enabled) == s)
             };
@@ -129,9 +136,21 @@ impl AccountService for AccountApi {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let shorthand = r.credentials.is_empty();
+        let tenant = match (&caller.scope, r.tenant.as_str()) {
+            (scope, "") => scope.home().to_string(),
+            (Scope::Global, named) => named.to_string(),
+            (Scope::Tenant(own), named) if own == named => named.to_string(),
+            (Scope::Tenant(own), _) => {
+                return Err(Status::permission_denied(format!(
+                    "{} may create accounts only in tenant {own}",
+                    caller.principal
+                )));
+            }
+        };
         let new = NewAccount {
             request_id: r.request_id,
             name: r.name,
+            tenant,
             connector: if r.connector.is_empty() {
                 DEFAULT_CONNECTOR.into()
             } else {
@@ -144,10 +163,11 @@ impl AccountService for AccountApi {
             labels: labels_of(r.labels),
             enabled: r.enabled.unwrap_or(true),
         };
+        let quota = self.0.tenants.load().max_accounts(&new.tenant);
         let record = self
             .0
             .accounts
-            .create(&caller.actor(), new)
+            .create_within(&caller.actor(), new, quota)
             .await
             .map_err(|e| status_of(as_sent(e, shorthand)))?;
         Ok(Response::new(convert::account(&record)))
@@ -157,11 +177,12 @@ impl AccountService for AccountApi {
         &self,
         request: Request<pb::GetAccountRequest>,
     ) -> Result<Response<pb::Account>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let record = self
             .0
             .accounts
-            .get(required("account", &r.account)?)
+            .get_in(&caller.scope, required("account", &r.account)?)
             .map_err(status_of)?;
         Ok(Response::new(convert::account(&record)))
     }
@@ -172,7 +193,8 @@ impl AccountService for AccountApi {
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
         // `listing::AccountRoutes` answers ListAccounts from cached encodings of the same page
         // and never calls this; it is the plain form, which answers if that route is taken out.
-        let page = self.list_page(&request.into_inner())?;
+        let caller = Caller::of(&request)?;
+        let page = self.list_page(&caller.scope, &request.into_inner())?;
         Ok(Response::new(pb::ListAccountsResponse {
             accounts: page
                 .accounts
@@ -214,6 +236,16 @@ impl AccountService for AccountApi {
             }
             match field {
                 "name" => patch.name = Some(account.name.clone()),
+                // Moving an account between tenants is a global admin's (audited as a change).
+                "tenant" if caller.scope.is_global() => {
+                    patch.tenant = Some(account.tenant.clone());
+                }
+                "tenant" => {
+                    return Err(Status::permission_denied(format!(
+                        "only a global admin may move an account to another tenant, not {}",
+                        caller.principal
+                    )));
+                }
                 "host_url" => patch.host_url = Some(account.host_url.clone()),
                 "ws_url" => patch.ws_url = Some(account.ws_url.clone()),
                 "labels" => patch.labels = Some(labels_of(account.labels.clone())),
@@ -231,16 +263,37 @@ impl AccountService for AccountApi {
                     return Err(invalid_field(
                         "update_mask",
                         format!(
-                            "unknown or immutable field {other:?}; updatable: name, host_url, ws_url, labels, enabled, credentials (api_key)"
+                            "unknown or immutable field {other:?}; updatable: name, host_url, ws_url, labels, enabled, credentials (api_key), tenant (global admins)"
                         ),
                     ));
                 }
             }
         }
+        // A move counts against the destination's quota (only a global admin moves, and rarely:
+        // checked before the write rather than under its lock).
+        if let Some(to) = &patch.tenant
+            && let Some(max) = self.0.tenants.load().max_accounts(to)
+            && self.0.accounts.count_in(to) >= max
+            && self
+                .0
+                .accounts
+                .get_in(&caller.scope, &target)
+                .is_ok_and(|current| current.tenant != *to)
+        {
+            return Err(status_of(crate::accounts::AccountError::Quota(format!(
+                "tenant {to} owns {max} accounts, its max_accounts ([tenants] default_max_accounts or [tenants.{to}] max_accounts)"
+            ))));
+        }
         let record = self
             .0
             .accounts
-            .update(&caller.actor(), &target, &account.etag, patch)
+            .update(
+                &caller.actor(),
+                &caller.scope,
+                &target,
+                &account.etag,
+                patch,
+            )
             .await
             .map_err(|e| status_of(as_sent(e, shorthand)))?;
         Ok(Response::new(convert::account(&record)))
@@ -254,7 +307,12 @@ impl AccountService for AccountApi {
         let r = request.into_inner();
         self.0
             .accounts
-            .delete(&caller.actor(), required("account", &r.account)?, &r.etag)
+            .delete(
+                &caller.actor(),
+                &caller.scope,
+                required("account", &r.account)?,
+                &r.etag,
+            )
             .await
             .map_err(status_of)?;
         Ok(Response::new(pb::DeleteAccountResponse {}))
@@ -284,7 +342,11 @@ impl AccountService for AccountApi {
                     "give either an account, or a host and credentials, not both",
                 ));
             }
-            let record = self.0.accounts.get(&r.account).map_err(status_of)?;
+            let record = self
+                .0
+                .accounts
+                .get_in(&caller.scope, &r.account)
+                .map_err(status_of)?;
             // Unsealing a key is audited; no audit record, no test.
             self.0
                 .audit

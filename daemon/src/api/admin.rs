@@ -13,7 +13,7 @@ type BoxStream<T> =
 
 use super::errors::{invalid_field, status_of_maintenance};
 use super::{ApiState, convert};
-use crate::auth::Caller;
+use crate::auth::{Caller, Scope};
 use crate::maintenance;
 use crate::store::{SCHEMA_VERSION, Store};
 
@@ -30,13 +30,27 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::Status>, Status> {
         let caller = Caller::of(&request)?;
         let s = &self.0;
-        let accounts = s.accounts.all();
-        let counts: HashMap<String, u32> = s
-            .monitor
-            .counts()
+        let accounts: Vec<_> = s
+            .accounts
+            .all()
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
+            .filter(|a| caller.scope.sees(&a.tenant))
             .collect();
+        let mut counts: HashMap<String, u32> = HashMap::new();
+        let mut by_tenant: HashMap<String, u32> = HashMap::new();
+        s.monitor.view(|v| {
+            for a in &accounts {
+                let state = s.monitor.state_of(v, &a.id, a.enabled);
+                *counts.entry(state.as_str().to_string()).or_default() += 1;
+                if caller.scope.is_global() {
+                    *by_tenant.entry(a.tenant.clone()).or_default() += 1;
+                }
+            }
+        });
+        let tenant = match &caller.scope {
+            Scope::Global => String::new(),
+            Scope::Tenant(t) => t.clone(),
+        };
         let keyring = s.accounts.keyring();
         Ok(Response::new(pb::Status {
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -54,6 +68,8 @@ impl AdminService for AdminApi {
             instance_id: s.accounts.store().instance_id().to_string(),
             schema_version: SCHEMA_VERSION,
             storage_error: s.accounts.store().fault().unwrap_or_default(),
+            tenant,
+            accounts_by_tenant: by_tenant,
             venue_cadence: s
                 .monitor
                 .cadence()
@@ -73,6 +89,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let limit = match r.limit {
             0 => DEFAULT_AUDIT_LIMIT,
@@ -86,7 +103,13 @@ impl AdminService for AdminApi {
             .0
             .accounts
             .store()
-            .read(move |rtx| Store::audit_page(rtx, before, limit))
+            .read(move |rtx| {
+                // A tenant's records: its principals' and its accounts' (both carry its name).
+                Store::audit_page_where(rtx, before, limit, |a| match &caller.scope {
+                    Scope::Global => true,
+                    Scope::Tenant(t) => a.tenant == *t,
+                })
+            })
             .await
             .map_err(|e| Status::unavailable(format!("storage unavailable: {e}")))?;
         Ok(Response::new(pb::ListAuditEventsResponse {
@@ -101,6 +124,7 @@ impl AdminService for AdminApi {
                     target: a.target,
                     outcome: a.outcome,
                     request_id: a.request_id,
+                    tenant: a.tenant,
                 })
                 .collect(),
         }))

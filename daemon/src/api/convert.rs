@@ -111,5 +111,6 @@ pub fn account(r: &AccountRecord) -> pb::Account {
         etag: r.etag(),
         mode: r.mode.clone(),
         key_id: r.sealed_key.key_id.clone(),
+        tenant: r.tenant.clone(),
     }
 }

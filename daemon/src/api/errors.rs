@@ -66,6 +66,8 @@ pub fn status_of(e: AccountError) -> Status {
         AccountError::Invalid(v) => invalid(&v),
         AccountError::NotFound(_) => Status::not_found(bounded(&e.to_string())),
         AccountError::NameTaken(_) => Status::already_exists(bounded(&e.to_string())),
+        AccountError::AmbiguousName(_) => Status::failed_precondition(bounded(&e.to_string())),
+        AccountError::Quota(_) => Status::resource_exhausted(bounded(&e.to_string())),
         AccountError::EtagMismatch { .. } => Status::aborted(bounded(&e.to_string())),
         AccountError::RequestIdSpent(_) => Status::failed_precondition(bounded(&e.to_string())),
         AccountError::Store(inner) => {

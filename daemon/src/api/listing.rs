@@ -125,7 +125,8 @@ impl UnaryService<pb::ListAccountsRequest> for ListAccounts {
     fn call(&mut self, request: Request<pb::ListAccountsRequest>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            let page = this.api.list_page(request.get_ref())?;
+            let caller = crate::auth::Caller::of(&request)?;
+            let page = this.api.list_page(&caller.scope, request.get_ref())?;
             Ok(Response::new(EncodedPage {
                 accounts: page.accounts,
                 tail: pb::ListAccountsResponse {
@@ -273,7 +274,13 @@ mod tests {
             ..Default::default()
         };
         accounts
-            .update(&Actor::system(), "b", &b.etag(), patch)
+            .update(
+                &Actor::system(),
+                &crate::auth::Scope::Global,
+                "b",
+                &b.etag(),
+                patch,
+            )
             .await
             .unwrap();
         let records = registered(&accounts);
@@ -297,7 +304,13 @@ mod tests {
             ..Default::default()
         };
         accounts
-            .update(&Actor::system(), "a", "", patch)
+            .update(
+                &Actor::system(),
+                &crate::auth::Scope::Global,
+                "a",
+                "",
+                patch,
+            )
             .await
             .unwrap();
         let next = registered(&accounts).remove(0);

@@ -37,6 +37,8 @@ pub struct ApiState {
     pub max_request_bytes: usize,
     /// Where the active master key lives; rotation writes beside it.
     pub master_key_file: std::path::PathBuf,
+    /// Per-tenant quotas (swapped by a reload).
+    pub tenants: Arc<arc_swap::ArcSwap<crate::config::TenantsConfig>>,
 }
 
 /// Largest answer sent. Responses (a page of 1000 accounts, a big book) may be larger than

@@ -14,6 +14,7 @@ use super::convert::health_reason;
 use super::errors::{invalid_field, status_of};
 use super::{ApiState, convert};
 use crate::accounts::LabelSelector;
+use crate::auth::Caller;
 use crate::domain::FailureReason;
 use crate::monitor::{CheckError, WatchEnd, WatchError, WatchItem};
 use crate::store::{AccountRecord, EventKind, EventRecord, HealthRecord, HealthState};
@@ -79,6 +80,7 @@ pub fn health(h: &HealthRecord, account: &AccountRecord) -> pb::AccountHealth {
             h.mode.clone()
         },
         account_name: account.name.clone(),
+        tenant: account.tenant.clone(),
         consecutive_successes: h.consecutive_successes,
         message: h.message.clone(),
         state_since: convert::timestamp(h.state_since),
@@ -165,11 +167,16 @@ impl MonitorService for MonitorApi {
         &self,
         request: Request<pb::GetHealthRequest>,
     ) -> Result<Response<pb::AccountHealth>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         if r.account.trim().is_empty() {
             return Err(invalid_field("account", "is required"));
         }
-        let account = self.0.accounts.get(&r.account).map_err(status_of)?;
+        let account = self
+            .0
+            .accounts
+            .get_in(&caller.scope, &r.account)
+            .map_err(status_of)?;
         let h = self
             .0
             .monitor
@@ -182,6 +189,7 @@ impl MonitorService for MonitorApi {
         &self,
         request: Request<pb::ListHealthRequest>,
     ) -> Result<Response<pb::ListHealthResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let want = state_filter("state", r.state)?;
         let selector =
@@ -192,7 +200,10 @@ impl MonitorService for MonitorApi {
             // `--state down` listing still says how the rest are doing.
             let mut counts: HashMap<String, u32> = HashMap::new();
             let mut rows = Vec::new();
-            for a in accounts.iter().filter(|a| selector.matches(&a.labels)) {
+            for a in accounts
+                .iter()
+                .filter(|a| caller.scope.sees(&a.tenant) && selector.matches(&a.labels))
+            {
                 let seen = v.get(&a.id);
                 let state = seen.map_or_else(|| unseen(a).state, |h| h.state);
                 *counts.entry(state.as_str().to_string()).or_default() += 1;
@@ -215,14 +226,21 @@ impl MonitorService for MonitorApi {
         &self,
         request: Request<pb::CheckNowRequest>,
     ) -> Result<Response<pb::AccountHealth>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         if r.account.trim().is_empty() {
             return Err(invalid_field("account", "is required"));
         }
+        // Resolved in the caller's scope first: another tenant's account is NOT_FOUND here.
+        let account = self
+            .0
+            .accounts
+            .get_in(&caller.scope, &r.account)
+            .map_err(status_of)?;
         let h = self
             .0
             .monitor
-            .check_now(&r.account)
+            .check_now(&account.id)
             .await
             .map_err(check_status)?;
         let account = self.0.accounts.get(&h.account_id).map_err(status_of)?;
@@ -233,16 +251,33 @@ impl MonitorService for MonitorApi {
         &self,
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<EventStream>, Status> {
+        let caller = Caller::of(&request)?;
         let from = request.into_inner().from_sequence;
         let w = self.0.monitor.watch(from).await.map_err(|e| match e {
             WatchError::OutOfRange(m) => Status::out_of_range(m),
             WatchError::Store(s) => Status::unavailable(format!("event storage unavailable: {s}")),
         })?;
-        let items = ReceiverStream::new(w.items).map(|item| {
-            Ok(match item {
-                WatchItem::Snapshot { health, name } => snapshot_event(&health, &name),
-                WatchItem::Event(ev) => event(&ev),
-            })
+        // A tenant's stream carries only its accounts' snapshots and events, live or replayed
+        // from any sequence; global events (key rotation) reach global admins only.
+        let scope = caller.scope;
+        let accounts = self.0.accounts.clone();
+        let items = ReceiverStream::new(w.items).filter_map(move |item| {
+            let shown = match &item {
+                WatchItem::Snapshot { health, .. } => {
+                    accounts.get_in(&scope, &health.account_id).is_ok()
+                }
+                WatchItem::Event(ev) => match ev.kind {
+                    EventKind::KeyRotated => scope.is_global(),
+                    _ => scope.sees(&ev.tenant),
+                },
+            };
+            let out = shown.then(|| {
+                Ok(match item {
+                    WatchItem::Snapshot { health, name } => snapshot_event(&health, &name),
+                    WatchItem::Event(ev) => event(&ev),
+                })
+            });
+            async move { out }
         });
         // After the last item, the reason the daemon ended the stream (if it did) as the status.
         let end = futures::stream::once(w.end)

@@ -19,6 +19,7 @@ use tonic::{Request, Response, Status};
 use super::convert::health_reason;
 use super::errors::{invalid_field, status_of};
 use super::{ApiState, convert};
+use crate::auth::Caller;
 use crate::connector::{Balances, FailureReason, Funds, Holdings, OrderBook, Positions, TradeBook};
 use crate::portfolio::consolidate::{self, FundsSum, Overflow};
 use crate::portfolio::{Book, Freshness, Section, Selection, coverage};
@@ -31,7 +32,12 @@ const MAX_STALENESS_LIMIT: Duration = Duration::from_secs(86_400);
 
 impl PortfolioApi {
     /// Validates the request and gathers `T` for the accounts it selects.
-    async fn gather<T: Book>(&self, r: &pb::PortfolioRequest) -> Result<Vec<Section<T>>, Status> {
+    async fn gather<T: Book>(
+        &self,
+        request: &Request<pb::PortfolioRequest>,
+    ) -> Result<Vec<Section<T>>, Status> {
+        let caller = Caller::of(request)?;
+        let r = request.get_ref();
         let max_staleness = match &r.max_staleness {
             None => None,
             Some(d) => {
@@ -50,10 +56,13 @@ impl PortfolioApi {
         let accounts = self
             .0
             .portfolio
-            .select(&Selection {
-                accounts: r.accounts.clone(),
-                label_selector: r.label_selector.clone(),
-            })
+            .select_in(
+                &caller.scope,
+                &Selection {
+                    accounts: r.accounts.clone(),
+                    label_selector: r.label_selector.clone(),
+                },
+            )
             .map_err(status_of)?;
         Ok(self
             .0
@@ -267,7 +276,7 @@ impl PortfolioService for PortfolioApi {
         &self,
         request: Request<pb::PortfolioRequest>,
     ) -> Result<Response<pb::FundsView>, Status> {
-        let sections = self.gather::<Funds>(request.get_ref()).await?;
+        let sections = self.gather::<Funds>(&request).await?;
         let per_currency: Result<Vec<pb::Funds>, Overflow> = by_currency(&sections)
             .into_iter()
             .map(|(currency, funds)| {
@@ -322,7 +331,7 @@ impl PortfolioService for PortfolioApi {
         &self,
         request: Request<pb::PortfolioRequest>,
     ) -> Result<Response<pb::PositionsView>, Status> {
-        let sections = self.gather::<Positions>(request.get_ref()).await?;
+        let sections = self.gather::<Positions>(&request).await?;
         let mut groups: BTreeMap<&str, Vec<(&str, &crate::connector::Position)>> = BTreeMap::new();
         for s in &sections {
             if let Some(d) = &s.data {
@@ -429,7 +438,7 @@ impl PortfolioService for PortfolioApi {
         if status.len() > 64 {
             return Err(invalid_field("status", "is longer than 64 characters"));
         }
-        let sections = self.gather::<OrderBook>(r).await?;
+        let sections = self.gather::<OrderBook>(&request).await?;
         // Statistics describe the whole book of the selected accounts; the status filter only
         // narrows the rows shown. Counted once per account; the totals are their sum.
         let per_account: Vec<_> = sections
@@ -509,7 +518,7 @@ impl PortfolioService for PortfolioApi {
         &self,
         request: Request<pb::PortfolioRequest>,
     ) -> Result<Response<pb::TradesView>, Status> {
-        let sections = self.gather::<TradeBook>(request.get_ref()).await?;
+        let sections = self.gather::<TradeBook>(&request).await?;
         let values: Result<Vec<pb::TradeValues>, Overflow> = by_currency(&sections)
             .into_iter()
             .map(|(currency, books)| {
@@ -592,7 +601,7 @@ impl PortfolioService for PortfolioApi {
         &self,
         request: Request<pb::PortfolioRequest>,
     ) -> Result<Response<pb::HoldingsView>, Status> {
-        let sections = self.gather::<Holdings>(request.get_ref()).await?;
+        let sections = self.gather::<Holdings>(&request).await?;
         let mut groups: BTreeMap<&str, Vec<&Section<Holdings>>> = BTreeMap::new();
         for s in &sections {
             if let Some(d) = &s.data {
@@ -699,7 +708,7 @@ impl PortfolioService for PortfolioApi {
         &self,
         request: Request<pb::PortfolioRequest>,
     ) -> Result<Response<pb::BalancesView>, Status> {
-        let sections = self.gather::<Balances>(request.get_ref()).await?;
+        let sections = self.gather::<Balances>(&request).await?;
         let totals = consolidate::sum_balances(sections.iter().flat_map(|s| {
             s.data
                 .iter()

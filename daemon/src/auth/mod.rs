@@ -26,7 +26,7 @@ mod layer;
 mod policy;
 mod verifier;
 
-pub use identity::Caller;
+pub use identity::{Caller, Scope};
 pub use layer::{AuthLayer, AuthState};
 pub use policy::AccessPolicy;
 pub use verifier::{HandshakePolicy, revoked_set, tls_from_config};

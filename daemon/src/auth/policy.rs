@@ -12,7 +12,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use super::identity::Caller;
+use super::identity::{Caller, Scope};
 use super::verifier::revoked_set;
 use crate::audit::Actor;
 use crate::config::{LimitsConfig, TlsConfig};
@@ -25,7 +25,50 @@ pub enum Need {
     Read,
     Operate,
     Admin,
+    /// Server-wide (backup, key rotation): an admin certificate without a tenant only.
+    GlobalAdmin,
 }
+
+/// How an RPC is scoped to tenants (every RPC is classified, like its role; see [`class_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Answers only from the caller's tenant (the handlers filter with `Caller::scope`).
+    Tenant,
+    /// Server-wide: global admins only.
+    GlobalAdmin,
+    /// Says nothing about any tenant's data (grpc health, reflection, the venue catalogue).
+    Public,
+}
+
+/// The tenant class of each RPC; `None` for an RPC nobody classified (refused, and the
+/// descriptor-walking test fails).
+pub fn class_for(path: &str) -> Option<Class> {
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let service = parts.next().unwrap_or_default();
+    let method = parts.next().unwrap_or_default();
+    Some(match (service, method) {
+        (
+            "roster.v1.AccountService",
+            "GetAccount" | "ListAccounts" | "CreateAccount" | "UpdateAccount" | "DeleteAccount"
+            | "TestConnection",
+        )
+        | ("roster.v1.MonitorService", "GetHealth" | "ListHealth" | "WatchEvents" | "CheckNow")
+        | (
+            "roster.v1.PortfolioService",
+            "GetFunds" | "GetPositions" | "GetOrders" | "GetTrades" | "GetHoldings" | "GetBalances",
+        )
+        | ("roster.v1.AdminService", "GetStatus" | "ListAuditEvents") => Class::Tenant,
+        ("roster.v1.AdminService", "Backup" | "RotateEncryptionKey") => Class::GlobalAdmin,
+        ("roster.v1.AccountService", "ListVenues")
+        | ("grpc.health.v1.Health", "Check" | "Watch")
+        | ("grpc.reflection.v1.ServerReflection", "ServerReflectionInfo") => Class::Public,
+        _ => return None,
+    })
+}
+
+/// The metadata key with which a global admin narrows a request to one tenant
+/// (`rosterctl --tenant T`).
+pub const TENANT_HEADER: &str = "x-roster-tenant";
 
 /// The role each RPC requires. The table fails closed: an RPC it does not list is refused for
 /// every role (UNIMPLEMENTED), so a method added to the API without a role here is never
@@ -47,9 +90,8 @@ pub fn need_for(path: &str) -> Option<Need> {
             "GetFunds" | "GetPositions" | "GetOrders" | "GetTrades" | "GetHoldings" | "GetBalances",
         ) => Need::Read,
         ("roster.v1.AdminService", "GetStatus") => Need::Read,
-        ("roster.v1.AdminService", "Backup" | "RotateEncryptionKey" | "ListAuditEvents") => {
-            Need::Admin
-        }
+        ("roster.v1.AdminService", "ListAuditEvents") => Need::Admin,
+        ("roster.v1.AdminService", "Backup" | "RotateEncryptionKey") => Need::GlobalAdmin,
         // The standard services: any verified certificate may ask whether the daemon serves
         // and what its API looks like.
         ("grpc.health.v1.Health", "Check" | "Watch")
@@ -70,15 +112,23 @@ pub fn role_allows(role: Role, need: Need) -> bool {
 pub struct AccessPolicy {
     revoked: HashSet<String>,
     limiter: DefaultKeyedRateLimiter<String>,
+    /// One budget per tenant, shared by its principals (global admins share one, keyed "").
+    tenant_limiter: DefaultKeyedRateLimiter<String>,
 }
 
 impl AccessPolicy {
     pub fn new(tls: &TlsConfig, limits: &LimitsConfig) -> Self {
         let per_second = NonZeroU32::new(limits.requests_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.burst).unwrap_or(NonZeroU32::MIN);
+        let tenant_per_second =
+            NonZeroU32::new(limits.tenant_requests_per_second).unwrap_or(NonZeroU32::MIN);
+        let tenant_burst = NonZeroU32::new(limits.tenant_burst).unwrap_or(NonZeroU32::MIN);
         Self {
             revoked: revoked_set(tls),
             limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+            tenant_limiter: RateLimiter::keyed(
+                Quota::per_second(tenant_per_second).allow_burst(tenant_burst),
+            ),
         }
     }
 }
@@ -139,10 +189,20 @@ impl AccessPolicy {
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
             .map_or_else(assign_request_id, str::to_string);
+        let global = identity.role == Role::Admin && identity.tenant.is_none();
+        let own = identity
+            .tenant
+            .clone()
+            .unwrap_or_else(|| crate::pki::DEFAULT_TENANT.to_string());
         let caller = Caller {
             principal: identity.principal.clone(),
             role: identity.role,
             request_id,
+            scope: if global {
+                Scope::Global
+            } else {
+                Scope::Tenant(own)
+            },
         };
         let rpc = rpc_name(path);
         let invalid = |status: Status, reason: &'static str| Refusal {
@@ -182,16 +242,33 @@ impl AccessPolicy {
                 reason,
             ));
         }
-        if let Err(not_until) = self.limiter.check_key(&caller.principal) {
+        // The principal's budget, then its tenant's (which all its principals share). The
+        // tenant is the certificate's, before any `x-roster-tenant` narrowing.
+        let tenant_key = match &caller.scope {
+            Scope::Global => String::new(),
+            Scope::Tenant(t) => t.clone(),
+        };
+        let over = self
+            .limiter
+            .check_key(&caller.principal)
+            .map_err(|n| (n, format!("rate limit for {}", caller.principal)))
+            .and_then(|()| {
+                self.tenant_limiter.check_key(&tenant_key).map_err(|n| {
+                    (
+                        n,
+                        format!(
+                            "rate limit for tenant {} ([limits] tenant_requests_per_second)",
+                            caller.scope.home()
+                        ),
+                    )
+                })
+            });
+        if let Err((not_until, what)) = over {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             return Err(Refusal {
                 status: Status::with_error_details(
                     Code::ResourceExhausted,
-                    format!(
-                        "rate limit for {} exceeded; retry in {} ms",
-                        caller.principal,
-                        wait.as_millis().max(1)
-                    ),
+                    format!("{what} exceeded; retry in {} ms", wait.as_millis().max(1)),
                     ErrorDetails::with_retry_info(Some(wait)),
                 ),
                 who: caller.principal.clone(),
@@ -199,7 +276,8 @@ impl AccessPolicy {
                 audit: AuditAs::Not,
             });
         }
-        let Some(need) = need_for(path) else {
+        let class = class_for(path);
+        let Some(need) = need_for(path).filter(|_| class.is_some()) else {
             // Not in the role table: nobody may call it. UNIMPLEMENTED, as for a path no
             // service serves (and counted under the same metric label).
             return Err(Refusal {
@@ -209,7 +287,9 @@ impl AccessPolicy {
                 audit: AuditAs::Not,
             });
         };
-        if !role_allows(caller.role, need) {
+        let allowed = role_allows(caller.role, need)
+            && (need != Need::GlobalAdmin || caller.scope.is_global());
+        if !allowed {
             return Err(Refusal {
                 status: Status::permission_denied(format!(
                     "role {} may not call {rpc} (needs {})",
@@ -218,12 +298,38 @@ impl AccessPolicy {
                         Need::Read => "viewer",
                         Need::Operate => "operator",
                         Need::Admin => "admin",
+                        Need::GlobalAdmin => "admin without a tenant: a global admin",
                     }
                 )),
                 who: caller.principal.clone(),
                 reason: "permission denied",
                 audit: AuditAs::Each(caller.actor(), format!("{rpc}: refused: permission denied")),
             });
+        }
+        let mut caller = caller;
+        if let Some(named) = req.headers().get(TENANT_HEADER) {
+            let named = named.to_str().unwrap_or_default();
+            let valid = crate::pki::validate_tenant(named).is_ok();
+            match &caller.scope {
+                // A global admin narrows itself to one tenant, for this request.
+                Scope::Global if valid => caller.scope = Scope::Tenant(named.to_string()),
+                Scope::Tenant(own) if own == named => {}
+                _ => {
+                    return Err(Refusal {
+                        status: Status::permission_denied(format!(
+                            "{} may not act in tenant {:?} ({TENANT_HEADER})",
+                            caller.principal,
+                            crate::escape::escape_untrusted(named)
+                        )),
+                        who: caller.principal.clone(),
+                        reason: "permission denied",
+                        audit: AuditAs::Each(
+                            caller.actor(),
+                            format!("{rpc}: refused: other tenant"),
+                        ),
+                    });
+                }
+            }
         }
         Ok(caller)
     }
@@ -268,12 +374,79 @@ mod tests {
             identity: Ok(ClientIdentity {
                 principal: "alice".into(),
                 role,
+                tenant: None,
                 serial_hex: serial_hex.into(),
                 not_after,
             }),
             not_before,
             conn: ConnControl::detached(SocketAddr::from(([127, 0, 0, 1], 40000))),
         }))
+    }
+
+    /// A connection of `role` in `tenant` (None: no tenant SAN).
+    fn peer_in(role: Role, tenant: Option<&str>) -> Peer {
+        let now = SystemTime::now();
+        let p = peer(role, "01", now - HOUR, now + HOUR);
+        let mut info = PeerInfo {
+            remote: p.0.remote,
+            identity: p.0.identity.clone(),
+            not_before: p.0.not_before,
+            conn: p.0.conn.clone(),
+        };
+        if let Ok(id) = info.identity.as_mut() {
+            id.tenant = tenant.map(str::to_string);
+        }
+        Peer(Arc::new(info))
+    }
+
+    #[test]
+    fn the_scope_comes_from_the_certificate_and_only_a_global_admin_may_narrow_it() {
+        let now = SystemTime::now();
+        let policy = policy(&[]);
+        let scope = |p: &Peer, path: &str, header: Option<&str>| {
+            let mut req = request(p, path);
+            if let Some(h) = header {
+                req.headers_mut()
+                    .insert(TENANT_HEADER, http::HeaderValue::from_str(h).unwrap());
+            }
+            policy
+                .authorize(&req, now)
+                .map(|c| c.scope)
+                .map_err(|r| r.status.code())
+        };
+        let backup = "/roster.v1.AdminService/Backup";
+        let global = peer_in(Role::Admin, None);
+        let tenant_admin = peer_in(Role::Admin, Some("acme"));
+        let old_viewer = peer_in(Role::Viewer, None);
+        assert_eq!(scope(&global, GET, None).unwrap(), Scope::Global);
+        assert_eq!(
+            scope(&global, GET, Some("acme")).unwrap(),
+            Scope::Tenant("acme".into())
+        );
+        assert!(scope(&global, backup, None).is_ok());
+        assert_eq!(
+            scope(&old_viewer, GET, None).unwrap(),
+            Scope::Tenant("default".into())
+        );
+        assert_eq!(
+            scope(&tenant_admin, GET, None).unwrap(),
+            Scope::Tenant("acme".into())
+        );
+        let r = refused(policy.authorize(&request(&tenant_admin, backup), now));
+        assert_eq!(r.status.code(), Code::PermissionDenied);
+        // A tenant's certificate may name its own tenant, never another.
+        assert!(scope(&tenant_admin, GET, Some("acme")).is_ok());
+        for (p, h) in [
+            (&tenant_admin, "other"),
+            (&old_viewer, "acme"),
+            (&global, "Not/A/Tenant"),
+        ] {
+            let mut req = request(p, GET);
+            req.headers_mut()
+                .insert(TENANT_HEADER, http::HeaderValue::from_str(h).unwrap());
+            let r = refused(policy.authorize(&req, now));
+            assert_eq!(r.status.code(), Code::PermissionDenied, "{h}");
+        }
     }
 
     /// One request on that connection.
@@ -415,7 +588,7 @@ mod tests {
         let backup = need("/roster.v1.AdminService/Backup");
         assert_eq!(
             (create, list, backup),
-            (Need::Operate, Need::Read, Need::Admin)
+            (Need::Operate, Need::Read, Need::GlobalAdmin)
         );
         assert!(!role_allows(Role::Viewer, create));
         assert!(role_allows(Role::Viewer, list));
@@ -464,6 +637,15 @@ mod tests {
             unclassified.is_empty(),
             "RPCs without a role in auth::need_for: {unclassified:?}"
         );
+        let unscoped: Vec<String> = methods
+            .iter()
+            .map(|(service, method)| format!("/{service}/{method}"))
+            .filter(|path| class_for(path).is_none())
+            .collect();
+        assert!(
+            unscoped.is_empty(),
+            "RPCs without a tenant class in auth::class_for: {unscoped:?}"
+        );
         let now = SystemTime::now();
         let admin = peer(Role::Admin, "01", now - HOUR, now + HOUR);
         for path in [
@@ -474,9 +656,54 @@ mod tests {
             "/",
         ] {
             assert_eq!(need_for(path), None, "{path}");
+            assert_eq!(class_for(path), None, "{path}");
             let refusal = refused(policy(&[]).authorize(&request(&admin, path), now));
             assert_eq!(refusal.status.code(), Code::Unimplemented, "{path}");
         }
+    }
+
+    #[test]
+    fn a_tenants_principals_share_one_budget_and_other_tenants_keep_theirs() {
+        let now = SystemTime::now();
+        let limits = LimitsConfig {
+            requests_per_second: 1,
+            burst: 100,
+            tenant_requests_per_second: 1,
+            tenant_burst: 4,
+            ..LimitsConfig::default()
+        };
+        let policy = AccessPolicy::new(&TlsConfig::default(), &limits);
+        let with_cn = |cn: &str, tenant: &str| {
+            let p = peer_in(Role::Viewer, Some(tenant));
+            let mut info = PeerInfo {
+                remote: p.0.remote,
+                identity: p.0.identity.clone(),
+                not_before: p.0.not_before,
+                conn: p.0.conn.clone(),
+            };
+            if let Ok(id) = info.identity.as_mut() {
+                id.principal = cn.to_string();
+            }
+            Peer(Arc::new(info))
+        };
+        let (a1, a2, b1) = (
+            with_cn("a1", "alpha"),
+            with_cn("a2", "alpha"),
+            with_cn("b1", "beta"),
+        );
+        for p in [&a1, &a2, &a1, &a2] {
+            policy.authorize(&request(p, GET), now).unwrap();
+        }
+        for p in [&a1, &a2] {
+            let r = refused(policy.authorize(&request(p, GET), now));
+            assert_eq!(r.status.code(), Code::ResourceExhausted);
+            assert!(
+                r.status.message().contains("tenant alpha"),
+                "{:?}",
+                r.status
+            );
+        }
+        policy.authorize(&request(&b1, GET), now).unwrap();
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Shape (cheap enough for 5,000 accounts on 2 cores):
 //! - one small task per enabled account ([`scheduler`]): it sleeps until its next slot (a stable
-//!   offset inside the interval, from a hash of the id), takes a permit of the global semaphore,
+//!   offset inside the interval, from a hash of the id), takes a place in its tenant's fair share
+//!   ([`fair`]) and a permit of the global semaphore,
 //!   runs one bounded check, applies the result under the health lock, and computes the next due
 //!   time (with backoff when DOWN). A check therefore never overlaps itself, and `CheckNow` goes
 //!   through the same task. The upstream (with its unsealed key) is built once per task, not per
@@ -14,6 +15,7 @@
 //! - [`watch`]: WatchEvents (snapshot or replay, then live, without gaps or duplicates).
 
 mod check;
+mod fair;
 mod flush;
 mod scheduler;
 pub mod state;
@@ -121,6 +123,8 @@ pub(crate) struct Shared {
     pending: Mutex<Pending>,
     flush_now: Notify,
     permits: Semaphore,
+    /// Each tenant's share of the permits while several tenants have checks to run.
+    fair: fair::FairShares,
     tasks: Mutex<IdMap<TaskRef>>,
     /// Per venue kind with enabled accounts: how often they are checked (see
     /// [`state::effective_interval`]); recomputed when accounts or settings change.
@@ -286,6 +290,7 @@ impl MonitorHandle {
             pending: Mutex::new(Pending::default()),
             flush_now: Notify::new(),
             permits: Semaphore::new(config.concurrency),
+            fair: fair::FairShares::default(),
             tasks: Mutex::new(IdMap::default()),
             cadence: RwLock::new(HashMap::new()),
             refused_keys: Mutex::new(state::RefusedKeyBudget::default()),

@@ -140,7 +140,7 @@ fn apply_account(shared: &Arc<Shared>, record: &Arc<AccountRecord>) {
         if let Some(t) = transition {
             pending
                 .events
-                .push(health_event(&entry.rec, &record.name, t, now));
+                .push(health_event(&entry.rec, record, t, now));
             shared.flush_now.notify_one();
         }
     }
@@ -199,7 +199,7 @@ fn points_elsewhere(old: &AccountRecord, new: &AccountRecord) -> bool {
 
 pub(super) fn health_event(
     h: &HealthRecord,
-    name: &str,
+    account: &AccountRecord,
     t: Transition,
     now: UnixMillis,
 ) -> EventRecord {
@@ -208,7 +208,8 @@ pub(super) fn health_event(
         time: now,
         kind: EventKind::HealthChanged,
         account_id: h.account_id.clone(),
-        account_name: name.to_string(),
+        tenant: account.tenant.clone(),
+        account_name: account.name.clone(),
         previous_state: t.from.as_str().to_string(),
         state: t.to.as_str().to_string(),
         reason: h.reason.map(|r| r.as_str().to_string()).unwrap_or_default(),
@@ -297,6 +298,11 @@ async fn account_task(
         new_target = false;
         let probe = forced || probe_due;
         let (outcome, latency) = {
+            // The tenant's fair share first, then a permit (see `fair`).
+            let _place = shared
+                .fair
+                .enter(&record.tenant, settings.concurrency)
+                .await;
             let Ok(_permit) = shared.permits.acquire().await else {
                 return;
             };
@@ -316,15 +322,9 @@ async fn account_task(
             offset,
             want_copy: forced,
         };
-        let Some((next, snapshot, learned)) = record_result(
-            &shared,
-            &id,
-            host.as_ref(),
-            &record.name,
-            &record.connector,
-            result,
-            &known,
-        ) else {
+        let Some((next, snapshot, learned)) =
+            record_result(&shared, &id, host.as_ref(), &record, result, &known)
+        else {
             // Replaced or stopped meanwhile: this task's results no longer count.
             return;
         };
@@ -407,15 +407,14 @@ fn record_result(
     shared: &Shared,
     id: &Arc<str>,
     host: Option<&Arc<str>>,
-    name: &str,
-    kind: &str,
+    account: &AccountRecord,
     c: Checked,
     known: &(String, String),
 ) -> Option<Recorded> {
     let now = now_millis();
     let mut map = shared.health_write();
     let entry = map.get_mut(id).filter(|e| e.generation == c.generation)?;
-    let policy = shared.policy_for(kind);
+    let policy = shared.policy_for(&account.connector);
     let refused = matches!(
         c.outcome,
         Outcome::Failed {
@@ -435,13 +434,15 @@ fn record_result(
         // At info: an account going DOWN is what an operator reads the journal for.
         info!(
             account_id = %id,
-            account = name, // names are [A-Za-z0-9._-]: safe to log as they are
+            account = account.name, // names are [A-Za-z0-9._-]: safe to log as they are
             from = t.from.as_str(),
             to = t.to.as_str(),
             reason = entry.rec.reason.map_or("", |r| r.as_str()),
             "health changed"
         );
-        pending.events.push(health_event(&entry.rec, name, t, now));
+        pending
+            .events
+            .push(health_event(&entry.rec, account, t, now));
         shared.flush_now.notify_one();
     }
     drop(pending);

@@ -229,6 +229,7 @@ mod tests {
     fn event(n: u64) -> EventRecord {
         EventRecord {
             sequence: 0,
+            tenant: "default".into(),
             time: now_millis(),
             kind: EventKind::HealthChanged,
             account_id: format!("a{n}"),

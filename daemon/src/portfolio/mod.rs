@@ -36,6 +36,7 @@ use tokio::sync::{Semaphore, broadcast};
 use tracing::{debug, warn};
 
 use crate::accounts::{AccountError, Accounts, FieldViolation, LabelSelector};
+use crate::auth::Scope;
 use crate::config::PortfolioConfig;
 use crate::connector::bounds::Bounded;
 use crate::connector::{
@@ -336,6 +337,16 @@ impl PortfolioHandle {
     /// once, enabled or not) plus every enabled account that matches the selector; with neither,
     /// every enabled account. Sorted by name when nothing was named.
     pub fn select(&self, sel: &Selection) -> Result<Vec<Arc<AccountRecord>>, AccountError> {
+        self.select_in(&Scope::Global, sel)
+    }
+
+    /// [`Self::select`] among the accounts `scope` sees: another tenant's account named in the
+    /// selection is NOT_FOUND, and a selector never matches one.
+    pub fn select_in(
+        &self,
+        scope: &Scope,
+        sel: &Selection,
+    ) -> Result<Vec<Arc<AccountRecord>>, AccountError> {
         let selector = LabelSelector::parse("label_selector", &sel.label_selector)?;
         let mut out: Vec<Arc<AccountRecord>> = Vec::new();
         for (i, name) in sel.accounts.iter().enumerate() {
@@ -345,7 +356,7 @@ impl PortfolioHandle {
                     "is empty",
                 )]));
             }
-            let record = self.inner.accounts.get(name.trim())?;
+            let record = self.inner.accounts.get_in(scope, name.trim())?;
             if !out.iter().any(|r| r.id == record.id) {
                 out.push(record);
             }
@@ -356,7 +367,7 @@ impl PortfolioHandle {
                 .accounts
                 .all()
                 .into_iter()
-                .filter(|r| r.enabled && selector.matches(&r.labels))
+                .filter(|r| scope.sees(&r.tenant) && r.enabled && selector.matches(&r.labels))
                 .filter(|r| !out.iter().any(|o| o.id == r.id))
                 .collect();
             matched.sort_by(|a, b| crate::accounts::natural_order(&a.name, &b.name));
@@ -833,6 +844,7 @@ mod tests {
                     NewAccount {
                         request_id: String::new(),
                         name: name.into(),
+                        tenant: "default".into(),
                         connector: "openalgo".into(),
                         environment: String::new(),
                         host_url: format!("http://{name}.test"),
@@ -1104,7 +1116,10 @@ mod tests {
             }
         };
 
-        accounts.delete(&Actor::system(), "a", "").await.unwrap();
+        accounts
+            .delete(&Actor::system(), &crate::auth::Scope::Global, "a", "")
+            .await
+            .unwrap();
         cached_len(2).await;
         // A fetch that finishes after its account was deleted caches nothing.
         let gone = Snapshot {
@@ -1116,10 +1131,14 @@ mod tests {
 
         // A deletion whose event was lost in a burst is still noticed (the test runtime runs
         // nothing else until this test awaits, so the burst overflows the 16-event channel).
-        accounts.delete(&Actor::system(), "b", "").await.unwrap();
+        accounts
+            .delete(&Actor::system(), &crate::auth::Scope::Global, "b", "")
+            .await
+            .unwrap();
         for _ in 0..32 {
             let _ = accounts.events().send(EventRecord {
                 sequence: 0,
+                tenant: "default".into(),
                 time: now_millis(),
                 kind: EventKind::HealthChanged,
                 account_id: selected[2].id.clone(),

@@ -158,6 +158,7 @@ mod tests {
             rows: vec![("gone".into(), encode("health", &rec).unwrap())],
             events: vec![EventRecord {
                 sequence: 0,
+                tenant: "default".into(),
                 time: 1,
                 kind: EventKind::HealthChanged,
                 account_id: "gone".into(),

@@ -36,7 +36,7 @@ pub use file::{OpenOptions, marker_path};
 /// - 1: OpenAlgo accounts only, one sealed API key and its hint.
 /// - 2: every account has a venue environment and one hint per credential field; sealed values
 ///   say their layout (see [`migrate`]).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
 /// Unique index: account name -> id.
@@ -161,6 +161,9 @@ pub fn now_millis() -> UnixMillis {
 pub struct AccountRecord {
     pub id: String,
     pub name: String,
+    /// The tenant that owns the account (names are unique within it).
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
     /// The venue kind ("openalgo", "alpaca").
     pub connector: String,
     /// The venue's environment ("live", "paper", ...).
@@ -192,6 +195,17 @@ fn live() -> String {
     "live".into()
 }
 
+/// Records written before tenants existed belong to tenant `default`.
+fn default_tenant() -> String {
+    crate::pki::DEFAULT_TENANT.into()
+}
+
+/// The key of an account in the name index: names are unique within a tenant, and a tenant never
+/// holds a '/' (see `pki::validate_tenant`), so the key is unambiguous.
+pub fn name_key(tenant: &str, name: &str) -> String {
+    format!("{tenant}/{name}")
+}
+
 impl AccountRecord {
     pub fn etag(&self) -> String {
         format!("r{}", self.revision)
@@ -214,6 +228,9 @@ pub struct EventRecord {
     pub time: UnixMillis,
     pub kind: EventKind,
     pub account_id: String,
+    /// The tenant of the account the event is about (a key rotation's is empty: global).
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
     #[serde(default)]
     pub account_name: String,
     #[serde(default)]
@@ -238,6 +255,10 @@ pub struct AuditRecord {
     pub outcome: String,
     #[serde(default)]
     pub request_id: String,
+    /// The tenant the record concerns: the account's for an account change, the caller's
+    /// otherwise (empty for a global admin or the daemon itself: global admins only).
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
 }
 
 fn encode<T: Serialize>(table: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
@@ -392,6 +413,16 @@ impl Store {
         before: u64,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, StoreError> {
+        Self::audit_page_where(rtx, before, limit, |_| true)
+    }
+
+    /// [`Self::audit_page`] of the records `keep` passes (a tenant's), newest first.
+    pub fn audit_page_where(
+        rtx: &ReadTransaction,
+        before: u64,
+        limit: usize,
+        keep: impl Fn(&AuditRecord) -> bool,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
         let table = rtx.open_table(AUDIT)?;
         let range = if before == 0 {
             table.range(0..)?
@@ -399,9 +430,15 @@ impl Store {
             table.range(0..before)?
         };
         let mut out = Vec::with_capacity(limit);
-        for row in range.rev().take(limit) {
+        for row in range.rev() {
+            if out.len() >= limit {
+                break;
+            }
             let (_, v) = row?;
-            out.push(decode("audit", v.value())?);
+            let record: AuditRecord = decode("audit", v.value())?;
+            if keep(&record) {
+                out.push(record);
+            }
         }
         Ok(out)
     }
@@ -494,6 +531,9 @@ fn init_schema(db: &Database, path: &Path) -> Result<String, StoreError> {
 /// api_key_hint}`, and its sealed value is marked as the bare API key it is
 /// ([`crate::seal::SealedForm::BareApiKey`]). Nothing is unsealed: the migration needs no master
 /// key, and the next key rotation re-seals every value in the new layout.
+///
+/// 2 -> 3: every account belongs to tenant `default` (the field's default, written out), and the
+/// name index, keyed by name until now, is rebuilt keyed by (tenant, name).
 fn migrate(tx: &WriteTransaction, from: u32) -> Result<(), StoreError> {
     if from < 2 {
         let mut accounts = tx.open_table(ACCOUNTS)?;
@@ -537,6 +577,24 @@ fn migrate(tx: &WriteTransaction, from: u32) -> Result<(), StoreError> {
             accounts.insert(id.as_str(), bytes.as_slice())?;
         }
     }
+    if from < 3 {
+        let mut accounts = tx.open_table(ACCOUNTS)?;
+        let mut rewritten = Vec::new();
+        for row in accounts.iter()? {
+            let (_, v) = row?;
+            let record: AccountRecord = decode("accounts", v.value())?;
+            rewritten.push(record);
+        }
+        let mut names = tx.open_table(ACCOUNT_NAMES)?;
+        names.retain(|_, _| false)?;
+        for record in rewritten {
+            names.insert(
+                name_key(&record.tenant, &record.name).as_str(),
+                record.id.as_str(),
+            )?;
+            accounts.insert(record.id.as_str(), encode("accounts", &record)?.as_slice())?;
+        }
+    }
     Ok(())
 }
 
@@ -554,27 +612,36 @@ impl Tx<'_> {
         value.map(|v| decode("accounts", v.value())).transpose()
     }
 
-    pub fn account_id_by_name(&self, name: &str) -> Result<Option<String>, StoreError> {
+    pub fn account_id_by_name(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<Option<String>, StoreError> {
         let table = self.tx.open_table(ACCOUNT_NAMES)?;
-        let value = table.get(name)?;
+        let value = table.get(name_key(tenant, name).as_str())?;
         Ok(value.map(|v| v.value().to_string()))
     }
 
-    /// Inserts or replaces an account and keeps the name index in step (a rename frees the old name).
+    /// Inserts or replaces an account and keeps the name index in step (a rename or a move to
+    /// another tenant frees the old (tenant, name)).
     pub fn put_account(
         &mut self,
         record: &AccountRecord,
-        old_name: Option<&str>,
+        old: Option<&AccountRecord>,
     ) -> Result<(), StoreError> {
         let bytes = encode("accounts", record)?;
         self.tx
             .open_table(ACCOUNTS)?
             .insert(record.id.as_str(), bytes.as_slice())?;
         let mut names = self.tx.open_table(ACCOUNT_NAMES)?;
-        if let Some(old) = old_name.filter(|old| *old != record.name) {
-            names.remove(old)?;
+        let key = name_key(&record.tenant, &record.name);
+        if let Some(old) = old
+            .map(|o| name_key(&o.tenant, &o.name))
+            .filter(|old| *old != key)
+        {
+            names.remove(old.as_str())?;
         }
-        names.insert(record.name.as_str(), record.id.as_str())?;
+        names.insert(key.as_str(), record.id.as_str())?;
         Ok(())
     }
 
@@ -583,7 +650,7 @@ impl Tx<'_> {
         self.tx.open_table(ACCOUNTS)?.remove(record.id.as_str())?;
         self.tx
             .open_table(ACCOUNT_NAMES)?
-            .remove(record.name.as_str())?;
+            .remove(name_key(&record.tenant, &record.name).as_str())?;
         self.tx.open_table(HEALTH)?.remove(record.id.as_str())?;
         let mut snapshots = self.tx.open_table(SNAPSHOTS)?;
         let prefix = format!("{}/", record.id);

@@ -53,6 +53,20 @@ impl Pki {
         (out, issued.serial_hex)
     }
 
+    /// Issues a client profile in `tenant` (URI SAN urn:roster:tenant:T).
+    pub fn issue_in_tenant(&self, name: &str, role: Role, tenant: &str) -> PathBuf {
+        let out = self.path().join(format!("profile-{name}"));
+        pki::issue_client_in_tenant(self.path(), name, role, Some(tenant), &out, 30).unwrap();
+        out
+    }
+
+    /// Issues a client profile with these URI SANs as they stand (two tenants, a malformed one).
+    pub fn issue_with_uris(&self, name: &str, role: Role, uris: &[&str]) -> PathBuf {
+        let out = self.path().join(format!("profile-{name}"));
+        pki::issue_client_with_uris(self.path(), name, role, uris, &out).unwrap();
+        out
+    }
+
     /// A client profile whose certificate expired yesterday.
     pub fn issue_expired(&self, name: &str, role: Role) -> PathBuf {
         let day = Duration::from_secs(86_400);

@@ -28,6 +28,7 @@ mod secrets;
 mod security;
 mod soak;
 mod systemd;
+mod tenants;
 mod upgrade;
 mod upstream_tls;
 mod venues;

@@ -9,6 +9,7 @@ use std::process::Command;
 
 use roster_proto::v1 as pb;
 use roster_tests::sim::{InstanceSpec, Simulator};
+use rosterd::pki::Role;
 
 use crate::harness::{Daemon, Pki, bin, fast_monitor, text};
 
@@ -39,6 +40,7 @@ async fn assert_same_accounts(d: &Daemon, pki: &Pki) -> Vec<pb::Account> {
     assert_eq!(names, ["desk-1", "desk-2", "desk-3"]);
     for (i, a) in accounts.iter().enumerate() {
         let n = i + 1;
+        assert_eq!(a.tenant, "default", "{a:?}");
         assert_eq!(a.connector, "openalgo");
         assert_eq!(a.environment, "live");
         assert_eq!(a.labels.get("team").map(String::as_str), Some("alpha"));
@@ -107,6 +109,7 @@ async fn a_store_written_by_the_previous_release_migrates_and_its_keys_still_wor
         d.stderr()
     );
     let before = assert_same_accounts(&d, &pki).await;
+    tenants_after_upgrade(&d, &pki).await;
     keys_work(&d, &pki, &sim).await;
 
     // A rotation re-seals every credential in the new layout; the keys still work after it and
@@ -146,6 +149,59 @@ async fn a_backup_written_by_the_previous_release_restores_and_migrates() {
     let sim = demo_sim().await;
     let mut d = Daemon::start(&pki, &state, &fast_monitor(60_000, 2_000));
     assert_same_accounts(&d, &pki).await;
+    tenants_after_upgrade(&d, &pki).await;
     keys_work(&d, &pki, &sim).await;
     d.stop();
+}
+
+/// The migrated accounts are tenant `default`'s: a certificate without a tenant (every one
+/// issued before tenants) sees them by name, another tenant sees none and may reuse the names.
+async fn tenants_after_upgrade(d: &Daemon, pki: &Pki) {
+    let (viewer, _) = pki.issue("old-viewer", Role::Viewer);
+    let names = |v: Vec<pb::Account>| {
+        let mut n: Vec<String> = v.into_iter().map(|a| a.name).collect();
+        n.sort();
+        n
+    };
+    assert_eq!(
+        names(d.all_accounts(&viewer).await),
+        ["desk-1", "desk-2", "desk-3"]
+    );
+    let got = d
+        .accounts(&viewer)
+        .await
+        .get_account(pb::GetAccountRequest {
+            account: "desk-2".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.tenant, "default");
+    let acme = pki.issue_in_tenant("acme-op", Role::Operator, "acme");
+    assert!(d.all_accounts(&acme).await.is_empty());
+    let err = d
+        .accounts(&acme)
+        .await
+        .get_account(pb::GetAccountRequest {
+            account: "desk-2".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    // Names are unique within a tenant, not across tenants.
+    let made = d
+        .accounts(&acme)
+        .await
+        .create_account(crate::harness::new_account("desk-1", "acme-key-123456"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(made.tenant, "acme");
+    let mut a = d.accounts(&acme).await;
+    a.delete_account(pb::DeleteAccountRequest {
+        account: made.id,
+        etag: String::new(),
+    })
+    .await
+    .unwrap();
 }
