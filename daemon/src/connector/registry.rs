@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::alpaca::{self, Alpaca};
+use super::binance::{self, Binance};
 use super::openalgo::{self, OpenAlgo};
 use super::transport::{ConfigError, ConnectorConfig, Transport};
 use super::{Connector, FailureReason, UpstreamError, Venue};
 use crate::metrics::Metrics;
 
 /// Every venue kind, in the order `rosterctl venues` lists them.
-pub static VENUES: &[&Venue] = &[&openalgo::VENUE, &alpaca::VENUE];
+pub static VENUES: &[&Venue] = &[&openalgo::VENUE, &alpaca::VENUE, &binance::VENUE];
 
 /// The venue of kind `kind` ("openalgo").
 pub fn venue(kind: &str) -> Option<&'static Venue> {
@@ -37,7 +38,8 @@ impl Connectors {
         let transport = Arc::new(Transport::new(config, metrics)?);
         Ok(Self::of([
             Arc::new(OpenAlgo::new(transport.clone())?) as Arc<dyn Connector>,
-            Arc::new(Alpaca::new(transport)?),
+            Arc::new(Alpaca::new(transport.clone())?),
+            Arc::new(Binance::new(transport)?),
         ]))
     }
 
