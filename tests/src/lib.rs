@@ -3,4 +3,5 @@
 
 pub mod alpaca_sim;
 pub mod bench;
+pub mod binance_sim;
 pub mod sim;
