@@ -156,7 +156,8 @@ impl BinanceAccountSpec {
     }
 }
 
-/// A fault of the whole server.
+/// A fault of the whole server (see also [`BinanceSim::set_time_endpoint_lag_ms`] and
+/// [`BinanceSim::ban_for`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BinanceFault {
     #[default]
@@ -258,6 +259,8 @@ pub(crate) struct Server {
     listed: Vec<String>,
     fault: Mutex<BinanceFault>,
     clock_offset_ms: AtomicI64,
+    /// How far `/api/v3/time` is off the clock that checks timestamps (a fault).
+    time_endpoint_lag_ms: AtomicI64,
     weight_limit: AtomicU32,
     options: BinanceSimOptions,
     weight: Mutex<WeightState>,
@@ -388,6 +391,7 @@ impl BinanceSim {
             listed,
             fault: Mutex::new(BinanceFault::None),
             clock_offset_ms: AtomicI64::new(0),
+            time_endpoint_lag_ms: AtomicI64::new(0),
             weight_limit: AtomicU32::new(options.weight_per_minute),
             options,
             weight: Mutex::new(WeightState::default()),
@@ -427,6 +431,19 @@ impl BinanceSim {
     /// Runs the venue's clock `ms` ahead of ours (negative: behind).
     pub fn set_clock_offset_ms(&self, ms: i64) {
         self.server.clock_offset_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// A fault: `/api/v3/time` answers `ms` off the clock that checks timestamps (as a caching
+    /// proxy in front of it would), so a client that trusts it stays outside the window.
+    pub fn set_time_endpoint_lag_ms(&self, ms: i64) {
+        self.server.time_endpoint_lag_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// Bans the IP for `seconds` now, as after too many requests past a 429.
+    pub fn ban_for(&self, seconds: u64) {
+        let until =
+            wall_ms().saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX / 2000) * 1000);
+        lock(&self.server.weight).banned_until_ms = Some(until);
     }
 
     pub fn set_fault(&self, fault: BinanceFault) {

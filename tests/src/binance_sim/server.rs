@@ -186,7 +186,13 @@ fn route(
     }
     match path {
         "/api/v3/ping" => reply(200, json!({})),
-        "/api/v3/time" => reply(200, json!({"serverTime": server.server_time_ms()})),
+        "/api/v3/time" => {
+            let lag = server.time_endpoint_lag_ms.load(Ordering::SeqCst);
+            reply(
+                200,
+                json!({"serverTime": server.server_time_ms().saturating_add(lag)}),
+            )
+        }
         "/api/v3/account" | "/api/v3/openOrders" | "/api/v3/myTrades" => {
             match authenticate(server, req, raw_query, params) {
                 Ok(account) => signed_route(server, &account, path, params),
