@@ -71,6 +71,12 @@ struct RefusalLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VenueLabels {
+    /// The venue kind ("binance").
+    connector: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabels {
     state: &'static str,
 }
@@ -92,6 +98,8 @@ pub(crate) struct Metrics {
     refusals: Family<RefusalLabels, Counter>,
     /// Client connections holding a slot (handshaking or established).
     connections_open: Gauge,
+    /// Each venue's effective check interval (stretched to fit a shared budget).
+    check_interval_seconds: Family<VenueLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -114,7 +122,17 @@ impl Metrics {
             }),
             refusals: Family::default(),
             connections_open: Gauge::default(),
+            check_interval_seconds: Family::default(),
         }
+    }
+
+    /// The interval a venue's accounts are now checked at.
+    pub(crate) fn set_check_interval(&self, connector: &str, interval: Duration) {
+        self.check_interval_seconds
+            .get_or_create(&VenueLabels {
+                connector: connector.to_string(),
+            })
+            .set(interval.as_secs_f64());
     }
 
     /// One health check: its failure reason (`None` when it passed) and how long it took.
@@ -218,6 +236,12 @@ impl Metrics {
             "connections_open",
             "Client connections holding a slot (handshaking or established)",
             self.connections_open.clone(),
+        );
+        r.register(
+            "check_interval_seconds",
+            "Each venue's effective health check interval: the configured one, stretched to fit \
+             a budget its accounts share",
+            self.check_interval_seconds.clone(),
         );
         Exposition { registry: r }
     }

@@ -59,11 +59,42 @@ pub fn status(s: &Status, now: SystemTime) -> String {
                 format!("FAILING: {}", s.storage_error)
             },
         ),
+        ("checks", or_dash(&cadence(s))),
         (
             "you are",
             format!("{} ({})", or_dash(&s.principal), or_dash(&s.role)),
         ),
     ])
+}
+
+/// One entry per venue: how often its accounts are checked, and why when it is stretched.
+fn cadence(s: &Status) -> String {
+    let every = |d: Option<&roster_proto::pbjson_types::Duration>| {
+        d.and_then(to_std)
+            .map(|d| {
+                humantime::format_duration(Duration::from_millis(
+                    u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+                ))
+                .to_string()
+            })
+            .unwrap_or_else(|| "-".into())
+    };
+    s.venue_cadence
+        .iter()
+        .map(|c| {
+            let effective = every(c.effective_interval.as_ref());
+            let configured = every(c.configured_interval.as_ref());
+            if effective == configured {
+                format!("{} {} every {effective}", c.accounts, c.connector)
+            } else {
+                format!(
+                    "{} {} every {effective} (stretched from {configured} to fit {} checks/min)",
+                    c.accounts, c.connector, c.checks_per_minute
+                )
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 pub fn audit(r: &ListAuditEventsResponse) -> String {
@@ -119,6 +150,42 @@ mod tests {
         assert!(out.contains("(EXPIRED)"));
         assert!(out.contains("2 up"));
         assert!(out.contains("admin (admin)"));
+    }
+
+    #[test]
+    fn a_stretched_check_interval_says_why() {
+        let d = |secs| {
+            Some(roster_proto::pbjson_types::Duration {
+                seconds: secs,
+                nanos: 0,
+            })
+        };
+        let s = Status {
+            venue_cadence: vec![
+                roster_proto::v1::VenueCadence {
+                    connector: "binance".into(),
+                    accounts: 2000,
+                    configured_interval: d(10),
+                    effective_interval: d(500),
+                    checks_per_minute: 240,
+                },
+                roster_proto::v1::VenueCadence {
+                    connector: "openalgo".into(),
+                    accounts: 3,
+                    configured_interval: d(10),
+                    effective_interval: d(10),
+                    checks_per_minute: 0,
+                },
+            ],
+            ..Default::default()
+        };
+        let out = status(&s, UNIX_EPOCH);
+        assert!(
+            out.contains(
+                "2000 binance every 8m 20s (stretched from 10s to fit 240 checks/min); 3 openalgo every 10s"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

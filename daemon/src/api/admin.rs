@@ -54,6 +54,18 @@ impl AdminService for AdminApi {
             instance_id: s.accounts.store().instance_id().to_string(),
             schema_version: SCHEMA_VERSION,
             storage_error: s.accounts.store().fault().unwrap_or_default(),
+            venue_cadence: s
+                .monitor
+                .cadence()
+                .into_iter()
+                .map(|(connector, c)| pb::VenueCadence {
+                    connector,
+                    accounts: u32::try_from(c.accounts).unwrap_or(u32::MAX),
+                    configured_interval: Some(convert::duration(c.configured)),
+                    effective_interval: Some(convert::duration(c.effective)),
+                    checks_per_minute: c.checks_per_minute.unwrap_or(0),
+                })
+                .collect(),
         }))
     }
 

@@ -13,7 +13,6 @@
 //! - One overall deadline per call (`request_timeout`) covers the budget wait, connect, TLS,
 //!   headers and the whole body, so a server trickling bytes cannot hold a call longer.
 
-use std::borrow::Cow;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -158,20 +157,7 @@ impl OpenAlgo {
             self.budget.retain_recent();
         }
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.transport.metrics().record_upstream(
-            endpoint.as_str(),
-            match &result {
-                Ok(_) => Cow::Borrowed("200"),
-                // An answer refused for what it holds (a bound, a shape) is counted as such,
-                // not as the 200 it came with.
-                Err(e) if e.reason == FailureReason::BadResponse => {
-                    Cow::Borrowed(e.reason.as_str())
-                }
-                Err(e) => e.http_status.map_or(Cow::Borrowed(e.reason.as_str()), |s| {
-                    Cow::Owned(s.to_string())
-                }),
-            },
-        );
+        self.transport.record(endpoint.as_str(), &result);
         // Before anything of the answer is logged, stored or shown.
         match result {
             Ok(mut v) => {

@@ -10,6 +10,7 @@
 //! - Bodies are read chunk by chunk up to `max_response_bytes`; beyond that it is
 //!   `BAD_RESPONSE` and the rest is never read.
 
+use std::borrow::Cow;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -181,8 +182,18 @@ impl Transport {
         &self.config
     }
 
-    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
+    /// Counts one call under `label` by how it ended: "200", the HTTP status of a refusal, or
+    /// the failure reason when there was no answer. An answer refused for what it holds (a bound,
+    /// a shape) is counted as BAD_RESPONSE, not as the 200 it came with.
+    pub(crate) fn record<T>(&self, label: &'static str, result: &Result<T, UpstreamError>) {
+        let status = match result {
+            Ok(_) => Cow::Borrowed("200"),
+            Err(e) if e.reason == FailureReason::BadResponse => Cow::Borrowed(e.reason.as_str()),
+            Err(e) => e.http_status.map_or(Cow::Borrowed(e.reason.as_str()), |s| {
+                Cow::Owned(s.to_string())
+            }),
+        };
+        self.metrics.record_upstream(label, status);
     }
 
     pub fn client(&self) -> &Client {

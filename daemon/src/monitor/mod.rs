@@ -122,6 +122,9 @@ pub(crate) struct Shared {
     flush_now: Notify,
     permits: Semaphore,
     tasks: Mutex<IdMap<TaskRef>>,
+    /// Per venue kind with enabled accounts: how often they are checked (see
+    /// [`state::effective_interval`]); recomputed when accounts or settings change.
+    cadence: RwLock<HashMap<String, Cadence>>,
     /// Checks that carry a refused key, rationed per upstream host (lock order: after `health`,
     /// before `pending`).
     refused_keys: Mutex<state::RefusedKeyBudget>,
@@ -137,9 +140,82 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// How one venue's accounts are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cadence {
+    /// Enabled accounts of the venue.
+    pub accounts: usize,
+    /// The venue's shared check budget, when it has one.
+    pub checks_per_minute: Option<u32>,
+    pub configured: Duration,
+    /// What each account is checked at: `configured`, stretched to fit the budget.
+    pub effective: Duration,
+}
+
 impl Shared {
     fn settings(&self) -> Settings {
         *self.settings.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The settings' policy for an account of venue `kind`: its interval is the venue's
+    /// effective one.
+    fn policy_for(&self, kind: &str) -> Policy {
+        let mut policy = self.settings().policy;
+        if let Some(c) = self
+            .cadence
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(kind)
+        {
+            policy.interval = c.effective;
+        }
+        policy
+    }
+
+    /// Recounts each venue's enabled accounts and its effective interval; logs and records a
+    /// stretched interval when it changes.
+    fn recompute_cadence(&self) {
+        let configured = self.settings().policy.interval;
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for t in lock(&self.tasks).values() {
+            *counts.entry(t.record.connector.clone()).or_default() += 1;
+        }
+        let next: HashMap<String, Cadence> = counts
+            .into_iter()
+            .map(|(kind, accounts)| {
+                let checks_per_minute = self
+                    .connectors
+                    .get(&kind)
+                    .ok()
+                    .and_then(|c| c.checks_per_minute());
+                let effective = state::effective_interval(configured, accounts, checks_per_minute);
+                let cadence = Cadence {
+                    accounts,
+                    checks_per_minute,
+                    configured,
+                    effective,
+                };
+                (kind, cadence)
+            })
+            .collect();
+        let mut current = self.cadence.write().unwrap_or_else(|e| e.into_inner());
+        for (kind, c) in &next {
+            let before = current.get(kind).map(|c| c.effective);
+            if before != Some(c.effective) {
+                self.metrics.set_check_interval(kind, c.effective);
+                if c.effective > c.configured {
+                    tracing::info!(
+                        venue = %kind,
+                        accounts = c.accounts,
+                        checks_per_minute = c.checks_per_minute,
+                        effective = %humantime::format_duration(c.effective),
+                        configured = %humantime::format_duration(c.configured),
+                        "check interval stretched to fit the venue's shared budget"
+                    );
+                }
+            }
+        }
+        *current = next;
     }
 
     fn health_read(&self) -> RwLockReadGuard<'_, IdMap<Entry>> {
@@ -211,6 +287,7 @@ impl MonitorHandle {
             flush_now: Notify::new(),
             permits: Semaphore::new(config.concurrency),
             tasks: Mutex::new(IdMap::default()),
+            cadence: RwLock::new(HashMap::new()),
             refused_keys: Mutex::new(state::RefusedKeyBudget::default()),
             shutdown: supervisor.signal(),
             flush_rounds: std::sync::atomic::AtomicU64::new(0),
@@ -250,7 +327,23 @@ impl MonitorHandle {
             }
         }
         *current = next;
+        drop(current);
+        self.shared.recompute_cadence();
         self.shared.flush_now.notify_one();
+    }
+
+    /// How each venue's accounts are checked, by venue kind (for `status`).
+    pub fn cadence(&self) -> Vec<(String, Cadence)> {
+        let mut all: Vec<_> = self
+            .shared
+            .cadence
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, c)| (k.clone(), *c))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 
     /// How many flush rounds the monitor has completed; moves about once per `flush_interval`.

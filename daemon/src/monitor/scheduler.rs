@@ -48,6 +48,7 @@ pub(super) async fn manage(
         }
     }
     let tasks = std::mem::take(&mut *lock(&shared.tasks));
+    shared.recompute_cadence();
     for (_, t) in tasks {
         t.handle.abort();
     }
@@ -87,8 +88,10 @@ fn reconcile_one(shared: &Arc<Shared>, id: &str) {
 
 /// The account is gone: stop its task and forget its health (its row went with the account).
 fn remove(shared: &Arc<Shared>, id: &str) {
-    if let Some(t) = lock(&shared.tasks).remove(id) {
+    let task = lock(&shared.tasks).remove(id);
+    if let Some(t) = task {
         t.handle.abort();
+        shared.recompute_cadence();
     }
     shared.health_write().remove(id);
 }
@@ -142,6 +145,7 @@ fn apply_account(shared: &Arc<Shared>, record: &Arc<AccountRecord>) {
         }
     }
     if !record.enabled {
+        shared.recompute_cadence();
         return;
     }
     let upstream = match shared.accounts.upstream(record) {
@@ -181,6 +185,7 @@ fn apply_account(shared: &Arc<Shared>, record: &Arc<AccountRecord>) {
             handle,
         },
     );
+    shared.recompute_cadence();
 }
 
 /// Whether an update changed where or with which key the account is checked. A re-seal under a
@@ -242,7 +247,7 @@ async fn account_task(
     } = target;
     // The ration of refused keys is per host (see `state::RefusedKeyBudget`).
     let host: Option<Arc<str>> = upstream.base().map(|b| Arc::from(b.host()));
-    let p = shared.settings().policy;
+    let p = shared.policy_for(&record.connector);
     let mut offset = state::offset_ms(&id, p.interval);
     let now = now_millis();
     // Next slot, unless a stored backoff says later (a restart must not undo a 403 backoff);
@@ -268,7 +273,7 @@ async fn account_task(
         let forced = reply.is_some();
         // Settings may have been reloaded since the last check.
         let settings = shared.settings();
-        let p = settings.policy;
+        let p = shared.policy_for(&record.connector);
         offset = state::offset_ms(&id, p.interval);
         if !forced {
             let lag_ms = u64::try_from(now_millis().saturating_sub(due)).unwrap_or(0);
@@ -311,9 +316,15 @@ async fn account_task(
             offset,
             want_copy: forced,
         };
-        let Some((next, snapshot, learned)) =
-            record_result(&shared, &id, host.as_ref(), &record.name, result, &known)
-        else {
+        let Some((next, snapshot, learned)) = record_result(
+            &shared,
+            &id,
+            host.as_ref(),
+            &record.name,
+            &record.connector,
+            result,
+            &known,
+        ) else {
             // Replaced or stopped meanwhile: this task's results no longer count.
             return;
         };
@@ -397,13 +408,14 @@ fn record_result(
     id: &Arc<str>,
     host: Option<&Arc<str>>,
     name: &str,
+    kind: &str,
     c: Checked,
     known: &(String, String),
 ) -> Option<Recorded> {
     let now = now_millis();
     let mut map = shared.health_write();
     let entry = map.get_mut(id).filter(|e| e.generation == c.generation)?;
-    let policy = shared.settings().policy;
+    let policy = shared.policy_for(kind);
     let refused = matches!(
         c.outcome,
         Outcome::Failed {

@@ -322,6 +322,26 @@ pub fn next_slot(after: UnixMillis, interval: Duration, offset: i64) -> UnixMill
     if t > after { t } else { t.saturating_add(iv) }
 }
 
+/// The interval a venue's accounts are checked at: the configured one, stretched evenly when
+/// `accounts` checks per interval would not fit the venue's shared budget of `checks_per_minute`
+/// (Binance's request weight per egress IP). Stretching, not skipping: every account is still
+/// checked once per (effective) interval, at its stable offset inside it.
+pub fn effective_interval(
+    configured: Duration,
+    accounts: usize,
+    checks_per_minute: Option<u32>,
+) -> Duration {
+    let Some(per_minute) = checks_per_minute.filter(|n| *n > 0) else {
+        return configured;
+    };
+    let accounts = u64::try_from(accounts).unwrap_or(u64::MAX);
+    // Whole milliseconds, rounded up, so the budget is never exceeded by rounding.
+    let needed_ms = accounts
+        .saturating_mul(60_000)
+        .div_ceil(u64::from(per_minute));
+    configured.max(Duration::from_millis(needed_ms))
+}
+
 /// How long to wait after a check before the next one, given the health it left behind.
 /// Not DOWN: one interval. DOWN: interval x 2^excess (capped at `down_backoff_max`), or for a
 /// refused key / IP ban interval x 4^(excess+1) (capped at `auth_backoff_max`), where `excess`
@@ -461,6 +481,22 @@ mod tests {
             step(&mut h, ok()),
             Some((HealthState::Degraded, HealthState::Up))
         );
+    }
+
+    #[test]
+    fn a_shared_budget_stretches_the_interval_evenly_and_only_when_needed() {
+        let ten = Duration::from_secs(10);
+        // No shared budget, or one that fits: the configured interval.
+        assert_eq!(effective_interval(ten, 5_000, None), ten);
+        assert_eq!(effective_interval(ten, 40, Some(240)), ten);
+        // 2,000 accounts, 240 checks a minute: 500 s.
+        assert_eq!(
+            effective_interval(ten, 2_000, Some(240)),
+            Duration::from_secs(500)
+        );
+        // Rounded up, never down: 7 accounts at 6 a minute is 70 s, not less.
+        assert_eq!(effective_interval(ten, 7, Some(6)), Duration::from_secs(70));
+        assert_eq!(effective_interval(ten, 1, Some(0)), ten);
     }
 
     #[test]

@@ -15,7 +15,9 @@ use roster_proto::v1::{GetStatusRequest, HealthState, ListHealthRequest};
 use super::daemon::Env;
 use super::measure::{Latencies, mib, ms};
 use super::report::Report;
+use crate::alpaca_sim::{AlpacaSim, Environment, demo_keys};
 use crate::sim::{Fault, InstanceHandle, InstanceSpec, Simulator};
+use roster_proto::v1::CreateAccountRequest;
 
 #[derive(Debug, Clone)]
 pub struct SweepOpts {
@@ -33,6 +35,8 @@ pub struct SweepOpts {
     pub perf: Option<std::path::PathBuf>,
     /// Upstreams serve https from a CA the daemon trusts through `SSL_CERT_FILE`.
     pub https: bool,
+    /// Percent of the accounts that are Alpaca accounts on one simulated host.
+    pub alpaca_pct: f64,
 }
 
 /// Records, per instance, when its ping counter moved (relative to `t0`), until `stop`.
@@ -65,7 +69,9 @@ fn total(insts: &[InstanceHandle], endpoint: &str) -> u64 {
 }
 
 pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
-    let n = o.accounts;
+    let n_alpaca = ((o.accounts as f64) * o.alpaca_pct / 100.0).round() as usize;
+    // `n` counts the OpenAlgo accounts, among which the faulty ones are.
+    let n = o.accounts - n_alpaca.min(o.accounts);
     let n_hang = ((n as f64) * o.hang_pct / 100.0).round() as usize;
     let n_refuse = ((n as f64) * o.refuse_pct / 100.0).round() as usize;
     let n_faulty = n_hang + n_refuse;
@@ -87,10 +93,18 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
     } else {
         (key, "")
     };
+    let (key, mixed) = if n_alpaca > 0 {
+        (
+            format!("{key}-alpaca{}", o.alpaca_pct),
+            format!(" plus {n_alpaca} Alpaca accounts on one simulated host"),
+        )
+    } else {
+        (key, String::new())
+    };
     let mut report = Report::new(
         key,
         format!(
-            "Health sweep{over}: {n} accounts, interval {}, timeout {}, {cadence}, {n_hang} hanging, {n_refuse} refusing",
+            "Health sweep{over}: {n} OpenAlgo accounts{mixed}, interval {}, timeout {}, {cadence}, {n_hang} hanging, {n_refuse} refusing",
             humantime(o.interval),
             humantime(o.timeout)
         ),
@@ -123,6 +137,7 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
     for i in n_hang..n_faulty {
         sim.instance(i).settle().await;
     }
+    let alpaca = AlpacaSim::start_many(Environment::Paper, n_alpaca).await?;
 
     let mut env = Env::new(&format!(
         "[monitor]\ninterval = \"{}ms\"\ntimeout = \"{}ms\"\nfunds_probe_every = {probe}\n",
@@ -156,9 +171,29 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
             )
         })
         .collect();
+    let alpaca_reqs: Vec<_> = (1..=n_alpaca)
+        .map(|i| {
+            let (key_id, secret) = demo_keys(Environment::Paper, i);
+            CreateAccountRequest {
+                name: format!("alpaca-{i}"),
+                connector: "alpaca".into(),
+                environment: "paper".into(),
+                host_url: alpaca.url(),
+                credentials: [
+                    ("key_id".to_string(), key_id),
+                    ("secret_key".to_string(), secret),
+                ]
+                .into_iter()
+                .collect(),
+                ..Default::default()
+            }
+        })
+        .collect::<Vec<_>>();
     let created_at = Instant::now();
     let (ids, took) = super::create_accounts(&ch, reqs, 32).await?;
-    eprintln!("created {n} accounts in {took:?}");
+    let (_, took_alpaca) = super::create_accounts(&ch, alpaca_reqs, 32).await?;
+    let took = took + took_alpaca;
+    eprintln!("created {} accounts in {took:?}", n + n_alpaca);
     let index: HashMap<String, usize> = ids.iter().cloned().zip(0..).collect();
 
     // Watch the DOWN count (GetStatus is a count, cheap) until every faulty account is DOWN.
@@ -194,6 +229,7 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
     let pings0 = total(&insts, "ping");
     let healthy0 = total(&healthy, "ping");
     let funds0 = total(&insts, "funds");
+    let alpaca0 = alpaca.total_requests();
     let s0 = daemon.sample()?;
     let perf = match &o.perf {
         Some(out) => Some(super::measure::perf_record(daemon.pid, out, o.secs)?),
@@ -204,6 +240,9 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
     let pings = total(&insts, "ping") - pings0;
     let healthy_pings = total(&healthy, "ping") - healthy0;
     let funds = total(&insts, "funds") - funds0;
+    // An Alpaca check is one request (GET /v2/account).
+    let alpaca_checks = alpaca.total_requests() - alpaca0;
+    let pings = pings + alpaca_checks;
     stop.store(true, Ordering::Relaxed);
     let arrivals = tokio::task::spawn_blocking(move || poller.join())
         .await?
@@ -254,6 +293,11 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
             healthy_up += 1;
         }
     }
+    let alpaca_up = lh
+        .accounts
+        .iter()
+        .filter(|h| !index.contains_key(&h.account_id) && h.state == HealthState::Up as i32)
+        .count();
     let mut counts: Vec<_> = lh.counts.iter().collect();
     counts.sort();
     let down_after = tokio::time::timeout(Duration::from_secs(1), down_done)
@@ -279,8 +323,15 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
         format!("{:.1} s", window.as_secs_f64()),
         "300 s in the issue",
     );
+    if n_alpaca > 0 {
+        report.row(
+            "Alpaca checks received (GET /v2/account) / Alpaca accounts UP at end",
+            format!("{alpaca_checks} / {alpaca_up} of {n_alpaca}"),
+            "all UP",
+        );
+    }
     report.row(
-        "checks received by the simulator (pings)",
+        "checks received by the simulators (OpenAlgo pings + Alpaca account reads)",
         format!("{pings} ({healthy_pings} healthy; expected ≈ {expected:.0} healthy), funds probes {funds}"),
         "",
     );
@@ -318,7 +369,7 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
         "memory per account ((RSS end - RSS empty) / N)",
         format!(
             "{:.0} bytes",
-            end.rss_bytes.saturating_sub(base.rss_bytes) as f64 / n as f64
+            end.rss_bytes.saturating_sub(base.rss_bytes) as f64 / (n + n_alpaca) as f64
         ),
         "",
     );
@@ -394,7 +445,11 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
         o.poll.as_millis()
     ));
     report.note("CPU per check divides all daemon CPU in the window (including the refused and timed-out checks of faulty accounts, the health flusher and GetStatus polling once a second) by the pings the simulator received; refused connects never reach the simulator, so both figures are upper bounds. A check is a ping, plus a funds probe every `funds_probe_every` checks (1, the default, makes every check two HTTP requests).");
+    if n_alpaca > 0 {
+        report.note("Mixed fleet: the checks counted are OpenAlgo pings plus Alpaca `GET /v2/account` reads (one request per Alpaca check); lag is measured on the OpenAlgo accounts only. The Alpaca simulator (every account on one host, as paper-api.alpaca.markets serves them) runs in the bench process, on the same two cores.");
+    }
     sim.shutdown().await;
+    alpaca.shutdown().await;
     Ok(report)
 }
 

@@ -66,6 +66,10 @@ enum Scenario {
         /// go to a section of their own (`sweep-N-https`).
         #[arg(long)]
         https: bool,
+        /// Percent of the accounts that are Alpaca paper accounts, all on one simulated Alpaca
+        /// host (the rest are OpenAlgo instances); results go to `sweep-N-alpacaP`.
+        #[arg(long, default_value_t = 0.0)]
+        alpaca_pct: f64,
     },
     /// GetAccount, ListAccounts (page 100), GetHealth from concurrent mTLS clients.
     Grpc {
@@ -155,6 +159,7 @@ fn main() -> anyhow::Result<()> {
                 poll_ms,
                 perf,
                 https,
+                alpaca_pct,
             } => {
                 sweep::run(
                     &sweep::SweepOpts {
@@ -168,6 +173,7 @@ fn main() -> anyhow::Result<()> {
                         poll: Duration::from_millis(poll_ms),
                         perf,
                         https,
+                        alpaca_pct,
                     },
                     cli.keep,
                 )

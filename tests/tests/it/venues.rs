@@ -4,6 +4,7 @@
 //! states, its per-key budget under parallel refreshes, bad venue input, and no credential field
 //! in plain text anywhere.
 
+use roster_proto::section::PortfolioSection;
 use roster_proto::v1 as pb;
 use roster_tests::alpaca_sim::{AlpacaAccountSpec, AlpacaFault, AlpacaSim, Environment, demo_keys};
 use roster_tests::sim::{InstanceSpec, Simulator};
@@ -40,6 +41,14 @@ fn request(accounts: &[&str], refresh: bool) -> pb::PortfolioRequest {
         refresh,
         ..Default::default()
     }
+}
+
+/// Each section's failure reason.
+fn reasons<S: PortfolioSection>(sections: &[S]) -> Vec<i32> {
+    sections
+        .iter()
+        .map(|s| s.account_section().error_reason)
+        .collect()
 }
 
 async fn check(d: &Daemon, pki: &Pki, name: &str) -> pb::AccountHealth {
@@ -261,6 +270,12 @@ async fn openalgo_and_alpaca_accounts_side_by_side_keep_their_currencies_apart()
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out} {err}");
     assert!(out.contains("USD") && out.contains("INR"), "{out}");
+    let o = d.ctl_async(&pki.admin(), &["status"], "").await;
+    let (out, _) = text(&o);
+    assert!(
+        out.contains("2 alpaca every 1m; 2 openalgo every 1m"),
+        "{out}"
+    );
     let o = d.ctl_async(&pki.admin(), &["holdings"], "").await;
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out} {err}");
@@ -370,45 +385,12 @@ async fn fifty_parallel_refreshes_never_exceed_alpacas_per_key_budget() {
             let mut p = client.clone();
             async move {
                 let r = request(&["alp-1"], true);
-                let reasons: Vec<i32> = match i % 4 {
-                    0 => p
-                        .get_funds(r)
-                        .await
-                        .unwrap()
-                        .into_inner()
-                        .accounts
-                        .iter()
-                        .map(|s| s.section.as_ref().unwrap().error_reason)
-                        .collect(),
-                    1 => p
-                        .get_positions(r)
-                        .await
-                        .unwrap()
-                        .into_inner()
-                        .accounts
-                        .iter()
-                        .map(|s| s.section.as_ref().unwrap().error_reason)
-                        .collect(),
-                    2 => p
-                        .get_orders(r)
-                        .await
-                        .unwrap()
-                        .into_inner()
-                        .accounts
-                        .iter()
-                        .map(|s| s.section.as_ref().unwrap().error_reason)
-                        .collect(),
-                    _ => p
-                        .get_trades(r)
-                        .await
-                        .unwrap()
-                        .into_inner()
-                        .accounts
-                        .iter()
-                        .map(|s| s.section.as_ref().unwrap().error_reason)
-                        .collect(),
-                };
-                reasons
+                match i % 4 {
+                    0 => reasons(&p.get_funds(r).await.unwrap().into_inner().accounts),
+                    1 => reasons(&p.get_positions(r).await.unwrap().into_inner().accounts),
+                    2 => reasons(&p.get_orders(r).await.unwrap().into_inner().accounts),
+                    _ => reasons(&p.get_trades(r).await.unwrap().into_inner().accounts),
+                }
             }
         });
         for reasons in futures::future::join_all(waves).await {

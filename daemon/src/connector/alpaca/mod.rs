@@ -28,7 +28,6 @@ pub(crate) mod decode;
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -297,19 +296,7 @@ impl Alpaca {
             Ok(a) => Err(classify_status(call.what(), a.status, &a.body)),
             Err(e) => Err(e),
         };
-        self.transport.metrics().record_upstream(
-            call.label(),
-            match &result {
-                Ok(_) => Cow::Borrowed("200"),
-                // An answer refused for what it holds is counted as such, not as its 200.
-                Err(e) if e.reason == FailureReason::BadResponse => {
-                    Cow::Borrowed(e.reason.as_str())
-                }
-                Err(e) => e.http_status.map_or(Cow::Borrowed(e.reason.as_str()), |s| {
-                    Cow::Owned(s.to_string())
-                }),
-            },
-        );
+        self.transport.record(call.label(), &result);
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match result {
             Ok(v) => {
