@@ -356,3 +356,117 @@ async fn no_binance_credential_field_in_plain_text_anywhere() {
     let h = check(&f.d, pki, "bn-1").await;
     assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
 }
+
+/// 2,000 Binance accounts behind one simulated IP at a 10 s interval. Binance's real 6,000
+/// weight a minute would stretch the interval to 8m20s and the test to minutes, so both the
+/// simulator's limit and `binance_weight_per_minute` are scaled to 150,000: 80% of it for checks
+/// is 6,000 checks of weight 20 a minute, so 2,000 accounts are checked every 20 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_accounts_behind_one_ip_fit_the_weight_at_a_stretched_interval() {
+    const ACCOUNTS: usize = 2_000;
+    const WEIGHT: u32 = 150_000;
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let sim = BinanceSim::start_many(
+        ACCOUNTS,
+        roster_tests::binance_sim::BinanceSimOptions {
+            weight_per_minute: WEIGHT,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut options = fast_monitor(10_000, 2_000);
+    // fast_monitor's config ends in its [upstream] table.
+    options
+        .extra_config
+        .push_str(&format!("binance_weight_per_minute = {WEIGHT}\n"));
+    let d = Daemon::start(&pki, &dir.path().join("s"), &options);
+    // Created by 8 clients side by side.
+    let url = sim.url();
+    let mut creators = tokio::task::JoinSet::new();
+    for part in 0..8 {
+        let mut c = d.accounts(&pki.admin()).await;
+        let url = url.clone();
+        creators.spawn(async move {
+            for i in (1..=ACCOUNTS).filter(|i| i % 8 == part) {
+                let (k, s) = demo_keys(i);
+                c.create_account(binance_account(&format!("bn-{i}"), &url, &k, &s))
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+    while let Some(r) = creators.join_next().await {
+        r.unwrap();
+    }
+
+    // The effective interval, in status and in rosterctl status.
+    let status = d
+        .admin(&pki.admin())
+        .await
+        .get_status(pb::GetStatusRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let cadence = status
+        .venue_cadence
+        .iter()
+        .find(|c| c.connector == "binance")
+        .unwrap();
+    assert_eq!(
+        (cadence.accounts, cadence.checks_per_minute),
+        (2_000, 6_000)
+    );
+    let effective = cadence.effective_interval.as_ref().unwrap();
+    assert_eq!((effective.seconds, effective.nanos), (20, 0), "{cadence:?}");
+    let o = d.ctl_async(&pki.admin(), &["status"], "").await;
+    let (out, _) = text(&o);
+    assert!(
+        out.contains("2000 binance every 20s (stretched from 10s to fit 6000 checks/min)"),
+        "{out}"
+    );
+
+    // Every account is checked (bounded generously: the check rate is the daemon's, and the
+    // machine running the tests may be loaded), and each is scheduled again within the effective
+    // interval of its last check, with no 429 at the simulator.
+    let accounts = sim.accounts();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let pending = loop {
+        let pending = accounts
+            .iter()
+            .filter(|a| a.account_requests() == 0)
+            .count();
+        if pending == 0 || std::time::Instant::now() > deadline {
+            break pending;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    assert_eq!(pending, 0, "accounts never checked");
+    let health = d
+        .monitor(&pki.admin())
+        .await
+        .list_health(pb::ListHealthRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(health.accounts.len(), ACCOUNTS);
+    for h in &health.accounts {
+        let (last, next) = (
+            h.last_check_time.as_ref().unwrap(),
+            h.next_check_time.as_ref().unwrap(),
+        );
+        let gap_ms =
+            (next.seconds - last.seconds) * 1_000 + i64::from(next.nanos - last.nanos) / 1_000_000;
+        assert!(
+            gap_ms <= 21_000,
+            "{}: next check {gap_ms} ms after the last",
+            h.account_name
+        );
+    }
+    assert_eq!(sim.answered_429(), 0);
+    assert_eq!(sim.answered_418(), 0);
+    assert!(sim.max_weight_per_minute() <= WEIGHT);
+    let h = check(&d, &pki, "bn-1999").await;
+    assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
+}

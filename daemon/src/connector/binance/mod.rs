@@ -35,7 +35,6 @@ pub(crate) mod decode;
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -277,18 +276,7 @@ impl Binance {
         started: Instant,
         result: Result<T, UpstreamError>,
     ) -> Result<T, UpstreamError> {
-        self.transport.metrics().record_upstream(
-            call.label(),
-            match &result {
-                Ok(_) => Cow::Borrowed("200"),
-                Err(e) if e.reason == FailureReason::BadResponse => {
-                    Cow::Borrowed(e.reason.as_str())
-                }
-                Err(e) => e.http_status.map_or(Cow::Borrowed(e.reason.as_str()), |s| {
-                    Cow::Owned(s.to_string())
-                }),
-            },
-        );
+        self.transport.record(call.label(), &result);
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match result {
             Ok(v) => {
