@@ -378,10 +378,13 @@ async fn two_thousand_accounts_behind_one_ip_fit_the_weight_at_a_stretched_inter
     .unwrap();
     let mut options = fast_monitor(10_000, 2_000);
     // fast_monitor's config ends in its [upstream] table.
-    options
-        .extra_config
-        .push_str(&format!("binance_weight_per_minute = {WEIGHT}\n"));
+    options.extra_config.push_str(&format!(
+        "binance_weight_per_minute = {WEIGHT}\n[metrics]\nlisten = \"127.0.0.1:0\"\n"
+    ));
     let d = Daemon::start(&pki, &dir.path().join("s"), &options);
+    let metrics_url = d
+        .stdout_line("rosterd metrics on ")
+        .expect("the daemon prints the metrics address");
     // Created by 8 clients side by side.
     let url = sim.url();
     let mut creators = tokio::task::JoinSet::new();
@@ -425,6 +428,21 @@ async fn two_thousand_accounts_behind_one_ip_fit_the_weight_at_a_stretched_inter
     assert!(
         out.contains("2000 binance every 20s (stretched from 10s to fit 6000 checks/min)"),
         "{out}"
+    );
+
+    let metrics = reqwest::get(&metrics_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let interval = metrics
+        .lines()
+        .find(|l| l.contains("check_interval_seconds{connector=\"binance\"}"))
+        .unwrap_or_else(|| panic!("no Binance interval in {metrics}"));
+    assert!(
+        interval.ends_with(" 20.0") || interval.ends_with(" 20"),
+        "{interval}"
     );
 
     // Every account is checked (bounded generously: the check rate is the daemon's, and the
