@@ -488,3 +488,41 @@ async fn two_thousand_accounts_behind_one_ip_fit_the_weight_at_a_stretched_inter
     let h = check(&d, &pki, "bn-1999").await;
     assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_pauses_every_binance_account_and_never_becomes_a_ban() {
+    let f = fleet(2).await;
+    let (d, pki) = (&f.d, &f.pki);
+    // The simulator's weight count starts over each minute: stay clear of the turn.
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        % 60_000;
+    if ms > 50_000 {
+        tokio::time::sleep(std::time::Duration::from_millis((60_100 - ms) as u64)).await;
+    }
+    // Room for one clock sync (1) and one check (20) this minute.
+    f.sim.set_weight_limit(25);
+    assert_eq!(
+        check(d, pki, "bn-1").await.state,
+        pb::HealthState::Up as i32
+    );
+    let h = check(d, pki, "bn-2").await;
+    assert_eq!(h.reason, pb::HealthReason::RateLimited as i32, "{h:?}");
+    assert!(h.message.contains("-1003"), "{}", h.message);
+    assert_eq!(f.sim.answered_429(), 1);
+    // Every Binance account waits out the Retry-After: nothing more reaches the simulator.
+    let sent = f.sim.requests();
+    for name in ["bn-1", "bn-2", "bn-1"] {
+        let h = check(d, pki, name).await;
+        assert_eq!(
+            h.reason,
+            pb::HealthReason::RateLimited as i32,
+            "{name}: {h:?}"
+        );
+    }
+    assert_eq!(f.sim.requests(), sent);
+    assert_eq!(f.sim.answered_418(), 0);
+    assert!(!f.sim.is_banned());
+}
