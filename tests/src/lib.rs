@@ -4,4 +4,5 @@
 pub mod alpaca_sim;
 pub mod bench;
 pub mod binance_sim;
+pub mod coinbase_sim;
 pub mod sim;

@@ -134,6 +134,25 @@ async fn one(spec: InstanceSpec) -> (Simulator, InstanceHandle) {
 // ---- Shapes ----
 
 #[tokio::test]
+async fn a_wsgi_framed_instance_answers_the_same_bytes_on_a_kept_alive_connection() {
+    let whole = one(InstanceSpec::demo("w", KEY)).await;
+    let wsgi = one(InstanceSpec {
+        framing: roster_tests::sim::Framing::Wsgi,
+        ..InstanceSpec::demo("w", KEY)
+    })
+    .await;
+    // One client: the second and third answers come over the kept-alive connection, each again
+    // as headers then body.
+    let c = client();
+    for endpoint in ["ping", "funds", "orderbook"] {
+        let a = post_with(&c, &whole.1, endpoint, &json!({ "apikey": KEY })).await;
+        let b = post_with(&c, &wsgi.1, endpoint, &json!({ "apikey": KEY })).await;
+        assert_eq!((a.status, a.text), (b.status, b.text), "{endpoint}");
+    }
+    assert_eq!(wsgi.1.connections_accepted(), 1);
+}
+
+#[tokio::test]
 async fn ping_and_analyzer_match_fixtures_exactly() {
     let (_sim, h) = one(InstanceSpec::demo("a", KEY)).await;
     let r = post(&h, "ping").await;

@@ -324,8 +324,27 @@ async fn exchange(
     };
     sent.await
         .map_err(|e| Failure::NoAnswer(short_detail(&e.to_string())))?;
-    let (answer, reusable) = read_answer(&mut conn, buf, max_body).await?;
+    let (answer, reusable) = read_answer(&mut AckEachRead(&mut conn), buf, max_body).await?;
     Ok((answer, reusable.then_some(conn)))
+}
+
+/// Reads an answer acknowledging what has arrived at once, not after the delayed-ACK timer (up
+/// to 40 ms on Linux). A Python WSGI server (OpenAlgo runs on Flask) writes the status line and
+/// headers, then the body, with Nagle's algorithm on: the body waits until the headers are
+/// acknowledged, so a delayed ACK would hold such an answer ~40 ms. Setting `TCP_QUICKACK` before
+/// each read sends an ACK that is due (the headers') right away; the kernel drops back to
+/// delayed ACKs by itself, hence every read. Best effort: a failure costs latency only.
+struct AckEachRead<'a>(&'a mut Conn);
+
+impl AsyncRead for AckEachRead<'_> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let _ = rustix::net::sockopt::set_tcp_quickack(self.0.tcp(), true);
+        std::pin::Pin::new(&mut **self.0).poll_read(cx, buf)
+    }
 }
 
 /// How an answer's body is delimited.

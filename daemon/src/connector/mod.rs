@@ -33,6 +33,7 @@ pub(crate) mod binance;
 pub(crate) mod bounds;
 pub(crate) mod classify;
 pub(crate) mod clock;
+pub(crate) mod coinbase;
 pub(crate) mod decode;
 /// Public for the `http1-vs-hyper` comparison (tests/src/bin), which calls it directly.
 pub mod http1;
@@ -56,6 +57,7 @@ pub use alpaca::Alpaca;
 pub use binance::Binance;
 /// What `http1::Http1Client::post` returns.
 pub use classify::Answer;
+pub use coinbase::Coinbase;
 pub use openalgo::OpenAlgo;
 pub use registry::{Connectors, VENUES, venue};
 pub use transport::Transport;

@@ -7,13 +7,19 @@ use std::sync::Arc;
 
 use super::alpaca::{self, Alpaca};
 use super::binance::{self, Binance};
+use super::coinbase::{self, Coinbase};
 use super::openalgo::{self, OpenAlgo};
 use super::transport::{ConfigError, ConnectorConfig, Transport};
 use super::{Connector, FailureReason, UpstreamError, Venue};
 use crate::metrics::Metrics;
 
 /// Every venue kind, in the order `rosterctl venues` lists them.
-pub static VENUES: &[&Venue] = &[&openalgo::VENUE, &alpaca::VENUE, &binance::VENUE];
+pub static VENUES: &[&Venue] = &[
+    &openalgo::VENUE,
+    &alpaca::VENUE,
+    &binance::VENUE,
+    &coinbase::VENUE,
+];
 
 /// The venue of kind `kind` ("openalgo").
 pub fn venue(kind: &str) -> Option<&'static Venue> {
@@ -39,7 +45,8 @@ impl Connectors {
         Ok(Self::of([
             Arc::new(OpenAlgo::new(transport.clone())?) as Arc<dyn Connector>,
             Arc::new(Alpaca::new(transport.clone())?),
-            Arc::new(Binance::new(transport)?),
+            Arc::new(Binance::new(transport.clone())?),
+            Arc::new(Coinbase::new(transport)?),
         ]))
     }
 

@@ -125,10 +125,25 @@ impl Scrub for Holdings {
     }
 }
 
+/// The shortest line of a multiline credential field scrubbed on its own.
+const MIN_PIECE_CHARS: usize = 16;
+
+/// What to scrub for one credential field: the field whole and, for a multiline one (a PEM
+/// private key), each of its lines of [`MIN_PIECE_CHARS`] or more on its own, since an upstream
+/// echoing it may re-wrap or re-escape the line breaks (and messages are flattened to one line).
+fn pieces(secret: &str) -> impl Iterator<Item = &str> {
+    let split = secret.contains(char::is_whitespace);
+    std::iter::once(secret).chain(
+        secret
+            .split_whitespace()
+            .filter(move |p| split && p.len() >= MIN_PIECE_CHARS),
+    )
+}
+
 /// The error's message scrubbed of every field of `credential` whole, then cut to its display
 /// length.
 pub fn scrub_error_of(e: UpstreamError, credential: &Credential) -> UpstreamError {
-    scrub_error_of_all(e, credential.secrets().map(|s| s.expose()))
+    scrub_error_of_all(e, credential.secrets().flat_map(|s| pieces(s.expose())))
 }
 
 fn scrub_error_of_all<'a>(
@@ -144,8 +159,8 @@ fn scrub_error_of_all<'a>(
 
 /// Every field of `credential` scrubbed out of `value`.
 pub fn scrub_credential<T: Scrub>(value: &mut T, credential: &Credential) {
-    for secret in credential.secrets() {
-        value.scrub(secret.expose());
+    for secret in credential.secrets().flat_map(|s| pieces(s.expose())) {
+        value.scrub(secret);
     }
 }
 
@@ -154,6 +169,18 @@ mod tests {
     use super::*;
     use crate::connector::FailureReason;
     use crate::connector::decode::raw_detail;
+
+    #[test]
+    fn each_line_of_a_multiline_field_is_scrubbed_however_it_is_rewrapped() {
+        let pem = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIIeceoHpqUJw3Fx/Q+OGSaBR\nAwEHoUQDQgAEx5+gHL4n1tW+RNhf\n-----END EC PRIVATE KEY-----\n";
+        let echoed = "key -----BEGIN EC PRIVATE KEY----- MHcCAQEEIIeceoHpqUJw3Fx/Q+OGSaBR\\nAwEHoUQDQgAEx5+gHL4n1tW+RNhf";
+        let e = UpstreamError::new(FailureReason::Http5xx, echoed, Some(500));
+        let e = scrub_error_of_all(e, pieces(pem));
+        assert!(!e.message.contains("MHcCAQ"), "{}", e.message);
+        assert!(!e.message.contains("AwEHoU"), "{}", e.message);
+        // A one-line field is scrubbed whole only (its parts may be common words).
+        assert_eq!(pieces("one-token-secret-value").count(), 1);
+    }
 
     #[test]
     fn a_key_across_the_display_cut_is_scrubbed_whole() {

@@ -16,7 +16,7 @@ use super::daemon::Env;
 use super::measure::{Latencies, mib, ms};
 use super::report::Report;
 use crate::alpaca_sim::{AlpacaSim, Environment, demo_keys};
-use crate::sim::{Fault, InstanceHandle, InstanceSpec, Simulator};
+use crate::sim::{Fault, Framing, InstanceHandle, InstanceSpec, Simulator};
 use roster_proto::v1::CreateAccountRequest;
 
 #[derive(Debug, Clone)]
@@ -37,6 +37,8 @@ pub struct SweepOpts {
     pub https: bool,
     /// Percent of the accounts that are Alpaca accounts on one simulated host.
     pub alpaca_pct: f64,
+    /// How the OpenAlgo simulator writes its answers.
+    pub framing: Framing,
 }
 
 /// Records, per instance, when its ping counter moved (relative to `t0`), until `stop`.
@@ -93,6 +95,14 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
     } else {
         (key, "")
     };
+    let (key, over) = if o.framing == Framing::Wsgi {
+        (
+            format!("{key}-wsgi"),
+            format!("{over} (answers written WSGI-style: headers, then body, Nagle on)"),
+        )
+    } else {
+        (key, over.to_string())
+    };
     let (key, mixed) = if n_alpaca > 0 {
         (
             format!("{key}-alpaca{}", o.alpaca_pct),
@@ -118,6 +128,7 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
             // only load the bench process.
             record_limit: 0,
             rate_limit_per_second: 0,
+            framing: o.framing,
             ..InstanceSpec::demo(format!("acct-{i}"), format!("key-{i:06}-bench"))
         })
         .collect();

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use roster_tests::bench::{grpc, lifecycle, portfolio, sweep, writes};
+use roster_tests::sim::Framing;
 
 /// The daemon's allocator for the load generator too: it shares the daemon's two cores, and
 /// glibc malloc/free were ~9 % of its CPU under ListAccounts.
@@ -70,6 +71,11 @@ enum Scenario {
         /// host (the rest are OpenAlgo instances); results go to `sweep-N-alpacaP`.
         #[arg(long, default_value_t = 0.0)]
         alpaca_pct: f64,
+        /// How the simulated OpenAlgo instances write answers: `whole` (one write, TCP_NODELAY)
+        /// or `wsgi` (headers then body, Nagle on, as Flask does); results of `wsgi` go to
+        /// `sweep-N-wsgi`.
+        #[arg(long, value_parser = parse_framing, default_value = "whole")]
+        framing: Framing,
     },
     /// GetAccount, ListAccounts (page 100), GetHealth from concurrent mTLS clients.
     Grpc {
@@ -160,6 +166,7 @@ fn main() -> anyhow::Result<()> {
                 perf,
                 https,
                 alpaca_pct,
+                framing,
             } => {
                 sweep::run(
                     &sweep::SweepOpts {
@@ -174,6 +181,7 @@ fn main() -> anyhow::Result<()> {
                         perf,
                         https,
                         alpaca_pct,
+                        framing,
                     },
                     cli.keep,
                 )
@@ -236,4 +244,12 @@ fn main() -> anyhow::Result<()> {
         eprintln!("wrote section {:?} into {}", report.key, path.display());
     }
     Ok(())
+}
+
+fn parse_framing(s: &str) -> Result<Framing, String> {
+    match s {
+        "whole" => Ok(Framing::Whole),
+        "wsgi" => Ok(Framing::Wsgi),
+        other => Err(format!("{other:?}: whole or wsgi")),
+    }
 }

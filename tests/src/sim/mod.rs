@@ -41,8 +41,8 @@ mod tls;
 
 pub use fault::Fault;
 pub use spec::{
-    DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_RECORD_LIMIT, Funds, Holding, InstanceSpec, Mode,
-    NumberStyle, Order, Position, Trade,
+    DEFAULT_RATE_LIMIT_PER_SECOND, DEFAULT_RECORD_LIMIT, Framing, Funds, Holding, InstanceSpec,
+    Mode, NumberStyle, Order, Position, Trade,
 };
 pub use tcp::{TcpFaultServer, blackhole, trickle_server};
 
@@ -200,6 +200,7 @@ pub(crate) struct Inner {
     total: AtomicU64,
     analyzer_logs: AtomicU64,
     record_limit: usize,
+    framing: Framing,
     received: Mutex<VecDeque<ReceivedRequest>>,
     /// Whether the listener is bound right now (`settle` waits on it).
     listening: watch::Sender<bool>,
@@ -549,6 +550,7 @@ impl Simulator {
                 total: AtomicU64::new(0),
                 analyzer_logs: AtomicU64::new(0),
                 record_limit: s.record_limit,
+                framing: s.framing,
                 received: Mutex::new(VecDeque::new()),
                 listening: watch::Sender::new(true),
                 stopped: AtomicBool::new(false),

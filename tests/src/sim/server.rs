@@ -6,7 +6,7 @@
 use super::body::SimBody;
 use super::fault::Fault;
 use super::render;
-use super::spec::Mode;
+use super::spec::{Framing, Mode};
 use super::{ENDPOINTS, Inner, ReceivedRequest};
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
@@ -113,8 +113,13 @@ fn reserve(port: u16) -> Option<tokio::net::TcpSocket> {
 }
 
 async fn serve_connection(inst: Arc<Inner>, stream: tokio::net::TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
+    let wsgi = inst.framing == Framing::Wsgi;
+    // Python leaves Nagle on; the fast server turns it off.
+    let _ = stream.set_nodelay(!wsgi);
     let Some(acceptor) = inst.tls.clone() else {
+        if wsgi {
+            return serve_http(inst, HeadThenBody::new(stream), peer).await;
+        }
         return serve_http(inst, stream, peer).await;
     };
     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -138,6 +143,74 @@ where
         .serve_connection(TokioIo::new(io), svc);
     if let Err(e) = conn.await {
         tracing::debug!(%peer, error = %e, "connection ended");
+    }
+}
+
+/// [`Framing::Wsgi`]: each answer leaves in two writes, the status line and headers, then the
+/// body, as a Python WSGI server sends them. hyper hands over the whole answer at once; this cuts
+/// it after the blank line that ends the headers, so the body is a second `write`.
+struct HeadThenBody<S> {
+    inner: S,
+    /// In the body of the answer being written (the next write is not a head).
+    in_body: bool,
+}
+
+impl<S> HeadThenBody<S> {
+    fn new(inner: S) -> Self {
+        Self {
+            inner,
+            in_body: false,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for HeadThenBody<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        // A new request: its answer starts with a head.
+        self.in_body = false;
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for HeadThenBody<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let take = if self.in_body {
+            buf.len()
+        } else {
+            buf.windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(buf.len(), |at| at + 4)
+        };
+        let head = buf.get(..take).unwrap_or(buf);
+        let poll = std::pin::Pin::new(&mut self.inner).poll_write(cx, head);
+        if let std::task::Poll::Ready(Ok(n)) = &poll
+            && *n == take
+        {
+            self.in_body = true;
+        }
+        poll
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

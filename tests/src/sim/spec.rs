@@ -237,6 +237,22 @@ pub struct InstanceSpec {
     pub port: Option<u16>,
     /// How many requests [`crate::sim::InstanceHandle::received`] keeps (oldest dropped first).
     pub record_limit: usize,
+    /// How an answer leaves the socket (see [`Framing`]).
+    pub framing: Framing,
+}
+
+/// How the simulator writes an answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Framing {
+    /// Status line, headers and body in one write, `TCP_NODELAY` on (the fastest a server can be).
+    #[default]
+    Whole,
+    /// As a Python WSGI server (OpenAlgo runs on Flask) answers: the status line and headers in
+    /// one write and the body in another, with Nagle's algorithm on (Python's socket default),
+    /// so the body waits for the client to acknowledge the headers unless the client acks at
+    /// once.
+    Wsgi,
 }
 
 impl Default for InstanceSpec {
@@ -256,6 +272,7 @@ impl Default for InstanceSpec {
             session_expired: false,
             port: None,
             record_limit: DEFAULT_RECORD_LIMIT,
+            framing: Framing::Whole,
         }
     }
 }

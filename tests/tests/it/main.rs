@@ -9,6 +9,7 @@ mod accounts;
 mod admin;
 mod binance;
 mod cli;
+mod coinbase;
 mod crash;
 mod faults;
 mod fidelity;
