@@ -3,6 +3,7 @@
 
 pub mod alpaca_sim;
 pub mod bench;
+pub mod binance_sim;
 pub mod coinbase_sim;
 pub mod okx_sim;
 pub mod sim;

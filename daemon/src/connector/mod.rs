@@ -29,6 +29,7 @@
 //! instead: absent is "not sent", which a trader must not read as zero.
 
 pub(crate) mod alpaca;
+pub(crate) mod binance;
 pub(crate) mod bounds;
 pub(crate) mod classify;
 pub(crate) mod clock;
@@ -54,6 +55,7 @@ use crate::secret::Credential;
 
 pub use crate::domain::{FailureReason, Mode};
 pub use alpaca::Alpaca;
+pub use binance::Binance;
 /// What `http1::Http1Client::post` returns.
 pub use classify::Answer;
 pub use coinbase::Coinbase;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::alpaca::{self, Alpaca};
+use super::binance::{self, Binance};
 use super::coinbase::{self, Coinbase};
 use super::okx::{self, Okx};
 use super::openalgo::{self, OpenAlgo};
@@ -17,6 +18,7 @@ use crate::metrics::Metrics;
 pub static VENUES: &[&Venue] = &[
     &openalgo::VENUE,
     &alpaca::VENUE,
+    &binance::VENUE,
     &okx::VENUE,
     &coinbase::VENUE,
 ];
@@ -45,6 +47,7 @@ impl Connectors {
         Ok(Self::of([
             Arc::new(OpenAlgo::new(transport.clone())?) as Arc<dyn Connector>,
             Arc::new(Alpaca::new(transport.clone())?),
+            Arc::new(Binance::new(transport.clone())?),
             Arc::new(Okx::new(transport.clone())?),
             Arc::new(Coinbase::new(transport)?),
         ]))

@@ -3,9 +3,6 @@
 //! already in the build (rustls uses it). A venue builds its own payload; only the primitive and
 //! its encodings live here.
 
-// Used by the signed venues (Binance, OKX, Coinbase) as they land.
-#![allow(dead_code)]
-
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod admin;
+mod binance;
 mod cli;
 mod coinbase;
 mod crash;
