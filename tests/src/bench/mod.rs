@@ -10,6 +10,7 @@ pub mod portfolio;
 pub mod raw;
 pub mod report;
 pub mod sweep;
+pub mod venues;
 pub mod writes;
 
 use std::time::{Duration, Instant};

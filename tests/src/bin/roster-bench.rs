@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use roster_tests::bench::{grpc, lifecycle, portfolio, sweep, writes};
+use roster_tests::bench::{grpc, lifecycle, portfolio, sweep, venues, writes};
 use roster_tests::sim::Framing;
 
 /// The daemon's allocator for the load generator too: it shares the daemon's two cores, and
@@ -114,6 +114,23 @@ enum Scenario {
         /// into `<PREFIX>-<Rpc>.data`.
         #[arg(long, value_name = "PREFIX")]
         perf: Option<PathBuf>,
+    },
+    /// CPU per health check for each venue on its own (signing included).
+    Venues {
+        #[arg(long, default_value_t = 1000)]
+        accounts: usize,
+        /// Measured seconds per venue.
+        #[arg(long, default_value_t = 30)]
+        secs: u64,
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        interval: Duration,
+        /// The venues, in order.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "openalgo,alpaca,binance,okx,coinbase"
+        )]
+        venues: Vec<String>,
     },
     /// GetPositions / GetOrders over many accounts, from snapshots and refreshed.
     Portfolio {
@@ -224,6 +241,23 @@ fn main() -> anyhow::Result<()> {
                         orders,
                         iterations,
                         latency,
+                    },
+                    cli.keep,
+                )
+                .await
+            }
+            Scenario::Venues {
+                accounts,
+                secs,
+                interval,
+                venues,
+            } => {
+                venues::run(
+                    &venues::VenuesOpts {
+                        accounts,
+                        secs,
+                        interval,
+                        venues,
                     },
                     cli.keep,
                 )

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod admin;
+mod all_venues;
 mod binance;
 mod cli;
 mod coinbase;
