@@ -196,10 +196,12 @@ pub async fn run(o: &VenuesOpts, keep: bool) -> anyhow::Result<Report> {
     );
     for venue in &o.venues {
         let (sim, reqs) = fleet(venue, n).await?;
+        let timeout = (o.interval / 2).min(Duration::from_secs(5));
         let mut env = Env::new(&format!(
-            "[monitor]\ninterval = \"{}ms\"\ntimeout = \"5s\"\n\
+            "[monitor]\ninterval = \"{}ms\"\ntimeout = \"{}ms\"\n\
              [upstream]\nbinance_weight_per_minute = 10000000\n",
-            o.interval.as_millis()
+            o.interval.as_millis(),
+            timeout.as_millis()
         ))?;
         if keep {
             env.keep();
