@@ -65,7 +65,7 @@ impl Env {
         let config = format!(
             "[tls]\ncert = {}\nkey = {}\nclient_ca = {}\n\
              [store]\npath = {}\n[keys]\nmaster_key_file = {}\n\
-             [limits]\nrequests_per_second = 1000000\nburst = 1000000\n\
+             [limits]\nrequests_per_second = 1000000\nburst = 1000000\ntenant_requests_per_second = 1000000\ntenant_burst = 1000000\n\
              [server]\nmax_concurrent_streams = 1024\n{extra}\n",
             q(&pki.join("server.pem")),
             q(&pki.join("server.key")),
