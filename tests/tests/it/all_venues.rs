@@ -9,27 +9,7 @@ use roster_tests::coinbase_sim::{CdpKey, CoinbaseAccountSpec, CoinbaseSim};
 use roster_tests::okx_sim::{OkxAccountSpec, OkxSim};
 use roster_tests::sim::{InstanceSpec, Simulator};
 
-use crate::harness::{Daemon, Pki, fast_monitor, text};
-
-fn account(
-    name: &str,
-    connector: &str,
-    env: &str,
-    url: String,
-    fields: &[(&str, &str)],
-) -> pb::CreateAccountRequest {
-    pb::CreateAccountRequest {
-        name: name.into(),
-        connector: connector.into(),
-        environment: env.into(),
-        host_url: url,
-        credentials: fields
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        ..Default::default()
-    }
-}
+use crate::harness::{Daemon, Pki, fast_monitor, text, venue_account};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn balances_over_five_venues_total_each_asset_exactly() {
@@ -62,43 +42,43 @@ async fn balances_over_five_venues_total_each_asset_exactly() {
     let d = Daemon::start(&pki, &dir.path().join("s"), &fast_monitor(60_000, 3_000));
     let mut c = d.accounts(&pki.admin()).await;
     for req in [
-        account(
+        venue_account(
             "oa",
             "openalgo",
             "",
-            openalgo.instance(0).url(),
+            &openalgo.instance(0).url(),
             &[("api_key", "oa-key-1")],
         ),
-        account(
+        venue_account(
             "alp",
             "alpaca",
             "paper",
-            alpaca.url(),
+            &alpaca.url(),
             &[("key_id", &alp_key), ("secret_key", &alp_secret)],
         ),
-        account(
+        venue_account(
             "bn",
             "binance",
             "live",
-            binance.url(),
+            &binance.url(),
             &[("api_key", &bn_key), ("secret_key", &bn_secret)],
         ),
-        account(
+        venue_account(
             "okx",
             "okx",
             "live",
-            okx.url(),
+            &okx.url(),
             &[
                 ("api_key", &okx_spec.api_key),
                 ("secret_key", &okx_spec.secret_key),
                 ("passphrase", &okx_spec.passphrase),
             ],
         ),
-        account(
+        venue_account(
             "cb",
             "coinbase",
             "live",
-            coinbase.url(),
+            &coinbase.url(),
             &[
                 ("key_name", &cdp.name),
                 ("private_key", &cdp.private_key_pem),

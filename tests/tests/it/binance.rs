@@ -6,41 +6,19 @@
 use roster_proto::v1 as pb;
 use roster_tests::binance_sim::{BinanceAccountSpec, BinanceSim, demo_keys};
 
-use crate::harness::{Daemon, Pki, contains_bytes, fast_monitor, text};
+use crate::harness::{
+    Daemon, Pki, books_request, check_now, contains_bytes, fast_monitor, text, venue_account,
+};
 
 /// A Binance account in the daemon, created over gRPC with its credential fields.
 fn binance_account(name: &str, url: &str, api_key: &str, secret: &str) -> pb::CreateAccountRequest {
-    pb::CreateAccountRequest {
-        name: name.into(),
-        connector: "binance".into(),
-        environment: "testnet".into(),
-        host_url: url.into(),
-        credentials: [
-            ("api_key".to_string(), api_key.to_string()),
-            ("secret_key".to_string(), secret.to_string()),
-        ]
-        .into_iter()
-        .collect(),
-        ..Default::default()
-    }
-}
-
-fn request(accounts: &[&str], refresh: bool) -> pb::PortfolioRequest {
-    pb::PortfolioRequest {
-        accounts: accounts.iter().map(|a| a.to_string()).collect(),
-        refresh,
-        ..Default::default()
-    }
-}
-
-async fn check(d: &Daemon, pki: &Pki, name: &str) -> pb::AccountHealth {
-    let mut m = d.monitor(&pki.admin()).await;
-    m.check_now(pb::CheckNowRequest {
-        account: name.into(),
-    })
-    .await
-    .unwrap()
-    .into_inner()
+    venue_account(
+        name,
+        "binance",
+        "testnet",
+        url,
+        &[("api_key", api_key), ("secret_key", secret)],
+    )
 }
 
 struct Fleet {
@@ -84,7 +62,7 @@ async fn binance_accounts_are_up_with_exact_balances_orders_and_fills() {
     let f = fleet(2).await;
     let (d, pki) = (&f.d, &f.pki);
     for name in ["bn-1", "bn-2"] {
-        let h = check(d, pki, name).await;
+        let h = check_now(d, pki, name).await;
         assert_eq!(h.state, pb::HealthState::Up as i32, "{name}: {h:?}");
         assert_eq!((h.broker.as_str(), h.mode.as_str()), ("binance", "paper"));
     }
@@ -98,13 +76,13 @@ async fn binance_accounts_are_up_with_exact_balances_orders_and_fills() {
     c.create_account(binance_account("bn-ahead", &ahead.url(), &k, &s))
         .await
         .unwrap();
-    let h = check(d, pki, "bn-ahead").await;
+    let h = check_now(d, pki, "bn-ahead").await;
     assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
     assert_eq!(ahead.account(&k).unwrap().account_requests(), 1);
 
     let mut p = d.portfolio(&pki.admin()).await;
     let balances = p
-        .get_balances(request(&["bn-1", "bn-2"], true))
+        .get_balances(books_request(&["bn-1", "bn-2"], true))
         .await
         .unwrap()
         .into_inner();
@@ -135,7 +113,7 @@ async fn binance_accounts_are_up_with_exact_balances_orders_and_fills() {
         "{balances:?}"
     );
     let orders = p
-        .get_orders(request(&["bn-1"], true))
+        .get_orders(books_request(&["bn-1"], true))
         .await
         .unwrap()
         .into_inner();
@@ -145,7 +123,7 @@ async fn binance_accounts_are_up_with_exact_balances_orders_and_fills() {
         ("BTCUSDT", "0.005")
     );
     let trades = p
-        .get_trades(request(&["bn-1"], true))
+        .get_trades(books_request(&["bn-1"], true))
         .await
         .unwrap()
         .into_inner();
@@ -157,7 +135,7 @@ async fn binance_accounts_are_up_with_exact_balances_orders_and_fills() {
     assert_eq!(fills, ["BTCUSDT"], "{trades:?}");
     // Spot has no positions: unsupported, not failed.
     let positions = p
-        .get_positions(request(&["bn-1"], true))
+        .get_positions(books_request(&["bn-1"], true))
         .await
         .unwrap()
         .into_inner();
@@ -205,7 +183,7 @@ async fn binance_refusals_restrictions_and_bans_have_their_reasons() {
         ("bn-2", "-2015"),
         ("bn-3", "-2015"),
     ] {
-        let h = check(d, pki, name).await;
+        let h = check_now(d, pki, name).await;
         assert_eq!(
             h.reason,
             pb::HealthReason::AuthRejected as i32,
@@ -216,7 +194,7 @@ async fn binance_refusals_restrictions_and_bans_have_their_reasons() {
     }
     // Trading blocked on the account: reads work, DEGRADED without failing.
     f.sim.account(&f.keys[3].0).unwrap().set_can_trade(false);
-    let h = check(d, pki, "bn-4").await;
+    let h = check_now(d, pki, "bn-4").await;
     assert_eq!(
         (h.state, h.reason, h.consecutive_failures),
         (
@@ -230,16 +208,16 @@ async fn binance_refusals_restrictions_and_bans_have_their_reasons() {
 
     // The venue's clock jumps 10 s after we synced: one -1021, one resync, UP.
     assert_eq!(
-        check(d, pki, "bn-1").await.state,
+        check_now(d, pki, "bn-1").await.state,
         pb::HealthState::Up as i32
     );
     f.sim.set_clock_offset_ms(10_000);
-    let h = check(d, pki, "bn-1").await;
+    let h = check_now(d, pki, "bn-1").await;
     assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
     // A time endpoint that keeps disagreeing with the venue's checks: CLOCK_SKEW.
     f.sim.set_time_endpoint_lag_ms(-20_000);
     f.sim.set_clock_offset_ms(-30_000);
-    let h = check(d, pki, "bn-1").await;
+    let h = check_now(d, pki, "bn-1").await;
     assert_eq!(h.reason, pb::HealthReason::ClockSkew as i32, "{h:?}");
     assert!(h.message.contains("-1021"), "{}", h.message);
     f.sim.set_time_endpoint_lag_ms(0);
@@ -248,10 +226,10 @@ async fn binance_refusals_restrictions_and_bans_have_their_reasons() {
     // An IP ban: the account that meets it and every other Binance account report IP_BANNED,
     // and nothing more is sent while it lasts.
     f.sim.ban_for(300);
-    let h = check(d, pki, "bn-1").await;
+    let h = check_now(d, pki, "bn-1").await;
     assert_eq!(h.reason, pb::HealthReason::IpBanned as i32, "{h:?}");
     let sent = f.sim.requests();
-    let h = check(d, pki, "bn-4").await;
+    let h = check_now(d, pki, "bn-4").await;
     assert_eq!(h.reason, pb::HealthReason::IpBanned as i32, "{h:?}");
     assert_eq!(f.sim.requests(), sent, "nothing sent during the ban");
 }
@@ -292,11 +270,20 @@ async fn no_binance_credential_field_in_plain_text_anywhere() {
     f.sim.account(&k2).unwrap().revoke();
     let mut p = f.d.portfolio(&pki.admin()).await;
     for name in ["bn-1", "bn-2", "bn-cli"] {
-        seen.push(format!("{:?}", check(&f.d, pki, name).await));
+        seen.push(format!("{:?}", check_now(&f.d, pki, name).await));
     }
-    seen.push(format!("{:?}", p.get_balances(request(&[], true)).await));
-    seen.push(format!("{:?}", p.get_orders(request(&[], true)).await));
-    seen.push(format!("{:?}", p.get_trades(request(&[], true)).await));
+    seen.push(format!(
+        "{:?}",
+        p.get_balances(books_request(&[], true)).await
+    ));
+    seen.push(format!(
+        "{:?}",
+        p.get_orders(books_request(&[], true)).await
+    ));
+    seen.push(format!(
+        "{:?}",
+        p.get_trades(books_request(&[], true)).await
+    ));
     let mut c = f.d.accounts(&pki.admin()).await;
     seen.push(format!(
         "{:?}",
@@ -339,7 +326,7 @@ async fn no_binance_credential_field_in_plain_text_anywhere() {
         .await;
     assert!(o.status.success(), "{:?}", text(&o));
     f.d.restart();
-    seen.push(format!("{:?}", check(&f.d, pki, "bn-1").await));
+    seen.push(format!("{:?}", check_now(&f.d, pki, "bn-1").await));
     seen.push(f.d.stderr());
     let files = [f.d.db_bytes(), std::fs::read(&backup).unwrap()];
     for secret in [&k1, &s1, &k2, &s2, &k3, &s3] {
@@ -353,7 +340,7 @@ async fn no_binance_credential_field_in_plain_text_anywhere() {
             );
         }
     }
-    let h = check(&f.d, pki, "bn-1").await;
+    let h = check_now(&f.d, pki, "bn-1").await;
     assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
 }
 
@@ -485,7 +472,7 @@ async fn two_thousand_accounts_behind_one_ip_fit_the_weight_at_a_stretched_inter
     assert_eq!(sim.answered_429(), 0);
     assert_eq!(sim.answered_418(), 0);
     assert!(sim.max_weight_per_minute() <= WEIGHT);
-    let h = check(&d, &pki, "bn-1999").await;
+    let h = check_now(&d, &pki, "bn-1999").await;
     assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
 }
 
@@ -505,17 +492,17 @@ async fn a_429_pauses_every_binance_account_and_never_becomes_a_ban() {
     // Room for one clock sync (1) and one check (20) this minute.
     f.sim.set_weight_limit(25);
     assert_eq!(
-        check(d, pki, "bn-1").await.state,
+        check_now(d, pki, "bn-1").await.state,
         pb::HealthState::Up as i32
     );
-    let h = check(d, pki, "bn-2").await;
+    let h = check_now(d, pki, "bn-2").await;
     assert_eq!(h.reason, pb::HealthReason::RateLimited as i32, "{h:?}");
     assert!(h.message.contains("-1003"), "{}", h.message);
     assert_eq!(f.sim.answered_429(), 1);
     // Every Binance account waits out the Retry-After: nothing more reaches the simulator.
     let sent = f.sim.requests();
     for name in ["bn-1", "bn-2", "bn-1"] {
-        let h = check(d, pki, name).await;
+        let h = check_now(d, pki, name).await;
         assert_eq!(
             h.reason,
             pb::HealthReason::RateLimited as i32,

@@ -9,40 +9,18 @@ use roster_tests::coinbase_sim::{
     CdpKey, CoinbaseAccountSpec, CoinbaseFault, CoinbaseSim, Refusal,
 };
 
-use crate::harness::{Daemon, Pki, contains_bytes, fast_monitor, text};
+use crate::harness::{
+    Daemon, Pki, books_request, check_now, contains_bytes, fast_monitor, text, venue_account,
+};
 
 fn coinbase_account(name: &str, url: &str, key_name: &str, pem: &str) -> pb::CreateAccountRequest {
-    pb::CreateAccountRequest {
-        name: name.into(),
-        connector: "coinbase".into(),
-        environment: "live".into(),
-        host_url: url.into(),
-        credentials: [
-            ("key_name".to_string(), key_name.to_string()),
-            ("private_key".to_string(), pem.to_string()),
-        ]
-        .into_iter()
-        .collect(),
-        ..Default::default()
-    }
-}
-
-fn request(accounts: &[&str], refresh: bool) -> pb::PortfolioRequest {
-    pb::PortfolioRequest {
-        accounts: accounts.iter().map(|a| a.to_string()).collect(),
-        refresh,
-        ..Default::default()
-    }
-}
-
-async fn check(d: &Daemon, pki: &Pki, name: &str) -> pb::AccountHealth {
-    let mut m = d.monitor(&pki.admin()).await;
-    m.check_now(pb::CheckNowRequest {
-        account: name.into(),
-    })
-    .await
-    .unwrap()
-    .into_inner()
+    venue_account(
+        name,
+        "coinbase",
+        "live",
+        url,
+        &[("key_name", key_name), ("private_key", pem)],
+    )
 }
 
 struct Fleet {
@@ -96,7 +74,7 @@ async fn coinbase_accounts_are_up_and_their_balances_are_exact_per_asset() {
     let f = fleet().await;
     let (d, pki) = (&f.d, &f.pki);
     for name in ["cb-1", "cb-2"] {
-        let h = check(d, pki, name).await;
+        let h = check_now(d, pki, name).await;
         assert_eq!(h.state, pb::HealthState::Up as i32, "{name}: {h:?}");
         assert_eq!((h.broker.as_str(), h.mode.as_str()), ("coinbase", "live"));
     }
@@ -107,7 +85,7 @@ async fn coinbase_accounts_are_up_and_their_balances_are_exact_per_asset() {
 
     let mut p = d.portfolio(&pki.admin()).await;
     let balances = p
-        .get_balances(request(&["cb-1", "cb-2"], true))
+        .get_balances(books_request(&["cb-1", "cb-2"], true))
         .await
         .unwrap()
         .into_inner();
@@ -151,7 +129,7 @@ async fn coinbase_accounts_are_up_and_their_balances_are_exact_per_asset() {
 
     // Open orders only, fills as trades (one sized in quote units), positions unsupported.
     let orders = p
-        .get_orders(request(&["cb-1"], false))
+        .get_orders(books_request(&["cb-1"], false))
         .await
         .unwrap()
         .into_inner();
@@ -172,7 +150,7 @@ async fn coinbase_accounts_are_up_and_their_balances_are_exact_per_asset() {
         .collect();
     assert_eq!(got, [("o-open-1", "ETH-USD", "open", "0.5", "2500")]);
     let trades = p
-        .get_trades(request(&["cb-1"], false))
+        .get_trades(books_request(&["cb-1"], false))
         .await
         .unwrap()
         .into_inner();
@@ -192,7 +170,7 @@ async fn coinbase_accounts_are_up_and_their_balances_are_exact_per_asset() {
         [("t-1", "0.0046", "194.214944"), ("t-2", "0.05", "100")]
     );
     let positions = p
-        .get_positions(request(&["cb-1"], false))
+        .get_positions(books_request(&["cb-1"], false))
         .await
         .unwrap()
         .into_inner();
@@ -242,7 +220,7 @@ async fn coinbase_refusals_have_their_reasons_and_a_clock_jump_heals_with_one_re
     .await
     .unwrap();
     for name in ["wrong-private-key", "unknown-key", "not-a-key"] {
-        let h = check(d, pki, name).await;
+        let h = check_now(d, pki, name).await;
         assert_eq!(
             h.reason,
             pb::HealthReason::AuthRejected as i32,
@@ -258,12 +236,12 @@ async fn coinbase_refusals_have_their_reasons_and_a_clock_jump_heals_with_one_re
 
     // Revoked: AUTH_REJECTED; restored: UP.
     f.sim.set_revoked(&k1.name, true);
-    let h = check(d, pki, "cb-1").await;
+    let h = check_now(d, pki, "cb-1").await;
     assert_eq!(h.reason, pb::HealthReason::AuthRejected as i32, "{h:?}");
     assert!(h.message.contains("Unauthorized"), "{h:?}");
     f.sim.set_revoked(&k1.name, false);
     // One success after a failure: not failing any more (UP again after the second).
-    let h = check(d, pki, "cb-1").await;
+    let h = check_now(d, pki, "cb-1").await;
     assert_eq!(
         (h.consecutive_failures, h.consecutive_successes),
         (0, 1),
@@ -272,11 +250,11 @@ async fn coinbase_refusals_have_their_reasons_and_a_clock_jump_heals_with_one_re
 
     // No view scope: PERMISSION_DENIED from key_permissions, and the books say 403.
     f.sim.set_can_view(&k1.name, false);
-    let h = check(d, pki, "cb-1").await;
+    let h = check_now(d, pki, "cb-1").await;
     assert_eq!(h.reason, pb::HealthReason::PermissionDenied as i32, "{h:?}");
     let mut p = d.portfolio(&pki.admin()).await;
     let b = p
-        .get_balances(request(&["cb-1"], true))
+        .get_balances(books_request(&["cb-1"], true))
         .await
         .unwrap()
         .into_inner();
@@ -297,13 +275,13 @@ async fn coinbase_refusals_have_their_reasons_and_a_clock_jump_heals_with_one_re
     // and one retry later the account is UP.
     let before = f.sim.refusals(Refusal::NotYetValid);
     f.sim.set_clock_offset_ms(-70_000);
-    let h = check(d, pki, "cb-2").await;
+    let h = check_now(d, pki, "cb-2").await;
     assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
     assert!(f.sim.refusals(Refusal::NotYetValid) > before);
 
     // An HTML 429: RATE_LIMITED.
     f.sim.set_fault(CoinbaseFault::RateLimitedHtml);
-    let h = check(d, pki, "cb-2").await;
+    let h = check_now(d, pki, "cb-2").await;
     assert_eq!(h.reason, pb::HealthReason::RateLimited as i32, "{h:?}");
     assert!(!h.message.contains("<html>"), "{h:?}");
     f.sim.set_fault(CoinbaseFault::None);
@@ -323,7 +301,7 @@ async fn coinbase_refusals_have_their_reasons_and_a_clock_jump_heals_with_one_re
     ))
     .await
     .unwrap();
-    let h = check(d, pki, "skewed").await;
+    let h = check_now(d, pki, "skewed").await;
     assert_eq!(h.reason, pb::HealthReason::ClockSkew as i32, "{h:?}");
     assert!(
         h.message.contains("600") && h.message.contains("ahead"),
@@ -332,7 +310,7 @@ async fn coinbase_refusals_have_their_reasons_and_a_clock_jump_heals_with_one_re
     assert!(skewed.refusals(Refusal::NotYetValid) >= 2);
     // Its time answer fixed: no longer failing at the next check after the resync.
     skewed.set_time_answer_offset_ms(0);
-    let h = check(d, pki, "skewed").await;
+    let h = check_now(d, pki, "skewed").await;
     assert_eq!(
         (h.consecutive_failures, h.consecutive_successes),
         (0, 1),
@@ -372,11 +350,20 @@ async fn no_coinbase_key_name_private_key_or_token_in_plain_text_anywhere() {
     assert!(o.status.success(), "{seen:?}");
     let mut p = f.d.portfolio(&pki.admin()).await;
     for name in ["cb-1", "cb-2", "cb-cli"] {
-        seen.push(format!("{:?}", check(&f.d, pki, name).await));
+        seen.push(format!("{:?}", check_now(&f.d, pki, name).await));
     }
-    seen.push(format!("{:?}", p.get_balances(request(&[], true)).await));
-    seen.push(format!("{:?}", p.get_orders(request(&[], true)).await));
-    seen.push(format!("{:?}", p.get_trades(request(&[], true)).await));
+    seen.push(format!(
+        "{:?}",
+        p.get_balances(books_request(&[], true)).await
+    ));
+    seen.push(format!(
+        "{:?}",
+        p.get_orders(books_request(&[], true)).await
+    ));
+    seen.push(format!(
+        "{:?}",
+        p.get_trades(books_request(&[], true)).await
+    ));
     f.sim.set_fault(CoinbaseFault::Body {
         status: 500,
         body: format!(
@@ -385,10 +372,10 @@ async fn no_coinbase_key_name_private_key_or_token_in_plain_text_anywhere() {
             k2.private_key_pem.replace('\n', "\\n")
         ),
     });
-    seen.push(format!("{:?}", check(&f.d, pki, "cb-2").await));
+    seen.push(format!("{:?}", check_now(&f.d, pki, "cb-2").await));
     seen.push(format!(
         "{:?}",
-        p.get_balances(request(&["cb-2"], true)).await
+        p.get_balances(books_request(&["cb-2"], true)).await
     ));
     f.sim.set_fault(CoinbaseFault::None);
     let mut c = f.d.accounts(&pki.admin()).await;
@@ -430,7 +417,7 @@ async fn no_coinbase_key_name_private_key_or_token_in_plain_text_anywhere() {
         .await;
     assert!(o.status.success(), "{:?}", text(&o));
     f.d.restart();
-    seen.push(format!("{:?}", check(&f.d, pki, "cb-1").await));
+    seen.push(format!("{:?}", check_now(&f.d, pki, "cb-1").await));
     seen.push(f.d.stderr());
     let files = [f.d.db_bytes(), std::fs::read(&backup).unwrap()];
     let mut needles: Vec<String> = Vec::new();
@@ -458,7 +445,7 @@ async fn no_coinbase_key_name_private_key_or_token_in_plain_text_anywhere() {
             );
         }
     }
-    let h = check(&f.d, pki, "cb-1").await;
+    let h = check_now(&f.d, pki, "cb-1").await;
     assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
 }
 
@@ -507,7 +494,7 @@ async fn parallel_refreshes_of_one_users_keys_never_exceed_its_thirty_a_second()
             let mut p = client.clone();
             let name = names[i % 12].clone();
             async move {
-                let r = request(&[name.as_str()], true);
+                let r = books_request(&[name.as_str()], true);
                 let sections: Vec<pb::AccountSection> = match i / 12 {
                     0 => p
                         .get_balances(r)
@@ -554,7 +541,7 @@ async fn parallel_refreshes_of_one_users_keys_never_exceed_its_thirty_a_second()
     );
     assert!(busiest >= 4, "the burst was not even sent: {busiest}");
     // The other user's budget is its own: its account is checked at once.
-    let h = check(&d, &pki, "u12").await;
+    let h = check_now(&d, &pki, "u12").await;
     assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
     eprintln!(
         "busiest second {busiest}, {} requests, {refused} sections refused by the local budget",

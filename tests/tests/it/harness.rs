@@ -713,3 +713,47 @@ pub async fn health_by_name(
         .map(|h| (h.account_name.clone(), h))
         .collect()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Venue helpers, shared by the venue files.
+
+/// A venue account with its credential fields, created over gRPC.
+pub fn venue_account(
+    name: &str,
+    connector: &str,
+    environment: &str,
+    url: &str,
+    fields: &[(&str, &str)],
+) -> roster_proto::v1::CreateAccountRequest {
+    roster_proto::v1::CreateAccountRequest {
+        name: name.into(),
+        connector: connector.into(),
+        environment: environment.into(),
+        host_url: url.into(),
+        credentials: fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// A portfolio request for these accounts (every enabled one when empty).
+pub fn books_request(accounts: &[&str], refresh: bool) -> roster_proto::v1::PortfolioRequest {
+    roster_proto::v1::PortfolioRequest {
+        accounts: accounts.iter().map(|a| a.to_string()).collect(),
+        refresh,
+        ..Default::default()
+    }
+}
+
+/// CheckNow as the admin.
+pub async fn check_now(d: &Daemon, pki: &Pki, name: &str) -> roster_proto::v1::AccountHealth {
+    let mut m = d.monitor(&pki.admin()).await;
+    m.check_now(roster_proto::v1::CheckNowRequest {
+        account: name.into(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}

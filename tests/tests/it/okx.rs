@@ -7,7 +7,10 @@
 use roster_proto::v1 as pb;
 use roster_tests::okx_sim::{OkxAccountSpec, OkxFault, OkxSim, balance};
 
-use crate::harness::{Daemon, DaemonOptions, Pki, contains_bytes, fast_monitor, text};
+use crate::harness::{
+    Daemon, DaemonOptions, Pki, books_request, check_now, contains_bytes, fast_monitor, text,
+    venue_account,
+};
 
 const BALANCE: &str = "/api/v5/account/balance";
 const TIME: &str = "/api/v5/public/time";
@@ -36,38 +39,17 @@ fn okx_with(
     secret: &str,
     passphrase: &str,
 ) -> pb::CreateAccountRequest {
-    pb::CreateAccountRequest {
-        name: name.into(),
-        connector: "okx".into(),
-        environment: env.into(),
-        host_url: url.into(),
-        credentials: [
-            ("api_key".to_string(), key.to_string()),
-            ("secret_key".to_string(), secret.to_string()),
-            ("passphrase".to_string(), passphrase.to_string()),
-        ]
-        .into_iter()
-        .collect(),
-        ..Default::default()
-    }
-}
-
-fn request(accounts: &[&str], refresh: bool) -> pb::PortfolioRequest {
-    pb::PortfolioRequest {
-        accounts: accounts.iter().map(|a| a.to_string()).collect(),
-        refresh,
-        ..Default::default()
-    }
-}
-
-async fn check(d: &Daemon, pki: &Pki, name: &str) -> pb::AccountHealth {
-    let mut m = d.monitor(&pki.admin()).await;
-    m.check_now(pb::CheckNowRequest {
-        account: name.into(),
-    })
-    .await
-    .unwrap()
-    .into_inner()
+    venue_account(
+        name,
+        "okx",
+        env,
+        url,
+        &[
+            ("api_key", key),
+            ("secret_key", secret),
+            ("passphrase", passphrase),
+        ],
+    )
 }
 
 struct Fleet {
@@ -120,7 +102,7 @@ async fn okx_accounts_are_up_with_exact_balances_per_asset_and_their_books() {
             serde_json::json!({"ccy":"ETH","eq":"2.1","cashBal":"2","availBal":"","frozenBal":"0.5","upl":"0.1"}),
         ]);
     for (name, mode) in [("okx-live", "live"), ("okx-demo", "paper")] {
-        let h = check(d, pki, name).await;
+        let h = check_now(d, pki, name).await;
         assert_eq!(h.state, pb::HealthState::Up as i32, "{name}: {h:?}");
         assert_eq!((h.broker.as_str(), h.mode.as_str()), ("okx", mode));
     }
@@ -131,7 +113,7 @@ async fn okx_accounts_are_up_with_exact_balances_per_asset_and_their_books() {
     let mut p = d.portfolio(&pki.admin()).await;
     let both = ["okx-live", "okx-demo"];
     let balances = p
-        .get_balances(request(&both, true))
+        .get_balances(books_request(&both, true))
         .await
         .unwrap()
         .into_inner();
@@ -157,7 +139,7 @@ async fn okx_accounts_are_up_with_exact_balances_per_asset_and_their_books() {
         "{balances:?}"
     );
     let positions = p
-        .get_positions(request(&both, false))
+        .get_positions(books_request(&both, false))
         .await
         .unwrap()
         .into_inner();
@@ -169,7 +151,7 @@ async fn okx_accounts_are_up_with_exact_balances_per_asset_and_their_books() {
         .unwrap();
     assert_eq!(swap.quantity, "-3", "net-mode short is negative");
     let orders = p
-        .get_orders(request(&both, false))
+        .get_orders(books_request(&both, false))
         .await
         .unwrap()
         .into_inner();
@@ -177,7 +159,7 @@ async fn okx_accounts_are_up_with_exact_balances_per_asset_and_their_books() {
         assert_eq!(s.rows.len(), 1, "{s:?}");
     }
     let trades = p
-        .get_trades(request(&both, false))
+        .get_trades(books_request(&both, false))
         .await
         .unwrap()
         .into_inner();
@@ -186,7 +168,7 @@ async fn okx_accounts_are_up_with_exact_balances_per_asset_and_their_books() {
     }
     // No holdings book: unsupported, not failed.
     let holdings = p
-        .get_holdings(request(&both, false))
+        .get_holdings(books_request(&both, false))
         .await
         .unwrap()
         .into_inner();
@@ -204,13 +186,13 @@ async fn a_venue_clock_ahead_or_behind_is_tracked_and_a_jump_is_resynced_once() 
     let f = fleet(10_000, fast_monitor(60_000, 2_000)).await;
     let (d, pki) = (&f.d, &f.pki);
     assert_eq!(
-        check(d, pki, "okx-live").await.state,
+        check_now(d, pki, "okx-live").await.state,
         pb::HealthState::Up as i32
     );
     for offset in [60_000, -60_000] {
         f.sim.set_clock_offset_ms(offset);
         let before = f.sim.requests(TIME);
-        let h = check(d, pki, "okx-live").await;
+        let h = check_now(d, pki, "okx-live").await;
         assert_eq!(h.state, pb::HealthState::Up as i32, "{offset}: {h:?}");
         // The jump was answered 50102 once, the clock resynced once, the retry passed.
         assert_eq!(f.sim.requests(TIME), before + 1, "{offset}");
@@ -221,7 +203,7 @@ async fn a_venue_clock_ahead_or_behind_is_tracked_and_a_jump_is_resynced_once() 
     f.sim.set_time_endpoint_skew_ms(45_000);
     f.sim.set_clock_offset_ms(0);
     let before = f.sim.requests(TIME);
-    let h = check(d, pki, "okx-demo").await;
+    let h = check_now(d, pki, "okx-demo").await;
     assert_eq!(
         h.reason,
         pb::HealthReason::ClockSkew as i32,
@@ -298,7 +280,7 @@ async fn every_refusal_has_its_reason_and_okxs_code() {
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
     }
     for (name, _, reason, code) in &cases {
-        let h = check(d, pki, name).await;
+        let h = check_now(d, pki, name).await;
         assert_eq!(h.reason, *reason as i32, "{name}: {h:?}");
         assert!(h.message.contains(code), "{name}: {h:?}");
         assert_ne!(h.state, pb::HealthState::Up as i32);
@@ -306,17 +288,17 @@ async fn every_refusal_has_its_reason_and_okxs_code() {
     // Revoked, read-less, frozen, IP not whitelisted: on the working live account.
     let acct = f.sim.account(&l.api_key).unwrap();
     acct.set_revoked(true);
-    let h = check(d, pki, "okx-live").await;
+    let h = check_now(d, pki, "okx-live").await;
     assert_eq!(h.reason, pb::HealthReason::AuthRejected as i32, "{h:?}");
     assert!(h.message.contains("doesn't exist"), "{h:?}");
     acct.set_revoked(false);
     acct.set_read(false);
-    let h = check(d, pki, "okx-live").await;
+    let h = check_now(d, pki, "okx-live").await;
     assert_eq!(h.reason, pb::HealthReason::PermissionDenied as i32, "{h:?}");
     assert!(h.message.contains("50120"), "{h:?}");
     acct.set_read(true);
     acct.set_frozen(Some("50007"));
-    let h = check(d, pki, "okx-live").await;
+    let h = check_now(d, pki, "okx-live").await;
     assert_eq!(
         h.reason,
         pb::HealthReason::AccountRestricted as i32,
@@ -324,24 +306,24 @@ async fn every_refusal_has_its_reason_and_okxs_code() {
     );
     acct.set_frozen(None);
     acct.set_ip_blocked(true);
-    let h = check(d, pki, "okx-live").await;
+    let h = check_now(d, pki, "okx-live").await;
     assert_eq!(h.reason, pb::HealthReason::IpBanned as i32, "{h:?}");
     acct.set_ip_blocked(false);
     // A 429 and a hang.
     acct.set_fault(OkxFault::Status429);
     assert_eq!(
-        check(d, pki, "okx-live").await.reason,
+        check_now(d, pki, "okx-live").await.reason,
         pb::HealthReason::RateLimited as i32
     );
     acct.set_fault(OkxFault::Hang);
     assert_eq!(
-        check(d, pki, "okx-live").await.reason,
+        check_now(d, pki, "okx-live").await.reason,
         pb::HealthReason::Timeout as i32
     );
     acct.set_fault(OkxFault::None);
     // Two successes to be UP again.
-    check(d, pki, "okx-live").await;
-    let h = check(d, pki, "okx-live").await;
+    check_now(d, pki, "okx-live").await;
+    let h = check_now(d, pki, "okx-live").await;
     assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
 }
 
@@ -371,7 +353,7 @@ async fn keys_of_one_user_share_its_budget_and_never_exceed_okxs_limit() {
     // is not known yet cannot be counted together.
     tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
     for name in &names {
-        check(d, pki, name).await;
+        check_now(d, pki, name).await;
         tokio::time::sleep(std::time::Duration::from_millis(450)).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
@@ -383,7 +365,7 @@ async fn keys_of_one_user_share_its_budget_and_never_exceed_okxs_limit() {
         let wave = names.iter().map(|name| {
             let mut p = client.clone();
             async move {
-                p.get_balances(request(&[name.as_str()], true))
+                p.get_balances(books_request(&[name.as_str()], true))
                     .await
                     .unwrap()
                     .into_inner()
@@ -466,12 +448,24 @@ async fn no_okx_credential_field_in_plain_text_anywhere() {
         });
     let mut p = f.d.portfolio(&pki.admin()).await;
     for name in ["okx-live", "okx-demo", "okx-cli"] {
-        seen.push(format!("{:?}", check(&f.d, pki, name).await));
+        seen.push(format!("{:?}", check_now(&f.d, pki, name).await));
     }
-    seen.push(format!("{:?}", p.get_balances(request(&[], true)).await));
-    seen.push(format!("{:?}", p.get_positions(request(&[], true)).await));
-    seen.push(format!("{:?}", p.get_orders(request(&[], true)).await));
-    seen.push(format!("{:?}", p.get_trades(request(&[], true)).await));
+    seen.push(format!(
+        "{:?}",
+        p.get_balances(books_request(&[], true)).await
+    ));
+    seen.push(format!(
+        "{:?}",
+        p.get_positions(books_request(&[], true)).await
+    ));
+    seen.push(format!(
+        "{:?}",
+        p.get_orders(books_request(&[], true)).await
+    ));
+    seen.push(format!(
+        "{:?}",
+        p.get_trades(books_request(&[], true)).await
+    ));
     let mut c = f.d.accounts(&pki.admin()).await;
     seen.push(format!(
         "{:?}",
@@ -514,7 +508,7 @@ async fn no_okx_credential_field_in_plain_text_anywhere() {
         .await;
     assert!(o.status.success(), "{:?}", text(&o));
     f.d.restart();
-    seen.push(format!("{:?}", check(&f.d, pki, "okx-live").await));
+    seen.push(format!("{:?}", check_now(&f.d, pki, "okx-live").await));
     seen.push(f.d.stderr());
     let files = [f.d.db_bytes(), std::fs::read(&backup).unwrap()];
     let secrets = [
@@ -543,6 +537,6 @@ async fn no_okx_credential_field_in_plain_text_anywhere() {
         seen.iter().any(|s| s.contains("50000")),
         "the echoing answer was seen"
     );
-    let h = check(&f.d, pki, "okx-live").await;
+    let h = check_now(&f.d, pki, "okx-live").await;
     assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
 }

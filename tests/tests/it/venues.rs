@@ -10,7 +10,10 @@ use roster_tests::alpaca_sim::{AlpacaAccountSpec, AlpacaFault, AlpacaSim, Enviro
 use roster_tests::sim::{InstanceSpec, Simulator};
 use tonic_types::StatusExt;
 
-use crate::harness::{Daemon, DaemonOptions, Pki, contains_bytes, fast_monitor, new_account, text};
+use crate::harness::{
+    Daemon, DaemonOptions, Pki, books_request, check_now, contains_bytes, fast_monitor,
+    new_account, text, venue_account,
+};
 
 /// An Alpaca account in the daemon, created over gRPC with its credential fields.
 fn alpaca_account(
@@ -20,27 +23,13 @@ fn alpaca_account(
     key_id: &str,
     secret: &str,
 ) -> pb::CreateAccountRequest {
-    pb::CreateAccountRequest {
-        name: name.into(),
-        connector: "alpaca".into(),
-        environment: env.into(),
-        host_url: url.into(),
-        credentials: [
-            ("key_id".to_string(), key_id.to_string()),
-            ("secret_key".to_string(), secret.to_string()),
-        ]
-        .into_iter()
-        .collect(),
-        ..Default::default()
-    }
-}
-
-fn request(accounts: &[&str], refresh: bool) -> pb::PortfolioRequest {
-    pb::PortfolioRequest {
-        accounts: accounts.iter().map(|a| a.to_string()).collect(),
-        refresh,
-        ..Default::default()
-    }
+    venue_account(
+        name,
+        "alpaca",
+        env,
+        url,
+        &[("key_id", key_id), ("secret_key", secret)],
+    )
 }
 
 /// Each section's failure reason.
@@ -49,16 +38,6 @@ fn reasons<S: PortfolioSection>(sections: &[S]) -> Vec<i32> {
         .iter()
         .map(|s| s.account_section().error_reason)
         .collect()
-}
-
-async fn check(d: &Daemon, pki: &Pki, name: &str) -> pb::AccountHealth {
-    let mut m = d.monitor(&pki.admin()).await;
-    m.check_now(pb::CheckNowRequest {
-        account: name.into(),
-    })
-    .await
-    .unwrap()
-    .into_inner()
 }
 
 struct Fleet {
@@ -124,10 +103,10 @@ async fn openalgo_and_alpaca_accounts_side_by_side_keep_their_currencies_apart()
     let f = fleet().await;
     let (d, pki) = (&f.d, &f.pki);
     for name in ["oa-1", "oa-2", "alp-1", "alp-2"] {
-        let h = check(d, pki, name).await;
+        let h = check_now(d, pki, name).await;
         assert_eq!(h.state, pb::HealthState::Up as i32, "{name}: {h:?}");
     }
-    let alp = check(d, pki, "alp-1").await;
+    let alp = check_now(d, pki, "alp-1").await;
     assert_eq!(
         (alp.broker.as_str(), alp.mode.as_str()),
         ("alpaca", "paper")
@@ -153,7 +132,11 @@ async fn openalgo_and_alpaca_accounts_side_by_side_keep_their_currencies_apart()
     let mut p = d.portfolio(&pki.admin()).await;
     let all = ["oa-1", "oa-2", "alp-1", "alp-2"];
     // Funds: one total per currency, and no single total across two currencies.
-    let funds = p.get_funds(request(&all, true)).await.unwrap().into_inner();
+    let funds = p
+        .get_funds(books_request(&all, true))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(funds.totals.is_none(), "{:?}", funds.totals);
     let by: Vec<_> = funds
         .totals_by_currency
@@ -178,7 +161,7 @@ async fn openalgo_and_alpaca_accounts_side_by_side_keep_their_currencies_apart()
 
     // Balances: per asset, totalled across venues, never across assets.
     let balances = p
-        .get_balances(request(&all, false))
+        .get_balances(books_request(&all, false))
         .await
         .unwrap()
         .into_inner();
@@ -205,7 +188,7 @@ async fn openalgo_and_alpaca_accounts_side_by_side_keep_their_currencies_apart()
 
     // Positions and orders from both venues; P&L per currency.
     let positions = p
-        .get_positions(request(&all, false))
+        .get_positions(books_request(&all, false))
         .await
         .unwrap()
         .into_inner();
@@ -227,7 +210,7 @@ async fn openalgo_and_alpaca_accounts_side_by_side_keep_their_currencies_apart()
         .unwrap();
     assert_eq!(tsla.quantity, "-5", "a short position is negative");
     let orders = p
-        .get_orders(request(&all, false))
+        .get_orders(books_request(&all, false))
         .await
         .unwrap()
         .into_inner();
@@ -235,7 +218,7 @@ async fn openalgo_and_alpaca_accounts_side_by_side_keep_their_currencies_apart()
         assert!(!s.rows.is_empty(), "{s:?}");
     }
     let trades = p
-        .get_trades(request(&all, false))
+        .get_trades(books_request(&all, false))
         .await
         .unwrap()
         .into_inner();
@@ -243,7 +226,7 @@ async fn openalgo_and_alpaca_accounts_side_by_side_keep_their_currencies_apart()
 
     // Holdings: Alpaca has none apart from its positions: unsupported, not failed.
     let holdings = p
-        .get_holdings(request(&all, false))
+        .get_holdings(books_request(&all, false))
         .await
         .unwrap()
         .into_inner();
@@ -307,7 +290,7 @@ async fn alpaca_refusals_and_restrictions_have_their_reasons() {
         .await
         .unwrap();
     for name in ["wrong-secret", "paper-on-live"] {
-        let h = check(d, pki, name).await;
+        let h = check_now(d, pki, name).await;
         assert_eq!(
             h.reason,
             pb::HealthReason::AuthRejected as i32,
@@ -317,7 +300,7 @@ async fn alpaca_refusals_and_restrictions_have_their_reasons() {
     }
     // Blocked: ACCOUNT_RESTRICTED, failing.
     f.paper.account(k1).unwrap().set_account_blocked(true);
-    let h = check(d, pki, "alp-1").await;
+    let h = check_now(d, pki, "alp-1").await;
     assert_eq!(
         h.reason,
         pb::HealthReason::AccountRestricted as i32,
@@ -327,7 +310,7 @@ async fn alpaca_refusals_and_restrictions_have_their_reasons() {
     // Trading blocked: reads still work, so DEGRADED for that reason without failing, and its
     // funds are served fresh.
     f.paper.account(k2).unwrap().set_trading_blocked(true);
-    let h = check(d, pki, "alp-2").await;
+    let h = check_now(d, pki, "alp-2").await;
     assert_eq!(
         (h.state, h.reason),
         (
@@ -339,19 +322,19 @@ async fn alpaca_refusals_and_restrictions_have_their_reasons() {
     assert_eq!(h.consecutive_failures, 0);
     let mut p = d.portfolio(&pki.admin()).await;
     let funds = p
-        .get_funds(request(&["alp-2"], true))
+        .get_funds(books_request(&["alp-2"], true))
         .await
         .unwrap()
         .into_inner();
     assert!(funds.accounts[0].section.as_ref().unwrap().error.is_empty());
     // Lifted: UP again at the next check.
     f.paper.account(k2).unwrap().set_trading_blocked(false);
-    let h = check(d, pki, "alp-2").await;
+    let h = check_now(d, pki, "alp-2").await;
     assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
     // A hanging Alpaca host costs its own accounts one timeout, not the OpenAlgo accounts.
     f.paper.set_fault(AlpacaFault::Hang);
     let funds = p
-        .get_funds(request(&["oa-1", "alp-1"], true))
+        .get_funds(books_request(&["oa-1", "alp-1"], true))
         .await
         .unwrap()
         .into_inner();
@@ -384,7 +367,7 @@ async fn fifty_parallel_refreshes_never_exceed_alpacas_per_key_budget() {
         let waves = (0..50).map(|i| {
             let mut p = client.clone();
             async move {
-                let r = request(&["alp-1"], true);
+                let r = books_request(&["alp-1"], true);
                 match i % 4 {
                     0 => reasons(&p.get_funds(r).await.unwrap().into_inner().accounts),
                     1 => reasons(&p.get_positions(r).await.unwrap().into_inner().accounts),
@@ -547,12 +530,21 @@ async fn no_alpaca_credential_field_in_plain_text_anywhere() {
     });
     let mut p = f.d.portfolio(&pki.admin()).await;
     for name in ["alp-1", "alp-2", "alp-cli"] {
-        seen.push(format!("{:?}", check(&f.d, pki, name).await));
+        seen.push(format!("{:?}", check_now(&f.d, pki, name).await));
     }
-    seen.push(format!("{:?}", p.get_funds(request(&[], true)).await));
-    seen.push(format!("{:?}", p.get_balances(request(&[], true)).await));
-    seen.push(format!("{:?}", p.get_orders(request(&[], true)).await));
-    seen.push(format!("{:?}", p.get_trades(request(&[], true)).await));
+    seen.push(format!("{:?}", p.get_funds(books_request(&[], true)).await));
+    seen.push(format!(
+        "{:?}",
+        p.get_balances(books_request(&[], true)).await
+    ));
+    seen.push(format!(
+        "{:?}",
+        p.get_orders(books_request(&[], true)).await
+    ));
+    seen.push(format!(
+        "{:?}",
+        p.get_trades(books_request(&[], true)).await
+    ));
     let mut c = f.d.accounts(&pki.admin()).await;
     seen.push(format!(
         "{:?}",
@@ -596,7 +588,7 @@ async fn no_alpaca_credential_field_in_plain_text_anywhere() {
     let o = f.d.ctl_async(&pki.admin(), &["key", "rotate"], "").await;
     assert!(o.status.success(), "{:?}", text(&o));
     f.d.restart();
-    seen.push(format!("{:?}", check(&f.d, pki, "alp-1").await));
+    seen.push(format!("{:?}", check_now(&f.d, pki, "alp-1").await));
     seen.push(f.d.stderr());
     let files = [f.d.db_bytes(), std::fs::read(&backup).unwrap()];
     for secret in [&k1, &s1, &k2, &s2, &k3, &s3] {
@@ -611,6 +603,6 @@ async fn no_alpaca_credential_field_in_plain_text_anywhere() {
         }
     }
     // And it still works after the rotation and restart.
-    let h = check(&f.d, pki, "alp-1").await;
+    let h = check_now(&f.d, pki, "alp-1").await;
     assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
 }
