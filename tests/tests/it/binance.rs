@@ -7,7 +7,8 @@ use roster_proto::v1 as pb;
 use roster_tests::binance_sim::{BinanceAccountSpec, BinanceSim, demo_keys};
 
 use crate::harness::{
-    Daemon, Pki, books_request, check_now, contains_bytes, fast_monitor, text, venue_account,
+    Daemon, Pki, assert_no_secret, books_request, check_now, cli_views, fast_monitor, text,
+    venue_account,
 };
 
 /// A Binance account in the daemon, created over gRPC with its credential fields.
@@ -304,18 +305,7 @@ async fn no_binance_credential_field_in_plain_text_anywhere() {
         })
         .await
     ));
-    for args in [
-        vec!["account", "list"],
-        vec!["account", "get", "bn-1"],
-        vec!["health"],
-        vec!["audit"],
-        vec!["status"],
-        vec!["balances"],
-    ] {
-        let o = f.d.ctl_async(&pki.admin(), &args, "").await;
-        seen.push(text(&o).0);
-        seen.push(text(&o).1);
-    }
+    seen.extend(cli_views(&f.d, pki, "bn-1").await);
     let backup = f.dir.path().join("b.redb");
     let o =
         f.d.ctl_async(
@@ -329,17 +319,7 @@ async fn no_binance_credential_field_in_plain_text_anywhere() {
     seen.push(format!("{:?}", check_now(&f.d, pki, "bn-1").await));
     seen.push(f.d.stderr());
     let files = [f.d.db_bytes(), std::fs::read(&backup).unwrap()];
-    for secret in [&k1, &s1, &k2, &s2, &k3, &s3] {
-        for (i, s) in seen.iter().enumerate() {
-            assert!(!s.contains(secret.as_str()), "{secret} in output {i}: {s}");
-        }
-        for bytes in &files {
-            assert!(
-                !contains_bytes(bytes, secret.as_bytes()),
-                "{secret} in a file"
-            );
-        }
-    }
+    assert_no_secret(&[&k1, &s1, &k2, &s2, &k3, &s3], &seen, &files);
     let h = check_now(&f.d, pki, "bn-1").await;
     assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
 }

@@ -757,3 +757,39 @@ pub async fn check_now(d: &Daemon, pki: &Pki, name: &str) -> roster_proto::v1::A
     .unwrap()
     .into_inner()
 }
+
+/// What a person sees of `account` through the CLI (list, get, health, audit, status, balances):
+/// each command's stdout and stderr, for the leak tests to scan.
+pub async fn cli_views(d: &Daemon, pki: &Pki, account: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    for args in [
+        vec!["account", "list"],
+        vec!["account", "get", account],
+        vec!["health"],
+        vec!["audit"],
+        vec!["status"],
+        vec!["balances"],
+    ] {
+        let o = d.ctl_async(&pki.admin(), &args, "").await;
+        let (out, err) = text(&o);
+        seen.push(out);
+        seen.push(err);
+    }
+    seen
+}
+
+/// Fails if any of `secrets` is in any of `seen` (texts) or `files` (bytes).
+pub fn assert_no_secret<S: AsRef<str>>(secrets: &[S], seen: &[String], files: &[Vec<u8>]) {
+    for secret in secrets {
+        let secret = secret.as_ref();
+        for (i, s) in seen.iter().enumerate() {
+            assert!(!s.contains(secret), "{secret} in output {i}: {s}");
+        }
+        for bytes in files {
+            assert!(
+                !contains_bytes(bytes, secret.as_bytes()),
+                "{secret} in a file"
+            );
+        }
+    }
+}

@@ -8,8 +8,8 @@ use roster_proto::v1 as pb;
 use roster_tests::okx_sim::{OkxAccountSpec, OkxFault, OkxSim, balance};
 
 use crate::harness::{
-    Daemon, DaemonOptions, Pki, books_request, check_now, contains_bytes, fast_monitor, text,
-    venue_account,
+    Daemon, DaemonOptions, Pki, assert_no_secret, books_request, check_now, cli_views,
+    fast_monitor, text, venue_account,
 };
 
 const BALANCE: &str = "/api/v5/account/balance";
@@ -487,17 +487,7 @@ async fn no_okx_credential_field_in_plain_text_anywhere() {
         })
         .await
     ));
-    for args in [
-        vec!["account", "list"],
-        vec!["account", "get", "okx-live"],
-        vec!["health"],
-        vec!["audit"],
-        vec!["status"],
-    ] {
-        let o = f.d.ctl_async(&pki.admin(), &args, "").await;
-        seen.push(text(&o).0);
-        seen.push(text(&o).1);
-    }
+    seen.extend(cli_views(&f.d, pki, "okx-live").await);
     let backup = f.dir.path().join("b.redb");
     let o =
         f.d.ctl_async(
@@ -522,17 +512,7 @@ async fn no_okx_credential_field_in_plain_text_anywhere() {
         &extra.secret_key,
         &extra.passphrase,
     ];
-    for secret in secrets {
-        for (i, s) in seen.iter().enumerate() {
-            assert!(!s.contains(secret.as_str()), "{secret} in output {i}: {s}");
-        }
-        for bytes in &files {
-            assert!(
-                !contains_bytes(bytes, secret.as_bytes()),
-                "{secret} in a file"
-            );
-        }
-    }
+    assert_no_secret(&secrets, &seen, &files);
     assert!(
         seen.iter().any(|s| s.contains("50000")),
         "the echoing answer was seen"

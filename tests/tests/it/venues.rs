@@ -11,8 +11,8 @@ use roster_tests::sim::{InstanceSpec, Simulator};
 use tonic_types::StatusExt;
 
 use crate::harness::{
-    Daemon, DaemonOptions, Pki, books_request, check_now, contains_bytes, fast_monitor,
-    new_account, text, venue_account,
+    Daemon, DaemonOptions, Pki, assert_no_secret, books_request, check_now, cli_views,
+    fast_monitor, new_account, text, venue_account,
 };
 
 /// An Alpaca account in the daemon, created over gRPC with its credential fields.
@@ -565,17 +565,7 @@ async fn no_alpaca_credential_field_in_plain_text_anywhere() {
         })
         .await
     ));
-    for args in [
-        vec!["account", "list"],
-        vec!["account", "get", "alp-1"],
-        vec!["health"],
-        vec!["audit"],
-        vec!["status"],
-    ] {
-        let o = f.d.ctl_async(&pki.admin(), &args, "").await;
-        seen.push(text(&o).0);
-        seen.push(text(&o).1);
-    }
+    seen.extend(cli_views(&f.d, pki, "alp-1").await);
     let backup = f._dir.path().join("b.redb");
     let o =
         f.d.ctl_async(
@@ -591,17 +581,7 @@ async fn no_alpaca_credential_field_in_plain_text_anywhere() {
     seen.push(format!("{:?}", check_now(&f.d, pki, "alp-1").await));
     seen.push(f.d.stderr());
     let files = [f.d.db_bytes(), std::fs::read(&backup).unwrap()];
-    for secret in [&k1, &s1, &k2, &s2, &k3, &s3] {
-        for (i, s) in seen.iter().enumerate() {
-            assert!(!s.contains(secret.as_str()), "{secret} in output {i}: {s}");
-        }
-        for bytes in &files {
-            assert!(
-                !contains_bytes(bytes, secret.as_bytes()),
-                "{secret} in a file"
-            );
-        }
-    }
+    assert_no_secret(&[&k1, &s1, &k2, &s2, &k3, &s3], &seen, &files);
     // And it still works after the rotation and restart.
     let h = check_now(&f.d, pki, "alp-1").await;
     assert_eq!(h.state, pb::HealthState::Up as i32, "{h:?}");
