@@ -26,6 +26,15 @@ fn label(s: &AccountSection) -> String {
 /// Empty when fresh; `stale 2m` when served from an old snapshot; `FAILED: REASON` when there is
 /// no data at all; `unsupported: alpaca has no holdings` when the account's venue does not have
 /// the book (not a failure). A stale section also says why the refresh failed.
+/// What a TOTAL row's DATA column says: that it adds up stale data, so it is not a fresh total.
+fn total_marker(stale_inside: bool) -> String {
+    if stale_inside {
+        "includes stale data".into()
+    } else {
+        String::new()
+    }
+}
+
 fn marker(s: &AccountSection, book: &str) -> String {
     if s.unsupported {
         let venue = if s.connector.is_empty() {
@@ -166,6 +175,15 @@ pub fn funds(v: &FundsView) -> String {
         };
         t.row(cells(label(&s), currency, &f, marker(&s, "funds")));
     }
+    // Whether a stale section's funds went into the total of `currency` ("" for any).
+    let stale_in = |currency: &str| {
+        v.accounts.iter().any(|a| {
+            let s = a.account_section();
+            s.stale
+                && s.has_data
+                && (currency.is_empty() || a.funds.as_ref().is_some_and(|f| f.currency == currency))
+        })
+    };
     if v.totals_by_currency.is_empty() {
         // An older daemon: its one total, as it sent it.
         let tot = v.totals.clone().unwrap_or_default();
@@ -173,7 +191,7 @@ pub fn funds(v: &FundsView) -> String {
             "TOTAL".into(),
             or_dash(&tot.currency),
             &tot,
-            String::new(),
+            total_marker(stale_in("")),
         ));
     } else {
         for tot in &v.totals_by_currency {
@@ -181,7 +199,7 @@ pub fn funds(v: &FundsView) -> String {
                 "TOTAL".into(),
                 or_dash(&tot.currency),
                 tot,
-                String::new(),
+                total_marker(stale_in(&tot.currency)),
             ));
         }
     }
@@ -213,13 +231,17 @@ pub fn balances(v: &BalancesView) -> String {
         }
     }
     for tot in &v.totals {
+        let stale_inside = v.accounts.iter().any(|a| {
+            let s = a.account_section();
+            s.stale && s.has_data && a.rows.iter().any(|r| r.asset == tot.asset)
+        });
         t.row(vec![
             "TOTAL".into(),
             tot.asset.clone(),
             or_dash(&tot.free),
             or_dash(&tot.locked),
             or_dash(&tot.total),
-            String::new(),
+            total_marker(stale_inside),
         ]);
     }
     let mut out = with_table(&t, "no balances");
@@ -522,7 +544,8 @@ pub fn holdings(v: &HoldingsView, net: bool) -> String {
 mod tests {
     use roster_proto::pbjson_types::Duration as PbDuration;
     use roster_proto::v1::{
-        AccountFunds, AccountPositions, Funds, HealthReason, NetPosition, PositionRow,
+        AccountBalances, AccountFunds, AccountPositions, AssetTotal, BalanceRow, Funds,
+        HealthReason, NetPosition, PositionRow,
     };
 
     use super::*;
@@ -661,6 +684,87 @@ mod tests {
 
     fn cols(line: &str) -> Vec<&str> {
         line.split_whitespace().collect()
+    }
+
+    #[test]
+    fn a_total_that_adds_up_stale_data_says_so_and_only_that_one() {
+        let f = |ccy: &str, cash: &str| Funds {
+            currency: ccy.into(),
+            cash: cash.into(),
+            available_cash: cash.into(),
+            ..Default::default()
+        };
+        let mut a = AccountFunds {
+            funds: Some(f("INR", "1000.00")),
+            ..Default::default()
+        };
+        a.set_account_section(AccountSection {
+            stale: true,
+            error: "TIMEOUT: no answer".into(),
+            ..section("oa1", "INR")
+        });
+        let mut b = AccountFunds {
+            funds: Some(f("USD", "2000.00")),
+            ..Default::default()
+        };
+        b.set_account_section(section("alp1", "USD"));
+        let v = FundsView {
+            accounts: vec![a, b],
+            totals_by_currency: vec![f("INR", "1000.00"), f("USD", "2000.00")],
+            ..Default::default()
+        };
+        let out = funds(&v);
+        let total = |ccy: &str| {
+            out.lines()
+                .find(|l| l.starts_with("TOTAL") && l.contains(ccy))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(total("INR").ends_with("includes stale data"), "{out}");
+        assert!(!total("USD").contains("stale"), "{out}");
+
+        let row = |asset: &str| BalanceRow {
+            asset: asset.into(),
+            free: "1".into(),
+            total: "1".into(),
+            ..Default::default()
+        };
+        let mut stale = AccountBalances {
+            rows: vec![row("BTC")],
+            ..Default::default()
+        };
+        stale.set_account_section(AccountSection {
+            stale: true,
+            ..section("bn", "")
+        });
+        let mut fresh = AccountBalances {
+            rows: vec![row("USD")],
+            ..Default::default()
+        };
+        fresh.set_account_section(section("cb", ""));
+        let asset_total = |asset: &str| AssetTotal {
+            asset: asset.into(),
+            free: "1".into(),
+            total: "1".into(),
+            account_count: 1,
+            ..Default::default()
+        };
+        let out = balances(&BalancesView {
+            accounts: vec![stale, fresh],
+            totals: vec![asset_total("BTC"), asset_total("USD")],
+            ..Default::default()
+        });
+        let btc = out
+            .lines()
+            .find(|l| l.starts_with("TOTAL") && l.contains("BTC"));
+        let usd = out
+            .lines()
+            .find(|l| l.starts_with("TOTAL") && l.contains("USD"));
+        assert!(
+            btc.is_some_and(|l| l.ends_with("includes stale data")),
+            "{out}"
+        );
+        assert!(usd.is_some_and(|l| !l.contains("stale")), "{out}");
     }
 
     #[test]
