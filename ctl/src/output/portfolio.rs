@@ -395,10 +395,39 @@ pub fn orders(v: &OrdersView) -> String {
     }
     let mut out = with_table(&t, "no orders");
     out.push_str(&problems(&v.accounts));
+    // What is shown (after `--status`), counted from the rows themselves; the daemon's
+    // statistics describe every order of the selected accounts.
+    let rows = v.accounts.iter().flat_map(|a| &a.rows);
+    let side = |want: &str| {
+        rows.clone()
+            .filter(|r| r.action.eq_ignore_ascii_case(want))
+            .count()
+    };
+    let mut by_status: Vec<(String, usize)> = Vec::new();
+    for r in rows.clone() {
+        let status = r.status.to_ascii_lowercase();
+        match by_status.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, n)) => *n += 1,
+            None => by_status.push((status, 1)),
+        }
+    }
+    let statuses: Vec<String> = by_status
+        .iter()
+        .map(|(s, n)| format!("{n} {}", if s.is_empty() { "-" } else { s }))
+        .collect();
+    let _ = writeln!(
+        out,
+        "orders shown: {} ({} buy, {} sell{}{})",
+        rows.clone().count(),
+        side("buy"),
+        side("sell"),
+        if statuses.is_empty() { "" } else { "; " },
+        statuses.join(", ")
+    );
     let st = v.statistics.unwrap_or_default();
     let _ = writeln!(
         out,
-        "orders: {} buy, {} sell, {} completed, {} open, {} rejected, {} trigger pending",
+        "whole book: {} buy, {} sell, {} completed, {} open, {} rejected, {} trigger pending",
         st.total_buy_orders,
         st.total_sell_orders,
         st.total_completed_orders,
@@ -544,8 +573,8 @@ pub fn holdings(v: &HoldingsView, net: bool) -> String {
 mod tests {
     use roster_proto::pbjson_types::Duration as PbDuration;
     use roster_proto::v1::{
-        AccountBalances, AccountFunds, AccountPositions, AssetTotal, BalanceRow, Funds,
-        HealthReason, NetPosition, PositionRow,
+        AccountBalances, AccountFunds, AccountOrders, AccountPositions, AssetTotal, BalanceRow,
+        Funds, HealthReason, NetPosition, OrderRow, OrderStatistics, PositionRow,
     };
 
     use super::*;
@@ -684,6 +713,44 @@ mod tests {
 
     fn cols(line: &str) -> Vec<&str> {
         line.split_whitespace().collect()
+    }
+
+    #[test]
+    fn the_orders_summary_counts_the_rows_shown_and_names_the_whole_book_apart() {
+        let order = |action: &str, status: &str| OrderRow {
+            action: action.into(),
+            status: status.into(),
+            ..Default::default()
+        };
+        let mut a = AccountOrders {
+            // What `--status open` leaves of a book of five.
+            rows: vec![order("BUY", "open"), order("SELL", "open")],
+            ..Default::default()
+        };
+        a.set_account_section(section("oa1", "INR"));
+        let v = OrdersView {
+            accounts: vec![a],
+            statistics: Some(OrderStatistics {
+                total_buy_orders: 3,
+                total_sell_orders: 2,
+                total_completed_orders: 2,
+                total_open_orders: 2,
+                total_rejected_orders: 1,
+                total_trigger_pending_orders: 0,
+            }),
+            ..Default::default()
+        };
+        let out = orders(&v);
+        assert!(
+            out.contains("orders shown: 2 (1 buy, 1 sell; 2 open)"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "whole book: 3 buy, 2 sell, 2 completed, 2 open, 1 rejected, 0 trigger pending"
+            ),
+            "{out}"
+        );
     }
 
     #[test]
