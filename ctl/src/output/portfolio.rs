@@ -264,12 +264,24 @@ fn placeholder(s: &AccountSection, width: usize, book: &str) -> Option<Vec<Strin
 }
 
 /// The `! account: marker` lines under a net table, which has no per-account rows.
+/// Under `--net`, where no row names an account: one line per account whose section is not
+/// fresh, with its state and, when it failed, why (once: these lines replace `problems`).
 fn net_markers<S: PortfolioSection>(out: &mut String, sections: &[S], book: &str) {
     for a in sections {
         let s = a.account_section();
         let m = marker(&s, book);
-        if !m.is_empty() {
-            let _ = writeln!(out, "! {}: {m}", label(&s));
+        let why = s.error.replace(['\n', '\r'], " ");
+        match (m.is_empty(), why.is_empty()) {
+            (true, true) => {}
+            (false, true) => {
+                let _ = writeln!(out, "! {}: {m}", label(&s));
+            }
+            (true, false) => {
+                let _ = writeln!(out, "! {}: {why}", label(&s));
+            }
+            (false, false) => {
+                let _ = writeln!(out, "! {}: {m} ({why})", label(&s));
+            }
         }
     }
 }
@@ -340,8 +352,8 @@ pub fn positions(v: &PositionsView, net: bool) -> String {
             }
         }
         out.push_str(&with_table(&t, "no positions"));
+        out.push_str(&problems(&v.accounts));
     }
-    out.push_str(&problems(&v.accounts));
     if v.total_pnl_by_currency.is_empty() {
         let _ = writeln!(out, "total pnl: {}", or_dash(&v.total_pnl));
     }
@@ -557,8 +569,8 @@ pub fn holdings(v: &HoldingsView, net: bool) -> String {
             }
         }
         out.push_str(&with_table(&t, "no holdings"));
+        out.push_str(&problems(&v.accounts));
     }
-    out.push_str(&problems(&v.accounts));
     if v.statistics_by_currency.is_empty() {
         holding_statistics(&mut out, &v.statistics.clone().unwrap_or_default());
     }
@@ -751,6 +763,31 @@ mod tests {
             ),
             "{out}"
         );
+    }
+
+    #[test]
+    fn net_positions_name_a_failed_account_once_with_its_reason() {
+        let mut failed = AccountPositions::default();
+        failed.set_account_section(AccountSection {
+            has_data: false,
+            error: "TIMEOUT: no answer within 5s".into(),
+            error_reason: HealthReason::Timeout as i32,
+            ..section("oa2", "INR")
+        });
+        let mut ok = AccountPositions::default();
+        ok.set_account_section(section("oa1", "INR"));
+        let v = PositionsView {
+            accounts: vec![ok, failed],
+            ..Default::default()
+        };
+        let out = positions(&v, true);
+        let mentions: Vec<&str> = out.lines().filter(|l| l.contains("oa2")).collect();
+        assert_eq!(
+            mentions,
+            ["! oa2: FAILED: TIMEOUT (TIMEOUT: no answer within 5s)"],
+            "{out}"
+        );
+        assert!(!out.contains("oa1"), "{out}");
     }
 
     #[test]
