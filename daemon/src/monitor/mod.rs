@@ -176,50 +176,66 @@ impl Shared {
         policy
     }
 
-    /// Recounts each venue's enabled accounts and its effective interval; logs and records a
-    /// stretched interval when it changes.
-    fn recompute_cadence(&self) {
+    /// Counts one more (`added`) or one fewer enabled account of venue `kind` being checked, and
+    /// restretches that venue's interval. O(1) per account change, so a bulk create of thousands
+    /// of accounts does not recount them all each time.
+    fn count_task(&self, kind: &str, added: bool) {
         let configured = self.settings().policy.interval;
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for t in lock(&self.tasks).values() {
-            *counts.entry(t.record.connector.clone()).or_default() += 1;
+        let mut cadence = self.cadence.write().unwrap_or_else(|e| e.into_inner());
+        if !added && !cadence.contains_key(kind) {
+            return;
         }
-        let next: HashMap<String, Cadence> = counts
-            .into_iter()
-            .map(|(kind, accounts)| {
-                let checks_per_minute = self
-                    .connectors
-                    .get(&kind)
-                    .ok()
-                    .and_then(|c| c.checks_per_minute());
-                let effective = state::effective_interval(configured, accounts, checks_per_minute);
-                let cadence = Cadence {
-                    accounts,
-                    checks_per_minute,
-                    configured,
-                    effective,
-                };
-                (kind, cadence)
-            })
-            .collect();
-        let mut current = self.cadence.write().unwrap_or_else(|e| e.into_inner());
-        for (kind, c) in &next {
-            let before = current.get(kind).map(|c| c.effective);
-            if before != Some(c.effective) {
-                self.metrics.set_check_interval(kind, c.effective);
-                if c.effective > c.configured {
-                    tracing::info!(
-                        venue = %kind,
-                        accounts = c.accounts,
-                        checks_per_minute = c.checks_per_minute,
-                        effective = %humantime::format_duration(c.effective),
-                        configured = %humantime::format_duration(c.configured),
-                        "check interval stretched to fit the venue's shared budget"
-                    );
-                }
-            }
+        let c = cadence.entry(kind.to_string()).or_insert_with(|| Cadence {
+            accounts: 0,
+            checks_per_minute: self
+                .connectors
+                .get(kind)
+                .ok()
+                .and_then(|c| c.checks_per_minute()),
+            configured,
+            effective: configured,
+        });
+        c.accounts = if added {
+            c.accounts.saturating_add(1)
+        } else {
+            c.accounts.saturating_sub(1)
+        };
+        if c.accounts == 0 {
+            cadence.remove(kind);
+            return;
         }
-        *current = next;
+        self.restretch(kind, c, configured);
+    }
+
+    /// Every venue's interval again, after `[monitor] interval` changed.
+    fn restretch_all(&self) {
+        let configured = self.settings().policy.interval;
+        let mut cadence = self.cadence.write().unwrap_or_else(|e| e.into_inner());
+        for (kind, c) in cadence.iter_mut() {
+            self.restretch(kind, c, configured);
+        }
+    }
+
+    /// Sets `c`'s effective interval for `configured`; logs and records it when it changes.
+    fn restretch(&self, kind: &str, c: &mut Cadence, configured: Duration) {
+        let effective = state::effective_interval(configured, c.accounts, c.checks_per_minute);
+        let changed = effective != c.effective || configured != c.configured;
+        c.configured = configured;
+        c.effective = effective;
+        if !changed {
+            return;
+        }
+        self.metrics.set_check_interval(kind, effective);
+        if effective > configured {
+            tracing::info!(
+                venue = %kind,
+                accounts = c.accounts,
+                checks_per_minute = c.checks_per_minute,
+                effective = %humantime::format_duration(effective),
+                configured = %humantime::format_duration(configured),
+                "check interval stretched to fit the venue's shared budget"
+            );
+        }
     }
 
     fn health_read(&self) -> RwLockReadGuard<'_, IdMap<Entry>> {
@@ -333,7 +349,7 @@ impl MonitorHandle {
         }
         *current = next;
         drop(current);
-        self.shared.recompute_cadence();
+        self.shared.restretch_all();
         self.shared.flush_now.notify_one();
     }
 

@@ -48,7 +48,11 @@ pub(super) async fn manage(
         }
     }
     let tasks = std::mem::take(&mut *lock(&shared.tasks));
-    shared.recompute_cadence();
+    shared
+        .cadence
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
     for (_, t) in tasks {
         t.handle.abort();
     }
@@ -91,7 +95,7 @@ fn remove(shared: &Arc<Shared>, id: &str) {
     let task = lock(&shared.tasks).remove(id);
     if let Some(t) = task {
         t.handle.abort();
-        shared.recompute_cadence();
+        shared.count_task(&t.record.connector, false);
     }
     shared.health_write().remove(id);
 }
@@ -108,8 +112,10 @@ fn apply_account(shared: &Arc<Shared>, record: &Arc<AccountRecord>) {
             None => (Arc::from(record.id.as_str()), false),
         }
     };
-    if let Some(t) = lock(&shared.tasks).remove(&id) {
+    let replaced = lock(&shared.tasks).remove(&id);
+    if let Some(t) = replaced {
         t.handle.abort();
+        shared.count_task(&t.record.connector, false);
     }
     let generation = if record.enabled {
         GENERATION.fetch_add(1, Ordering::Relaxed)
@@ -145,7 +151,6 @@ fn apply_account(shared: &Arc<Shared>, record: &Arc<AccountRecord>) {
         }
     }
     if !record.enabled {
-        shared.recompute_cadence();
         return;
     }
     let upstream = match shared.accounts.upstream(record) {
@@ -185,7 +190,7 @@ fn apply_account(shared: &Arc<Shared>, record: &Arc<AccountRecord>) {
             handle,
         },
     );
-    shared.recompute_cadence();
+    shared.count_task(&record.connector, true);
 }
 
 /// Whether an update changed where or with which key the account is checked. A re-seal under a
