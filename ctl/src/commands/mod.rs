@@ -70,7 +70,14 @@ pub fn show<T: serde::Serialize>(
 ) -> Result<()> {
     match output {
         Output::Json => emit(&crate::output::json(msg)?),
-        Output::Table => emit(&table(msg)),
+        Output::Table => {
+            let text = table(msg);
+            if crate::output::colour::wanted() {
+                emit(&crate::output::colour::paint(&text))
+            } else {
+                emit(&text)
+            }
+        }
     }
 }
 

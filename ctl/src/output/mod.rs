@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod colour;
 pub mod format;
 pub mod monitor;
 pub mod portfolio;
