@@ -145,7 +145,7 @@ impl Daemon {
         let config = format!(
             "[tls]\ncert = {}\nkey = {}\nclient_ca = {}\nrevoked_serials = [{}]\n\
              [store]\npath = {}\n[keys]\nmaster_key_file = {}\n\
-             [limits]\nrequests_per_second = {}\nburst = {}\n{}\n",
+             [limits]\nrequests_per_second = {}\nburst = {}\ntenant_requests_per_second = 1000000\ntenant_burst = 1000000\n{}\n",
             q(&pki.path().join("server.pem")),
             q(&pki.path().join("server.key")),
             q(&pki.path().join("ca.pem")),
