@@ -249,6 +249,11 @@ async fn run(cli: Cli, log: logging::LogControl) -> anyhow::Result<()> {
             profile.display()
         );
     };
+    // Before the daemon is ready or says where it listens: from then on systemd, or whoever
+    // read that line, may send SIGHUP, whose default action is to exit.
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let mut running = runtime::start(config, announce)
         .await
         .context("startup failed")?;
@@ -257,10 +262,6 @@ async fn run(cli: Cli, log: logging::LogControl) -> anyhow::Result<()> {
     if let Some(metrics) = running.metrics_addr {
         println!("rosterd metrics on http://{metrics}/metrics");
     }
-    // Before READY: from then on systemd may send SIGHUP, whose default action is to exit.
-    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     systemd::spawn_watchdog(
         &running.supervisor,
         running.accounts.store().clone(),
