@@ -875,6 +875,74 @@ async fn the_binary_applies_faults_from_its_config_file() {
     let _ = child.wait();
 }
 
+/// `openalgo-sim --demo N` as a load test's separate fleet: faulty instances first, the rest
+/// answering after `--latency`, and request counters on the `--control` listener.
+#[tokio::test]
+async fn the_binary_runs_a_fleet_with_faults_latency_and_counters() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_openalgo-sim"))
+        .args(["--demo", "3", "--framing", "wsgi", "--latency", "50ms"])
+        .args(["--faulty", "hang=1", "--control"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let control: std::net::SocketAddr = first.strip_prefix("# control ").unwrap().parse().unwrap();
+    let urls: Vec<String> = (1..=3)
+        .map(|i| {
+            let line = lines.next().unwrap().unwrap();
+            let cols: Vec<&str> = line.split('\t').collect();
+            assert_eq!(cols[0], format!("demo-{i}"));
+            assert_eq!(cols[2], format!("demo-key-{i}"));
+            cols[1].to_string()
+        })
+        .collect();
+    let c = reqwest::Client::new();
+    let ping = |i: usize| {
+        c.post(format!("{}/api/v1/ping", urls[i]))
+            .json(&json!({ "apikey": format!("demo-key-{}", i + 1) }))
+            .timeout(Duration::from_millis(500))
+            .send()
+    };
+    assert!(ping(0).await.is_err(), "demo-1 hangs");
+    let started = Instant::now();
+    let r = ping(1).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["status"],
+        "success"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(50),
+        "answered before its latency"
+    );
+    let counts =
+        tokio::task::spawn_blocking(move || roster_tests::sim::control::fetch_counts(control))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(counts["ping"], vec![1, 1, 0]);
+    assert_eq!(counts["funds"], vec![0, 0, 0]);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // More faulty instances than instances, or an unknown fault, is refused at start.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_openalgo-sim"))
+        .args(["--demo", "2", "--faulty", "hang=3"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--faulty names 3 instances"));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_openalgo-sim"))
+        .args(["--demo", "2", "--faulty", "explode=1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown fault"));
+}
+
 #[tokio::test]
 async fn drop_and_shutdown_close_ports() {
     let sim = Simulator::start(vec![

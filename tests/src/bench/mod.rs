@@ -3,6 +3,7 @@
 //! over mTLS, and measures the daemon through its own /proc accounting. See BENCHMARKS.md.
 
 pub mod daemon;
+pub mod fleet;
 pub mod grpc;
 pub mod lifecycle;
 pub mod measure;

@@ -13,10 +13,11 @@ use roster_proto::v1::monitor_service_client::MonitorServiceClient;
 use roster_proto::v1::{GetStatusRequest, HealthState, ListHealthRequest};
 
 use super::daemon::Env;
+use super::fleet::{Fleet, FleetOpts};
 use super::measure::{Latencies, mib, ms};
 use super::report::Report;
 use crate::alpaca_sim::{AlpacaSim, Environment, demo_keys};
-use crate::sim::{Fault, Framing, InstanceHandle, InstanceSpec, Simulator};
+use crate::sim::Framing;
 use roster_proto::v1::CreateAccountRequest;
 
 #[derive(Debug, Clone)]
@@ -39,35 +40,47 @@ pub struct SweepOpts {
     pub alpaca_pct: f64,
     /// How the OpenAlgo simulator writes its answers.
     pub framing: Framing,
+    /// Every healthy OpenAlgo instance waits this long before each answer.
+    pub latency: Option<Duration>,
+    /// The OpenAlgo fleet runs as a separate `openalgo-sim` process.
+    pub sim_process: bool,
 }
 
-/// Records, per instance, when its ping counter moved (relative to `t0`), until `stop`.
+/// Records, per instance from `first`, when its ping counter moved (relative to `t0`), until
+/// `stop`. A failed read of the counters (a separate fleet's) skips that poll.
 fn poll_pings(
-    insts: Vec<InstanceHandle>,
+    pings: Box<dyn Fn() -> anyhow::Result<Vec<u64>> + Send>,
+    first: usize,
     t0: Instant,
     period: Duration,
     stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<Vec<Vec<Duration>>> {
+) -> std::thread::JoinHandle<anyhow::Result<Vec<Vec<Duration>>>> {
     std::thread::spawn(move || {
-        let mut last: Vec<u64> = insts.iter().map(|i| i.request_count("ping")).collect();
-        let mut seen: Vec<Vec<Duration>> = vec![Vec::new(); insts.len()];
+        let mut last: Vec<u64> = pings()?.get(first..).unwrap_or_default().to_vec();
+        let mut seen: Vec<Vec<Duration>> = vec![Vec::new(); last.len()];
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(period);
             let at = t0.elapsed();
-            for (i, inst) in insts.iter().enumerate() {
-                let c = inst.request_count("ping");
-                for _ in last[i]..c {
-                    seen[i].push(at);
+            let Ok(now) = pings() else { continue };
+            for ((c, l), s) in now.iter().skip(first).zip(&mut last).zip(&mut seen) {
+                for _ in *l..*c {
+                    s.push(at);
                 }
-                last[i] = c;
+                *l = *c;
             }
         }
-        seen
+        Ok(seen)
     })
 }
 
-fn total(insts: &[InstanceHandle], endpoint: &str) -> u64 {
-    insts.iter().map(|i| i.request_count(endpoint)).sum()
+/// Sum of `endpoint`'s counts over the fleet's instances `range`.
+fn total(fleet: &Fleet, endpoint: &str, range: std::ops::RangeFrom<usize>) -> anyhow::Result<u64> {
+    Ok(fleet
+        .counts(endpoint)?
+        .get(range)
+        .unwrap_or_default()
+        .iter()
+        .sum())
 }
 
 pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
@@ -103,6 +116,21 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
     } else {
         (key, over.to_string())
     };
+    let (key, over) = match o.latency {
+        Some(l) => (
+            format!("{key}-lat{}us", l.as_micros()),
+            format!("{over}, each answer after {}", humantime(l)),
+        ),
+        None => (key, over),
+    };
+    let (key, over) = if o.sim_process {
+        (
+            format!("{key}-process"),
+            format!("{over}, the fleet in a separate process"),
+        )
+    } else {
+        (key, over)
+    };
     let (key, mixed) = if n_alpaca > 0 {
         (
             format!("{key}-alpaca{}", o.alpaca_pct),
@@ -122,32 +150,16 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
 
     // Faulty instances first (indices 0..n_faulty); the scheduler's offsets hash the account id,
     // so the order says nothing about when each is checked.
-    let specs: Vec<InstanceSpec> = (0..n)
-        .map(|i| InstanceSpec {
-            // Requests are counted, not kept: 1,000 recorded requests x 5,000 instances would
-            // only load the bench process.
-            record_limit: 0,
-            rate_limit_per_second: 0,
-            framing: o.framing,
-            ..InstanceSpec::demo(format!("acct-{i}"), format!("key-{i:06}-bench"))
-        })
-        .collect();
-    let sim = if o.https {
-        Simulator::start_https(specs).await?
-    } else {
-        Simulator::start(specs).await?
-    };
-    for i in 0..n_faulty {
-        let f = if i < n_hang {
-            Fault::Hang
-        } else {
-            Fault::ConnectionRefused
-        };
-        sim.instance(i).set_fault(f);
-    }
-    for i in n_hang..n_faulty {
-        sim.instance(i).settle().await;
-    }
+    let sim = Fleet::start(&FleetOpts {
+        instances: n,
+        hang: n_hang,
+        refuse: n_refuse,
+        framing: o.framing,
+        latency: o.latency,
+        https: o.https,
+        process: o.sim_process,
+    })
+    .await?;
     let alpaca = AlpacaSim::start_many(Environment::Paper, n_alpaca).await?;
 
     let mut env = Env::new(&format!(
@@ -171,16 +183,11 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let base = daemon.sample()?;
 
-    let reqs = (0..n)
-        .map(|i| {
-            let inst = sim.instance(i);
-            super::account(
-                format!("acct-{i}"),
-                inst.url(),
-                format!("key-{i:06}-bench"),
-                true,
-            )
-        })
+    let reqs = sim
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, (url, key))| super::account(format!("acct-{i}"), url.clone(), key.clone(), true))
         .collect();
     let alpaca_reqs: Vec<_> = (1..=n_alpaca)
         .map(|i| {
@@ -232,32 +239,32 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
     eprintln!("warming up for {warm:?}, then measuring for {} s", o.secs);
     tokio::time::sleep(warm).await;
 
-    let insts = sim.instances().to_vec();
-    let healthy: Vec<InstanceHandle> = insts[n_faulty..].to_vec();
     let stop = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
-    let poller = poll_pings(healthy.clone(), t0, o.poll, stop.clone());
-    let pings0 = total(&insts, "ping");
-    let healthy0 = total(&healthy, "ping");
-    let funds0 = total(&insts, "funds");
+    let poller = poll_pings(sim.counter("ping"), n_faulty, t0, o.poll, stop.clone());
+    let pings0 = total(&sim, "ping", 0..)?;
+    let healthy0 = total(&sim, "ping", n_faulty..)?;
+    let funds0 = total(&sim, "funds", 0..)?;
     let alpaca0 = alpaca.total_requests();
     let s0 = daemon.sample()?;
+    let fleet0 = sim.sample().transpose()?;
     let perf = match &o.perf {
         Some(out) => Some(super::measure::perf_record(daemon.pid, out, o.secs)?),
         None => None,
     };
     tokio::time::sleep(Duration::from_secs(o.secs)).await;
     let s1 = daemon.sample()?;
-    let pings = total(&insts, "ping") - pings0;
-    let healthy_pings = total(&healthy, "ping") - healthy0;
-    let funds = total(&insts, "funds") - funds0;
+    let fleet1 = sim.sample().transpose()?;
+    let pings = total(&sim, "ping", 0..)? - pings0;
+    let healthy_pings = total(&sim, "ping", n_faulty..)? - healthy0;
+    let funds = total(&sim, "funds", 0..)? - funds0;
     // An Alpaca check is one request (GET /v2/account).
     let alpaca_checks = alpaca.total_requests() - alpaca0;
     let pings = pings + alpaca_checks;
     stop.store(true, Ordering::Relaxed);
     let arrivals = tokio::task::spawn_blocking(move || poller.join())
         .await?
-        .map_err(|_| anyhow::anyhow!("poller panicked"))?;
+        .map_err(|_| anyhow::anyhow!("poller panicked"))??;
     let window = s1.at.duration_since(s0.at);
 
     let (cpu, pct) = s1.cpu_since(&s0);
@@ -293,6 +300,9 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
         .into_inner();
     let mut faulty_down = 0usize;
     let mut healthy_up = 0usize;
+    // The latency the daemon reports for each healthy account's last check: the upstream's
+    // answer time, which must not carry a transport artefact (a delayed ACK's 40 ms).
+    let mut reported = Vec::new();
     for h in &lh.accounts {
         let Some(&i) = index.get(&h.account_id) else {
             continue;
@@ -302,6 +312,9 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
         }
         if i >= n_faulty && h.state == HealthState::Up as i32 {
             healthy_up += 1;
+            if let Some(l) = h.latency.and_then(|l| Duration::try_from(l).ok()) {
+                reported.push(l);
+            }
         }
     }
     let alpaca_up = lh
@@ -324,8 +337,8 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
         report.note("Profiled with `perf record -e cpu-clock` during this run (perf's own overhead is in the figures).");
     }
     let (stop_took, clean) = daemon.stop_timed()?;
-    let handshakes: u64 = insts.iter().map(InstanceHandle::tls_handshakes).sum();
-    let accepted: u64 = insts.iter().map(InstanceHandle::connections_accepted).sum();
+    let connections = sim.connections();
+    let reported = Latencies::new(reported);
 
     let n_healthy = n - n_faulty;
     let expected = n_healthy as f64 * window.as_secs_f64() / o.interval.as_secs_f64();
@@ -385,13 +398,30 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
         "",
     );
     report.row("daemon threads", end.threads.to_string(), "");
-    if o.https {
+    if let (true, Some((accepted, handshakes))) = (o.https, connections) {
         report.row(
             "upstream connections accepted / TLS handshakes (whole run)",
             format!("{accepted} / {handshakes}"),
             "",
         );
     }
+    if let (Some(f0), Some(f1)) = (fleet0, fleet1) {
+        report.row(
+            "simulated fleet's own CPU (its process), % of one core",
+            format!("{:.1} %", f1.cpu_since(&f0).1),
+            "",
+        );
+    }
+    report.row(
+        "check latency the daemon reports (last check of each healthy account) p50 / p99 / max",
+        format!(
+            "{} / {} / {}",
+            ms(reported.pct(50.0)),
+            ms(reported.pct(99.0)),
+            ms(reported.max())
+        ),
+        "the upstream's own answer time",
+    );
     report.row(
         "scheduling lag p50 / p99 / max",
         format!(
@@ -458,6 +488,9 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
     report.note("CPU per check divides all daemon CPU in the window (including the refused and timed-out checks of faulty accounts, the health flusher and GetStatus polling once a second) by the pings the simulator received; refused connects never reach the simulator, so both figures are upper bounds. A check is a ping, plus a funds probe every `funds_probe_every` checks (1, the default, makes every check two HTTP requests).");
     if n_alpaca > 0 {
         report.note("Mixed fleet: the checks counted are OpenAlgo pings plus Alpaca `GET /v2/account` reads (one request per Alpaca check); lag is measured on the OpenAlgo accounts only. The Alpaca simulator (every account on one host, as paper-api.alpaca.markets serves them) runs in the bench process, on the same two cores.");
+    }
+    if o.sim_process {
+        report.note("The OpenAlgo fleet is `openalgo-sim --demo N --control` in a process of its own (the bench reads its request counters over loopback), sharing the same two cores with the daemon and the bench.");
     }
     sim.shutdown().await;
     alpaca.shutdown().await;

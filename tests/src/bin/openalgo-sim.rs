@@ -3,8 +3,11 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use roster_tests::sim::{Fault, InstanceFaults, InstanceSpec, SimConfig, Simulator};
+use roster_tests::sim::{
+    Fault, Framing, InstanceFaults, InstanceSpec, SimConfig, Simulator, control,
+};
 use std::path::PathBuf;
+use std::time::Duration;
 
 const LONG_ABOUT: &str = "\
 Runs simulated OpenAlgo REST servers on 127.0.0.1, one port per instance, that answer like a real
@@ -21,6 +24,9 @@ which is what you need to add the account to Roster. It serves until Ctrl-C.
 Examples:
     openalgo-sim --demo 3
     openalgo-sim --demo 50 --base-port 7000
+    openalgo-sim --demo 500 --framing wsgi --latency 1ms --faulty hang=25 --control
+        (a Flask-like fleet for load tests: answers in two writes after 1 ms, the first 25
+        instances hanging, and a counters listener for the load generator)
     openalgo-sim --config tests/openalgo-sim.example.toml
 
 Config file (TOML): one [[instance]] table per server; every key is optional. See
@@ -54,6 +60,38 @@ struct Args {
     /// With --demo: put instance i on port BASE+i-1 instead of free ports.
     #[arg(long, value_name = "BASE", requires = "demo")]
     base_port: Option<u16>,
+
+    /// With --demo: how answers leave the socket, `whole` (one write, TCP_NODELAY) or `wsgi`
+    /// (status line and headers, then the body, Nagle on: how Flask answers).
+    #[arg(long, value_name = "HOW", default_value = "whole", requires = "demo")]
+    framing: Framing,
+
+    /// With --demo: every instance waits this long before each answer (a Python server's
+    /// service time, e.g. 1ms).
+    #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration, requires = "demo")]
+    latency: Option<Duration>,
+
+    /// With --demo: FAULT=N gives the next N instances that fault (repeatable, taken in order
+    /// from demo-1; e.g. --faulty hang=25 --faulty connection_refused=25). Fault names as in
+    /// the config file's `fault`.
+    #[arg(long, value_name = "FAULT=N", value_parser = parse_faulty, requires = "demo")]
+    faulty: Vec<(Fault, u32)>,
+
+    /// Also serve every instance's request counters on a free 127.0.0.1 port, printed first as
+    /// `# control <addr>` (one line per endpoint, a count per instance; for load generators).
+    #[arg(long)]
+    control: bool,
+}
+
+fn parse_faulty(s: &str) -> Result<(Fault, u32), String> {
+    let (fault, n) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("{s:?}: expected FAULT=N, e.g. hang=25"))?;
+    let fault = fault.parse::<Fault>().map_err(|e| e.to_string())?;
+    let n = n
+        .parse::<u32>()
+        .map_err(|_| format!("{n:?} is not a count of instances"))?;
+    Ok((fault, n))
 }
 
 fn specs(args: &Args) -> anyhow::Result<(Vec<InstanceSpec>, Vec<InstanceFaults>)> {
@@ -73,6 +111,10 @@ fn specs(args: &Args) -> anyhow::Result<(Vec<InstanceSpec>, Vec<InstanceFaults>)
     let specs = (1..=n)
         .map(|i| {
             let mut s = InstanceSpec::demo(format!("demo-{i}"), format!("demo-key-{i}"));
+            // Nobody can read a demo instance's recorded requests: keeping 1,000 of them for
+            // each of thousands of instances would only grow this process.
+            s.record_limit = 0;
+            s.framing = args.framing;
             if let Some(base) = args.base_port {
                 let port = u16::try_from(u32::from(base) + i - 1)
                     .ok()
@@ -82,7 +124,29 @@ fn specs(args: &Args) -> anyhow::Result<(Vec<InstanceSpec>, Vec<InstanceFaults>)
             Ok(s)
         })
         .collect::<anyhow::Result<_>>()?;
-    Ok((specs, Vec::new()))
+    Ok((specs, demo_faults(args, n)?))
+}
+
+/// Each demo instance's fault: the `--faulty` counts in order, then `--latency` for the rest.
+fn demo_faults(args: &Args, n: u32) -> anyhow::Result<Vec<InstanceFaults>> {
+    let mut faults = Vec::new();
+    for (fault, count) in &args.faulty {
+        faults.extend((0..*count).map(|_| InstanceFaults {
+            all: fault.clone(),
+            ..InstanceFaults::default()
+        }));
+    }
+    anyhow::ensure!(
+        faults.len() <= n as usize,
+        "--faulty names {} instances but --demo starts {n}",
+        faults.len()
+    );
+    let normal = args.latency.map_or(Fault::None, Fault::Latency);
+    faults.resize_with(n as usize, || InstanceFaults {
+        all: normal.clone(),
+        ..InstanceFaults::default()
+    });
+    Ok(faults)
 }
 
 #[tokio::main]
@@ -106,6 +170,13 @@ async fn main() -> anyhow::Result<()> {
             h.set_fault(f.all);
         }
         h.settle().await;
+    }
+    if args.control {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the control listener")?;
+        println!("# control {}", listener.local_addr()?);
+        tokio::spawn(control::serve(listener, sim.instances().to_vec()));
     }
     eprintln!("# name\turl\tapikey");
     for (h, key) in sim.instances().iter().zip(keys) {

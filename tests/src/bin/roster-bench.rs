@@ -74,8 +74,16 @@ enum Scenario {
         /// How the simulated OpenAlgo instances write answers: `whole` (one write, TCP_NODELAY)
         /// or `wsgi` (headers then body, Nagle on, as Flask does); results of `wsgi` go to
         /// `sweep-N-wsgi`.
-        #[arg(long, value_parser = parse_framing, default_value = "whole")]
+        #[arg(long, default_value = "whole")]
         framing: Framing,
+        /// Every healthy OpenAlgo instance waits this long before each answer (a Python
+        /// server's service time, e.g. 1ms); results go to `sweep-N-...-latNus`.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        latency: Option<Duration>,
+        /// Run the OpenAlgo fleet as a separate `openalgo-sim` process (as a real fleet is)
+        /// instead of inside the bench; results go to `sweep-N-...-process`. Plain http only.
+        #[arg(long, conflicts_with = "https")]
+        sim_process: bool,
     },
     /// GetAccount, ListAccounts (page 100), GetHealth from concurrent mTLS clients.
     Grpc {
@@ -184,6 +192,8 @@ fn main() -> anyhow::Result<()> {
                 https,
                 alpaca_pct,
                 framing,
+                latency,
+                sim_process,
             } => {
                 sweep::run(
                     &sweep::SweepOpts {
@@ -199,6 +209,8 @@ fn main() -> anyhow::Result<()> {
                         https,
                         alpaca_pct,
                         framing,
+                        latency,
+                        sim_process,
                     },
                     cli.keep,
                 )
@@ -278,12 +290,4 @@ fn main() -> anyhow::Result<()> {
         eprintln!("wrote section {:?} into {}", report.key, path.display());
     }
     Ok(())
-}
-
-fn parse_framing(s: &str) -> Result<Framing, String> {
-    match s {
-        "whole" => Ok(Framing::Whole),
-        "wsgi" => Ok(Framing::Wsgi),
-        other => Err(format!("{other:?}: whole or wsgi")),
-    }
 }

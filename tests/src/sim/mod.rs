@@ -32,6 +32,7 @@
 //! in one process (mind `ulimit -n`).
 
 mod body;
+pub mod control;
 mod fault;
 mod render;
 mod server;

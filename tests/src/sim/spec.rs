@@ -255,6 +255,19 @@ pub enum Framing {
     Wsgi,
 }
 
+/// `whole` or `wsgi`, as the binaries' `--framing` takes it.
+impl std::str::FromStr for Framing {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Framing, String> {
+        match s {
+            "whole" => Ok(Framing::Whole),
+            "wsgi" => Ok(Framing::Wsgi),
+            other => Err(format!("{other:?}: whole or wsgi")),
+        }
+    }
+}
+
 impl Default for InstanceSpec {
     fn default() -> Self {
         InstanceSpec {
