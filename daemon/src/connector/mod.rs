@@ -37,6 +37,7 @@ pub(crate) mod coinbase;
 pub(crate) mod decode;
 /// Public for the `http1-vs-hyper` comparison (tests/src/bin), which calls it directly.
 pub mod http1;
+pub(crate) mod keyed_budget;
 pub(crate) mod okx;
 pub(crate) mod openalgo;
 pub(crate) mod registry;

@@ -112,6 +112,16 @@ impl Latencies {
     pub fn max(&self) -> Duration {
         self.sorted.last().copied().unwrap_or_default()
     }
+
+    /// `p50 / p99 / max` in milliseconds, for a table cell.
+    pub fn p50_p99_max(&self) -> String {
+        format!(
+            "{} / {} / {}",
+            ms(self.pct(50.0)),
+            ms(self.pct(99.0)),
+            ms(self.max())
+        )
+    }
 }
 
 /// Milliseconds with two decimals, for tables.

@@ -414,22 +414,12 @@ pub async fn run(o: &SweepOpts, keep: bool) -> anyhow::Result<Report> {
     }
     report.row(
         "check latency the daemon reports (last check of each healthy account) p50 / p99 / max",
-        format!(
-            "{} / {} / {}",
-            ms(reported.pct(50.0)),
-            ms(reported.pct(99.0)),
-            ms(reported.max())
-        ),
+        reported.p50_p99_max(),
         "the upstream's own answer time",
     );
     report.row(
         "scheduling lag p50 / p99 / max",
-        format!(
-            "{} / {} / {}",
-            ms(lags.pct(50.0)),
-            ms(lags.pct(99.0)),
-            ms(lags.max())
-        ),
+        lags.p50_p99_max(),
         "p99 < 1 s",
     );
     report.row(

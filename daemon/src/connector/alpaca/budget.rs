@@ -12,19 +12,15 @@
 //!   at once with `RATE_LIMITED` saying until when: waiting would only hold the caller past its
 //!   deadline, and another request would only be refused.
 //!
-//! Both maps hold one entry per key id of the accounts in use; stale entries are dropped past
-//! [`KEYS_SOFT_CAP`]. Key ids are never logged or put in a message.
+//! The state is a [`KeyedBudget`] keyed by key id. Key ids are never logged or put in a message.
 
-use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use governor::clock::DefaultClock;
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
+use governor::Quota;
 use tokio::time::Instant;
 
+use crate::connector::keyed_budget::KeyedBudget;
 use crate::connector::{FailureReason, UpstreamError};
 
 /// Our rate per key id, under Alpaca's 200 a minute.
@@ -49,47 +45,18 @@ pub fn quota() -> Quota {
     Quota::per_minute(PER_MINUTE).allow_burst(BURST)
 }
 
-type Key = Arc<str>;
-/// Keyed by key ids from our own accounts table, so a fast hash is safe.
-type Limiter =
-    RateLimiter<Key, DefaultKeyedStateStore<Key, foldhash::fast::RandomState>, DefaultClock>;
-
-pub struct Budget {
-    limiter: Limiter,
-    /// Key id -> until when Alpaca asked us to stop.
-    pauses: Mutex<HashMap<Key, SystemTime, foldhash::fast::RandomState>>,
-}
-
-impl std::fmt::Debug for Budget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Budget")
-            .field("keys", &self.limiter.len())
-            .finish_non_exhaustive()
-    }
-}
+#[derive(Debug)]
+pub struct Budget(KeyedBudget);
 
 impl Budget {
     pub fn new() -> Self {
-        Self {
-            limiter: RateLimiter::dashmap_with_hasher(quota(), Default::default()),
-            pauses: Mutex::new(HashMap::default()),
-        }
-    }
-
-    fn pauses(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<Key, SystemTime, foldhash::fast::RandomState>> {
-        // Nothing panics while holding it; a poisoned map is still a valid map.
-        self.pauses
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        Self(KeyedBudget::new(quota(), KEYS_SOFT_CAP))
     }
 
     /// `RATE_LIMITED` when Alpaca paused `key_id` and the pause has not ended at `now`.
     pub fn check_pause(&self, key_id: &str, now: SystemTime) -> Result<(), UpstreamError> {
-        let until = self.pauses().get(key_id).copied();
-        match until {
-            Some(until) if until > now => Err(UpstreamError::new(
+        match self.0.paused_until(key_id, now) {
+            Some(until) => Err(UpstreamError::new(
                 FailureReason::RateLimited,
                 format!(
                     "alpaca: this key's request budget is used up (X-RateLimit-Remaining 0 or \
@@ -98,7 +65,7 @@ impl Budget {
                 ),
                 None,
             )),
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
 
@@ -111,27 +78,17 @@ impl Budget {
         request_timeout: Duration,
     ) -> Result<(), UpstreamError> {
         self.check_pause(key_id, SystemTime::now())?;
-        let key: Key = key_id.into();
-        if self.limiter.len() > KEYS_SOFT_CAP {
-            self.limiter.retain_recent();
-        }
-        // Almost always a slot is free: take it without arming a timer.
-        if self.limiter.check_key(&key).is_ok() {
-            return Ok(());
-        }
-        tokio::time::timeout_at(deadline, self.limiter.until_key_ready(&key))
-            .await
-            .map_err(|_| {
-                UpstreamError::new(
-                    FailureReason::RateLimited,
-                    format!(
-                        "alpaca: the local request budget ({PER_MINUTE}/min per key, under \
-                         Alpaca's 200) had no slot within {}",
-                        humantime::format_duration(request_timeout)
-                    ),
-                    None,
-                )
-            })
+        self.0.slot(key_id, deadline).await.map_err(|_| {
+            UpstreamError::new(
+                FailureReason::RateLimited,
+                format!(
+                    "alpaca: the local request budget ({PER_MINUTE}/min per key, under \
+                     Alpaca's 200) had no slot within {}",
+                    humantime::format_duration(request_timeout)
+                ),
+                None,
+            )
+        })
     }
 
     /// Reads an answer's status and rate-limit headers: pauses `key_id` when they say its
@@ -144,15 +101,9 @@ impl Budget {
         reset: Option<&str>,
         now: SystemTime,
     ) {
-        let Some(until) = pause_until(status, remaining, reset, now) else {
-            return;
-        };
-        let mut pauses = self.pauses();
-        if pauses.len() > KEYS_SOFT_CAP {
-            pauses.retain(|_, t| *t > now);
+        if let Some(until) = pause_until(status, remaining, reset, now) {
+            self.0.pause(key_id, until, now);
         }
-        let slot = pauses.entry(key_id.into()).or_insert(until);
-        *slot = (*slot).max(until);
     }
 }
 

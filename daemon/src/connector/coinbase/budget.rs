@@ -13,18 +13,15 @@
 //! - Coinbase's own word: a 429 (its body may be an HTML page, so only the status is read) pauses
 //!   the user for [`PAUSE_AFTER_429`]; calls in the pause fail at once with `RATE_LIMITED`.
 //!
-//! Entries are dropped when stale past [`USERS_SOFT_CAP`]. Key names are never put in a message.
+//! The state is a [`KeyedBudget`] keyed by user. Key names are never put in a message.
 
-use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use governor::clock::DefaultClock;
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
+use governor::Quota;
 use tokio::time::Instant;
 
+use crate::connector::keyed_budget::KeyedBudget;
 use crate::connector::{FailureReason, UpstreamError};
 
 /// Our rate per user, under Coinbase's 30 a second.
@@ -35,7 +32,7 @@ pub const BURST: NonZeroU32 = NonZeroU32::MIN.saturating_add(3);
 pub const PAUSE_AFTER_429: Duration = Duration::from_secs(2);
 const USERS_SOFT_CAP: usize = 4096;
 
-pub fn quota() -> Quota {
+fn quota() -> Quota {
     Quota::per_second(PER_SECOND).allow_burst(BURST)
 }
 
@@ -49,38 +46,12 @@ pub fn user_of(key_name: &str) -> &str {
         .unwrap_or(key_name)
 }
 
-type Key = Arc<str>;
-type Limiter =
-    RateLimiter<Key, DefaultKeyedStateStore<Key, foldhash::fast::RandomState>, DefaultClock>;
-
-pub struct Budget {
-    limiter: Limiter,
-    pauses: Mutex<HashMap<Key, Instant, foldhash::fast::RandomState>>,
-}
-
-impl std::fmt::Debug for Budget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Budget")
-            .field("users", &self.limiter.len())
-            .finish_non_exhaustive()
-    }
-}
+#[derive(Debug)]
+pub struct Budget(KeyedBudget);
 
 impl Budget {
     pub fn new() -> Self {
-        Self {
-            limiter: RateLimiter::dashmap_with_hasher(quota(), Default::default()),
-            pauses: Mutex::new(HashMap::default()),
-        }
-    }
-
-    fn pauses(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<Key, Instant, foldhash::fast::RandomState>> {
-        // Nothing panics while holding it; a poisoned map is still a valid map.
-        self.pauses
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        Self(KeyedBudget::new(quota(), USERS_SOFT_CAP))
     }
 
     /// One request's slot for the user of `key_name`: refused at once in a pause, else waited
@@ -92,7 +63,7 @@ impl Budget {
         request_timeout: Duration,
     ) -> Result<(), UpstreamError> {
         let user = user_of(key_name);
-        if self.pauses().get(user).is_some_and(|t| *t > Instant::now()) {
+        if self.0.paused_until(user, SystemTime::now()).is_some() {
             return Err(UpstreamError::new(
                 FailureReason::RateLimited,
                 "coinbase: answered 429 for this key's user a moment ago; calls wait out the \
@@ -100,39 +71,25 @@ impl Budget {
                 None,
             ));
         }
-        let key: Key = user.into();
-        if self.limiter.len() > USERS_SOFT_CAP {
-            self.limiter.retain_recent();
-        }
-        if self.limiter.check_key(&key).is_ok() {
-            return Ok(());
-        }
-        tokio::time::timeout_at(deadline, self.limiter.until_key_ready(&key))
-            .await
-            .map_err(|_| {
-                UpstreamError::new(
-                    FailureReason::RateLimited,
-                    format!(
-                        "coinbase: the local request budget ({PER_SECOND}/s + {BURST} per user, \
-                         under Coinbase's 30/s) had no slot within {}",
-                        humantime::format_duration(request_timeout)
-                    ),
-                    None,
-                )
-            })
+        self.0.slot(user, deadline).await.map_err(|_| {
+            UpstreamError::new(
+                FailureReason::RateLimited,
+                format!(
+                    "coinbase: the local request budget ({PER_SECOND}/s + {BURST} per user, \
+                     under Coinbase's 30/s) had no slot within {}",
+                    humantime::format_duration(request_timeout)
+                ),
+                None,
+            )
+        })
     }
 
     /// A 429 for `key_name`'s user pauses it.
     pub fn observe(&self, key_name: &str, status: u16) {
-        if status != 429 {
-            return;
+        if status == 429 {
+            let now = SystemTime::now();
+            self.0.pause(user_of(key_name), now + PAUSE_AFTER_429, now);
         }
-        let now = Instant::now();
-        let mut pauses = self.pauses();
-        if pauses.len() > USERS_SOFT_CAP {
-            pauses.retain(|_, t| *t > now);
-        }
-        pauses.insert(user_of(key_name).into(), now + PAUSE_AFTER_429);
     }
 }
 
