@@ -211,8 +211,11 @@ impl Fleet {
         }
     }
 
+    /// Stops the fleet (a separate process is killed on drop).
     pub async fn shutdown(mut self) {
-        if let Some(Run::InProcess(sim)) = self.run.take() {
+        if matches!(self.run, Some(Run::InProcess(_)))
+            && let Some(Run::InProcess(sim)) = self.run.take()
+        {
             sim.shutdown().await;
         }
     }
