@@ -10,9 +10,12 @@ pub mod account;
 pub mod admin;
 pub mod colour;
 pub mod format;
+pub mod money;
 pub mod monitor;
 pub mod portfolio;
+pub mod sort;
 pub mod table;
+pub mod zone;
 
 /// One pretty JSON document (proto3 JSON mapping via the pbjson serde impls).
 pub fn json<T: serde::Serialize>(msg: &T) -> anyhow::Result<String> {
