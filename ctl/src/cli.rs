@@ -548,6 +548,7 @@ Examples:
   rosterctl orders --account acc1 --account acc2 --status open
   rosterctl holdings --refresh
   rosterctl trades --max-staleness 1m
+  rosterctl funds --sort cash --desc            # rows by cash, largest first; TOTAL stays last
 
 Money is shown with its currency (CCY) and totalled per currency, never across currencies.
 

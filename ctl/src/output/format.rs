@@ -35,6 +35,17 @@ pub fn time(ts: Option<&Timestamp>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// A local instant (a certificate's expiry) as [`time`] shows it; `-` outside 1970..=9999.
+pub fn system_time(t: SystemTime) -> String {
+    let ts = t.duration_since(UNIX_EPOCH).ok().and_then(|d| {
+        Some(Timestamp {
+            seconds: i64::try_from(d.as_secs()).ok()?,
+            nanos: i32::try_from(d.subsec_nanos()).ok()?,
+        })
+    });
+    time(ts.as_ref())
+}
+
 /// A compact span: `850ms`, `12s`, `5m`, `3h`, `2d` (one unit is enough to scan a column).
 pub fn span(d: Duration) -> String {
     let s = d.as_secs();
@@ -191,6 +202,10 @@ mod tests {
             "-"
         );
         assert_eq!(time(Some(&ts(0))), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            system_time(UNIX_EPOCH + Duration::from_secs(86_400)),
+            "1970-01-02T00:00:00Z"
+        );
         assert_eq!(time(Some(&ts(i64::MAX))), "-");
         assert_eq!(time(Some(&ts(-1))), "-");
         assert_eq!(time(Some(&ts(MAX_PRINTABLE_SECS + 1))), "-");

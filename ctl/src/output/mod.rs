@@ -4,7 +4,9 @@
 //! without a daemon, and none of them can panic on whatever the server sends.
 //!
 //! [`table`] is the table engine, [`format`] turns values into cells (times, spans, bytes,
-//! enum names); the renderers are one module per command group, as in `commands/`.
+//! enum names), [`money`] gives money its currency's decimals, [`zone`] is the operator's time
+//! zone and [`sort`] the order rows are shown in; the renderers are one module per command
+//! group, as in `commands/`.
 
 pub mod account;
 pub mod admin;
