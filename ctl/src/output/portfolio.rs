@@ -148,24 +148,25 @@ fn footer(out: &mut String, c: Option<&Coverage>, totals_error: &str) {
     }
 }
 
-/// Which book a table is, how wide its rows are, and the order asked for.
-struct Book {
+/// Which book a table is, its columns, and the order asked for.
+struct Book<'h> {
     name: &'static str,
-    width: usize,
+    headers: &'h [&'h str],
     order: BookOrder,
 }
 
-/// A book's per-account rows, sorted as asked: each section's rows, named by its account and
-/// ending in the section's marker, or one placeholder row for a stale, failed or unsupported
-/// section with no rows (so every such account shows up in the table itself). `cells` gives
-/// the book's own cells between the two; `money_of` the figure `--sort` on money orders by.
-fn book_rows<A: PortfolioSection, R>(
-    book: &Book,
+/// A book's table of per-account rows, sorted as asked: each section's rows, named by its
+/// account and ending in the section's marker, or one placeholder row for a stale, failed or
+/// unsupported section with no rows (so every such account shows up in the table itself).
+/// `cells` gives the book's own cells between the two; `money_of` the figure `--sort` on money
+/// orders by. Totals are added after, so they stay last.
+fn book_table<A: PortfolioSection, R>(
+    book: &Book<'_>,
     accounts: &[A],
     rows_of: impl Fn(&A) -> &[R],
     money_of: impl Fn(&R) -> &str,
     cells: impl Fn(&AccountSection, &R) -> Vec<String>,
-) -> Vec<Vec<String>> {
+) -> Table {
     let mut rows = Vec::new();
     for a in accounts {
         let s = a.account_section();
@@ -174,7 +175,7 @@ fn book_rows<A: PortfolioSection, R>(
             let mut cells = vec![label(&s)];
             cells.extend(std::iter::repeat_n(
                 "-".to_owned(),
-                book.width.saturating_sub(2),
+                book.headers.len().saturating_sub(2),
             ));
             cells.push(m.clone());
             rows.push(BookRow {
@@ -195,7 +196,11 @@ fn book_rows<A: PortfolioSection, R>(
         }
     }
     sort_book(&mut rows, book.order);
-    rows.into_iter().map(|r| r.cells).collect()
+    let mut t = Table::new(book.headers);
+    for r in rows {
+        t.row(r.cells);
+    }
+    t
 }
 
 pub fn funds(v: &FundsView, order: BookOrder) -> String {
@@ -296,13 +301,12 @@ pub fn funds(v: &FundsView, order: BookOrder) -> String {
 
 pub fn balances(v: &BalancesView, order: BookOrder) -> String {
     let headers = ["ACCOUNT", "ASSET", ".FREE", ".LOCKED", ".TOTAL", "DATA"];
-    let mut t = Table::new(&headers);
     let book = Book {
         name: "balances",
-        width: headers.len(),
+        headers: &headers,
         order,
     };
-    let rows = book_rows(
+    let mut t = book_table(
         &book,
         &v.accounts,
         |a| &a.rows,
@@ -316,9 +320,6 @@ pub fn balances(v: &BalancesView, order: BookOrder) -> String {
             ]
         },
     );
-    for r in rows {
-        t.row(r);
-    }
     for tot in &v.totals {
         let stale_inside = v.accounts.iter().any(|a| {
             stale_data(&a.account_section()) && a.rows.iter().any(|r| r.asset == tot.asset)
@@ -436,13 +437,12 @@ pub fn positions(v: &PositionsView, net: bool, order: BookOrder) -> String {
             ".PNL",
             "DATA",
         ];
-        let mut t = Table::new(&headers);
         let book = Book {
             name: "positions",
-            width: headers.len(),
+            headers: &headers,
             order,
         };
-        let rows = book_rows(
+        let t = book_table(
             &book,
             &v.accounts,
             |a| &a.rows,
@@ -460,9 +460,6 @@ pub fn positions(v: &PositionsView, net: bool, order: BookOrder) -> String {
                 ]
             },
         );
-        for r in rows {
-            t.row(r);
-        }
         out.push_str(&with_table(&t, "no positions"));
         out.push_str(&problems(&v.accounts));
     }
@@ -493,13 +490,12 @@ pub fn orders(v: &OrdersView, order: BookOrder) -> String {
         "ACCOUNT", "CCY", "ORDER ID", "TIME", "SYMBOL", "EXCHANGE", "ACTION", ">QTY", ".PRICE",
         "TYPE", "PRODUCT", "STATUS", "DATA",
     ];
-    let mut t = Table::new(&headers);
     let book = Book {
         name: "orders",
-        width: headers.len(),
+        headers: &headers,
         order,
     };
-    let rows = book_rows(
+    let t = book_table(
         &book,
         &v.accounts,
         |a| &a.rows,
@@ -520,9 +516,6 @@ pub fn orders(v: &OrdersView, order: BookOrder) -> String {
             ]
         },
     );
-    for r in rows {
-        t.row(r);
-    }
     let mut out = with_table(&t, "no orders");
     out.push_str(&problems(&v.accounts));
     // What is shown (after `--status`), counted from the rows themselves; the daemon's
@@ -590,13 +583,12 @@ pub fn trades(v: &TradesView, order: BookOrder) -> String {
         "PRODUCT",
         "DATA",
     ];
-    let mut t = Table::new(&headers);
     let book = Book {
         name: "trades",
-        width: headers.len(),
+        headers: &headers,
         order,
     };
-    let rows = book_rows(
+    let t = book_table(
         &book,
         &v.accounts,
         |a| &a.rows,
@@ -616,9 +608,6 @@ pub fn trades(v: &TradesView, order: BookOrder) -> String {
             ]
         },
     );
-    for r in rows {
-        t.row(r);
-    }
     let mut out = with_table(&t, "no trades");
     out.push_str(&problems(&v.accounts));
     let stale_in = |currency: &str| stale_rows_in(&v.accounts, |a| &a.rows, currency);
@@ -691,13 +680,12 @@ pub fn holdings(v: &HoldingsView, net: bool, order: BookOrder) -> String {
         let headers = [
             "ACCOUNT", "CCY", "SYMBOL", "EXCHANGE", "PRODUCT", ">QTY", ".PNL", ">PNL %", "DATA",
         ];
-        let mut t = Table::new(&headers);
         let book = Book {
             name: "holdings",
-            width: headers.len(),
+            headers: &headers,
             order,
         };
-        let rows = book_rows(
+        let t = book_table(
             &book,
             &v.accounts,
             |a| &a.rows,
@@ -714,9 +702,6 @@ pub fn holdings(v: &HoldingsView, net: bool, order: BookOrder) -> String {
                 ]
             },
         );
-        for r in rows {
-            t.row(r);
-        }
         out.push_str(&with_table(&t, "no holdings"));
         out.push_str(&problems(&v.accounts));
     }
@@ -879,6 +864,32 @@ mod tests {
 
     fn cols(line: &str) -> Vec<&str> {
         line.split_whitespace().collect()
+    }
+
+    /// The lines of `out` that start with `prefix`.
+    fn starting<'a>(out: &'a str, prefix: &str) -> Vec<&'a str> {
+        out.lines().filter(|l| l.starts_with(prefix)).collect()
+    }
+
+    /// A P&L total in `currency`.
+    fn pnl(currency: &str, amount: &str) -> roster_proto::v1::Money {
+        roster_proto::v1::Money {
+            currency: currency.into(),
+            amount: amount.into(),
+        }
+    }
+
+    /// A net position of one account's `symbol` on NSE.
+    fn net_position(symbol: &str, currency: &str, pnl: &str) -> NetPosition {
+        NetPosition {
+            symbol: symbol.into(),
+            exchange: "NSE".into(),
+            currency: currency.into(),
+            net_quantity: "3".into(),
+            pnl: pnl.into(),
+            account_count: 1,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -1116,27 +1127,16 @@ mod tests {
 
     #[test]
     fn books_total_each_currency_on_its_own_line() {
-        use roster_proto::v1::{Money, TradeValues};
-        let money = |c: &str, a: &str| Money {
-            currency: c.into(),
-            amount: a.into(),
-        };
+        use roster_proto::v1::TradeValues;
         let v = PositionsView {
             total_pnl: "999".into(),
-            total_pnl_by_currency: vec![money("INR", "1.93"), money("USD", "-4.50")],
-            net: vec![NetPosition {
-                symbol: "AAPL".into(),
-                currency: "USD".into(),
-                net_quantity: "3".into(),
-                pnl: "-4.50".into(),
-                account_count: 1,
-                ..Default::default()
-            }],
+            total_pnl_by_currency: vec![pnl("INR", "1.93"), pnl("USD", "-4.50")],
+            net: vec![net_position("AAPL", "USD", "-4.50")],
             ..Default::default()
         };
         for net in [false, true] {
             let out = positions(&v, net, BookOrder::default());
-            let totals: Vec<&str> = out.lines().filter(|l| l.starts_with("total pnl")).collect();
+            let totals = starting(&out, "total pnl");
             assert_eq!(
                 totals,
                 ["total pnl: 1.93 INR", "total pnl: -4.50 USD"],
@@ -1147,7 +1147,7 @@ mod tests {
         let out = positions(&v, true, BookOrder::default());
         assert_eq!(
             cols(out.lines().nth(1).unwrap()),
-            ["AAPL", "USD", "3", "-4.50", "1"],
+            ["AAPL", "NSE", "USD", "3", "-4.50", "1"],
             "{out}"
         );
 
@@ -1187,10 +1187,7 @@ mod tests {
             ..Default::default()
         };
         let out = holdings(&h, false, BookOrder::default());
-        let lines: Vec<&str> = out
-            .lines()
-            .filter(|l| l.starts_with("holding value"))
-            .collect();
+        let lines = starting(&out, "holding value");
         assert_eq!(
             lines,
             [
@@ -1337,7 +1334,7 @@ mod tests {
     #[test]
     fn every_summary_a_stale_section_went_into_says_so_and_only_that_one() {
         use roster_proto::v1::{
-            AccountHoldings, AccountTrades, HoldingRow, Money, NetHolding, TradeRow, TradeValues,
+            AccountHoldings, AccountTrades, HoldingRow, NetHolding, TradeRow, TradeValues,
         };
         let stale = |name: &str, ccy: &str| AccountSection {
             stale: true,
@@ -1361,36 +1358,18 @@ mod tests {
             ..Default::default()
         };
         alp.set_account_section(section("alp1", "USD"));
-        let money = |c: &str, a: &str| Money {
-            currency: c.into(),
-            amount: a.into(),
-        };
         let v = PositionsView {
             accounts: vec![oa, alp],
-            total_pnl_by_currency: vec![money("INR", "10.5"), money("USD", "-4.5")],
+            total_pnl_by_currency: vec![pnl("INR", "10.5"), pnl("USD", "-4.5")],
             net: vec![
-                NetPosition {
-                    symbol: "INFY".into(),
-                    exchange: "NSE".into(),
-                    currency: "INR".into(),
-                    pnl: "10.5".into(),
-                    account_count: 1,
-                    ..Default::default()
-                },
-                NetPosition {
-                    symbol: "AAPL".into(),
-                    exchange: "NSE".into(),
-                    currency: "USD".into(),
-                    pnl: "-4.5".into(),
-                    account_count: 1,
-                    ..Default::default()
-                },
+                net_position("INFY", "INR", "10.5"),
+                net_position("AAPL", "USD", "-4.5"),
             ],
             ..Default::default()
         };
         for net in [false, true] {
             let out = positions(&v, net, BookOrder::default());
-            let totals: Vec<&str> = out.lines().filter(|l| l.starts_with("total pnl")).collect();
+            let totals = starting(&out, "total pnl");
             assert_eq!(
                 totals,
                 [
@@ -1472,10 +1451,7 @@ mod tests {
         };
         for net in [false, true] {
             let out = holdings(&h, net, BookOrder::default());
-            let stats: Vec<&str> = out
-                .lines()
-                .filter(|l| l.starts_with("holding value"))
-                .collect();
+            let stats = starting(&out, "holding value");
             assert!(stats[0].ends_with("(includes stale data)"), "{out}");
             assert!(!stats[1].contains("stale"), "{out}");
         }
@@ -1677,10 +1653,7 @@ mod tests {
         let out = positions(
             &PositionsView {
                 accounts: vec![pos("a", "5"), pos("b", "-7.25"), pos("c", "0")],
-                total_pnl_by_currency: vec![roster_proto::v1::Money {
-                    currency: "INR".into(),
-                    amount: "-2.25".into(),
-                }],
+                total_pnl_by_currency: vec![pnl("INR", "-2.25")],
                 ..Default::default()
             },
             false,

@@ -74,6 +74,17 @@ mod tests {
     }
 
     #[test]
+    fn the_tz_database_is_built_in() {
+        // What a host or container without /usr/share/zoneinfo falls back to.
+        let db = jiff::tz::TimeZoneDatabase::bundled();
+        let ist = db.get("Asia/Kolkata").unwrap();
+        assert_eq!(
+            rfc3339(1_796_528_700, 0, &ist).unwrap(),
+            "2026-12-06T09:15:00+05:30"
+        );
+    }
+
+    #[test]
     fn an_unknown_zone_is_refused_with_what_is_accepted() {
         for bad in ["Mars/Olympus", "", "Asia/Kolkata/x", "../../etc/passwd"] {
             let e = parse(bad).unwrap_err();
