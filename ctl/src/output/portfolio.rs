@@ -487,8 +487,20 @@ fn when(normalised: Option<&Timestamp>, raw: &str) -> String {
 
 pub fn orders(v: &OrdersView, order: BookOrder) -> String {
     let headers = [
-        "ACCOUNT", "CCY", "ORDER ID", "TIME", "SYMBOL", "EXCHANGE", "ACTION", ">QTY", ".PRICE",
-        "TYPE", "PRODUCT", "STATUS", "DATA",
+        "ACCOUNT",
+        "CCY",
+        "ORDER ID",
+        "TIME",
+        "SYMBOL",
+        "EXCHANGE",
+        "ACTION",
+        ">QTY",
+        ".PRICE",
+        ".AVG PRICE",
+        "TYPE",
+        "PRODUCT",
+        "STATUS",
+        "DATA",
     ];
     let book = Book {
         name: "orders",
@@ -510,6 +522,7 @@ pub fn orders(v: &OrdersView, order: BookOrder) -> String {
                 r.action.clone(),
                 r.quantity.clone(),
                 money(&r.price, &s.currency),
+                money(&r.average_price, &s.currency),
                 r.price_type.clone(),
                 r.product.clone(),
                 r.status.clone(),
@@ -1577,6 +1590,38 @@ mod tests {
         // One column, one decimal point position.
         let point = |l: &str| l.rfind('.');
         assert_eq!(point(lines[1]), point(lines[3]), "{out}");
+    }
+
+    #[test]
+    fn order_prices_are_money_and_quantities_are_not() {
+        let mut a = AccountOrders {
+            rows: vec![OrderRow {
+                order_id: "o1".into(),
+                action: "BUY".into(),
+                quantity: "2.50".into(),
+                price: "500.5".into(),
+                average_price: "500.125".into(),
+                status: "complete".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        a.set_account_section(section("oa1", "INR"));
+        let out = orders(
+            &OrdersView {
+                accounts: vec![a],
+                ..Default::default()
+            },
+            BookOrder::default(),
+        );
+        let row = out.lines().nth(1).unwrap_or_default();
+        assert_eq!(
+            cols(row),
+            [
+                "oa1", "INR", "o1", "-", "BUY", "2.50", "500.50", "500.13", "complete"
+            ],
+            "{out}"
+        );
     }
 
     #[test]
