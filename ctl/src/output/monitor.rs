@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
+use roster_proto::pbjson_types::Timestamp;
 use roster_proto::v1::{AccountHealth, Event, HealthState, ListHealthResponse};
 
 use super::format::{
@@ -126,14 +127,22 @@ pub fn health(h: &AccountHealth, now: SystemTime) -> String {
         ("message", or_dash(&h.message)),
         ("in state for", since(h.state_since.as_ref(), now)),
         ("latency", latency(h.latency.as_ref())),
-        ("last check", ago(h.last_check_time.as_ref(), now)),
-        ("last ok", ago(h.last_success_time.as_ref(), now)),
+        ("last check", ago_at(h.last_check_time.as_ref(), now)),
+        ("last ok", ago_at(h.last_success_time.as_ref(), now)),
         ("failures in a row", h.consecutive_failures.to_string()),
         ("successes in a row", h.consecutive_successes.to_string()),
         ("broker", or_dash(&h.broker)),
         ("mode", or_dash(&h.mode)),
         ("next check", time(h.next_check_time.as_ref())),
     ])
+}
+
+/// `12s ago (2026-12-06T09:15:00+05:30)`: how long ago, and when on the operator's clock.
+fn ago_at(ts: Option<&Timestamp>, now: SystemTime) -> String {
+    match (ago(ts, now), time(ts)) {
+        (ago, at) if at == "-" => ago,
+        (ago, at) => format!("{ago} ({at})"),
+    }
 }
 
 /// One line per event: `TIME #SEQ KIND account: PREV -> STATE (REASON) message`.
@@ -180,6 +189,27 @@ mod tests {
 
     use super::*;
     use crate::output::ts;
+
+    #[test]
+    fn one_accounts_health_gives_absolute_times_in_the_zone() {
+        let h = AccountHealth {
+            account_name: "acc1".into(),
+            last_success_time: Some(ts(988)),
+            next_check_time: Some(ts(1030)),
+            ..Default::default()
+        };
+        let out = health(&h, UNIX_EPOCH + Duration::from_secs(1000));
+        let line = |key: &str| {
+            out.lines()
+                .find(|l| l.starts_with(key))
+                .map(|l| l.split_once(':').map_or("", |(_, v)| v).trim().to_owned())
+                .unwrap_or_default()
+        };
+        // Unit tests never choose a zone: UTC.
+        assert_eq!(line("last ok"), "12s ago (1970-01-01T00:16:28Z)", "{out}");
+        assert_eq!(line("last check"), "-", "{out}");
+        assert_eq!(line("next check"), "1970-01-01T00:17:10Z", "{out}");
+    }
 
     #[test]
     fn health_sorts_by_name_state_latency_and_last_ok() {

@@ -166,6 +166,13 @@ async fn names_sort_naturally_money_has_its_decimals_times_are_zoned_json_is_unt
         .find(|l| l.starts_with("next check:"))
         .unwrap_or_else(|| panic!("{stdout}"));
     assert!(next.ends_with("+05:30"), "{stdout}");
+    // The check just passed: how long ago, and when on the operator's clock.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("last ok:") && l.contains(" ago (") && l.ends_with("+05:30)")),
+        "{stdout}"
+    );
     let out = ctl(&["health", "get", "demo-1", "--tz", "Asia/Kolkata"]).await;
     let (stdout, _) = text(&out);
     assert!(
