@@ -296,3 +296,50 @@ async fn a_stale_positions_section_marks_the_pnl_total_it_went_into() {
         .unwrap_or_else(|| panic!("{stdout}"));
     assert!(yes.ends_with("includes stale data"), "{stdout}");
 }
+
+/// The zone is `--tz`, else `ROSTER_TZ`, else the system's (`TZ`); the database is built in, so
+/// a host without a zoneinfo directory knows Asia/Kolkata. `pki init` prints a time without a
+/// daemon: the server certificate's expiry.
+#[test]
+fn the_zone_comes_from_tz_flag_then_roster_tz_then_the_system() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let run = |env: &[(&str, &str)], flag: &[&str], n: usize| {
+        let mut c = Command::new(crate::harness::bin("rosterctl"));
+        c.env_remove("ROSTER_TZ")
+            .env_remove("TZ")
+            .env("TZDIR", empty.path())
+            .envs(env.iter().copied())
+            .args(flag)
+            .args(["pki", "init", "--dir"])
+            .arg(dir.path().join(n.to_string()));
+        let out = c.output().unwrap();
+        let (stdout, stderr) = text(&out);
+        let expires = stdout
+            .lines()
+            .find_map(|l| l.split_once("expires ").map(|(_, t)| t.to_owned()))
+            .unwrap_or_default();
+        (out.status.code(), expires, stderr)
+    };
+    let (code, at, err) = run(&[("TZ", "Asia/Kolkata")], &[], 1);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(at.ends_with("+05:30"), "system zone from TZ: {at}");
+    let (_, at, _) = run(&[("TZ", "Asia/Kolkata"), ("ROSTER_TZ", "UTC")], &[], 2);
+    assert!(at.ends_with('Z'), "ROSTER_TZ over TZ: {at}");
+    let (_, at, _) = run(&[("ROSTER_TZ", "UTC")], &["--tz", "America/New_York"], 3);
+    assert!(
+        at.ends_with("-05:00") || at.ends_with("-04:00"),
+        "--tz over ROSTER_TZ: {at}"
+    );
+    let (code, at, err) = run(&[("ROSTER_TZ", "Asia/Atlantis")], &[], 4);
+    assert_eq!(code, Some(2), "{at}");
+    assert!(
+        err.contains("IANA") && err.contains("Asia/Atlantis"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("4").exists(),
+        "nothing written on a usage error"
+    );
+}
