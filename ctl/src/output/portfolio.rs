@@ -8,8 +8,10 @@ use std::fmt::Write as _;
 use roster_proto::pbjson_types::Timestamp;
 use roster_proto::section::PortfolioSection;
 use roster_proto::v1::{
-    AccountSection, BalancesView, Coverage, Funds, FundsView, HoldingStatistics, HoldingsView,
-    OrdersView, PositionsView, TradesView,
+    AccountBalances, AccountHoldings, AccountOrders, AccountPositions, AccountSection,
+    AccountTrades, BalanceRow, BalancesView, Coverage, Funds, FundsView, HoldingRow,
+    HoldingStatistics, HoldingsView, OrderRow, OrdersView, PositionRow, PositionsView, TradeRow,
+    TradesView,
 };
 
 use super::format::{or_dash, reason_name, span, time, to_std};
@@ -148,6 +150,31 @@ fn footer(out: &mut String, c: Option<&Coverage>, totals_error: &str) {
     }
 }
 
+/// A per-account section message with rows (every book but funds, which has one row each).
+trait SectionRows: PortfolioSection {
+    type Row;
+    fn rows(&self) -> &[Self::Row];
+}
+
+macro_rules! section_rows {
+    ($($msg:ty => $row:ty),*) => {$(
+        impl SectionRows for $msg {
+            type Row = $row;
+            fn rows(&self) -> &[$row] {
+                &self.rows
+            }
+        }
+    )*};
+}
+
+section_rows!(
+    AccountBalances => BalanceRow,
+    AccountPositions => PositionRow,
+    AccountOrders => OrderRow,
+    AccountTrades => TradeRow,
+    AccountHoldings => HoldingRow
+);
+
 /// Which book a table is, its columns, and the order asked for.
 struct Book<'h> {
     name: &'static str,
@@ -160,18 +187,17 @@ struct Book<'h> {
 /// unsupported section with no rows (so every such account shows up in the table itself).
 /// `cells` gives the book's own cells between the two; `money_of` the figure `--sort` on money
 /// orders by. Totals are added after, so they stay last.
-fn book_table<A: PortfolioSection, R>(
-    book: &Book<'_>,
+fn book_table<A: SectionRows>(
+    book: Book<'_>,
     accounts: &[A],
-    rows_of: impl Fn(&A) -> &[R],
-    money_of: impl Fn(&R) -> &str,
-    cells: impl Fn(&AccountSection, &R) -> Vec<String>,
+    money_of: impl Fn(&A::Row) -> &str,
+    cells: impl Fn(&AccountSection, &A::Row) -> Vec<String>,
 ) -> Table {
     let mut rows = Vec::new();
     for a in accounts {
         let s = a.account_section();
         let m = marker(&s, book.name);
-        if rows_of(a).is_empty() && !m.is_empty() {
+        if a.rows().is_empty() && !m.is_empty() {
             let mut cells = vec![label(&s)];
             cells.extend(std::iter::repeat_n(
                 "-".to_owned(),
@@ -184,7 +210,7 @@ fn book_table<A: PortfolioSection, R>(
                 cells,
             });
         }
-        for r in rows_of(a) {
+        for r in a.rows() {
             let mut row = vec![label(&s)];
             row.extend(cells(&s, r));
             row.push(m.clone());
@@ -301,15 +327,13 @@ pub fn funds(v: &FundsView, order: BookOrder) -> String {
 
 pub fn balances(v: &BalancesView, order: BookOrder) -> String {
     let headers = ["ACCOUNT", "ASSET", ".FREE", ".LOCKED", ".TOTAL", "DATA"];
-    let book = Book {
-        name: "balances",
-        headers: &headers,
-        order,
-    };
     let mut t = book_table(
-        &book,
+        Book {
+            name: "balances",
+            headers: &headers,
+            order,
+        },
         &v.accounts,
-        |a| &a.rows,
         |r| &r.total,
         |_, r| {
             vec![
@@ -361,14 +385,10 @@ fn net_markers<S: PortfolioSection>(out: &mut String, sections: &[S], book: &str
 }
 
 /// Whether a stale section's rows in `currency` ("" for any) went into a book's figure.
-fn stale_rows_in<A: PortfolioSection, R>(
-    accounts: &[A],
-    rows_of: impl Fn(&A) -> &[R],
-    currency: &str,
-) -> bool {
+fn stale_rows_in<A: SectionRows>(accounts: &[A], currency: &str) -> bool {
     accounts.iter().any(|a| {
         let s = a.account_section();
-        stale_data(&s) && !rows_of(a).is_empty() && (currency.is_empty() || s.currency == currency)
+        stale_data(&s) && !a.rows().is_empty() && (currency.is_empty() || s.currency == currency)
     })
 }
 
@@ -437,15 +457,13 @@ pub fn positions(v: &PositionsView, net: bool, order: BookOrder) -> String {
             ".PNL",
             "DATA",
         ];
-        let book = Book {
-            name: "positions",
-            headers: &headers,
-            order,
-        };
         let t = book_table(
-            &book,
+            Book {
+                name: "positions",
+                headers: &headers,
+                order,
+            },
             &v.accounts,
-            |a| &a.rows,
             |r| &r.pnl,
             |s, r| {
                 vec![
@@ -463,7 +481,7 @@ pub fn positions(v: &PositionsView, net: bool, order: BookOrder) -> String {
         out.push_str(&with_table(&t, "no positions"));
         out.push_str(&problems(&v.accounts));
     }
-    let stale_in = |currency: &str| stale_rows_in(&v.accounts, |a| &a.rows, currency);
+    let stale_in = |currency: &str| stale_rows_in(&v.accounts, currency);
     if v.total_pnl_by_currency.is_empty() {
         let line = format!("total pnl: {}", or_dash(&v.total_pnl));
         let _ = writeln!(out, "{}", summary(line, stale_in("")));
@@ -502,15 +520,13 @@ pub fn orders(v: &OrdersView, order: BookOrder) -> String {
         "STATUS",
         "DATA",
     ];
-    let book = Book {
-        name: "orders",
-        headers: &headers,
-        order,
-    };
     let t = book_table(
-        &book,
+        Book {
+            name: "orders",
+            headers: &headers,
+            order,
+        },
         &v.accounts,
-        |a| &a.rows,
         |r| &r.price,
         |s, r| {
             vec![
@@ -559,11 +575,7 @@ pub fn orders(v: &OrdersView, order: BookOrder) -> String {
         if statuses.is_empty() { "" } else { "; " },
         statuses.join(", ")
     );
-    let _ = writeln!(
-        out,
-        "{}",
-        summary(shown, stale_rows_in(&v.accounts, |a| &a.rows, ""))
-    );
+    let _ = writeln!(out, "{}", summary(shown, stale_rows_in(&v.accounts, "")));
     let st = v.statistics.unwrap_or_default();
     let whole = format!(
         "whole book: {} buy, {} sell, {} completed, {} open, {} rejected, {} trigger pending",
@@ -596,15 +608,13 @@ pub fn trades(v: &TradesView, order: BookOrder) -> String {
         "PRODUCT",
         "DATA",
     ];
-    let book = Book {
-        name: "trades",
-        headers: &headers,
-        order,
-    };
     let t = book_table(
-        &book,
+        Book {
+            name: "trades",
+            headers: &headers,
+            order,
+        },
         &v.accounts,
-        |a| &a.rows,
         |r| &r.trade_value,
         |s, r| {
             vec![
@@ -623,7 +633,7 @@ pub fn trades(v: &TradesView, order: BookOrder) -> String {
     );
     let mut out = with_table(&t, "no trades");
     out.push_str(&problems(&v.accounts));
-    let stale_in = |currency: &str| stale_rows_in(&v.accounts, |a| &a.rows, currency);
+    let stale_in = |currency: &str| stale_rows_in(&v.accounts, currency);
     if v.values_by_currency.is_empty() {
         let line = format!(
             "buy value: {}, sell value: {}",
@@ -693,15 +703,13 @@ pub fn holdings(v: &HoldingsView, net: bool, order: BookOrder) -> String {
         let headers = [
             "ACCOUNT", "CCY", "SYMBOL", "EXCHANGE", "PRODUCT", ">QTY", ".PNL", ">PNL %", "DATA",
         ];
-        let book = Book {
-            name: "holdings",
-            headers: &headers,
-            order,
-        };
         let t = book_table(
-            &book,
+            Book {
+                name: "holdings",
+                headers: &headers,
+                order,
+            },
             &v.accounts,
-            |a| &a.rows,
             |r| &r.pnl,
             |s, r| {
                 vec![
@@ -718,7 +726,7 @@ pub fn holdings(v: &HoldingsView, net: bool, order: BookOrder) -> String {
         out.push_str(&with_table(&t, "no holdings"));
         out.push_str(&problems(&v.accounts));
     }
-    let stale_in = |currency: &str| stale_rows_in(&v.accounts, |a| &a.rows, currency);
+    let stale_in = |currency: &str| stale_rows_in(&v.accounts, currency);
     if v.statistics_by_currency.is_empty() {
         holding_statistics(
             &mut out,
