@@ -47,6 +47,17 @@ pub struct Cli {
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
 
+    /// Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339
+    /// with the zone's offset. Default: the system's (TZ, /etc/localtime). -o json stays UTC.
+    #[arg(
+        long = "tz",
+        env = "ROSTER_TZ",
+        global = true,
+        value_name = "ZONE",
+        value_parser = crate::output::zone::parse
+    )]
+    pub tz: Option<jiff::tz::TimeZone>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -258,6 +269,13 @@ Examples:
         /// Only accounts in this health state.
         #[arg(long, value_enum)]
         state: Option<StateArg>,
+        /// Order of the rows (names in natural order: demo-2 before demo-10); state puts
+        /// enabled accounts first.
+        #[arg(long, value_enum, value_name = "KEY", default_value_t = AccountSort::Name)]
+        sort: AccountSort,
+        /// Reverse the order.
+        #[arg(long)]
+        desc: bool,
     },
 
     /// Show one account.
@@ -464,6 +482,33 @@ pub struct HealthListArgs {
     /// Only accounts in this state.
     #[arg(long, value_enum)]
     pub state: Option<StateArg>,
+    /// Order of the rows: name (natural order: demo-2 before demo-10), state (worst first:
+    /// down, degraded, unknown, up, disabled), latency (fastest first), last-ok (longest
+    /// without a success first).
+    #[arg(long, value_enum, value_name = "KEY", default_value_t = HealthSort::Name)]
+    pub sort: HealthSort,
+    /// Reverse the order.
+    #[arg(long)]
+    pub desc: bool,
+}
+
+/// `health list --sort` keys.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum HealthSort {
+    #[default]
+    Name,
+    State,
+    Latency,
+    LastOk,
+}
+
+/// `account list --sort` keys.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum AccountSort {
+    #[default]
+    Name,
+    Connector,
+    State,
 }
 
 #[derive(Debug, Subcommand)]
@@ -503,6 +548,7 @@ Examples:
   rosterctl orders --account acc1 --account acc2 --status open
   rosterctl holdings --refresh
   rosterctl trades --max-staleness 1m
+  rosterctl funds --sort cash --desc            # rows by cash, largest first; TOTAL stays last
 
 Money is shown with its currency (CCY) and totalled per currency, never across currencies.
 
@@ -520,6 +566,14 @@ pub struct PortfolioArgs {
     /// Always fetch from the upstreams instead of serving recent snapshots.
     #[arg(long)]
     pub refresh: bool,
+    /// Order of the rows: name (account names in natural order, demo-2 before demo-10), or the
+    /// book's money column: funds cash, balances total, positions pnl, orders price, trades
+    /// value, holdings pnl (rows without an amount last). TOTAL and summary lines stay last.
+    #[arg(long, value_name = "KEY", default_value = "name")]
+    pub sort: String,
+    /// Reverse the order.
+    #[arg(long)]
+    pub desc: bool,
     /// Serve snapshots younger than this (e.g. 500ms, 30s, 5m). Default: the daemon's setting.
     #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
     pub max_staleness: Option<Duration>,
@@ -683,6 +737,45 @@ mod tests {
         for flag in ["--client-key", "--key"] {
             let cli = parse(&[flag, "/k.pem", "status"]).unwrap();
             assert_eq!(cli.conn.key, Some(PathBuf::from("/k.pem")));
+        }
+    }
+
+    #[test]
+    fn tz_and_sort_flags_parse_and_bad_values_are_usage_errors() {
+        let cli = parse(&["--tz", "Asia/Kolkata", "status"]).unwrap();
+        assert_eq!(
+            cli.tz.as_ref().and_then(|z| z.iana_name()),
+            Some("Asia/Kolkata")
+        );
+        let e = parse(&["health", "--tz", "Mars/Olympus"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("IANA name"), "{e}");
+
+        match cmd(&["account", "list", "--sort", "connector", "--desc"]) {
+            Command::Account(AccountCmd::List { sort, desc, .. }) => {
+                assert_eq!((sort, desc), (AccountSort::Connector, true));
+            }
+            other => panic!("{other:?}"),
+        }
+        match cmd(&["health", "--sort", "last-ok"]) {
+            Command::Health(h) => assert_eq!(h.list.sort, HealthSort::LastOk),
+            other => panic!("{other:?}"),
+        }
+        let e = parse(&["health", "list", "--sort", "pnl"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let msg = e.to_string();
+        for key in ["name", "state", "latency", "last-ok"] {
+            assert!(msg.contains(key), "{msg}");
+        }
+        match cmd(&["positions", "--sort", "pnl", "--desc", "--net"]) {
+            Command::Positions(a) => {
+                assert_eq!((a.common.sort.as_str(), a.common.desc), ("pnl", true))
+            }
+            other => panic!("{other:?}"),
+        }
+        match cmd(&["funds"]) {
+            Command::Funds(a) => assert_eq!((a.sort.as_str(), a.desc), ("name", false)),
+            other => panic!("{other:?}"),
         }
     }
 

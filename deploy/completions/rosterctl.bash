@@ -290,7 +290,7 @@ _rosterctl() {
 
     case "${cmd}" in
         rosterctl)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version account accounts health watch venues funds balances positions orders trades holdings status backup key audit completions pki man help"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version account accounts health watch venues funds balances positions orders trades holdings status backup key audit completions pki man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -332,6 +332,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -340,7 +344,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version add list ls get update enable disable remove rm test help"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version add list ls get update enable disable remove rm test help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -382,6 +386,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -390,7 +398,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__add)
-            opts="-o -h -V --name --connector --env --host --ws --label --disabled --no-test --api-key-stdin --api-key-file --credentials-stdin --credentials-file --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --name --connector --env --host --ws --label --disabled --no-test --api-key-stdin --api-key-file --credentials-stdin --credentials-file --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -464,6 +472,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -472,7 +484,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__disable)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -512,6 +524,10 @@ _rosterctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -522,7 +538,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__enable)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -562,6 +578,10 @@ _rosterctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -572,7 +592,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__get)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -612,6 +632,10 @@ _rosterctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -762,7 +786,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__list)
-            opts="-o -h -V --label --state --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --label --state --sort --desc --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -776,6 +800,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "unknown up degraded down disabled" -- "${cur}"))
                     return 0
                     ;;
+                --sort)
+                    COMPREPLY=($(compgen -W "name connector state" -- "${cur}"))
+                    return 0
+                    ;;
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -812,6 +840,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -820,7 +852,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__remove)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -862,6 +894,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -870,7 +906,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__test)
-            opts="-o -h -V --connector --env --host --api-key-stdin --api-key-file --credentials-stdin --credentials-file --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --connector --env --host --api-key-stdin --api-key-file --credentials-stdin --credentials-file --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -932,6 +968,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -940,7 +980,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__update)
-            opts="-o -h -V --name --host --ws --label --clear-labels --api-key-stdin --api-key-file --credentials-stdin --credentials-file --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --name --host --ws --label --clear-labels --api-key-stdin --api-key-file --credentials-stdin --credentials-file --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1006,6 +1046,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1014,7 +1058,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__audit)
-            opts="-o -h -V --limit --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --limit --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1060,6 +1104,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1068,7 +1116,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__backup)
-            opts="-o -h -V --out --force --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --out --force --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1114,6 +1162,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1122,7 +1174,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__balances)
-            opts="-o -h -V --account --label --refresh --max-staleness --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --account --label --refresh --sort --desc --max-staleness --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1133,6 +1185,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sort)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1174,6 +1230,10 @@ _rosterctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1184,7 +1244,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__completions)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version bash elvish fish powershell zsh"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1226,6 +1286,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1234,7 +1298,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__funds)
-            opts="-o -h -V --account --label --refresh --max-staleness --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --account --label --refresh --sort --desc --max-staleness --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1245,6 +1309,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sort)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1288,6 +1356,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1296,7 +1368,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__health)
-            opts="-o -h -V --label --state --addr --profile --ca --cert --key --client-key --tenant --output --help --version list get check help"
+            opts="-o -h -V --label --state --sort --desc --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version list get check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1310,6 +1382,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "unknown up degraded down disabled" -- "${cur}"))
                     return 0
                     ;;
+                --sort)
+                    COMPREPLY=($(compgen -W "name state latency last-ok" -- "${cur}"))
+                    return 0
+                    ;;
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1344,6 +1420,10 @@ _rosterctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1354,7 +1434,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__health__subcmd__check)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1394,6 +1474,10 @@ _rosterctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1404,7 +1488,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__health__subcmd__get)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1444,6 +1528,10 @@ _rosterctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1524,7 +1612,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__health__subcmd__list)
-            opts="-o -h -V --label --state --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --label --state --sort --desc --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1536,6 +1624,10 @@ _rosterctl() {
                     ;;
                 --state)
                     COMPREPLY=($(compgen -W "unknown up degraded down disabled" -- "${cur}"))
+                    return 0
+                    ;;
+                --sort)
+                    COMPREPLY=($(compgen -W "name state latency last-ok" -- "${cur}"))
                     return 0
                     ;;
                 --addr)
@@ -1572,6 +1664,10 @@ _rosterctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2044,7 +2140,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__holdings)
-            opts="-o -h -V --account --label --refresh --max-staleness --net --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --account --label --refresh --sort --desc --max-staleness --net --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2055,6 +2151,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sort)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2098,6 +2198,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2106,7 +2210,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__key)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version rotate help"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2146,6 +2250,10 @@ _rosterctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2198,7 +2306,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__key__subcmd__rotate)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2240,6 +2348,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2248,7 +2360,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__man)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2290,6 +2402,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2298,7 +2414,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__orders)
-            opts="-o -h -V --account --label --refresh --max-staleness --status --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --account --label --refresh --sort --desc --max-staleness --status --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2309,6 +2425,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sort)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2356,6 +2476,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2364,7 +2488,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__pki)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version init issue help"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version init issue help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2404,6 +2528,10 @@ _rosterctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2470,7 +2598,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__pki__subcmd__init)
-            opts="-o -h -V --dir --san --force --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --dir --san --force --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2520,6 +2648,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2528,7 +2660,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__pki__subcmd__issue)
-            opts="-o -h -V --dir --name --role --out --days --force --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --dir --name --role --out --days --force --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2590,6 +2722,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2598,7 +2734,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__positions)
-            opts="-o -h -V --account --label --refresh --max-staleness --net --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --account --label --refresh --sort --desc --max-staleness --net --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2609,6 +2745,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sort)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2650,6 +2790,10 @@ _rosterctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2660,7 +2804,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__status)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2702,6 +2846,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2710,7 +2858,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__trades)
-            opts="-o -h -V --account --label --refresh --max-staleness --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --account --label --refresh --sort --desc --max-staleness --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2721,6 +2869,10 @@ _rosterctl() {
                     return 0
                     ;;
                 --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sort)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2764,6 +2916,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2772,7 +2928,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__venues)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2814,6 +2970,10 @@ _rosterctl() {
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2822,7 +2982,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__watch)
-            opts="-o -h -V --from --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --from --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2866,6 +3026,10 @@ _rosterctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_rosterctl_global_optspecs
-    string join \n addr= profile= ca= cert= client-key= tenant= o/output= h/help V/version
+    string join \n addr= profile= ca= cert= client-key= tenant= o/output= tz= h/help V/version
 end
 
 function __fish_rosterctl_needs_command
@@ -32,6 +32,7 @@ complete -c rosterctl -n "__fish_rosterctl_needs_command" -l client-key -l key -
 complete -c rosterctl -n "__fish_rosterctl_needs_command" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_needs_command" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_needs_command" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_needs_command" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_needs_command" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_needs_command" -f -a "account" -d 'Add, list, change and remove trading accounts'
@@ -61,6 +62,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __f
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "add" -d 'Add an account. Its credential is read from stdin or a file, never from the command line'
@@ -90,6 +92,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -l disabled -d 'Create it disabled (never contacted until enabled)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -l no-test -d 'Do not test the connection after saving (by default a refused key, an unreachable host or a dead broker session is reported as a warning; the account is saved anyway)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -l api-key-stdin -d 'OpenAlgo: read its API key from stdin (one trailing newline is removed; on a terminal, prompts without echo)'
@@ -102,6 +105,9 @@ up\t''
 degraded\t''
 down\t''
 disabled\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -l sort -d 'Order of the rows (names in natural order: demo-2 before demo-10); state puts enabled accounts first' -r -f -a "name\t''
+connector\t''
+state\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -110,6 +116,8 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -l desc -d 'Reverse the order'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -l label -d 'Only accounts with this label (repeatable; all must match)' -r
@@ -118,6 +126,9 @@ up\t''
 degraded\t''
 down\t''
 disabled\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -l sort -d 'Order of the rows (names in natural order: demo-2 before demo-10); state puts enabled accounts first' -r -f -a "name\t''
+connector\t''
+state\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -126,6 +137,8 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -l desc -d 'Reverse the order'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from get" -l addr -d 'Daemon address' -r
@@ -136,6 +149,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from get" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from get" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from get" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from get" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -l name -d 'New name' -r
@@ -152,6 +166,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -l clear-labels -d 'Remove every label'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -l api-key-stdin -d 'OpenAlgo: read its API key from stdin (one trailing newline is removed; on a terminal, prompts without echo)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -l credentials-stdin -d 'Any venue: read every credential field from stdin as one JSON object of strings (fields below). On a terminal, prompts for each field the venue has, without echo'
@@ -165,6 +180,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -l addr -d 'Daemon address' -r
@@ -175,6 +191,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -l addr -d 'Daemon address' -r
@@ -185,6 +202,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -l addr -d 'Daemon address' -r
@@ -195,6 +213,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from test" -l connector -d 'The venue to test (not saved): openalgo (default), alpaca, ...' -r
@@ -210,6 +229,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from test" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from test" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from test" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from test" -l api-key-stdin -d 'OpenAlgo: read its API key from stdin (one trailing newline is removed; on a terminal, prompts without echo)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from test" -l credentials-stdin -d 'Any venue: read every credential field from stdin as one JSON object of strings (fields below). On a terminal, prompts for each field the venue has, without echo'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from test" -s h -l help -d 'Print help'
@@ -231,6 +251,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "add" -d 'Add an account. Its credential is read from stdin or a file, never from the command line'
@@ -260,6 +281,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -l disabled -d 'Create it disabled (never contacted until enabled)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -l no-test -d 'Do not test the connection after saving (by default a refused key, an unreachable host or a dead broker session is reported as a warning; the account is saved anyway)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -l api-key-stdin -d 'OpenAlgo: read its API key from stdin (one trailing newline is removed; on a terminal, prompts without echo)'
@@ -272,6 +294,9 @@ up\t''
 degraded\t''
 down\t''
 disabled\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -l sort -d 'Order of the rows (names in natural order: demo-2 before demo-10); state puts enabled accounts first' -r -f -a "name\t''
+connector\t''
+state\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -280,6 +305,8 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -l desc -d 'Reverse the order'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -l label -d 'Only accounts with this label (repeatable; all must match)' -r
@@ -288,6 +315,9 @@ up\t''
 degraded\t''
 down\t''
 disabled\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -l sort -d 'Order of the rows (names in natural order: demo-2 before demo-10); state puts enabled accounts first' -r -f -a "name\t''
+connector\t''
+state\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -296,6 +326,8 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -l desc -d 'Reverse the order'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from get" -l addr -d 'Daemon address' -r
@@ -306,6 +338,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from get" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from get" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from get" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from get" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -l name -d 'New name' -r
@@ -322,6 +355,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -l clear-labels -d 'Remove every label'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -l api-key-stdin -d 'OpenAlgo: read its API key from stdin (one trailing newline is removed; on a terminal, prompts without echo)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -l credentials-stdin -d 'Any venue: read every credential field from stdin as one JSON object of strings (fields below). On a terminal, prompts for each field the venue has, without echo'
@@ -335,6 +369,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -l addr -d 'Daemon address' -r
@@ -345,6 +380,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -l addr -d 'Daemon address' -r
@@ -355,6 +391,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -l addr -d 'Daemon address' -r
@@ -365,6 +402,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from test" -l connector -d 'The venue to test (not saved): openalgo (default), alpaca, ...' -r
@@ -380,6 +418,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from test" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from test" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from test" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from test" -l api-key-stdin -d 'OpenAlgo: read its API key from stdin (one trailing newline is removed; on a terminal, prompts without echo)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from test" -l credentials-stdin -d 'Any venue: read every credential field from stdin as one JSON object of strings (fields below). On a terminal, prompts for each field the venue has, without echo'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from test" -s h -l help -d 'Print help'
@@ -399,6 +438,10 @@ up\t''
 degraded\t''
 down\t''
 disabled\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l sort -d 'Order of the rows: name (natural order: demo-2 before demo-10), state (worst first: down, degraded, unknown, up, disabled), latency (fastest first), last-ok (longest without a success first)' -r -f -a "name\t''
+state\t''
+latency\t''
+last-ok\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -407,6 +450,8 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fi
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l desc -d 'Reverse the order'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -f -a "list" -d 'One row per account: name, state, reason, latency, last ok, time in state'
@@ -419,6 +464,10 @@ up\t''
 degraded\t''
 down\t''
 disabled\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -l sort -d 'Order of the rows: name (natural order: demo-2 before demo-10), state (worst first: down, degraded, unknown, up, disabled), latency (fastest first), last-ok (longest without a success first)' -r -f -a "name\t''
+state\t''
+latency\t''
+last-ok\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -427,6 +476,8 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_s
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -l desc -d 'Reverse the order'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from get" -l addr -d 'Daemon address' -r
@@ -437,6 +488,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_s
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from get" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from get" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from get" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from get" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from check" -l addr -d 'Daemon address' -r
@@ -447,6 +499,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_s
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from check" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from check" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from check" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from help" -f -a "list" -d 'One row per account: name, state, reason, latency, last ok, time in state'
@@ -462,6 +515,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l client-key
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand venues" -l addr -d 'Daemon address' -r
@@ -472,10 +526,12 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand venues" -l client-ke
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand venues" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand venues" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand venues" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand venues" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand venues" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l account -d 'Only this account (id or name; repeatable). Default: every enabled account' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l label -d 'Only accounts with this label (repeatable; all must match)' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l sort -d 'Order of the rows: name (account names in natural order, demo-2 before demo-10), or the book\'s money column: funds cash, balances total, positions pnl, orders price, trades value, holdings pnl (rows without an amount last). TOTAL and summary lines stay last' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l max-staleness -d 'Serve snapshots younger than this (e.g. 500ms, 30s, 5m). Default: the daemon\'s setting' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
@@ -485,11 +541,14 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l client-key
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l refresh -d 'Always fetch from the upstreams instead of serving recent snapshots'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -l desc -d 'Reverse the order'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand funds" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand balances" -l account -d 'Only this account (id or name; repeatable). Default: every enabled account' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand balances" -l label -d 'Only accounts with this label (repeatable; all must match)' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand balances" -l sort -d 'Order of the rows: name (account names in natural order, demo-2 before demo-10), or the book\'s money column: funds cash, balances total, positions pnl, orders price, trades value, holdings pnl (rows without an amount last). TOTAL and summary lines stay last' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand balances" -l max-staleness -d 'Serve snapshots younger than this (e.g. 500ms, 30s, 5m). Default: the daemon\'s setting' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand balances" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand balances" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
@@ -499,11 +558,14 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand balances" -l client-
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand balances" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand balances" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand balances" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand balances" -l refresh -d 'Always fetch from the upstreams instead of serving recent snapshots'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand balances" -l desc -d 'Reverse the order'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand balances" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand balances" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l account -d 'Only this account (id or name; repeatable). Default: every enabled account' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l label -d 'Only accounts with this label (repeatable; all must match)' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l sort -d 'Order of the rows: name (account names in natural order, demo-2 before demo-10), or the book\'s money column: funds cash, balances total, positions pnl, orders price, trades value, holdings pnl (rows without an amount last). TOTAL and summary lines stay last' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l max-staleness -d 'Serve snapshots younger than this (e.g. 500ms, 30s, 5m). Default: the daemon\'s setting' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
@@ -513,12 +575,15 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l client
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l refresh -d 'Always fetch from the upstreams instead of serving recent snapshots'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l desc -d 'Reverse the order'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -l net -d 'Merge rows by instrument across accounts'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand positions" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l account -d 'Only this account (id or name; repeatable). Default: every enabled account' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l label -d 'Only accounts with this label (repeatable; all must match)' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l sort -d 'Order of the rows: name (account names in natural order, demo-2 before demo-10), or the book\'s money column: funds cash, balances total, positions pnl, orders price, trades value, holdings pnl (rows without an amount last). TOTAL and summary lines stay last' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l max-staleness -d 'Serve snapshots younger than this (e.g. 500ms, 30s, 5m). Default: the daemon\'s setting' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l status -d 'Only orders with this status, as OpenAlgo normalises them' -r -f -a "open\t''
 complete\t''
@@ -533,11 +598,14 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l client-ke
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l refresh -d 'Always fetch from the upstreams instead of serving recent snapshots'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -l desc -d 'Reverse the order'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand orders" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l account -d 'Only this account (id or name; repeatable). Default: every enabled account' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l label -d 'Only accounts with this label (repeatable; all must match)' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l sort -d 'Order of the rows: name (account names in natural order, demo-2 before demo-10), or the book\'s money column: funds cash, balances total, positions pnl, orders price, trades value, holdings pnl (rows without an amount last). TOTAL and summary lines stay last' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l max-staleness -d 'Serve snapshots younger than this (e.g. 500ms, 30s, 5m). Default: the daemon\'s setting' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
@@ -547,11 +615,14 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l client-ke
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l refresh -d 'Always fetch from the upstreams instead of serving recent snapshots'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -l desc -d 'Reverse the order'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand trades" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l account -d 'Only this account (id or name; repeatable). Default: every enabled account' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l label -d 'Only accounts with this label (repeatable; all must match)' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l sort -d 'Order of the rows: name (account names in natural order, demo-2 before demo-10), or the book\'s money column: funds cash, balances total, positions pnl, orders price, trades value, holdings pnl (rows without an amount last). TOTAL and summary lines stay last' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l max-staleness -d 'Serve snapshots younger than this (e.g. 500ms, 30s, 5m). Default: the daemon\'s setting' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
@@ -561,7 +632,9 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l client-
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l refresh -d 'Always fetch from the upstreams instead of serving recent snapshots'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l desc -d 'Reverse the order'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -l net -d 'Merge rows by instrument across accounts'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand holdings" -s V -l version -d 'Print version'
@@ -573,6 +646,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand status" -l client-ke
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand status" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand status" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand status" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand status" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand status" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -l out -d 'Where to write the backup' -r -F
@@ -584,6 +658,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -l client-ke
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -l force -d 'Replace FILE if it exists (it is replaced only once the new backup is complete and verified)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand backup" -s V -l version -d 'Print version'
@@ -595,6 +670,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and not __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and not __fish_seen_subcommand_from rotate help" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and not __fish_seen_subcommand_from rotate help" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and not __fish_seen_subcommand_from rotate help" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and not __fish_seen_subcommand_from rotate help" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and not __fish_seen_subcommand_from rotate help" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and not __fish_seen_subcommand_from rotate help" -f -a "rotate" -d 'Re-seal every account\'s credential under a new master key, in one transaction'
@@ -607,6 +683,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen_subcommand_from rotate" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen_subcommand_from rotate" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen_subcommand_from rotate" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen_subcommand_from rotate" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Re-seal every account\'s credential under a new master key, in one transaction'
@@ -620,6 +697,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l client-key
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand completions" -l addr -d 'Daemon address' -r
@@ -630,6 +708,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand completions" -l clie
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand completions" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand completions" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand completions" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and not __fish_seen_subcommand_from init issue help" -l addr -d 'Daemon address' -r
@@ -640,6 +719,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and not __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and not __fish_seen_subcommand_from init issue help" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and not __fish_seen_subcommand_from init issue help" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and not __fish_seen_subcommand_from init issue help" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and not __fish_seen_subcommand_from init issue help" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and not __fish_seen_subcommand_from init issue help" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and not __fish_seen_subcommand_from init issue help" -f -a "init" -d 'Create a CA, a server certificate and the admin client profile DIR/admin'
@@ -655,6 +735,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from init" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from init" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from init" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from init" -l force -d 'Replace an existing CA (every certificate it issued stops working)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
@@ -673,6 +754,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from issue" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from issue" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from issue" -l force -d 'Overwrite an existing certificate in PROFILE_DIR'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from issue" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from issue" -s V -l version -d 'Print version'
@@ -687,6 +769,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -l client-key -
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and not __fish_seen_subcommand_from account health watch venues funds balances positions orders trades holdings status backup key audit completions pki man help" -f -a "account" -d 'Add, list, change and remove trading accounts'

@@ -338,9 +338,19 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
             }
             Ok(())
         }
-        AccountCmd::List { labels, state: st } => {
+        AccountCmd::List {
+            labels,
+            state: st,
+            sort,
+            desc,
+        } => {
             let resp = list_all(client, &label_selector(&labels), st.map(state)).await?;
-            show(output, &resp, output::account::account_list)
+            // Only the table's rows are ordered; -o json is the daemon's answer as it came.
+            show(output, &resp, |r| {
+                let mut r = r.clone();
+                output::account::sort_accounts(&mut r.accounts, sort, desc);
+                output::account::account_list(&r)
+            })
         }
         AccountCmd::Get { account } => {
             let a = svc

@@ -84,6 +84,7 @@ pub fn show<T: serde::Serialize>(
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<Outcome> {
     let output = cli.output;
+    crate::output::zone::set(cli.tz.clone().unwrap_or_else(crate::output::zone::system));
     match cli.command {
         // Commands that need no daemon come first, so they work without a profile.
         Command::Completions { shell } => {
@@ -100,6 +101,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             emit(&String::from_utf8_lossy(&buf)).map(|()| Outcome::Complete)
         }
         command => {
+            portfolio::check_sort(&command)?;
             let client = Client::connect(&cli.conn).await?;
             let done = |r: Result<()>| r.map(|()| Outcome::Complete);
             let result = match command {

@@ -50,8 +50,11 @@ async fn list(client: &Client, a: &HealthListArgs, output: Output) -> Result<()>
         .list_health(list_request(a))
         .await?
         .into_inner();
+    // Only the table's rows are ordered; -o json is the daemon's answer as it came.
     show(output, &resp, |r| {
-        output::monitor::health_list(r, SystemTime::now())
+        let mut r = r.clone();
+        output::monitor::sort_health(&mut r.accounts, a.sort, a.desc);
+        output::monitor::health_list(&r, SystemTime::now())
     })
 }
 

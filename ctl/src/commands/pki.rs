@@ -33,7 +33,7 @@ pub fn run(cmd: PkiCmd, tenant: Option<&str>, output: Output) -> Result<()> {
                     emit(&format!(
                         "created a PKI in {d}\n\
                          \x20 CA             {} (key {})\n\
-                         \x20 server         {} (key {}), expires {expires}\n\
+                         \x20 server         {} (key {}), expires {}\n\
                          \x20 server names   {}\n\
                          \x20 admin profile  {}\n\n\
                          daemon config:\n\
@@ -47,6 +47,7 @@ pub fn run(cmd: PkiCmd, tenant: Option<&str>, output: Output) -> Result<()> {
                         r.ca_key.display(),
                         r.server_cert.display(),
                         r.server_key.display(),
+                        crate::output::format::system_time(r.server_not_after),
                         names.join(", "),
                         r.admin_profile.display(),
                         r.admin_profile.display(),
@@ -101,7 +102,10 @@ pub fn run(cmd: PkiCmd, tenant: Option<&str>, output: Output) -> Result<()> {
                             },
                         ),
                         ("serial", issued.serial_hex.clone()),
-                        ("expires", expires),
+                        (
+                            "expires",
+                            crate::output::format::system_time(issued.not_after),
+                        ),
                         ("profile", issued.profile.display().to_string()),
                     ]),
                     issued.profile.display(),

@@ -6,10 +6,11 @@ use roster_proto::pbjson_types::Duration as PbDuration;
 use roster_proto::section::PortfolioSection;
 use roster_proto::v1::PortfolioRequest;
 
-use super::{Outcome, show};
-use crate::cli::{NetPortfolioArgs, OrdersArgs, Output, PortfolioArgs, label_selector};
+use super::{Outcome, UsageError, show};
+use crate::cli::{Command, NetPortfolioArgs, OrdersArgs, Output, PortfolioArgs, label_selector};
 use crate::client::Client;
 use crate::output;
+use crate::output::sort::{BookOrder, book_order};
 
 pub fn request(a: &PortfolioArgs, status: Option<&str>) -> PortfolioRequest {
     PortfolioRequest {
@@ -22,6 +23,27 @@ pub fn request(a: &PortfolioArgs, status: Option<&str>) -> PortfolioRequest {
         refresh: a.refresh,
         status: status.unwrap_or_default().to_owned(),
     }
+}
+
+/// The order `--sort KEY [--desc]` asks of `book`; an unknown key is a usage error (exit 2)
+/// naming the keys the book takes.
+pub fn order(a: &PortfolioArgs, book: &str) -> Result<BookOrder> {
+    book_order(book, &a.sort, a.desc).map_err(|e| UsageError(e).into())
+}
+
+/// A book command's `--sort` checked before anything is asked of the daemon, so a typo is a
+/// usage error even when the daemon is not there.
+pub fn check_sort(command: &Command) -> Result<()> {
+    let (args, book) = match command {
+        Command::Funds(a) => (a, "funds"),
+        Command::Balances(a) => (a, "balances"),
+        Command::Positions(a) => (&a.common, "positions"),
+        Command::Orders(a) => (&a.common, "orders"),
+        Command::Trades(a) => (a, "trades"),
+        Command::Holdings(a) => (&a.common, "holdings"),
+        _ => return Ok(()),
+    };
+    order(args, book).map(|_| ())
 }
 
 /// Prints a book, then says whether it is complete: every selected account's section has data
@@ -58,7 +80,10 @@ pub async fn funds(c: &Client, a: &PortfolioArgs, output: Output) -> Result<Outc
         .get_funds(request(a, None))
         .await?
         .into_inner();
-    show_book(output, &v, &v.accounts, output::portfolio::funds)
+    let order = order(a, "funds")?;
+    show_book(output, &v, &v.accounts, |v| {
+        output::portfolio::funds(v, order)
+    })
 }
 
 pub async fn balances(c: &Client, a: &PortfolioArgs, output: Output) -> Result<Outcome> {
@@ -67,7 +92,10 @@ pub async fn balances(c: &Client, a: &PortfolioArgs, output: Output) -> Result<O
         .get_balances(request(a, None))
         .await?
         .into_inner();
-    show_book(output, &v, &v.accounts, output::portfolio::balances)
+    let order = order(a, "balances")?;
+    show_book(output, &v, &v.accounts, |v| {
+        output::portfolio::balances(v, order)
+    })
 }
 
 pub async fn positions(c: &Client, a: &NetPortfolioArgs, output: Output) -> Result<Outcome> {
@@ -76,8 +104,9 @@ pub async fn positions(c: &Client, a: &NetPortfolioArgs, output: Output) -> Resu
         .get_positions(request(&a.common, None))
         .await?
         .into_inner();
+    let order = order(&a.common, "positions")?;
     show_book(output, &v, &v.accounts, |v| {
-        output::portfolio::positions(v, a.net)
+        output::portfolio::positions(v, a.net, order)
     })
 }
 
@@ -87,7 +116,10 @@ pub async fn orders(c: &Client, a: &OrdersArgs, output: Output) -> Result<Outcom
         .get_orders(request(&a.common, a.status.as_deref()))
         .await?
         .into_inner();
-    show_book(output, &v, &v.accounts, output::portfolio::orders)
+    let order = order(&a.common, "orders")?;
+    show_book(output, &v, &v.accounts, |v| {
+        output::portfolio::orders(v, order)
+    })
 }
 
 pub async fn trades(c: &Client, a: &PortfolioArgs, output: Output) -> Result<Outcome> {
@@ -96,7 +128,10 @@ pub async fn trades(c: &Client, a: &PortfolioArgs, output: Output) -> Result<Out
         .get_trades(request(a, None))
         .await?
         .into_inner();
-    show_book(output, &v, &v.accounts, output::portfolio::trades)
+    let order = order(a, "trades")?;
+    show_book(output, &v, &v.accounts, |v| {
+        output::portfolio::trades(v, order)
+    })
 }
 
 pub async fn holdings(c: &Client, a: &NetPortfolioArgs, output: Output) -> Result<Outcome> {
@@ -105,8 +140,9 @@ pub async fn holdings(c: &Client, a: &NetPortfolioArgs, output: Output) -> Resul
         .get_holdings(request(&a.common, None))
         .await?
         .into_inner();
+    let order = order(&a.common, "holdings")?;
     show_book(output, &v, &v.accounts, |v| {
-        output::portfolio::holdings(v, a.net)
+        output::portfolio::holdings(v, a.net, order)
     })
 }
 
@@ -122,6 +158,8 @@ mod tests {
             labels: vec![("desk".into(), "a".into()), ("tier".into(), "1".into())],
             refresh: true,
             max_staleness: Some(Duration::from_millis(1500)),
+            sort: "name".into(),
+            desc: false,
         };
         let r = request(&a, Some("open"));
         assert_eq!(r.accounts, vec!["acc1", "0190-id"]);
@@ -136,10 +174,43 @@ mod tests {
                 labels: vec![],
                 refresh: false,
                 max_staleness: None,
+                sort: "cash".into(),
+                desc: true,
             },
             None,
         );
         assert!(r.max_staleness.is_none() && r.label_selector.is_empty() && r.status.is_empty());
+    }
+
+    #[test]
+    fn an_unknown_sort_key_is_a_usage_error_naming_the_books_keys() {
+        use clap::Parser as _;
+        let parse = |args: &[&str]| {
+            crate::cli::Cli::try_parse_from(
+                std::iter::once("rosterctl").chain(args.iter().copied()),
+            )
+            .unwrap()
+            .command
+        };
+        for (args, keys) in [
+            (&["funds", "--sort", "pnl"][..], "name, cash"),
+            (&["positions", "--net", "--sort", "cash"][..], "name, pnl"),
+            (&["orders", "--sort", "value"][..], "name, price"),
+            (&["trades", "--sort", "pnl"][..], "name, value"),
+            (&["balances", "--sort", "cash"][..], "name, total"),
+            (&["holdings", "--sort", "x"][..], "name, pnl"),
+        ] {
+            let e = check_sort(&parse(args)).unwrap_err();
+            assert!(e.downcast_ref::<UsageError>().is_some(), "{args:?}");
+            assert!(e.to_string().ends_with(keys), "{args:?}: {e}");
+        }
+        for ok in [
+            &["funds", "--sort", "cash", "--desc"][..],
+            &["positions", "--sort", "pnl"][..],
+            &["account", "list"][..],
+        ] {
+            assert!(check_sort(&parse(ok)).is_ok(), "{ok:?}");
+        }
     }
 
     #[test]

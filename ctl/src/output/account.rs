@@ -1,17 +1,34 @@
 //! `rosterctl account ...`: accounts and connection tests.
 
+use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 use roster_proto::v1::{Account, ListAccountsResponse, ListVenuesResponse, TestConnectionResponse};
 
 use super::format::{labels, latency, or_dash, reason_name, time, yes_no};
+use super::sort::natural_cmp;
 use super::table::{Table, kv};
+use crate::cli::AccountSort;
 
 /// Whether a listing names tenants: only when its rows span more than one (which only a global
 /// admin can see); a tenant's own listings stay as they were.
 pub fn several_tenants<'a>(mut tenants: impl Iterator<Item = &'a str>) -> bool {
     let first = tenants.next();
     tenants.any(|t| Some(t) != first)
+}
+
+/// `account list --sort`: by name in natural order, connector, or state (enabled first); ties
+/// by name. Reversed under `--desc`.
+pub fn sort_accounts(accounts: &mut [Account], key: AccountSort, desc: bool) {
+    accounts.sort_by(|a, b| {
+        let o = match key {
+            AccountSort::Name => Ordering::Equal,
+            AccountSort::Connector => a.connector.cmp(&b.connector),
+            AccountSort::State => b.enabled.cmp(&a.enabled),
+        }
+        .then_with(|| natural_cmp(&a.name, &b.name));
+        if desc { o.reverse() } else { o }
+    });
 }
 
 pub fn account_list(resp: &ListAccountsResponse) -> String {
@@ -159,6 +176,43 @@ pub fn test_connection(r: &TestConnectionResponse) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accounts_sort_naturally_by_name_connector_or_state() {
+        let a = |name: &str, connector: &str, enabled: bool| Account {
+            name: name.into(),
+            connector: connector.into(),
+            enabled,
+            ..Default::default()
+        };
+        let all = vec![
+            a("demo-10", "openalgo", true),
+            a("demo-2", "alpaca", false),
+            a("demo-1", "openalgo", false),
+            a("Demo-3", "alpaca", true),
+        ];
+        let order = |key: AccountSort, desc: bool| {
+            let mut v = all.clone();
+            sort_accounts(&mut v, key, desc);
+            v.into_iter().map(|a| a.name).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            order(AccountSort::Name, false),
+            ["demo-1", "demo-2", "Demo-3", "demo-10"]
+        );
+        assert_eq!(
+            order(AccountSort::Name, true),
+            ["demo-10", "Demo-3", "demo-2", "demo-1"]
+        );
+        assert_eq!(
+            order(AccountSort::Connector, false),
+            ["demo-2", "Demo-3", "demo-1", "demo-10"]
+        );
+        assert_eq!(
+            order(AccountSort::State, false),
+            ["Demo-3", "demo-10", "demo-1", "demo-2"]
+        );
+    }
 
     #[test]
     fn a_tenant_column_appears_only_when_rows_span_tenants() {

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use roster_proto::pbjson_types::{Duration as PbDuration, Timestamp};
 use roster_proto::v1::{EventKind, HealthReason, HealthState};
 
-/// Latest instant humantime can print (9999-12-31T23:59:59Z).
+/// Latest instant a table prints (9999-12-31T23:59:59Z).
 const MAX_PRINTABLE_SECS: i64 = 253_402_300_799;
 
 /// A timestamp as `SystemTime`, or `None` when it is malformed or outside 1970..=9999: the
@@ -27,11 +27,23 @@ pub fn to_std(d: &PbDuration) -> Option<Duration> {
     Some(Duration::new(secs, nanos))
 }
 
-/// An absolute time in UTC, to the second; `-` when unset.
+/// An absolute time in the operator's zone ([`super::zone`]), to the second, with the zone's
+/// offset; `-` when unset or outside what [`to_system`] accepts.
 pub fn time(ts: Option<&Timestamp>) -> String {
-    ts.and_then(to_system)
-        .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+    ts.filter(|t| to_system(t).is_some())
+        .and_then(|t| super::zone::rfc3339(t.seconds, t.nanos, super::zone::current()))
         .unwrap_or_else(|| "-".into())
+}
+
+/// A local instant (a certificate's expiry) as [`time`] shows it; `-` outside 1970..=9999.
+pub fn system_time(t: SystemTime) -> String {
+    let ts = t.duration_since(UNIX_EPOCH).ok().and_then(|d| {
+        Some(Timestamp {
+            seconds: i64::try_from(d.as_secs()).ok()?,
+            nanos: i32::try_from(d.subsec_nanos()).ok()?,
+        })
+    });
+    time(ts.as_ref())
 }
 
 /// A compact span: `850ms`, `12s`, `5m`, `3h`, `2d` (one unit is enough to scan a column).
@@ -190,6 +202,10 @@ mod tests {
             "-"
         );
         assert_eq!(time(Some(&ts(0))), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            system_time(UNIX_EPOCH + Duration::from_secs(86_400)),
+            "1970-01-02T00:00:00Z"
+        );
         assert_eq!(time(Some(&ts(i64::MAX))), "-");
         assert_eq!(time(Some(&ts(-1))), "-");
         assert_eq!(time(Some(&ts(MAX_PRINTABLE_SECS + 1))), "-");

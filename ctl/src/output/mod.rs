@@ -4,15 +4,20 @@
 //! without a daemon, and none of them can panic on whatever the server sends.
 //!
 //! [`table`] is the table engine, [`format`] turns values into cells (times, spans, bytes,
-//! enum names); the renderers are one module per command group, as in `commands/`.
+//! enum names), [`money`] gives money its currency's decimals, [`zone`] is the operator's time
+//! zone and [`sort`] the order rows are shown in; the renderers are one module per command
+//! group, as in `commands/`.
 
 pub mod account;
 pub mod admin;
 pub mod colour;
 pub mod format;
+pub mod money;
 pub mod monitor;
 pub mod portfolio;
+pub mod sort;
 pub mod table;
+pub mod zone;
 
 /// One pretty JSON document (proto3 JSON mapping via the pbjson serde impls).
 pub fn json<T: serde::Serialize>(msg: &T) -> anyhow::Result<String> {

@@ -3,10 +3,15 @@
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
-use roster_proto::v1::{AccountHealth, Event, ListHealthResponse};
+use roster_proto::pbjson_types::Timestamp;
+use roster_proto::v1::{AccountHealth, Event, HealthState, ListHealthResponse};
 
-use super::format::{ago, kind_name, latency, or_dash, reason_name, since, state_name, time};
+use super::format::{
+    ago, kind_name, latency, or_dash, reason_name, since, state_name, time, to_std,
+};
+use super::sort::{by_key, by_name};
 use super::table::{Table, kv};
+use crate::cli::HealthSort;
 
 fn health_name(h: &AccountHealth) -> String {
     if h.account_name.is_empty() {
@@ -14,6 +19,47 @@ fn health_name(h: &AccountHealth) -> String {
     } else {
         h.account_name.clone()
     }
+}
+
+/// Worst first: what an operator sorting by state looks for.
+fn state_rank(state: i32) -> u8 {
+    match HealthState::try_from(state) {
+        Ok(HealthState::Down) => 0,
+        Ok(HealthState::Degraded) => 1,
+        Ok(HealthState::Unknown) => 2,
+        Ok(HealthState::Up) => 3,
+        Ok(HealthState::Disabled) => 4,
+        _ => 5,
+    }
+}
+
+/// `health list --sort`: by name in natural order, state (worst first), latency (fastest
+/// first, unmeasured last) or last-ok (longest without a success first, never first of all);
+/// ties by name. Reversed under `--desc` (unmeasured latency stays last).
+pub fn sort_health(rows: &mut [AccountHealth], key: HealthSort, desc: bool) {
+    let last_ok = |h: &AccountHealth| {
+        Some(
+            h.last_success_time
+                .as_ref()
+                .map_or((i64::MIN, i32::MIN), |t| (t.seconds, t.nanos)),
+        )
+    };
+    rows.sort_by(|a, b| {
+        let names = || by_name(&health_name(a), &health_name(b), desc);
+        match key {
+            HealthSort::Name => names(),
+            HealthSort::State => {
+                by_key(Some(state_rank(a.state)), Some(state_rank(b.state)), desc).then_with(names)
+            }
+            HealthSort::Latency => by_key(
+                a.latency.as_ref().and_then(to_std),
+                b.latency.as_ref().and_then(to_std),
+                desc,
+            )
+            .then_with(names),
+            HealthSort::LastOk => by_key(last_ok(a), last_ok(b), desc).then_with(names),
+        }
+    });
 }
 
 pub fn health_list(resp: &ListHealthResponse, now: SystemTime) -> String {
@@ -81,14 +127,22 @@ pub fn health(h: &AccountHealth, now: SystemTime) -> String {
         ("message", or_dash(&h.message)),
         ("in state for", since(h.state_since.as_ref(), now)),
         ("latency", latency(h.latency.as_ref())),
-        ("last check", ago(h.last_check_time.as_ref(), now)),
-        ("last ok", ago(h.last_success_time.as_ref(), now)),
+        ("last check", ago_at(h.last_check_time.as_ref(), now)),
+        ("last ok", ago_at(h.last_success_time.as_ref(), now)),
         ("failures in a row", h.consecutive_failures.to_string()),
         ("successes in a row", h.consecutive_successes.to_string()),
         ("broker", or_dash(&h.broker)),
         ("mode", or_dash(&h.mode)),
         ("next check", time(h.next_check_time.as_ref())),
     ])
+}
+
+/// `12s ago (2026-12-06T09:15:00+05:30)`: how long ago, and when on the operator's clock.
+fn ago_at(ts: Option<&Timestamp>, now: SystemTime) -> String {
+    match (ago(ts, now), time(ts)) {
+        (ago, at) if at == "-" => ago,
+        (ago, at) => format!("{ago} ({at})"),
+    }
 }
 
 /// One line per event: `TIME #SEQ KIND account: PREV -> STATE (REASON) message`.
@@ -135,6 +189,77 @@ mod tests {
 
     use super::*;
     use crate::output::ts;
+
+    #[test]
+    fn one_accounts_health_gives_absolute_times_in_the_zone() {
+        let h = AccountHealth {
+            account_name: "acc1".into(),
+            last_success_time: Some(ts(988)),
+            next_check_time: Some(ts(1030)),
+            ..Default::default()
+        };
+        let out = health(&h, UNIX_EPOCH + Duration::from_secs(1000));
+        let line = |key: &str| {
+            out.lines()
+                .find(|l| l.starts_with(key))
+                .map(|l| l.split_once(':').map_or("", |(_, v)| v).trim().to_owned())
+                .unwrap_or_default()
+        };
+        // Unit tests never choose a zone: UTC.
+        assert_eq!(line("last ok"), "12s ago (1970-01-01T00:16:28Z)", "{out}");
+        assert_eq!(line("last check"), "-", "{out}");
+        assert_eq!(line("next check"), "1970-01-01T00:17:10Z", "{out}");
+    }
+
+    #[test]
+    fn health_sorts_by_name_state_latency_and_last_ok() {
+        let h = |name: &str, state: HealthState, ms: Option<i32>, ok: Option<i64>| AccountHealth {
+            account_name: name.into(),
+            state: state as i32,
+            latency: ms.map(|ms| PbDuration {
+                seconds: 0,
+                nanos: ms * 1_000_000,
+            }),
+            last_success_time: ok.map(ts),
+            ..Default::default()
+        };
+        let rows = vec![
+            h("demo-10", HealthState::Up, Some(40), Some(100)),
+            h("demo-2", HealthState::Down, None, None),
+            h("demo-1", HealthState::Degraded, Some(900), Some(50)),
+            h("demo-3", HealthState::Up, Some(10), Some(200)),
+        ];
+        let order = |key: HealthSort, desc: bool| {
+            let mut r = rows.clone();
+            sort_health(&mut r, key, desc);
+            r.into_iter().map(|h| h.account_name).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            order(HealthSort::Name, false),
+            ["demo-1", "demo-2", "demo-3", "demo-10"]
+        );
+        assert_eq!(
+            order(HealthSort::Name, true),
+            ["demo-10", "demo-3", "demo-2", "demo-1"]
+        );
+        assert_eq!(
+            order(HealthSort::State, false),
+            ["demo-2", "demo-1", "demo-3", "demo-10"]
+        );
+        assert_eq!(
+            order(HealthSort::Latency, false),
+            ["demo-3", "demo-10", "demo-1", "demo-2"]
+        );
+        // Unmeasured latency stays last when reversed too.
+        assert_eq!(
+            order(HealthSort::Latency, true),
+            ["demo-1", "demo-10", "demo-3", "demo-2"]
+        );
+        assert_eq!(
+            order(HealthSort::LastOk, false),
+            ["demo-2", "demo-1", "demo-10", "demo-3"]
+        );
+    }
 
     #[test]
     fn health_list_rows_and_counts() {

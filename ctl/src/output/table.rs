@@ -2,23 +2,28 @@
 
 use std::fmt::Write as _;
 
-/// A text table: headers, rows, and which columns are numbers (right-aligned).
+/// A text table: headers, rows, and which columns are numbers (right-aligned) or money (aligned
+/// on the decimal point).
 #[derive(Debug, Default)]
 pub struct Table {
     headers: Vec<String>,
     right: Vec<bool>,
+    point: Vec<bool>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    /// Columns whose header starts with `>` are right-aligned (the `>` is not printed).
+    /// Columns whose header starts with `>` are right-aligned; with `.` (money), right-aligned
+    /// with their decimal points in one line, so 0.50000000 BTC and 1000.00 INR in one column
+    /// still read by place value. Neither prefix is printed.
     pub fn new(headers: &[&str]) -> Self {
         Self {
             headers: headers
                 .iter()
-                .map(|h| h.trim_start_matches('>').to_owned())
+                .map(|h| h.trim_start_matches(['>', '.']).to_owned())
                 .collect(),
-            right: headers.iter().map(|h| h.starts_with('>')).collect(),
+            right: headers.iter().map(|h| h.starts_with(['>', '.'])).collect(),
+            point: headers.iter().map(|h| h.starts_with('.')).collect(),
             rows: Vec::new(),
         }
     }
@@ -39,7 +44,7 @@ impl Table {
                 .map(|c| if c.is_control() { ' ' } else { c })
                 .collect()
         };
-        let rows: Vec<Vec<String>> = self
+        let mut rows: Vec<Vec<String>> = self
             .rows
             .iter()
             .map(|r| {
@@ -48,6 +53,9 @@ impl Table {
                     .collect()
             })
             .collect();
+        for (i, _) in self.point.iter().enumerate().filter(|(_, p)| **p) {
+            align_points(&mut rows, i);
+        }
         let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
         for r in &rows {
             for (w, c) in widths.iter_mut().zip(r) {
@@ -78,6 +86,25 @@ impl Table {
             out.push('\n');
         }
         out
+    }
+}
+
+/// Pads column `i` on the right so every cell's decimal point (or its end, without one) falls
+/// in the same place once the column is right-aligned.
+fn align_points(rows: &mut [Vec<String>], i: usize) {
+    let frac = |c: &str| {
+        c.find('.')
+            .map_or(0, |p| c.get(p..).map_or(0, |f| f.chars().count()))
+    };
+    let widest = rows
+        .iter()
+        .filter_map(|r| r.get(i))
+        .map(|c| frac(c))
+        .max()
+        .unwrap_or(0);
+    for cell in rows.iter_mut().filter_map(|r| r.get_mut(i)) {
+        let pad = widest.saturating_sub(frac(cell));
+        cell.push_str(&" ".repeat(pad));
     }
 }
 
@@ -116,6 +143,29 @@ mod tests {
         t.row(vec!["a".into(), "1".into(), "x".into()]);
         t.row(vec!["longer".into(), "100".into(), String::new()]);
         assert_eq!(t.render(), "NAME      N  X\na         1  x\nlonger  100\n");
+    }
+
+    #[test]
+    fn money_columns_line_up_their_points() {
+        let mut t = Table::new(&["ASSET", ".TOTAL", "DATA"]);
+        t.row(vec!["INR".into(), "1000.00".into(), "x".into()]);
+        t.row(vec!["BTC".into(), "0.50000000".into(), "x".into()]);
+        t.row(vec!["JPY".into(), "1500".into(), "x".into()]);
+        t.row(vec!["down".into(), "-".into(), "x".into()]);
+        let out = t.render();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[1].find('.'), lines[2].find('.'), "{out}");
+        assert_eq!(
+            lines[3].find("1500").map(|p| p + 4),
+            lines[1].find('.'),
+            "{out}"
+        );
+        assert_eq!(
+            lines[4].find('-').map(|p| p + 1),
+            lines[1].find('.'),
+            "{out}"
+        );
+        assert!(lines[0].contains("TOTAL") && !lines[0].contains(".TOTAL"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod admin;
 mod all_venues;
 mod binance;
 mod cli;
+mod cli_output;
 mod coinbase;
 mod crash;
 mod faults;
