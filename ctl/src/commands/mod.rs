@@ -105,7 +105,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             let result = match command {
                 Command::Account(cmd) => done(account::run(&client, cmd, output).await),
                 Command::Health(args) => done(monitor::health(&client, args, output).await),
-                Command::Watch { from } => done(monitor::watch(&client, from, output).await),
+                Command::Watch { from, filter } => {
+                    done(monitor::watch(&client, from, &filter, output).await)
+                }
                 Command::Venues => done(account::venues(&client, output).await),
                 Command::Funds(a) => portfolio::funds(&client, &a, output).await,
                 Command::Balances(a) => portfolio::balances(&client, &a, output).await,
@@ -120,7 +122,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 Command::Key(crate::cli::KeyCmd::Rotate) => {
                     done(admin::rotate(&client, output).await)
                 }
-                Command::Audit { limit } => done(admin::audit(&client, limit, output).await),
+                Command::Audit { limit, filter } => {
+                    done(admin::audit(&client, limit, &filter, output).await)
+                }
                 Command::Completions { .. } | Command::Pki(_) | Command::Man => {
                     Ok(Outcome::Complete)
                 }

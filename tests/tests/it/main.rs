@@ -24,6 +24,7 @@ mod hostile_upstream;
 mod identity;
 mod metrics;
 mod okx;
+mod operations;
 mod packaging;
 mod portfolio;
 mod secrets;
