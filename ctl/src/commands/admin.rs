@@ -10,7 +10,7 @@ use roster_proto::v1::{
 };
 use tokio::io::AsyncWriteExt;
 
-use super::{UsageError, show};
+use super::{UsageError, newest_pages, show};
 use crate::cli::{AuditFilterArgs, OutcomeArg, Output};
 use crate::client::Client;
 use crate::output;
@@ -44,10 +44,6 @@ pub async fn rotate(c: &Client, output: Output) -> Result<()> {
     })
 }
 
-/// Requests the daemon pages through at most for one `audit` (each examines a bounded part of
-/// the audit table, so a filter that matches little is followed page by page, within reason).
-const MAX_AUDIT_PAGES: usize = 100;
-
 pub async fn audit(c: &Client, limit: u32, f: &AuditFilterArgs, output: Output) -> Result<()> {
     if let (Some(since), Some(until)) = (f.since, f.until)
         && until <= since
@@ -61,9 +57,8 @@ pub async fn audit(c: &Client, limit: u32, f: &AuditFilterArgs, output: Output) 
             nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
         }
     };
-    let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut request = ListAuditEventsRequest {
-        limit: i32::try_from(limit).unwrap_or(i32::MAX),
+    let request = ListAuditEventsRequest {
+        limit: 0,
         before_sequence: 0,
         principal: f.principal.clone().unwrap_or_default(),
         action: f.action.clone().unwrap_or_default(),
@@ -76,22 +71,23 @@ pub async fn audit(c: &Client, limit: u32, f: &AuditFilterArgs, output: Output) 
             Some(OutcomeArg::Refused) => "refused".into(),
         },
     };
-    let mut all = ListAuditEventsResponse::default();
-    for _ in 0..MAX_AUDIT_PAGES {
-        let page = c
-            .admin()
-            .list_audit_events(request.clone())
-            .await?
-            .into_inner();
-        all.events.extend(page.events);
-        all.next_before_sequence = page.next_before_sequence;
-        if all.events.len() >= wanted || page.next_before_sequence == 0 {
-            break;
+    let (events, next_before_sequence) = newest_pages(limit, |before, n| {
+        let mut admin = c.admin();
+        let request = ListAuditEventsRequest {
+            limit: n,
+            before_sequence: before,
+            ..request.clone()
+        };
+        async move {
+            let page = admin.list_audit_events(request).await?.into_inner();
+            Ok((page.events, page.next_before_sequence))
         }
-        request.before_sequence = page.next_before_sequence;
-        request.limit = i32::try_from(wanted - all.events.len()).unwrap_or(i32::MAX);
-    }
-    all.events.truncate(wanted);
+    })
+    .await?;
+    let all = ListAuditEventsResponse {
+        events,
+        next_before_sequence,
+    };
     show(output, &all, output::admin::audit)
 }
 

@@ -4,11 +4,11 @@ use std::time::SystemTime;
 
 use anyhow::{Result, bail};
 use roster_proto::v1::{
-    CheckNowRequest, EventKind, GetHealthRequest, ListEventsRequest, ListHealthRequest,
-    WatchEventsRequest,
+    CheckNowRequest, EventKind, GetHealthRequest, ListEventsRequest, ListEventsResponse,
+    ListHealthRequest, WatchEventsRequest,
 };
 
-use super::{emit, show};
+use super::{emit, newest_pages, show};
 use crate::cli::{
     EventKindArg, HealthArgs, HealthCmd, HealthListArgs, Output, WatchFilterArgs, label_selector,
 };
@@ -47,14 +47,24 @@ pub async fn health(client: &Client, args: HealthArgs, output: Output) -> Result
             })
         }
         Some(HealthCmd::History { account, limit }) => {
-            let r = svc
-                .list_events(ListEventsRequest {
-                    account,
-                    limit: i32::try_from(limit).unwrap_or(i32::MAX),
+            let (events, next_before_sequence) = newest_pages(limit, |before, n| {
+                let mut monitor = client.monitor();
+                let request = ListEventsRequest {
+                    account: account.clone(),
+                    limit: n,
+                    before_sequence: before,
                     ..ListEventsRequest::default()
-                })
-                .await?
-                .into_inner();
+                };
+                async move {
+                    let page = monitor.list_events(request).await?.into_inner();
+                    Ok((page.events, page.next_before_sequence))
+                }
+            })
+            .await?;
+            let r = ListEventsResponse {
+                events,
+                next_before_sequence,
+            };
             show(output, &r, output::monitor::history)
         }
     }

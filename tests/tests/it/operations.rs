@@ -20,6 +20,7 @@ use tonic::Code;
 use crate::harness::{
     Daemon, DaemonOptions, Pki, add_sim_account, fast_monitor, new_account, text,
 };
+use crate::upstream_tls::wait_for_state;
 
 const KEY: &str = "ops-key-0123456789abcdef";
 const MISSING_ID: &str = "0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee";
@@ -379,24 +380,10 @@ async fn a_refusal_naming_another_tenants_account_reads_like_one_naming_a_missin
     }
 }
 
-/// Polls GetHealth until the account is in `state`.
+/// Waits (bounded) until `name` is in `state`.
 async fn wait_state(d: &Daemon, pki: &Pki, name: &str, state: pb::HealthState) {
     let mut m = d.monitor(&pki.admin()).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let h = m
-            .get_health(pb::GetHealthRequest {
-                account: name.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        if h.state == state as i32 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{name} not {state:?}: {h:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_state(&mut m, name, state, Duration::from_secs(20)).await;
 }
 
 /// (previous, new) state names of the health changes in a `health history -o json` answer,
