@@ -224,7 +224,8 @@ impl AdminApi {
             since,
             until,
             ok,
-        })
+        }
+        .escaped())
     }
 }
 
