@@ -116,7 +116,8 @@ pub enum Command {
 Examples:
   rosterctl health                  # one row per account
   rosterctl health --state down
-  rosterctl health check acc1       # check now and print the result"
+  rosterctl health check acc1       # check now and print the result
+  rosterctl health history acc1     # its state changes and account events, newest first"
     )]
     Health(HealthArgs),
 
