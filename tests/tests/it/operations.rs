@@ -378,6 +378,20 @@ async fn a_refusal_naming_another_tenants_account_reads_like_one_naming_a_missin
         let got = audit_seqs(&d, &a_admin, &["--account", named]).await;
         assert_eq!(got, [want.sequence], "{named}");
     }
+    // A refused create is recorded under the name it asked for, and never with its key.
+    let e = d
+        .accounts(&a_viewer)
+        .await
+        .create_account(new_account("new-desk", KEY))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let alpha = d.all_audit(&a_admin).await;
+    assert_eq!(alpha[0].target, "account/new-desk", "{alpha:#?}");
+    assert!(
+        !format!("{alpha:?}").contains(KEY),
+        "a key in the audit: {alpha:#?}"
+    );
 }
 
 /// Waits (bounded) until `name` is in `state`.
@@ -644,6 +658,29 @@ async fn watch_filters_apply_to_the_snapshot_and_to_live_events() {
         .until(|v| is(v, "HEALTH_CHANGED", "w-a", "UP"))
         .await;
     assert!(rest.iter().all(|v| v["accountName"] == "w-a"), "{rest:#?}");
+
+    // --kind on a replay from the first event: only the creations, none of the health changes.
+    a.create_account(new_account("w-c", KEY)).await.unwrap();
+    let by_kind = Watch::start(&d, &admin, &["--from", "1", "--kind", "account-created"]);
+    let created = by_kind.until(|v| v["accountName"] == "w-c").await;
+    let shown: Vec<(&str, &str)> = created
+        .iter()
+        .map(|v| {
+            (
+                v["kind"].as_str().unwrap_or(""),
+                v["accountName"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    let created_kind = "EVENT_KIND_ACCOUNT_CREATED";
+    assert_eq!(
+        shown,
+        [
+            (created_kind, "w-a"),
+            (created_kind, "w-b"),
+            (created_kind, "w-c")
+        ]
+    );
 
     // An account that does not exist is NOT_FOUND before anything streams; a bad selector or
     // state is refused; the CLI's own checks exit 2.
