@@ -2,7 +2,7 @@
 //! `design/INTERFACE.md`: scripts and the end-to-end tests depend on them, so rename nothing.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -127,7 +127,8 @@ pub enum Command {
 Examples:
   rosterctl health                  # one row per account
   rosterctl health --state down
-  rosterctl health check acc1       # check now and print the result"
+  rosterctl health check acc1       # check now and print the result
+  rosterctl health history acc1     # its state changes and account events, newest first"
     )]
     Health(HealthArgs),
 
@@ -135,11 +136,14 @@ Examples:
     #[command(after_help = "\
 Examples:
   rosterctl watch                   # current state of every account, then live events
-  rosterctl watch --from 1234 -o json")]
+  rosterctl watch --from 1234 -o json
+  rosterctl watch --label desk=a --state down --state degraded")]
     Watch {
         /// Resume from this event sequence (0: current state first, then live).
         #[arg(long, value_name = "SEQ", default_value_t = 0)]
         from: u64,
+        #[command(flatten)]
+        filter: WatchFilterArgs,
     },
 
     /// What each venue (connector) needs and has: credential fields, environments and their
@@ -187,10 +191,21 @@ Restore it offline with `rosterd restore --state-dir DIR --from FILE`."
     Key(KeyCmd),
 
     /// Recent audit records (newest first).
+    #[command(after_help = "\
+Examples:
+  rosterctl audit --principal alice --since 1h
+  rosterctl audit --account acc1 --outcome refused
+  rosterctl audit --action UpdateAccount --since 2026-12-01T00:00:00Z --until 2026-12-02T00:00:00Z
+
+--action takes a record's action (account.update, auth, ...) or an RPC name (UpdateAccount),
+which matches that RPC's records whether it succeeded or was refused. TIME is RFC 3339; DUR
+(1h, 30m) means that long ago.")]
     Audit {
         /// How many records to show.
         #[arg(long, value_name = "N", default_value_t = 50)]
         limit: u32,
+        #[command(flatten)]
+        filter: AuditFilterArgs,
     },
 
     /// Print a shell completion script.
@@ -527,6 +542,96 @@ pub enum HealthCmd {
         #[arg(value_name = "ID|NAME")]
         account: String,
     },
+    /// One account's retained events, newest first: health changes (previous -> new state,
+    /// reason, message) and changes to the account. A deleted account's still answer by id.
+    History {
+        /// Account id or name.
+        #[arg(value_name = "ID|NAME")]
+        account: String,
+        /// How many events to show.
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+/// `rosterctl watch` filters (an event must pass every one given; repeated flags: any of them).
+#[derive(Debug, Clone, Default, Args)]
+pub struct WatchFilterArgs {
+    /// Only this account's events (id or name; repeatable).
+    #[arg(long = "account", value_name = "ID|NAME")]
+    pub accounts: Vec<String>,
+    /// Only accounts with this label (repeatable; all must match).
+    #[arg(long = "label", value_name = "K=V", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// Only events of this kind (repeatable).
+    #[arg(long = "kind", value_enum, value_name = "KIND")]
+    pub kinds: Vec<EventKindArg>,
+    /// Only health events whose new state is this (repeatable).
+    #[arg(long = "state", value_enum, value_name = "STATE")]
+    pub states: Vec<StateArg>,
+}
+
+/// `rosterctl audit` filters (a record must pass every one given).
+#[derive(Debug, Clone, Default, Args)]
+pub struct AuditFilterArgs {
+    /// Only this principal's records (exactly).
+    #[arg(long, value_name = "P", value_parser = non_blank)]
+    pub principal: Option<String>,
+    /// Only this action, or this RPC's records (exactly).
+    #[arg(long, value_name = "A", value_parser = non_blank)]
+    pub action: Option<String>,
+    /// Only records about this account (id or name), refusals included.
+    #[arg(long, value_name = "ID|NAME", value_parser = non_blank)]
+    pub account: Option<String>,
+    /// Only records at or after this time (RFC 3339), or this long ago (1h).
+    #[arg(long, value_name = "TIME|DUR", value_parser = parse_when)]
+    pub since: Option<SystemTime>,
+    /// Only records before this time (RFC 3339), or this long ago (10m).
+    #[arg(long, value_name = "TIME|DUR", value_parser = parse_when)]
+    pub until: Option<SystemTime>,
+    /// Only what happened (ok) or what did not (refused).
+    #[arg(long, value_enum)]
+    pub outcome: Option<OutcomeArg>,
+}
+
+/// Audit outcomes as typed on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutcomeArg {
+    Ok,
+    Refused,
+}
+
+/// Event kinds as typed on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventKindArg {
+    AccountCreated,
+    AccountUpdated,
+    AccountDeleted,
+    HealthChanged,
+    KeyRotated,
+    HealthSnapshot,
+}
+
+/// A flag value that must say something.
+fn non_blank(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("must not be blank".into());
+    }
+    Ok(t.to_string())
+}
+
+/// An RFC 3339 time, or a duration meaning that long before now.
+pub fn parse_when(s: &str) -> Result<SystemTime, String> {
+    if let Ok(t) = humantime::parse_rfc3339_weak(s) {
+        return Ok(t);
+    }
+    let ago = humantime::parse_duration(s).map_err(|_| {
+        format!("{s:?} is neither an RFC 3339 time (2026-12-01T09:30:00Z) nor a duration (1h)")
+    })?;
+    SystemTime::now()
+        .checked_sub(ago)
+        .ok_or_else(|| format!("{s:?} is too long ago"))
 }
 
 /// Health states as typed on the command line.
@@ -1167,10 +1272,10 @@ mod tests {
 
     #[test]
     fn watch_status_backup_key_audit_completions() {
-        assert!(matches!(cmd(&["watch"]), Command::Watch { from: 0 }));
+        assert!(matches!(cmd(&["watch"]), Command::Watch { from: 0, .. }));
         assert!(matches!(
             cmd(&["watch", "--from", "42"]),
-            Command::Watch { from: 42 }
+            Command::Watch { from: 42, .. }
         ));
         assert!(parse(&["watch", "--from", "-1"]).is_err());
         assert!(matches!(cmd(&["status"]), Command::Status));
@@ -1183,10 +1288,10 @@ mod tests {
             cmd(&["key", "rotate"]),
             Command::Key(KeyCmd::Rotate)
         ));
-        assert!(matches!(cmd(&["audit"]), Command::Audit { limit: 50 }));
+        assert!(matches!(cmd(&["audit"]), Command::Audit { limit: 50, .. }));
         assert!(matches!(
             cmd(&["audit", "--limit", "5"]),
-            Command::Audit { limit: 5 }
+            Command::Audit { limit: 5, .. }
         ));
         for sh in ["bash", "zsh", "fish"] {
             assert!(matches!(
@@ -1328,5 +1433,81 @@ mod tests {
             label_selector(&[("a".into(), "1".into()), ("b".into(), "2".into())]),
             "a=1,b=2"
         );
+    }
+
+    #[test]
+    fn audit_watch_and_history_filters() {
+        match cmd(&[
+            "audit",
+            "--principal",
+            "alice",
+            "--action",
+            "UpdateAccount",
+            "--account",
+            "acc1",
+            "--since",
+            "1h",
+            "--until",
+            "2026-12-01T00:00:00Z",
+            "--outcome",
+            "refused",
+        ]) {
+            Command::Audit { limit: 50, filter } => {
+                assert_eq!(filter.principal.as_deref(), Some("alice"));
+                assert_eq!(filter.action.as_deref(), Some("UpdateAccount"));
+                assert_eq!(filter.account.as_deref(), Some("acc1"));
+                let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+                let since = filter.since.unwrap();
+                assert!(since <= hour_ago && since > hour_ago - Duration::from_secs(60));
+                assert_eq!(
+                    filter.until,
+                    Some(humantime::parse_rfc3339("2026-12-01T00:00:00Z").unwrap())
+                );
+                assert_eq!(filter.outcome, Some(OutcomeArg::Refused));
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in [
+            &["audit", "--principal", " "][..],
+            &["audit", "--since", "yesterday"],
+            &["audit", "--outcome", "maybe"],
+            &["watch", "--state", "sideways"],
+            &["watch", "--kind", "nope"],
+            &["watch", "--label", "desk"],
+            &["health", "history"],
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+        }
+        match cmd(&[
+            "watch",
+            "--account",
+            "a",
+            "--account",
+            "b",
+            "--label",
+            "desk=x",
+            "--kind",
+            "health-changed",
+            "--state",
+            "down",
+            "--state",
+            "up",
+        ]) {
+            Command::Watch { from: 0, filter } => {
+                assert_eq!(filter.accounts, ["a", "b"]);
+                assert_eq!(filter.labels, [("desk".to_string(), "x".to_string())]);
+                assert_eq!(filter.kinds, [EventKindArg::HealthChanged]);
+                assert_eq!(filter.states, [StateArg::Down, StateArg::Up]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            cmd(&["health", "history", "acc1", "--limit", "3"]),
+            Command::Health(HealthArgs {
+                cmd: Some(HealthCmd::History { limit: 3, .. }),
+                ..
+            })
+        ));
     }
 }

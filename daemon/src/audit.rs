@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
 use crate::escape::escape_untrusted;
-use crate::store::{AuditRecord, Store, StoreError, now_millis};
+use crate::store::{AuditRecord, Store, StoreError, UnixMillis, now_millis};
 
 /// The caller of an operation, as established by the verified client certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,90 @@ impl Actor {
             request_id: escape_untrusted(&self.request_id).into_owned(),
             tenant: self.tenant.clone(),
         }
+    }
+}
+
+/// How a refused request's record names the account the request named (as the client spelled
+/// it: an id or a name, never looked up, so the record says nothing about whether it exists).
+pub fn named_account_target(named: &str) -> String {
+    format!("account/{named}")
+}
+
+/// Whether an outcome says the operation happened ("ok", or "ok; what changed").
+pub fn outcome_is_ok(outcome: &str) -> bool {
+    outcome == "ok" || outcome.starts_with("ok;")
+}
+
+/// The RPC method a record is about: a mutation's by its action, a refusal's from its outcome
+/// (`roster.v1.AccountService/UpdateAccount: refused: ...`).
+fn rpc_method(r: &AuditRecord) -> Option<&str> {
+    Some(match r.action.as_str() {
+        "account.create" => "CreateAccount",
+        "account.update" => "UpdateAccount",
+        "account.delete" => "DeleteAccount",
+        "account.test" => "TestConnection",
+        "key.rotate" => "RotateEncryptionKey",
+        "backup" => "Backup",
+        "auth" => {
+            let (rpc, _) = r.outcome.split_once(": refused")?;
+            rpc.rsplit('/').next()?
+        }
+        _ => return None,
+    })
+}
+
+/// Whether `target` names one of `accounts`: a change's target is `account/ID (NAME)`, a
+/// refusal's `account/ID` or `account/NAME`.
+fn names_account(target: &str, accounts: &[String]) -> bool {
+    let Some(rest) = target.strip_prefix("account/") else {
+        return false;
+    };
+    let (id, name) = match rest.split_once(" (") {
+        Some((id, name)) => (id, name.strip_suffix(')').unwrap_or(name)),
+        None => (rest, rest),
+    };
+    accounts.iter().any(|a| a == id || a == name)
+}
+
+/// Which audit records a listing shows (every field optional; a record passes all given).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub principal: Option<String>,
+    /// A record's action, or an RPC method name (its records whether they succeeded or not).
+    pub action: Option<String>,
+    /// The account's id and name (or what the client gave, for an account that is gone).
+    pub accounts: Vec<String>,
+    /// Unix milliseconds: `since <= time < until`.
+    pub since: Option<UnixMillis>,
+    pub until: Option<UnixMillis>,
+    /// `Some(true)`: only "ok" outcomes; `Some(false)`: only the rest (refusals, failures).
+    pub ok: Option<bool>,
+}
+
+impl AuditFilter {
+    /// The filter with its text escaped as records' text is (see [`Actor::record`]), so that
+    /// matching compares like with like, once per request rather than once per record.
+    pub fn escaped(self) -> Self {
+        let escaped = |s: String| escape_untrusted(&s).into_owned();
+        Self {
+            principal: self.principal.map(escaped),
+            action: self.action.map(escaped),
+            accounts: self.accounts.into_iter().map(escaped).collect(),
+            ..self
+        }
+    }
+
+    /// Whether `r` passes (the filter [`escaped`](Self::escaped) first).
+    pub fn matches(&self, r: &AuditRecord) -> bool {
+        self.principal.as_ref().is_none_or(|p| r.principal == *p)
+            && self
+                .action
+                .as_ref()
+                .is_none_or(|a| r.action == *a || rpc_method(r) == Some(a.as_str()))
+            && (self.accounts.is_empty() || names_account(&r.target, &self.accounts))
+            && self.since.is_none_or(|t| r.time >= t)
+            && self.until.is_none_or(|t| r.time < t)
+            && self.ok.is_none_or(|ok| outcome_is_ok(&r.outcome) == ok)
     }
 }
 
@@ -148,6 +232,116 @@ mod tests {
             .read(|rtx| Store::audit_page(rtx, 0, 10_000))
             .await
             .unwrap()
+    }
+
+    fn record(
+        principal: &str,
+        action: &str,
+        target: &str,
+        outcome: &str,
+        time: i64,
+    ) -> AuditRecord {
+        AuditRecord {
+            time,
+            ..Actor {
+                principal: principal.into(),
+                role: "operator".into(),
+                request_id: String::new(),
+                tenant: "default".into(),
+            }
+            .record(action, target, outcome)
+        }
+    }
+
+    #[test]
+    fn filters_match_principal_action_account_time_and_outcome() {
+        let records = [
+            record(
+                "ops",
+                "account.update",
+                "account/A1 (desk-a)",
+                "ok; name",
+                10,
+            ),
+            record(
+                "eve",
+                "auth",
+                &named_account_target("desk-a"),
+                "roster.v1.AccountService/UpdateAccount: refused: permission denied",
+                20,
+            ),
+            record(
+                "eve",
+                "auth",
+                &named_account_target("A2"),
+                "roster.v1.AccountService/DeleteAccount: refused: permission denied",
+                30,
+            ),
+            record("ops", "account.create", "account/A2 (desk-b)", "ok", 40),
+        ];
+        let shown = |f: AuditFilter| -> Vec<i64> {
+            let f = f.escaped();
+            records
+                .iter()
+                .filter(|r| f.matches(r))
+                .map(|r| r.time)
+                .collect()
+        };
+        assert_eq!(shown(AuditFilter::default()), [10, 20, 30, 40]);
+        let by = |p: &str| AuditFilter {
+            principal: Some(p.into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(shown(by("eve")), [20, 30]);
+        assert_eq!(shown(by("ev")), Vec::<i64>::new(), "exact, not a prefix");
+        let action = |a: &str| AuditFilter {
+            action: Some(a.into()),
+            ..AuditFilter::default()
+        };
+        // An RPC name matches its successes and its refusals; a record's action only itself.
+        assert_eq!(shown(action("UpdateAccount")), [10, 20]);
+        assert_eq!(shown(action("account.update")), [10]);
+        assert_eq!(shown(action("auth")), [20, 30]);
+        assert_eq!(shown(action("Update")), Vec::<i64>::new());
+        let account = |ids: &[&str]| AuditFilter {
+            accounts: ids.iter().map(|s| s.to_string()).collect(),
+            ..AuditFilter::default()
+        };
+        // By id and name: the change (`A1 (desk-a)`) and the refusal that named it by name.
+        assert_eq!(shown(account(&["A1", "desk-a"])), [10, 20]);
+        assert_eq!(shown(account(&["A2"])), [30, 40]);
+        assert_eq!(shown(account(&["desk"])), Vec::<i64>::new());
+        let window = AuditFilter {
+            since: Some(20),
+            until: Some(40),
+            ..AuditFilter::default()
+        };
+        assert_eq!(shown(window), [20, 30], "since inclusive, until exclusive");
+        let ok = |ok| AuditFilter {
+            ok: Some(ok),
+            ..AuditFilter::default()
+        };
+        assert_eq!(shown(ok(true)), [10, 40]);
+        assert_eq!(shown(ok(false)), [20, 30]);
+        let all = AuditFilter {
+            principal: Some("eve".into()),
+            action: Some("UpdateAccount".into()),
+            accounts: vec!["desk-a".into()],
+            since: Some(1),
+            until: Some(100),
+            ok: Some(false),
+        };
+        assert_eq!(shown(all), [20]);
+        // Text the records hold escaped is found by what the client typed.
+        let odd = record("odd\nname", "auth", "account/x\u{7}y", "refused", 50);
+        let f = AuditFilter {
+            principal: Some("odd\nname".into()),
+            accounts: vec!["x\u{7}y".into()],
+            ..AuditFilter::default()
+        }
+        .escaped();
+        assert_ne!(odd.principal, "odd\nname");
+        assert!(f.matches(&odd));
     }
 
     #[tokio::test]

@@ -142,6 +142,9 @@ _rosterctl() {
             rosterctl__subcmd__health,help)
                 cmd="rosterctl__subcmd__health__subcmd__help"
                 ;;
+            rosterctl__subcmd__health,history)
+                cmd="rosterctl__subcmd__health__subcmd__history"
+                ;;
             rosterctl__subcmd__health,list)
                 cmd="rosterctl__subcmd__health__subcmd__list"
                 ;;
@@ -153,6 +156,9 @@ _rosterctl() {
                 ;;
             rosterctl__subcmd__health__subcmd__help,help)
                 cmd="rosterctl__subcmd__health__subcmd__help__subcmd__help"
+                ;;
+            rosterctl__subcmd__health__subcmd__help,history)
+                cmd="rosterctl__subcmd__health__subcmd__help__subcmd__history"
                 ;;
             rosterctl__subcmd__health__subcmd__help,list)
                 cmd="rosterctl__subcmd__health__subcmd__help__subcmd__list"
@@ -240,6 +246,9 @@ _rosterctl() {
                 ;;
             rosterctl__subcmd__help__subcmd__health,get)
                 cmd="rosterctl__subcmd__help__subcmd__health__subcmd__get"
+                ;;
+            rosterctl__subcmd__help__subcmd__health,history)
+                cmd="rosterctl__subcmd__help__subcmd__health__subcmd__history"
                 ;;
             rosterctl__subcmd__help__subcmd__health,list)
                 cmd="rosterctl__subcmd__help__subcmd__health__subcmd__list"
@@ -1058,7 +1067,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__audit)
-            opts="-o -h -V --limit --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
+            opts="-o -h -V --limit --principal --action --account --since --until --outcome --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1066,6 +1075,30 @@ _rosterctl() {
             case "${prev}" in
                 --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --principal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --action)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --outcome)
+                    COMPREPLY=($(compgen -W "ok refused" -- "${cur}"))
                     return 0
                     ;;
                 --addr)
@@ -1368,7 +1401,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__health)
-            opts="-o -h -V --label --state --sort --desc --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version list get check help"
+            opts="-o -h -V --label --state --sort --desc --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version list get check history help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1542,7 +1575,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__health__subcmd__help)
-            opts="list get check help"
+            opts="list get check history help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1597,6 +1630,20 @@ _rosterctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rosterctl__subcmd__health__subcmd__help__subcmd__history)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rosterctl__subcmd__health__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1604,6 +1651,64 @@ _rosterctl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rosterctl__subcmd__health__subcmd__history)
+            opts="-o -h -V --limit --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --tz)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1888,7 +1993,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__help__subcmd__health)
-            opts="list get check"
+            opts="list get check history"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1916,6 +2021,20 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__help__subcmd__health__subcmd__get)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rosterctl__subcmd__help__subcmd__health__subcmd__history)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2982,7 +3101,7 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__watch)
-            opts="-o -h -V --from --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
+            opts="-o -h -V --from --account --label --kind --state --addr --profile --ca --cert --key --client-key --tenant --output --tz --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2990,6 +3109,22 @@ _rosterctl() {
             case "${prev}" in
                 --from)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kind)
+                    COMPREPLY=($(compgen -W "account-created account-updated account-deleted health-changed key-rotated health-snapshot" -- "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -W "unknown up degraded down disabled" -- "${cur}"))
                     return 0
                     ;;
                 --addr)

@@ -432,32 +432,33 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Delete an account, its health and its snapshots'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from help" -f -a "test" -d 'Test an existing account, or a venue, host and credential before adding them'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l label -d 'Only accounts with this label (repeatable; all must match)' -r
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l state -d 'Only accounts in this state' -r -f -a "unknown\t''
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -l label -d 'Only accounts with this label (repeatable; all must match)' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -l state -d 'Only accounts in this state' -r -f -a "unknown\t''
 up\t''
 degraded\t''
 down\t''
 disabled\t''"
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l sort -d 'Order of the rows: name (natural order: demo-2 before demo-10), state (worst first: down, degraded, unknown, up, disabled), latency (fastest first), last-ok (longest without a success first)' -r -f -a "name\t''
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -l sort -d 'Order of the rows: name (natural order: demo-2 before demo-10), state (worst first: down, degraded, unknown, up, disabled), latency (fastest first), last-ok (longest without a success first)' -r -f -a "name\t''
 state\t''
 latency\t''
 last-ok\t''"
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l addr -d 'Daemon address' -r
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s credential: that is read only with --api-key-stdin/--api-key-file or --credentials-stdin/--credentials-file' -r -F
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -l addr -d 'Daemon address' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s credential: that is read only with --api-key-stdin/--api-key-file or --credentials-stdin/--credentials-file' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l desc -d 'Reverse the order'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -s h -l help -d 'Print help'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -s V -l version -d 'Print version'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -f -a "list" -d 'One row per account: name, state, reason, latency, last ok, time in state'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -f -a "get" -d 'The last known health of one account'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -f -a "check" -d 'Check one account now (outside its schedule) and print the result'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -l desc -d 'Reverse the order'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -s h -l help -d 'Print help'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -s V -l version -d 'Print version'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -f -a "list" -d 'One row per account: name, state, reason, latency, last ok, time in state'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -f -a "get" -d 'The last known health of one account'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -f -a "check" -d 'Check one account now (outside its schedule) and print the result'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -f -a "history" -d 'One account\'s retained events, newest first: health changes (previous -> new state, reason, message) and changes to the account. A deleted account\'s still answer by id'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check history help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -l label -d 'Only accounts with this label (repeatable; all must match)' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from list" -l state -d 'Only accounts in this state' -r -f -a "unknown\t''
 up\t''
@@ -502,11 +503,37 @@ json\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from check" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from history" -l limit -d 'How many events to show' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from history" -l addr -d 'Daemon address' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from history" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from history" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from history" -l cert -d 'Client certificate (overrides the profile\'s cert.pem)' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from history" -l client-key -l key -d 'Private key of the client certificate (overrides the profile\'s key.pem). Not an account\'s credential: that is read only with --api-key-stdin/--api-key-file or --credentials-stdin/--credentials-file' -r -F
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from history" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from history" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
+json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from history" -l tz -d 'Time zone of the times tables print: UTC or an IANA name (Asia/Kolkata); shown as RFC 3339 with the zone\'s offset. Default: the system\'s (TZ, /etc/localtime). -o json stays UTC' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from history" -s h -l help -d 'Print help'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from history" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from help" -f -a "list" -d 'One row per account: name, state, reason, latency, last ok, time in state'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from help" -f -a "get" -d 'The last known health of one account'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check one account now (outside its schedule) and print the result'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from help" -f -a "history" -d 'One account\'s retained events, newest first: health changes (previous -> new state, reason, message) and changes to the account. A deleted account\'s still answer by id'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l from -d 'Resume from this event sequence (0: current state first, then live)' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l account -d 'Only this account\'s events (id or name; repeatable)' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l label -d 'Only accounts with this label (repeatable; all must match)' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l kind -d 'Only events of this kind (repeatable)' -r -f -a "account-created\t''
+account-updated\t''
+account-deleted\t''
+health-changed\t''
+key-rotated\t''
+health-snapshot\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l state -d 'Only health events whose new state is this (repeatable)' -r -f -a "unknown\t''
+up\t''
+degraded\t''
+down\t''
+disabled\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand watch" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -689,6 +716,13 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Re-seal every account\'s credential under a new master key, in one transaction'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l limit -d 'How many records to show' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l principal -d 'Only this principal\'s records (exactly)' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l action -d 'Only this action, or this RPC\'s records (exactly)' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l account -d 'Only records about this account (id or name), refusals included' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l since -d 'Only records at or after this time (RFC 3339), or this long ago (1h)' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l until -d 'Only records before this time (RFC 3339), or this long ago (10m)' -r
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l outcome -d 'Only what happened (ok) or what did not (refused)' -r -f -a "ok\t''
+refused\t''"
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand audit" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -801,6 +835,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_see
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from health" -f -a "list" -d 'One row per account: name, state, reason, latency, last ok, time in state'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from health" -f -a "get" -d 'The last known health of one account'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from health" -f -a "check" -d 'Check one account now (outside its schedule) and print the result'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from health" -f -a "history" -d 'One account\'s retained events, newest first: health changes (previous -> new state, reason, message) and changes to the account. A deleted account\'s still answer by id'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "rotate" -d 'Re-seal every account\'s credential under a new master key, in one transaction'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from pki" -f -a "init" -d 'Create a CA, a server certificate and the admin client profile DIR/admin'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from pki" -f -a "issue" -d 'Issue a client certificate with a role into a profile directory'

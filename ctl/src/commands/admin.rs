@@ -1,16 +1,17 @@
 //! `rosterctl status|backup|key rotate|audit`: operating the daemon itself.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use roster_proto::v1::{
-    BackupRequest, GetStatusRequest, ListAuditEventsRequest, RotateEncryptionKeyRequest,
+    BackupRequest, GetStatusRequest, ListAuditEventsRequest, ListAuditEventsResponse,
+    RotateEncryptionKeyRequest,
 };
 use tokio::io::AsyncWriteExt;
 
-use super::show;
-use crate::cli::Output;
+use super::{UsageError, newest_pages, show};
+use crate::cli::{AuditFilterArgs, OutcomeArg, Output};
 use crate::client::Client;
 use crate::output;
 
@@ -43,16 +44,51 @@ pub async fn rotate(c: &Client, output: Output) -> Result<()> {
     })
 }
 
-pub async fn audit(c: &Client, limit: u32, output: Output) -> Result<()> {
-    let r = c
-        .admin()
-        .list_audit_events(ListAuditEventsRequest {
-            limit: i32::try_from(limit).unwrap_or(i32::MAX),
-            before_sequence: 0,
-        })
-        .await?
-        .into_inner();
-    show(output, &r, output::admin::audit)
+pub async fn audit(c: &Client, limit: u32, f: &AuditFilterArgs, output: Output) -> Result<()> {
+    if let (Some(since), Some(until)) = (f.since, f.until)
+        && until <= since
+    {
+        return Err(UsageError("--until must be after --since".into()).into());
+    }
+    let timestamp = |t: SystemTime| {
+        let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+        roster_proto::pbjson_types::Timestamp {
+            seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+        }
+    };
+    let request = ListAuditEventsRequest {
+        limit: 0,
+        before_sequence: 0,
+        principal: f.principal.clone().unwrap_or_default(),
+        action: f.action.clone().unwrap_or_default(),
+        account: f.account.clone().unwrap_or_default(),
+        since: f.since.map(timestamp),
+        until: f.until.map(timestamp),
+        outcome: match f.outcome {
+            None => String::new(),
+            Some(OutcomeArg::Ok) => "ok".into(),
+            Some(OutcomeArg::Refused) => "refused".into(),
+        },
+    };
+    let (events, next_before_sequence) = newest_pages(limit, |before, n| {
+        let mut admin = c.admin();
+        let request = ListAuditEventsRequest {
+            limit: n,
+            before_sequence: before,
+            ..request.clone()
+        };
+        async move {
+            let page = admin.list_audit_events(request).await?.into_inner();
+            Ok((page.events, page.next_before_sequence))
+        }
+    })
+    .await?;
+    let all = ListAuditEventsResponse {
+        events,
+        next_before_sequence,
+    };
+    show(output, &all, output::admin::audit)
 }
 
 /// `FILE.partial` next to `FILE`: the backup only takes its real name once it is complete and

@@ -62,6 +62,34 @@ pub fn emit(s: &str) -> Result<()> {
     }
 }
 
+/// Requests one listing follows at most (see [`newest_pages`]).
+const MAX_PAGES: usize = 100;
+
+/// Up to `wanted` records of a listing that pages back by sequence, newest first, and where to
+/// go on (0: the oldest was reached). `fetch(before, remaining)` asks for one page. The daemon
+/// examines a bounded part of its table per request, so a filter that matches little is
+/// followed page by page, within [`MAX_PAGES`].
+pub async fn newest_pages<T, F, Fut>(wanted: u32, mut fetch: F) -> Result<(Vec<T>, u64)>
+where
+    F: FnMut(u64, i32) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, u64)>>,
+{
+    let wanted = usize::try_from(wanted).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    let mut before = 0;
+    for _ in 0..MAX_PAGES {
+        let remaining = i32::try_from(wanted - out.len()).unwrap_or(i32::MAX);
+        let (page, next) = fetch(before, remaining).await?;
+        out.extend(page);
+        before = next;
+        if out.len() >= wanted || next == 0 {
+            break;
+        }
+    }
+    out.truncate(wanted);
+    Ok((out, before))
+}
+
 /// Prints `msg` as one JSON document, or `table(msg)` for people.
 pub fn show<T: serde::Serialize>(
     output: Output,
@@ -107,7 +135,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             let result = match command {
                 Command::Account(cmd) => done(account::run(&client, cmd, output).await),
                 Command::Health(args) => done(monitor::health(&client, args, output).await),
-                Command::Watch { from } => done(monitor::watch(&client, from, output).await),
+                Command::Watch { from, filter } => {
+                    done(monitor::watch(&client, from, &filter, output).await)
+                }
                 Command::Venues => done(account::venues(&client, output).await),
                 Command::Funds(a) => portfolio::funds(&client, &a, output).await,
                 Command::Balances(a) => portfolio::balances(&client, &a, output).await,
@@ -122,7 +152,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 Command::Key(crate::cli::KeyCmd::Rotate) => {
                     done(admin::rotate(&client, output).await)
                 }
-                Command::Audit { limit } => done(admin::audit(&client, limit, output).await),
+                Command::Audit { limit, filter } => {
+                    done(admin::audit(&client, limit, &filter, output).await)
+                }
                 Command::Completions { .. } | Command::Pki(_) | Command::Man => {
                     Ok(Outcome::Complete)
                 }
@@ -132,5 +164,46 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 Err(e) => Err(client.explain(e).await),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A daemon whose table holds sequences 1..=20, of which the multiples of 5 match, and that
+    /// examines at most 4 records per request.
+    async fn page(before: u64, limit: i32) -> Result<(Vec<u64>, u64)> {
+        let top = if before == 0 { 20 } else { before - 1 };
+        let mut out = Vec::new();
+        let mut seq = top;
+        for _ in 0..4 {
+            if seq == 0 || out.len() >= usize::try_from(limit)? {
+                break;
+            }
+            if seq % 5 == 0 {
+                out.push(seq);
+            }
+            seq -= 1;
+        }
+        Ok((out, if seq == 0 { 0 } else { seq + 1 }))
+    }
+
+    #[test]
+    fn pages_are_followed_until_enough_or_the_oldest() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (all, next) = rt.block_on(newest_pages(50, page)).unwrap();
+        assert_eq!((all, next), (vec![20, 15, 10, 5], 0));
+        let (two, next) = rt.block_on(newest_pages(2, page)).unwrap();
+        assert_eq!(two, [20, 15]);
+        // Where to go on: the rest (10, 5) is below it.
+        let (rest, _) = rt
+            .block_on(newest_pages(10, |before, n| {
+                page(if before == 0 { next } else { before }, n)
+            }))
+            .unwrap();
+        assert_eq!(rest, [10, 5]);
     }
 }

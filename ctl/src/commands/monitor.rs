@@ -3,10 +3,15 @@
 use std::time::SystemTime;
 
 use anyhow::{Result, bail};
-use roster_proto::v1::{CheckNowRequest, GetHealthRequest, ListHealthRequest, WatchEventsRequest};
+use roster_proto::v1::{
+    CheckNowRequest, EventKind, GetHealthRequest, ListEventsRequest, ListEventsResponse,
+    ListHealthRequest, WatchEventsRequest,
+};
 
-use super::{emit, show};
-use crate::cli::{HealthArgs, HealthCmd, HealthListArgs, Output, label_selector};
+use super::{emit, newest_pages, show};
+use crate::cli::{
+    EventKindArg, HealthArgs, HealthCmd, HealthListArgs, Output, WatchFilterArgs, label_selector,
+};
 use crate::client::Client;
 use crate::commands::account::state;
 use crate::output;
@@ -41,6 +46,48 @@ pub async fn health(client: &Client, args: HealthArgs, output: Output) -> Result
                 output::monitor::health(h, SystemTime::now())
             })
         }
+        Some(HealthCmd::History { account, limit }) => {
+            let (events, next_before_sequence) = newest_pages(limit, |before, n| {
+                let mut monitor = client.monitor();
+                let request = ListEventsRequest {
+                    account: account.clone(),
+                    limit: n,
+                    before_sequence: before,
+                    ..ListEventsRequest::default()
+                };
+                async move {
+                    let page = monitor.list_events(request).await?.into_inner();
+                    Ok((page.events, page.next_before_sequence))
+                }
+            })
+            .await?;
+            let r = ListEventsResponse {
+                events,
+                next_before_sequence,
+            };
+            show(output, &r, output::monitor::history)
+        }
+    }
+}
+
+fn kind(k: EventKindArg) -> EventKind {
+    match k {
+        EventKindArg::AccountCreated => EventKind::AccountCreated,
+        EventKindArg::AccountUpdated => EventKind::AccountUpdated,
+        EventKindArg::AccountDeleted => EventKind::AccountDeleted,
+        EventKindArg::HealthChanged => EventKind::HealthChanged,
+        EventKindArg::KeyRotated => EventKind::KeyRotated,
+        EventKindArg::HealthSnapshot => EventKind::HealthSnapshot,
+    }
+}
+
+pub fn watch_request(from: u64, f: &WatchFilterArgs) -> WatchEventsRequest {
+    WatchEventsRequest {
+        from_sequence: from,
+        accounts: f.accounts.clone(),
+        label_selector: label_selector(&f.labels),
+        kinds: f.kinds.iter().map(|&k| kind(k) as i32).collect(),
+        states: f.states.iter().map(|&s| state(s) as i32).collect(),
     }
 }
 
@@ -60,12 +107,15 @@ async fn list(client: &Client, a: &HealthListArgs, output: Output) -> Result<()>
 
 /// Streams events until Ctrl-C (exit 0). The daemon ending the stream is reported as an error,
 /// since "until interrupted" means anything else is unexpected for a script that watches.
-pub async fn watch(client: &Client, from: u64, output: Output) -> Result<()> {
+pub async fn watch(
+    client: &Client,
+    from: u64,
+    filter: &WatchFilterArgs,
+    output: Output,
+) -> Result<()> {
     let mut stream = client
         .monitor()
-        .watch_events(WatchEventsRequest {
-            from_sequence: from,
-        })
+        .watch_events(watch_request(from, filter))
         .await?
         .into_inner();
     let ctrl_c = tokio::signal::ctrl_c();

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use roster_proto::pbjson_types::Timestamp;
-use roster_proto::v1::{AccountHealth, Event, HealthState, ListHealthResponse};
+use roster_proto::v1::{AccountHealth, Event, HealthState, ListEventsResponse, ListHealthResponse};
 
 use super::format::{
     ago, kind_name, latency, or_dash, reason_name, since, state_name, time, to_std,
@@ -180,6 +180,30 @@ pub fn event_line(e: &Event) -> String {
     s
 }
 
+/// `rosterctl health history`: one row per event, newest first.
+pub fn history(r: &ListEventsResponse) -> String {
+    let mut t = Table::new(&[">SEQ", "TIME", "KIND", "STATE", "REASON", "MESSAGE"]);
+    for e in &r.events {
+        let state = match (e.previous_state, e.state) {
+            (_, 0) => "-".to_string(),
+            (0, now) => state_name(now),
+            (was, now) => format!("{} -> {}", state_name(was), state_name(now)),
+        };
+        t.row(vec![
+            e.sequence.to_string(),
+            time(e.time.as_ref()),
+            kind_name(e.kind),
+            state,
+            reason_name(e.reason),
+            or_dash(&e.message.replace(['\n', '\r'], " ")),
+        ]);
+    }
+    if t.is_empty() {
+        return "no events retained for this account\n".into();
+    }
+    t.render()
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
@@ -305,6 +329,65 @@ mod tests {
         assert_eq!(
             event_line(&e),
             "1970-01-01T00:00:00Z #7 HEALTH_CHANGED acc1: UP -> DEGRADED (TIMEOUT) no answer in 5s\n"
+        );
+    }
+
+    #[test]
+    fn history_rows_show_each_transition_newest_first() {
+        let e = |sequence, kind: EventKind, was: HealthState, now: HealthState| Event {
+            sequence,
+            time: Some(crate::output::ts(1_700_000_000)),
+            kind: kind as i32,
+            previous_state: was as i32,
+            state: now as i32,
+            reason: if now == HealthState::Down {
+                HealthReason::Connect as i32
+            } else {
+                0
+            },
+            message: if now == HealthState::Down {
+                "connection refused\nagain".into()
+            } else {
+                String::new()
+            },
+            ..Event::default()
+        };
+        let out = history(&ListEventsResponse {
+            events: vec![
+                e(
+                    9,
+                    EventKind::HealthChanged,
+                    HealthState::Down,
+                    HealthState::Up,
+                ),
+                e(
+                    7,
+                    EventKind::HealthChanged,
+                    HealthState::Up,
+                    HealthState::Down,
+                ),
+                e(
+                    2,
+                    EventKind::AccountCreated,
+                    HealthState::Unspecified,
+                    HealthState::Unspecified,
+                ),
+            ],
+            next_before_sequence: 0,
+        });
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "{out}");
+        assert!(lines[1].contains("HEALTH_CHANGED") && lines[1].contains("DOWN -> UP"));
+        assert!(
+            lines[2].contains("UP -> DOWN")
+                && lines[2].contains("CONNECT")
+                && lines[2].ends_with("connection refused again"),
+            "{out}"
+        );
+        assert!(lines[3].contains("ACCOUNT_CREATED"), "{out}");
+        assert_eq!(
+            history(&ListEventsResponse::default()),
+            "no events retained for this account\n"
         );
     }
 }

@@ -11,14 +11,12 @@ use tonic::{Request, Response, Status};
 type BoxStream<T> =
     std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send + 'static>>;
 
-use super::errors::{invalid_field, status_of_maintenance};
+use super::errors::{invalid_field, page_limit, status_of_maintenance};
 use super::{ApiState, convert};
+use crate::audit::AuditFilter;
 use crate::auth::{Caller, Scope};
 use crate::maintenance;
-use crate::store::{SCHEMA_VERSION, Store};
-
-const DEFAULT_AUDIT_LIMIT: usize = 50;
-const MAX_AUDIT_LIMIT: usize = 1000;
+use crate::store::{Bounds, SCAN_BUDGET, SCHEMA_VERSION, Store};
 
 pub struct AdminApi(pub ApiState);
 
@@ -91,27 +89,29 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        let limit = match r.limit {
-            0 => DEFAULT_AUDIT_LIMIT,
-            n if n < 0 => return Err(invalid_field("limit", "must not be negative")),
-            n => usize::try_from(n)
-                .unwrap_or(MAX_AUDIT_LIMIT)
-                .min(MAX_AUDIT_LIMIT),
+        let bounds = Bounds {
+            before: r.before_sequence,
+            limit: page_limit(r.limit)?,
+            budget: SCAN_BUDGET,
         };
-        let before = r.before_sequence;
-        let records = self
+        let filter = self.audit_filter(&caller.scope, &r)?;
+        let page = self
             .0
             .accounts
             .store()
             .read(move |rtx| {
                 // A tenant's records: its principals' and its accounts' (both carry its name).
-                Store::audit_page_where(rtx, before, limit, |a| match &caller.scope {
-                    Scope::Global => true,
-                    Scope::Tenant(t) => a.tenant == *t,
+                Store::audit_scan(rtx, bounds, |a| {
+                    let scoped = match &caller.scope {
+                        Scope::Global => true,
+                        Scope::Tenant(t) => a.tenant == *t,
+                    };
+                    scoped && filter.matches(a)
                 })
             })
             .await
             .map_err(|e| Status::unavailable(format!("storage unavailable: {e}")))?;
+        let records = page.records;
         Ok(Response::new(pb::ListAuditEventsResponse {
             events: records
                 .into_iter()
@@ -127,8 +127,10 @@ impl AdminService for AdminApi {
                     tenant: a.tenant,
                 })
                 .collect(),
+            next_before_sequence: page.next_before,
         }))
     }
+
     async fn backup(
         &self,
         request: Request<pb::BackupRequest>,
@@ -165,6 +167,65 @@ impl AdminService for AdminApi {
             resealed_accounts: rotated.resealed,
             note: rotated.note,
         }))
+    }
+}
+
+impl AdminApi {
+    /// The request's filters, checked: a filter given as text must say something once trimmed,
+    /// and the time window must not end before it starts.
+    fn audit_filter(
+        &self,
+        scope: &Scope,
+        r: &pb::ListAuditEventsRequest,
+    ) -> Result<AuditFilter, Status> {
+        let text = |field: &str, v: &str| -> Result<Option<String>, Status> {
+            if v.is_empty() {
+                return Ok(None);
+            }
+            let t = v.trim();
+            if t.is_empty() {
+                return Err(invalid_field(field, "must not be blank"));
+            }
+            if t.len() > super::errors::MAX_ECHO {
+                return Err(invalid_field(field, "is too long"));
+            }
+            Ok(Some(t.to_string()))
+        };
+        let time = |field: &str, t: Option<&roster_proto::pbjson_types::Timestamp>| {
+            t.map(|t| convert::millis(t).ok_or_else(|| invalid_field(field, "is not a valid time")))
+                .transpose()
+        };
+        let since = time("since", r.since.as_ref())?;
+        let until = time("until", r.until.as_ref())?;
+        if let (Some(s), Some(u)) = (since, until)
+            && u <= s
+        {
+            return Err(invalid_field("until", "must be after since"));
+        }
+        let ok = match text("outcome", &r.outcome)?.as_deref() {
+            None => None,
+            Some("ok") => Some(true),
+            Some("refused") => Some(false),
+            Some(_) => return Err(invalid_field("outcome", "must be ok or refused")),
+        };
+        // An account that exists is matched by its id and its name; one that does not (deleted,
+        // or another tenant's: the same answer) by what the client gave, as refusals record it.
+        let accounts = match text("account", &r.account)? {
+            None => Vec::new(),
+            Some(named) => match self.0.accounts.get_in(scope, &named) {
+                Ok(a) => vec![a.id.clone(), a.name.clone()],
+                Err(_) => vec![named],
+            },
+        };
+        Ok(AuditFilter {
+            principal: text("principal", &r.principal)?,
+            action: text("action", &r.action)?,
+            accounts,
+            since,
+            until,
+            ok,
+        }
+        .escaped())
     }
 }
 

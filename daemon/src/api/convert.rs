@@ -17,6 +17,16 @@ pub fn timestamp(ms: UnixMillis) -> Option<Timestamp> {
     })
 }
 
+/// A request's timestamp as Unix milliseconds; `None` when it is not a valid time.
+pub fn millis(t: &Timestamp) -> Option<UnixMillis> {
+    if !(0..1_000_000_000).contains(&t.nanos) {
+        return None;
+    }
+    t.seconds
+        .checked_mul(1000)?
+        .checked_add(i64::from(t.nanos / 1_000_000))
+}
+
 pub fn system_timestamp(t: std::time::SystemTime) -> Option<Timestamp> {
     let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
     Some(Timestamp {

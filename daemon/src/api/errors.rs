@@ -61,6 +61,19 @@ pub fn invalid_field(field: &str, description: impl Into<String>) -> Status {
     invalid(&[FieldViolation::new(field, description)])
 }
 
+/// Records a listing page returns unless the request says otherwise, and at most.
+pub const DEFAULT_PAGE: usize = 50;
+pub const MAX_PAGE: usize = 1000;
+
+/// A request's `limit`: 0 is [`DEFAULT_PAGE`], more than [`MAX_PAGE`] is [`MAX_PAGE`].
+pub fn page_limit(limit: i32) -> Result<usize, Status> {
+    match limit {
+        0 => Ok(DEFAULT_PAGE),
+        n if n < 0 => Err(invalid_field("limit", "must not be negative")),
+        n => Ok(usize::try_from(n).unwrap_or(MAX_PAGE).min(MAX_PAGE)),
+    }
+}
+
 pub fn status_of(e: AccountError) -> Status {
     match e {
         AccountError::Invalid(v) => invalid(&v),

@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod convert;
 mod errors;
+mod event_filter;
 mod listing;
 mod monitor;
 mod portfolio;

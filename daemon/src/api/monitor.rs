@@ -11,13 +11,16 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::convert::health_reason;
-use super::errors::{invalid_field, status_of};
+use super::errors::{invalid_field, page_limit, status_of};
+use super::event_filter::{self, EventFilter};
 use super::{ApiState, convert};
 use crate::accounts::LabelSelector;
 use crate::auth::Caller;
 use crate::domain::FailureReason;
 use crate::monitor::{CheckError, WatchEnd, WatchError, WatchItem};
-use crate::store::{AccountRecord, EventKind, EventRecord, HealthRecord, HealthState};
+use crate::store::{
+    AccountRecord, Bounds, EventKind, EventRecord, HealthRecord, HealthState, SCAN_BUDGET, Store,
+};
 
 pub struct MonitorApi(pub ApiState);
 
@@ -102,14 +105,18 @@ fn unseen(a: &AccountRecord) -> HealthRecord {
     HealthRecord::new(&a.id, state, 0)
 }
 
-pub fn event(e: &EventRecord) -> pb::Event {
-    let kind = match e.kind {
+fn kind_to_pb(k: EventKind) -> pb::EventKind {
+    match k {
         EventKind::AccountCreated => pb::EventKind::AccountCreated,
         EventKind::AccountUpdated => pb::EventKind::AccountUpdated,
         EventKind::AccountDeleted => pb::EventKind::AccountDeleted,
         EventKind::HealthChanged => pb::EventKind::HealthChanged,
         EventKind::KeyRotated => pb::EventKind::KeyRotated,
-    };
+    }
+}
+
+pub fn event(e: &EventRecord) -> pb::Event {
+    let kind = kind_to_pb(e.kind);
     pb::Event {
         sequence: e.sequence,
         time: convert::timestamp(e.time),
@@ -252,13 +259,22 @@ impl MonitorService for MonitorApi {
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<EventStream>, Status> {
         let caller = Caller::of(&request)?;
-        let from = request.into_inner().from_sequence;
-        let w = self.0.monitor.watch(from).await.map_err(|e| match e {
-            WatchError::OutOfRange(m) => Status::out_of_range(m),
-            WatchError::Store(s) => Status::unavailable(format!("event storage unavailable: {s}")),
-        })?;
+        let r = request.into_inner();
+        let filter = EventFilter::of_watch(&r, &caller.scope, &self.0.accounts)?;
+        let w = self
+            .0
+            .monitor
+            .watch(r.from_sequence)
+            .await
+            .map_err(|e| match e {
+                WatchError::OutOfRange(m) => Status::out_of_range(m),
+                WatchError::Store(s) => {
+                    Status::unavailable(format!("event storage unavailable: {s}"))
+                }
+            })?;
         // A tenant's stream carries only its accounts' snapshots and events, live or replayed
-        // from any sequence; global events (key rotation) reach global admins only.
+        // from any sequence; global events (key rotation) reach global admins only. The
+        // request's filters apply after that, to whatever the tenant may see.
         let scope = caller.scope;
         let accounts = self.0.accounts.clone();
         let items = ReceiverStream::new(w.items).filter_map(move |item| {
@@ -271,18 +287,87 @@ impl MonitorService for MonitorApi {
                     _ => scope.sees(&ev.tenant),
                 },
             };
-            let out = shown.then(|| {
-                Ok(match item {
+            let out = shown
+                .then(|| match item {
                     WatchItem::Snapshot { health, name } => snapshot_event(&health, &name),
                     WatchItem::Event(ev) => event(&ev),
                 })
-            });
+                .filter(|e| {
+                    filter.passes(e, |s| {
+                        accounts
+                            .get_in(&scope, &e.account_id)
+                            .is_ok_and(|a| s.matches(&a.labels))
+                    })
+                })
+                .map(Ok);
             async move { out }
         });
         // After the last item, the reason the daemon ended the stream (if it did) as the status.
         let end = futures::stream::once(w.end)
             .filter_map(|r| async move { r.ok().map(|e| Err(end_status(e))) });
         Ok(Response::new(Box::pin(items.chain(end))))
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        Ok(Response::new(self.account_history(&caller, r).await?))
+    }
+}
+
+impl MonitorApi {
+    /// One account's retained events, newest first (see `list_events`).
+    async fn account_history(
+        &self,
+        caller: &Caller,
+        r: pb::ListEventsRequest,
+    ) -> Result<pb::ListEventsResponse, Status> {
+        let named = r.account.trim().to_string();
+        if named.is_empty() {
+            return Err(invalid_field("account", "is required"));
+        }
+        let kinds = event_filter::kinds("kinds", &r.kinds)?;
+        let bounds = Bounds {
+            before: r.before_sequence,
+            limit: page_limit(r.limit)?,
+            budget: SCAN_BUDGET,
+        };
+        // A live account is resolved in the caller's scope. One that is not (deleted, never
+        // existed, or another tenant's) is taken as an id: its retained events in the caller's
+        // scope are its history, and when there are none it is NOT_FOUND with the text of a
+        // missing account, whichever of the three it was.
+        let (id, live) = match self.0.accounts.get_in(&caller.scope, &named) {
+            Ok(a) => (a.id.clone(), true),
+            Err(crate::accounts::AccountError::NotFound(_)) => (named.clone(), false),
+            Err(e) => return Err(status_of(e)),
+        };
+        let scope = caller.scope.clone();
+        let (page, seen) = self
+            .0
+            .accounts
+            .store()
+            .read(move |rtx| {
+                let seen = std::cell::Cell::new(false);
+                let page = Store::events_scan(rtx, bounds, |e| {
+                    let mine = e.account_id == id && scope.sees(&e.tenant);
+                    seen.set(seen.get() || mine);
+                    mine && (kinds.is_empty() || kinds.contains(&(kind_to_pb(e.kind) as i32)))
+                })?;
+                Ok::<_, crate::store::StoreError>((page, seen.get()))
+            })
+            .await
+            .map_err(|e| Status::unavailable(format!("event storage unavailable: {e}")))?;
+        // Nothing of it in the whole retained table: not an account this caller can name.
+        if !live && !seen && r.before_sequence == 0 && page.next_before == 0 {
+            return Err(status_of(crate::accounts::AccountError::NotFound(named)));
+        }
+        Ok(pb::ListEventsResponse {
+            events: page.records.iter().map(event).collect(),
+            next_before_sequence: page.next_before,
+        })
     }
 }
 

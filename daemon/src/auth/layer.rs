@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use futures::future::BoxFuture;
@@ -11,7 +11,8 @@ use tonic::Code;
 use tracing::{Instrument, debug, warn};
 
 use super::policy::{AccessPolicy, AuditAs, rpc_name};
-use crate::audit::AuditSink;
+use super::target;
+use crate::audit::{AuditSink, named_account_target};
 use crate::conns::Peer;
 use crate::conns::TrackedBody;
 use crate::refusals::{Kind, Refusals};
@@ -55,7 +56,8 @@ where
         + Send
         + 'static,
     S::Future: Send + 'static,
-    B: Send + 'static,
+    B: tonic::codegen::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -120,9 +122,15 @@ where
                             state.refusals.audit(&principal, &role, rpc, refusal.reason);
                         }
                         AuditAs::Each(actor, outcome) => {
+                            let target = match refused_target(rpc, req.into_body()).await {
+                                Some(named) => named_account_target(&named),
+                                None => rpc.to_string(),
+                            };
                             // Written before the refusal is answered, as a mutation's record is.
-                            if let Err(e) =
-                                state.audit.write(actor.record("auth", rpc, &outcome)).await
+                            if let Err(e) = state
+                                .audit
+                                .write(actor.record("auth", &target, &outcome))
+                                .await
                             {
                                 warn!(error = %e, "could not audit a refused request");
                             }
@@ -133,6 +141,27 @@ where
             }
         })
     }
+}
+
+/// How long a refused request's body is waited for: a unary request's arrives with its headers.
+const BODY_WAIT: Duration = Duration::from_secs(1);
+
+/// The account a refused request named, from its body (at most [`target::MAX_BODY`] bytes,
+/// waited for at most [`BODY_WAIT`]: a client that refuses to send it gets a record naming the
+/// RPC only, and cannot make the refusal wait longer).
+async fn refused_target<B>(rpc: &str, body: B) -> Option<String>
+where
+    B: tonic::codegen::Body<Data = bytes::Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use http_body_util::BodyExt;
+    let limited = http_body_util::Limited::new(body, target::MAX_BODY);
+    let bytes = tokio::time::timeout(BODY_WAIT, limited.collect())
+        .await
+        .ok()?
+        .ok()?
+        .to_bytes();
+    target::named_account(rpc, &bytes)
 }
 
 /// The grpc-status a response carries in its headers (errors are trailers-only); OK otherwise.

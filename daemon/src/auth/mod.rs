@@ -17,13 +17,15 @@
 //! - `verifier`: the TLS server config and the client-certificate verifier (the handshake);
 //! - `identity`: the principal and role from the verified leaf, and the caller of a request;
 //! - `policy`: the role table, revocation, validity and rate limits, decided per request;
-//! - `layer`: the tower layer that applies the policy in front of every service.
+//! - `layer`: the tower layer that applies the policy in front of every service;
+//! - `target`: the account a refused request named, for its audit record.
 
 use std::path::Path;
 
 mod identity;
 mod layer;
 mod policy;
+mod target;
 mod verifier;
 
 pub use identity::{Caller, Scope};

@@ -52,7 +52,10 @@ pub fn class_for(path: &str) -> Option<Class> {
             "GetAccount" | "ListAccounts" | "CreateAccount" | "UpdateAccount" | "DeleteAccount"
             | "TestConnection",
         )
-        | ("roster.v1.MonitorService", "GetHealth" | "ListHealth" | "WatchEvents" | "CheckNow")
+        | (
+            "roster.v1.MonitorService",
+            "GetHealth" | "ListHealth" | "WatchEvents" | "CheckNow" | "ListEvents",
+        )
         | (
             "roster.v1.PortfolioService",
             "GetFunds" | "GetPositions" | "GetOrders" | "GetTrades" | "GetHoldings" | "GetBalances",
@@ -83,7 +86,9 @@ pub fn need_for(path: &str) -> Option<Need> {
             "roster.v1.AccountService",
             "CreateAccount" | "UpdateAccount" | "DeleteAccount" | "TestConnection",
         ) => Need::Operate,
-        ("roster.v1.MonitorService", "GetHealth" | "ListHealth" | "WatchEvents") => Need::Read,
+        ("roster.v1.MonitorService", "GetHealth" | "ListHealth" | "WatchEvents" | "ListEvents") => {
+            Need::Read
+        }
         ("roster.v1.MonitorService", "CheckNow") => Need::Operate,
         (
             "roster.v1.PortfolioService",

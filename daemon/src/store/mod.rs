@@ -25,11 +25,13 @@ mod backup;
 mod fault;
 mod file;
 mod health;
+mod scan;
 mod snapshots;
 
 pub use backup::{BackupGuard, BackupSummary, inspect_backup, restore};
 pub use fault::spawn_recovery;
 pub use file::{OpenOptions, marker_path};
+pub use scan::{Bounds, Page, SCAN_BUDGET};
 
 /// Bumped when a change needs a migration; a daemon refuses a file newer than it understands.
 ///
@@ -423,24 +425,12 @@ impl Store {
         limit: usize,
         keep: impl Fn(&AuditRecord) -> bool,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let table = rtx.open_table(AUDIT)?;
-        let range = if before == 0 {
-            table.range(0..)?
-        } else {
-            table.range(0..before)?
+        let bounds = Bounds {
+            before,
+            limit,
+            budget: usize::MAX,
         };
-        let mut out = Vec::with_capacity(limit);
-        for row in range.rev() {
-            if out.len() >= limit {
-                break;
-            }
-            let (_, v) = row?;
-            let record: AuditRecord = decode("audit", v.value())?;
-            if keep(&record) {
-                out.push(record);
-            }
-        }
-        Ok(out)
+        Ok(Self::audit_scan(rtx, bounds, keep)?.records)
     }
 
     /// Events with sequence >= `from`, oldest first, at most `limit`.

@@ -72,7 +72,12 @@ async fn every_change_and_refusal_is_audited_newest_first() {
         summary[0].2.contains("permission denied") && events[0].target.contains("ListAuditEvents")
     );
     assert!(
-        summary[1].2.contains("permission denied") && events[1].target.contains("CreateAccount")
+        summary[1]
+            .2
+            .contains("CreateAccount: refused: permission denied")
+            && events[1].target == "account/nope",
+        "a refusal names the account the request named: {:?}",
+        events[1]
     );
     assert_eq!(
         summary[2],
@@ -92,6 +97,7 @@ async fn every_change_and_refusal_is_audited_newest_first() {
         .list_audit_events(pb::ListAuditEventsRequest {
             limit: 2,
             before_sequence: events[1].sequence,
+            ..Default::default()
         })
         .await
         .unwrap()

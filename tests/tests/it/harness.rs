@@ -614,6 +614,7 @@ impl Daemon {
                 .list_audit_events(roster_proto::v1::ListAuditEventsRequest {
                     limit: 1000,
                     before_sequence: before,
+                    ..Default::default()
                 })
                 .await
                 .unwrap()
@@ -641,7 +642,10 @@ impl Daemon {
     ) -> Vec<roster_proto::v1::Event> {
         let mut m = self.monitor(profile).await;
         let mut stream = m
-            .watch_events(roster_proto::v1::WatchEventsRequest { from_sequence: 1 })
+            .watch_events(roster_proto::v1::WatchEventsRequest {
+                from_sequence: 1,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();

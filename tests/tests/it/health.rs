@@ -469,7 +469,10 @@ async fn session_expiry_recovery_and_resumable_watch() {
     let mut m = d.monitor(&pki.admin()).await;
     // Watching from 0 before the account exists: the snapshot is empty, then live.
     let live = m
-        .watch_events(pb::WatchEventsRequest { from_sequence: 0 })
+        .watch_events(pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -501,7 +504,10 @@ async fn session_expiry_recovery_and_resumable_watch() {
     // A second watcher reads from the start, then disconnects mid-way.
     let resumed_from = {
         let s = m
-            .watch_events(pb::WatchEventsRequest { from_sequence: 1 })
+            .watch_events(pb::WatchEventsRequest {
+                from_sequence: 1,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();
@@ -528,6 +534,7 @@ async fn session_expiry_recovery_and_resumable_watch() {
     let s = m
         .watch_events(pb::WatchEventsRequest {
             from_sequence: resumed_from,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -547,7 +554,10 @@ async fn session_expiry_recovery_and_resumable_watch() {
     // (Checked through the ordering asserts above; here only that nothing arrives twice.)
     let kinds: Vec<i32> = {
         let s = m
-            .watch_events(pb::WatchEventsRequest { from_sequence: 1 })
+            .watch_events(pb::WatchEventsRequest {
+                from_sequence: 1,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();
@@ -567,7 +577,10 @@ async fn session_expiry_recovery_and_resumable_watch() {
 
     // From 0 again: a snapshot first (sequence 0, current state), then live.
     let s = m
-        .watch_events(pb::WatchEventsRequest { from_sequence: 0 })
+        .watch_events(pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -583,6 +596,7 @@ async fn session_expiry_recovery_and_resumable_watch() {
     let err = m
         .watch_events(pb::WatchEventsRequest {
             from_sequence: 1_000_000,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -641,7 +655,10 @@ async fn reasons_change_while_down_and_what_ping_told_is_kept() {
     let d = Daemon::start(&pki, state.path(), &fast_monitor(250_000, 2_000));
     let mut m = d.monitor(&pki.admin()).await;
     let live = m
-        .watch_events(pb::WatchEventsRequest { from_sequence: 0 })
+        .watch_events(pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -733,7 +750,10 @@ async fn restart_keeps_health_and_account_changes_act_live() {
     .await;
     let before: Vec<pb::Event> = {
         let s = m
-            .watch_events(pb::WatchEventsRequest { from_sequence: 1 })
+            .watch_events(pb::WatchEventsRequest {
+                from_sequence: 1,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();
@@ -777,7 +797,10 @@ async fn restart_keeps_health_and_account_changes_act_live() {
     );
     let after: Vec<pb::Event> = {
         let s = m
-            .watch_events(pb::WatchEventsRequest { from_sequence: 1 })
+            .watch_events(pb::WatchEventsRequest {
+                from_sequence: 1,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();
@@ -893,7 +916,10 @@ async fn a_watcher_that_stops_reading_is_cut_off_and_others_are_not_slowed() {
         .await
         .unwrap();
     let mut stalled = MonitorServiceClient::new(stalled_channel)
-        .watch_events(pb::WatchEventsRequest { from_sequence: 0 })
+        .watch_events(pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -901,7 +927,10 @@ async fn a_watcher_that_stops_reading_is_cut_off_and_others_are_not_slowed() {
     let mut healthy = collect_events(
         d.monitor(&pki.admin())
             .await
-            .watch_events(pb::WatchEventsRequest { from_sequence: 0 })
+            .watch_events(pb::WatchEventsRequest {
+                from_sequence: 0,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner(),

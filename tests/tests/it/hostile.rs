@@ -654,7 +654,10 @@ async fn hundreds_of_streams_and_stalled_connections_do_not_starve_another_clien
             let mut m = pb::monitor_service_client::MonitorServiceClient::new(ch.clone());
             let s = tokio::time::timeout(
                 Duration::from_secs(10),
-                m.watch_events(pb::WatchEventsRequest { from_sequence: 0 }),
+                m.watch_events(pb::WatchEventsRequest {
+                    from_sequence: 0,
+                    ..Default::default()
+                }),
             )
             .await
             .expect("opening a stream hung")
@@ -679,7 +682,10 @@ async fn hundreds_of_streams_and_stalled_connections_do_not_starve_another_clien
     let mut c = d.accounts(&victim).await;
     let mut m = d.monitor(&victim).await;
     let mut mine = m
-        .watch_events(pb::WatchEventsRequest { from_sequence: 0 })
+        .watch_events(pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -803,7 +809,10 @@ async fn huge_bad_input_is_invalid_argument_and_the_connection_survives() {
     let mut m = pb::monitor_service_client::MonitorServiceClient::new(ch);
     // A live stream on the same connection must outlive the bad calls.
     let mut watch = m
-        .watch_events(pb::WatchEventsRequest { from_sequence: 0 })
+        .watch_events(pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

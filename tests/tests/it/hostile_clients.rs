@@ -268,7 +268,10 @@ async fn revocation_on_sighup_ends_open_streams_and_refuses_new_connections() {
     let mut monitor =
         pb::monitor_service_client::MonitorServiceClient::new(d.channel(&viewer).await.unwrap());
     let mut stream = monitor
-        .watch_events(pb::WatchEventsRequest { from_sequence: 0 })
+        .watch_events(pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

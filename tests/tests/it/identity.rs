@@ -238,8 +238,8 @@ async fn every_write_by_a_lesser_role_is_refused_audited_and_forged_claims_are_i
         for rpc in rpcs {
             let hit = new.iter().find(|e| {
                 e.principal == principal
-                    && e.target.ends_with(rpc)
-                    && e.outcome.contains("permission denied")
+                    && e.outcome
+                        .contains(&format!("{rpc}: refused: permission denied"))
             });
             let e =
                 hit.unwrap_or_else(|| panic!("no audit record for {principal} {rpc}: {new:#?}"));

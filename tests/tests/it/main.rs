@@ -25,6 +25,7 @@ mod hostile_upstream;
 mod identity;
 mod metrics;
 mod okx;
+mod operations;
 mod packaging;
 mod portfolio;
 mod secrets;

@@ -357,7 +357,10 @@ async fn no_plaintext_key_anywhere_after_a_full_scenario() {
     assert!(events.len() >= 5, "{events:?}");
     seen.add("events", &events);
     let mut snap = m
-        .watch_events(pb::WatchEventsRequest { from_sequence: 0 })
+        .watch_events(pb::WatchEventsRequest {
+            from_sequence: 0,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

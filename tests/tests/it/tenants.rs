@@ -179,6 +179,13 @@ async fn call(d: &Daemon, who: &Path, method: &str, target: &str) -> Answer {
             })
             .await,
         ),
+        "ListEvents" => bytes(
+            m.list_events(pb::ListEventsRequest {
+                account: target.into(),
+                ..Default::default()
+            })
+            .await,
+        ),
         "GetFunds" => bytes(p.get_funds(book()).await),
         "GetPositions" => bytes(p.get_positions(book()).await),
         "GetOrders" => bytes(p.get_orders(book()).await),
@@ -193,6 +200,7 @@ async fn call(d: &Daemon, who: &Path, method: &str, target: &str) -> Answer {
             ad.list_audit_events(pb::ListAuditEventsRequest {
                 limit: 1000,
                 before_sequence: 0,
+                ..Default::default()
             })
             .await,
         ),
@@ -244,6 +252,7 @@ async fn events_while(
     let mut stream = m
         .watch_events(pb::WatchEventsRequest {
             from_sequence: from,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -15,7 +15,7 @@ use crate::harness::{Daemon, DaemonOptions, Pki, add_sim_account, fast_monitor, 
 const KEY: &str = "KEY-tls-upstream-5c4b3a291807";
 
 /// Polls ListHealth until `name` is in `state`; panics with the last answer after `limit`.
-async fn wait_for_state(
+pub(crate) async fn wait_for_state(
     m: &mut MonitorServiceClient<Channel>,
     name: &str,
     state: pb::HealthState,
