@@ -22,6 +22,20 @@ lists what the daemon supports. Only a hint of each field is ever shown back."
     };
 }
 
+/// What `account enable|disable|remove --label` does, for their help (a macro so it can be
+/// `concat!`ed into clap's `after_help` literals).
+macro_rules! bulk_help {
+    () => {
+        "With --label: every account whose labels all match is listed (names in natural order), \
+then acted on one request each, at most 8 at a time; an account already in the wanted state is \
+left alone. On a terminal rosterctl asks first ([y/N]); without a terminal it refuses (exit 2, \
+nothing changed) unless --yes is given. No matching account: says so and exits 0.
+
+Exit status: 0 when every matching account was done (or none matched); 1 when any failed (each
+failure is named; the others are still done); 2 for a usage error or a refused confirmation."
+    };
+}
+
 const EXAMPLES: &str = "\
 Examples:
   rosterd --dev                                  # in another terminal: a local daemon
@@ -301,26 +315,43 @@ Examples:
         key: CredentialOptArgs,
     },
 
-    /// Enable an account (health checks resume).
+    /// Enable an account, or every account with the given labels (health checks resume).
+    #[command(after_help = concat!("\
+Examples:
+  rosterctl account enable acc1
+  rosterctl account enable --label desk=a            # asks before acting on a terminal
+  rosterctl account enable --label desk=a --yes      # scripts
+
+", bulk_help!()))]
     Enable {
-        /// Account id or name.
-        #[arg(value_name = "ID|NAME")]
-        account: String,
+        #[command(flatten)]
+        target: AccountTarget,
     },
 
-    /// Disable an account (never contacted until enabled).
+    /// Disable an account, or every account with the given labels (never contacted until
+    /// enabled).
+    #[command(after_help = concat!("\
+Examples:
+  rosterctl account disable acc1
+  rosterctl account disable --label desk=a --label tier=2 --yes
+
+", bulk_help!()))]
     Disable {
-        /// Account id or name.
-        #[arg(value_name = "ID|NAME")]
-        account: String,
+        #[command(flatten)]
+        target: AccountTarget,
     },
 
-    /// Delete an account, its health and its snapshots.
-    #[command(visible_alias = "rm")]
+    /// Delete an account, or every account with the given labels, with their health and
+    /// snapshots.
+    #[command(visible_alias = "rm", after_help = concat!("\
+Examples:
+  rosterctl account remove acc1
+  rosterctl account remove --label desk=old --yes
+
+", bulk_help!()))]
     Remove {
-        /// Account id or name.
-        #[arg(value_name = "ID|NAME")]
-        account: String,
+        #[command(flatten)]
+        target: AccountTarget,
     },
 
     /// Test an existing account, or a venue, host and credential before adding them.
@@ -354,6 +385,29 @@ Examples:
         #[command(flatten)]
         key: CredentialOptArgs,
     },
+}
+
+/// The accounts `enable`, `disable` and `remove` act on: one by id or name, or every account
+/// with the given labels (exactly one of the two).
+#[derive(Debug, Clone, Args)]
+pub struct AccountTarget {
+    #[command(flatten)]
+    pub which: Which,
+    /// With --label: act without asking (needed without a terminal).
+    #[arg(long, short = 'y', conflicts_with = "account")]
+    pub yes: bool,
+}
+
+/// One account, or a label selector: exactly one of the two.
+#[derive(Debug, Clone, Args)]
+#[group(id = "target", required = true, multiple = false)]
+pub struct Which {
+    /// Account id or name.
+    #[arg(value_name = "ID|NAME")]
+    pub account: Option<String>,
+    /// Every account with this label (repeatable; all must match), instead of ID|NAME.
+    #[arg(long = "label", value_name = "K=V", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
 }
 
 /// The credential of a new account: exactly one source, never argv (argv is visible in `ps`).
@@ -840,6 +894,42 @@ mod tests {
         }
         assert!(parse(&["account", "update", "a", "--label", "x=y", "--clear-labels"]).is_err());
         assert!(parse(&["account", "get"]).is_err());
+    }
+
+    #[test]
+    fn enable_disable_remove_take_one_account_or_labels() {
+        for verb in ["enable", "disable", "remove", "rm"] {
+            match cmd(&[
+                "account", verb, "--label", "desk=a", "--label", "tier=2", "--yes",
+            ]) {
+                Command::Account(
+                    AccountCmd::Enable { target }
+                    | AccountCmd::Disable { target }
+                    | AccountCmd::Remove { target },
+                ) => {
+                    assert!(target.which.account.is_none() && target.yes, "{verb}");
+                    assert_eq!(target.which.labels.len(), 2, "{verb}");
+                }
+                other => panic!("{other:?}"),
+            }
+            // Exactly one of the two, and --yes only where there is something to confirm.
+            for bad in [
+                &["account", verb][..],
+                &["account", verb, "acc1", "--label", "desk=a"],
+                &["account", verb, "acc1", "--yes"],
+                &["account", verb, "--label", "nope"],
+            ] {
+                let e = parse(bad).unwrap_err();
+                assert_eq!(e.exit_code(), 2, "{bad:?}: {e}");
+            }
+        }
+        match cmd(&["account", "disable", "acc1"]) {
+            Command::Account(AccountCmd::Disable { target }) => {
+                assert_eq!(target.which.account.as_deref(), Some("acc1"));
+                assert!(target.which.labels.is_empty() && !target.yes);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

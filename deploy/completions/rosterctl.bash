@@ -472,12 +472,16 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__disable)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-y -o -h -V --label --yes --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -522,12 +526,16 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__enable)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-y -o -h -V --label --yes --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -820,12 +828,16 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__account__subcmd__remove)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-y -o -h -V --label --yes --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

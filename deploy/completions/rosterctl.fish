@@ -68,10 +68,10 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __f
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "ls" -d 'List accounts'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "get" -d 'Show one account'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "update" -d 'Change an account: only the fields given are changed'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "enable" -d 'Enable an account (health checks resume)'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "disable" -d 'Disable an account (never contacted until enabled)'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "remove" -d 'Delete an account, its health and its snapshots'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "rm" -d 'Delete an account, its health and its snapshots'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "enable" -d 'Enable an account, or every account with the given labels (health checks resume)'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "disable" -d 'Disable an account, or every account with the given labels (never contacted until enabled)'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "remove" -d 'Delete an account, or every account with the given labels, with their health and snapshots'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "rm" -d 'Delete an account, or every account with the given labels, with their health and snapshots'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "test" -d 'Test an existing account, or a venue, host and credential before adding them'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from add" -l name -d 'Unique name: 1-64 characters of [A-Za-z0-9._-]' -r
@@ -157,6 +157,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -l credentials-stdin -d 'Any venue: read every credential field from stdin as one JSON object of strings (fields below). On a terminal, prompts for each field the venue has, without echo'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -l label -d 'Every account with this label (repeatable; all must match), instead of ID|NAME' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -165,8 +166,10 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -s y -l yes -d 'With --label: act without asking (needed without a terminal)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from enable" -s V -l version -d 'Print version'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -l label -d 'Every account with this label (repeatable; all must match), instead of ID|NAME' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -175,8 +178,10 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -s y -l yes -d 'With --label: act without asking (needed without a terminal)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from disable" -s V -l version -d 'Print version'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -l label -d 'Every account with this label (repeatable; all must match), instead of ID|NAME' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -185,8 +190,10 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -s y -l yes -d 'With --label: act without asking (needed without a terminal)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -l label -d 'Every account with this label (repeatable; all must match), instead of ID|NAME' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -195,6 +202,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -s y -l yes -d 'With --label: act without asking (needed without a terminal)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from test" -l connector -d 'The venue to test (not saved): openalgo (default), alpaca, ...' -r
@@ -218,9 +226,9 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "list" -d 'List accounts'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "get" -d 'Show one account'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change an account: only the fields given are changed'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "enable" -d 'Enable an account (health checks resume)'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "disable" -d 'Disable an account (never contacted until enabled)'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Delete an account, its health and its snapshots'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "enable" -d 'Enable an account, or every account with the given labels (health checks resume)'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "disable" -d 'Disable an account, or every account with the given labels (never contacted until enabled)'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Delete an account, or every account with the given labels, with their health and snapshots'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "test" -d 'Test an existing account, or a venue, host and credential before adding them'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l addr -d 'Daemon address' -r
@@ -238,10 +246,10 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "ls" -d 'List accounts'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "get" -d 'Show one account'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "update" -d 'Change an account: only the fields given are changed'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "enable" -d 'Enable an account (health checks resume)'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "disable" -d 'Disable an account (never contacted until enabled)'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "remove" -d 'Delete an account, its health and its snapshots'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "rm" -d 'Delete an account, its health and its snapshots'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "enable" -d 'Enable an account, or every account with the given labels (health checks resume)'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "disable" -d 'Disable an account, or every account with the given labels (never contacted until enabled)'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "remove" -d 'Delete an account, or every account with the given labels, with their health and snapshots'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "rm" -d 'Delete an account, or every account with the given labels, with their health and snapshots'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "test" -d 'Test an existing account, or a venue, host and credential before adding them'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from add" -l name -d 'Unique name: 1-64 characters of [A-Za-z0-9._-]' -r
@@ -327,6 +335,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -l credentials-stdin -d 'Any venue: read every credential field from stdin as one JSON object of strings (fields below). On a terminal, prompts for each field the venue has, without echo'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -l label -d 'Every account with this label (repeatable; all must match), instead of ID|NAME' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -335,8 +344,10 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -s y -l yes -d 'With --label: act without asking (needed without a terminal)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from enable" -s V -l version -d 'Print version'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -l label -d 'Every account with this label (repeatable; all must match), instead of ID|NAME' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -345,8 +356,10 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -s y -l yes -d 'With --label: act without asking (needed without a terminal)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from disable" -s V -l version -d 'Print version'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -l label -d 'Every account with this label (repeatable; all must match), instead of ID|NAME' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -355,8 +368,10 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -s y -l yes -d 'With --label: act without asking (needed without a terminal)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -l label -d 'Every account with this label (repeatable; all must match), instead of ID|NAME' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -365,6 +380,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -l tenant -d 'Tenant: scopes a global admin\'s requests to tenant T (sent as x-roster-tenant metadata; a tenant\'s own certificate may name only its tenant). With `pki issue`, the tenant the new certificate belongs to (URI SAN urn:roster:tenant:T, T 1-64 of [a-z0-9._-]); without it the holder is in tenant default, and an admin is global' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: aligned columns for people, or one proto3-JSON document for scripts' -r -f -a "table\t''
 json\t''"
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -s y -l yes -d 'With --label: act without asking (needed without a terminal)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from test" -l connector -d 'The venue to test (not saved): openalgo (default), alpaca, ...' -r
@@ -388,9 +404,9 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from help" -f -a "list" -d 'List accounts'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from help" -f -a "get" -d 'Show one account'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change an account: only the fields given are changed'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from help" -f -a "enable" -d 'Enable an account (health checks resume)'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from help" -f -a "disable" -d 'Disable an account (never contacted until enabled)'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Delete an account, its health and its snapshots'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from help" -f -a "enable" -d 'Enable an account, or every account with the given labels (health checks resume)'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from help" -f -a "disable" -d 'Disable an account, or every account with the given labels (never contacted until enabled)'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Delete an account, or every account with the given labels, with their health and snapshots'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from help" -f -a "test" -d 'Test an existing account, or a venue, host and credential before adding them'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand accounts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand health; and not __fish_seen_subcommand_from list get check help" -l label -d 'Only accounts with this label (repeatable; all must match)' -r
@@ -711,9 +727,9 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_see
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "list" -d 'List accounts'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "get" -d 'Show one account'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "update" -d 'Change an account: only the fields given are changed'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "enable" -d 'Enable an account (health checks resume)'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "disable" -d 'Disable an account (never contacted until enabled)'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "remove" -d 'Delete an account, its health and its snapshots'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "enable" -d 'Enable an account, or every account with the given labels (health checks resume)'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "disable" -d 'Disable an account, or every account with the given labels (never contacted until enabled)'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "remove" -d 'Delete an account, or every account with the given labels, with their health and snapshots'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "test" -d 'Test an existing account, or a venue, host and credential before adding them'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from health" -f -a "list" -d 'One row per account: name, state, reason, latency, last ok, time in state'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from health" -f -a "get" -d 'The last known health of one account'

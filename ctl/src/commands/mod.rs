@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod bulk;
 pub mod credential;
 pub mod monitor;
 pub mod pki;

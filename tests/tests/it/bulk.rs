@@ -1,0 +1,203 @@
+//! The real `rosterctl` acting on many accounts by label (`account enable|disable|remove
+//! --label`), completing account names from a running daemon, the man pages it ships, and the
+//! no-echo prompt for a credential typed on a terminal.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use roster_proto::v1 as pb;
+use roster_tests::sim::{InstanceSpec, Simulator};
+use rosterd::pki::Role;
+
+use crate::harness::{Daemon, Pki, add_sim_account, fast_monitor, health_by_name, text};
+
+fn key(name: &str) -> String {
+    format!("KEY-{name}-bulk-4c3b2a19")
+}
+
+/// Who is enabled, by name.
+async fn enabled(d: &Daemon, pki: &Pki) -> HashMap<String, bool> {
+    d.all_accounts(&pki.admin())
+        .await
+        .into_iter()
+        .map(|a| (a.name, a.enabled))
+        .collect()
+}
+
+/// Disabling desk=a acts on exactly its accounts: refused without a terminal unless --yes, then
+/// done once (a second run rewrites nothing), and the disabled accounts' upstreams are no
+/// longer contacted while the others still are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disable_by_label_acts_on_exactly_the_matching_accounts() {
+    // a2 before a10: the plan names them in natural order.
+    let desk_a = ["a1", "a2", "a10"];
+    let desk_b = ["b1", "b2"];
+    let names: Vec<&str> = desk_a.iter().chain(&desk_b).copied().collect();
+    let sim = Simulator::start(
+        names
+            .iter()
+            .map(|n| InstanceSpec::demo(*n, key(n)))
+            .collect(),
+    )
+    .await
+    .unwrap();
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&pki, state.path(), &fast_monitor(300, 250));
+    let admin = pki.admin();
+    let mut c = d.accounts(&admin).await;
+    for (i, n) in names.iter().enumerate() {
+        let desk = if desk_a.contains(n) { "a" } else { "b" };
+        add_sim_account(
+            &mut c,
+            n,
+            &sim.instance(i).url(),
+            &key(n),
+            &[("desk", desk)],
+        )
+        .await;
+    }
+    let mut m = d.monitor(&admin).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !health_by_name(&mut m)
+        .await
+        .values()
+        .all(|h| h.state == pb::HealthState::Up as i32)
+    {
+        assert!(Instant::now() < deadline, "accounts never came up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // No terminal, no --yes: the plan is shown, nothing is changed, exit 2.
+    let o = d
+        .ctl_async(&admin, &["account", "disable", "--label", "desk=a"], "y\n")
+        .await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(
+        err.contains("disable 3 accounts: a1, a2, a10") && err.contains("--yes"),
+        "{err}"
+    );
+    assert!(enabled(&d, &pki).await.values().all(|e| *e));
+
+    let o = d
+        .ctl_async(
+            &admin,
+            &["account", "disable", "--label", "desk=a", "--yes"],
+            "",
+        )
+        .await;
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert_eq!(out, "disabled 3, already disabled 0, failed 0\n");
+    let now = enabled(&d, &pki).await;
+    for n in &names {
+        assert_eq!(now[*n], desk_b.contains(n), "{n}: {now:?}");
+    }
+    let health = health_by_name(&mut m).await;
+    for n in desk_a {
+        assert_eq!(health[n].state, pb::HealthState::Disabled as i32, "{n}");
+    }
+
+    // Their health checks stop; desk b's go on. A check in flight at the moment of the disable
+    // may still land, so count from a little later.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for inst in sim.instances() {
+        inst.reset_requests();
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for (i, n) in names.iter().enumerate() {
+        let hits = sim.instance(i).total_requests();
+        if desk_a.contains(n) {
+            assert_eq!(hits, 0, "disabled {n} was still contacted");
+        } else {
+            assert!(hits > 0, "enabled {n} was no longer checked");
+        }
+    }
+
+    // Again: nothing left to do, nothing rewritten (no new audit record), no question asked.
+    let audit_before = d.all_audit(&admin).await.len();
+    let o = d
+        .ctl_async(&admin, &["account", "disable", "--label", "desk=a"], "")
+        .await;
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert_eq!(out, "disabled 0, already disabled 3, failed 0\n");
+    assert_eq!(d.all_audit(&admin).await.len(), audit_before);
+
+    // Enable them back, as a script reads it.
+    let o = d
+        .ctl_async(
+            &admin,
+            &[
+                "account", "enable", "--label", "desk=a", "--yes", "-o", "json",
+            ],
+            "",
+        )
+        .await;
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["done"], serde_json::json!(["a1", "a2", "a10"]));
+    assert_eq!(report["failed"], serde_json::json!([]));
+    assert!(enabled(&d, &pki).await.values().all(|e| *e));
+
+    // No account matches: said, nothing sent, exit 0 (without --yes too).
+    let o = d
+        .ctl_async(&admin, &["account", "remove", "--label", "desk=zzz"], "")
+        .await;
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(err.contains("no account has the labels desk=zzz"), "{err}");
+    assert_eq!(d.all_accounts(&admin).await.len(), names.len());
+
+    // Remove by label: exactly desk b goes.
+    let o = d
+        .ctl_async(&admin, &["account", "rm", "--label", "desk=b", "-y"], "")
+        .await;
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert_eq!(out, "removed 2, failed 0\n");
+    let mut left: Vec<String> = enabled(&d, &pki).await.into_keys().collect();
+    left.sort();
+    assert_eq!(left, ["a1", "a10", "a2"]);
+}
+
+/// An account the caller may not change is named with the daemon's reason; the exit status is
+/// 1 and nothing changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_account_is_named_and_the_exit_status_is_1() {
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&pki, state.path(), &fast_monitor(300, 250));
+    let admin = pki.admin();
+    let mut c = d.accounts(&admin).await;
+    for n in ["x1", "x2"] {
+        add_sim_account(&mut c, n, "http://127.0.0.1:9", &key(n), &[("desk", "x")]).await;
+    }
+    let (viewer, _) = pki.issue("bulk-viewer", Role::Viewer);
+    let o = d
+        .ctl_async(
+            &viewer,
+            &["account", "disable", "--label", "desk=x", "--yes"],
+            "",
+        )
+        .await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(
+        out.starts_with("disabled 0, already disabled 0, failed 2\n"),
+        "{out}"
+    );
+    for n in ["x1", "x2"] {
+        assert!(
+            out.contains(&format!("failed: {n}: PERMISSION_DENIED")),
+            "{n} not named: {out}"
+        );
+    }
+    assert!(
+        err.contains("2 of 2 accounts could not be disabled: x1, x2"),
+        "{err}"
+    );
+    assert!(enabled(&d, &pki).await.values().all(|e| *e));
+}
