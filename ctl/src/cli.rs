@@ -209,9 +209,13 @@ Restore it offline with `rosterd restore --state-dir DIR --from FILE`."
     #[command(subcommand)]
     Pki(PkiCmd),
 
-    /// Print the rosterctl(1) man page (roff), for packaging.
+    /// Print the rosterctl(1) man page (roff), or write every page into DIR, for packaging.
     #[command(hide = true)]
-    Man,
+    Man {
+        /// Write rosterctl.1 and one page per subcommand (rosterctl-account-add.1, ...) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

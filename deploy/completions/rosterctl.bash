@@ -2260,12 +2260,16 @@ _rosterctl() {
             return 0
             ;;
         rosterctl__subcmd__man)
-            opts="-o -h -V --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
+            opts="-o -h -V --dir --addr --profile --ca --cert --key --client-key --tenant --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -51,7 +51,7 @@ complete -c rosterctl -n "__fish_rosterctl_needs_command" -f -a "key" -d 'Master
 complete -c rosterctl -n "__fish_rosterctl_needs_command" -f -a "audit" -d 'Recent audit records (newest first)'
 complete -c rosterctl -n "__fish_rosterctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c rosterctl -n "__fish_rosterctl_needs_command" -f -a "pki" -d 'Create a CA, server and client certificates (no daemon needed)'
-complete -c rosterctl -n "__fish_rosterctl_needs_command" -f -a "man" -d 'Print the rosterctl(1) man page (roff), for packaging'
+complete -c rosterctl -n "__fish_rosterctl_needs_command" -f -a "man" -d 'Print the rosterctl(1) man page (roff), or write every page into DIR, for packaging'
 complete -c rosterctl -n "__fish_rosterctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand account; and not __fish_seen_subcommand_from add list ls get update enable disable remove rm test help" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
@@ -695,6 +695,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from help" -f -a "init" -d 'Create a CA, a server certificate and the admin client profile DIR/admin'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from help" -f -a "issue" -d 'Issue a client certificate with a role into a profile directory'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand pki; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -l dir -d 'Write rosterctl.1 and one page per subcommand (rosterctl-account-add.1, ...) here' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -l addr -d 'Daemon address' -r
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -l profile -d 'Client profile directory holding ca.pem, cert.pem and key.pem (as written by `rosterd --dev` into STATE_DIR/admin or by `rosterctl pki issue --out`)' -r -F
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand man" -l ca -d 'CA certificate that signed the daemon\'s certificate (overrides the profile\'s ca.pem)' -r -F
@@ -721,7 +722,7 @@ complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and not __fish
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and not __fish_seen_subcommand_from account health watch venues funds balances positions orders trades holdings status backup key audit completions pki man help" -f -a "audit" -d 'Recent audit records (newest first)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and not __fish_seen_subcommand_from account health watch venues funds balances positions orders trades holdings status backup key audit completions pki man help" -f -a "completions" -d 'Print a shell completion script'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and not __fish_seen_subcommand_from account health watch venues funds balances positions orders trades holdings status backup key audit completions pki man help" -f -a "pki" -d 'Create a CA, server and client certificates (no daemon needed)'
-complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and not __fish_seen_subcommand_from account health watch venues funds balances positions orders trades holdings status backup key audit completions pki man help" -f -a "man" -d 'Print the rosterctl(1) man page (roff), for packaging'
+complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and not __fish_seen_subcommand_from account health watch venues funds balances positions orders trades holdings status backup key audit completions pki man help" -f -a "man" -d 'Print the rosterctl(1) man page (roff), or write every page into DIR, for packaging'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and not __fish_seen_subcommand_from account health watch venues funds balances positions orders trades holdings status backup key audit completions pki man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "add" -d 'Add an account. Its credential is read from stdin or a file, never from the command line'
 complete -c rosterctl -n "__fish_rosterctl_using_subcommand help; and __fish_seen_subcommand_from account" -f -a "list" -d 'List accounts'

@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod bulk;
 pub mod credential;
+pub mod man;
 pub mod monitor;
 pub mod pki;
 pub mod portfolio;
@@ -95,10 +96,14 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Pki(cmd) => {
             pki::run(cmd, cli.conn.tenant.as_deref(), output).map(|()| Outcome::Complete)
         }
-        Command::Man => {
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut buf)?;
-            emit(&String::from_utf8_lossy(&buf)).map(|()| Outcome::Complete)
+        Command::Man { dir: Some(dir) } => man::write_all(&dir).map(|()| Outcome::Complete),
+        Command::Man { dir: None } => {
+            let pages = man::pages()?;
+            let top = pages
+                .first()
+                .map(|(_, roff)| roff.as_slice())
+                .unwrap_or_default();
+            emit(&String::from_utf8_lossy(top)).map(|()| Outcome::Complete)
         }
         command => {
             let client = Client::connect(&cli.conn).await?;
@@ -122,7 +127,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                     done(admin::rotate(&client, output).await)
                 }
                 Command::Audit { limit } => done(admin::audit(&client, limit, output).await),
-                Command::Completions { .. } | Command::Pki(_) | Command::Man => {
+                Command::Completions { .. } | Command::Pki(_) | Command::Man { .. } => {
                     Ok(Outcome::Complete)
                 }
             };
