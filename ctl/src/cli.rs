@@ -198,7 +198,10 @@ Restore it offline with `rosterd restore --state-dir DIR --from FILE`."
 
     /// Print a shell completion script.
     #[command(
-        after_help = "Example:\n  rosterctl completions bash > /etc/bash_completion.d/rosterctl"
+        after_help = "Example:\n  rosterctl completions bash > /etc/bash_completion.d/rosterctl\n\n\
+The script calls rosterctl (from PATH) on each Tab, so an account argument (ID|NAME, --account)\n\
+completes to the daemon's account names, asked with the same --profile/--addr or ROSTER_*\n\
+environment as the command typed; with the daemon down (2 s at most) none are offered."
     )]
     Completions {
         #[arg(value_enum)]
@@ -281,7 +284,7 @@ Examples:
     /// Show one account.
     Get {
         /// Account id or name.
-        #[arg(value_name = "ID|NAME")]
+        #[arg(value_name = "ID|NAME", add = account_completer())]
         account: String,
     },
 
@@ -298,7 +301,7 @@ Examples:
     ))]
     Update {
         /// Account id or name.
-        #[arg(value_name = "ID|NAME")]
+        #[arg(value_name = "ID|NAME", add = account_completer())]
         account: String,
         /// New name.
         #[arg(long)]
@@ -372,6 +375,7 @@ Examples:
         /// Account id or name.
         #[arg(
             value_name = "ID|NAME",
+            add = account_completer(),
             required_unless_present_any = ["host", "connector", "env", "credential_opt"],
             conflicts_with_all = ["host", "connector", "env", "credential_opt"]
         )]
@@ -407,7 +411,7 @@ pub struct AccountTarget {
 #[group(id = "target", required = true, multiple = false)]
 pub struct Which {
     /// Account id or name.
-    #[arg(value_name = "ID|NAME")]
+    #[arg(value_name = "ID|NAME", add = account_completer())]
     pub account: Option<String>,
     /// Every account with this label (repeatable; all must match), instead of ID|NAME.
     #[arg(long = "label", value_name = "K=V", value_parser = parse_label)]
@@ -531,13 +535,13 @@ pub enum HealthCmd {
     /// The last known health of one account.
     Get {
         /// Account id or name.
-        #[arg(value_name = "ID|NAME")]
+        #[arg(value_name = "ID|NAME", add = account_completer())]
         account: String,
     },
     /// Check one account now (outside its schedule) and print the result.
     Check {
         /// Account id or name.
-        #[arg(value_name = "ID|NAME")]
+        #[arg(value_name = "ID|NAME", add = account_completer())]
         account: String,
     },
 }
@@ -570,7 +574,7 @@ itself failed; 2 for a usage error. An account whose venue does not have the boo
 no holdings) is shown as \"unsupported\", which is not partial.")]
 pub struct PortfolioArgs {
     /// Only this account (id or name; repeatable). Default: every enabled account.
-    #[arg(long = "account", value_name = "ID|NAME")]
+    #[arg(long = "account", value_name = "ID|NAME", add = account_completer())]
     pub accounts: Vec<String>,
     /// Only accounts with this label (repeatable; all must match).
     #[arg(long = "label", value_name = "K=V", value_parser = parse_label)]
@@ -692,6 +696,11 @@ impl From<RoleArg> for roster_pki::Role {
             RoleArg::Viewer => Self::Viewer,
         }
     }
+}
+
+/// Tab on an account argument offers the daemon's account names (see `complete.rs`).
+fn account_completer() -> clap_complete::engine::ArgValueCompleter {
+    clap_complete::engine::ArgValueCompleter::new(crate::complete::account_names)
 }
 
 /// Parses `K=V`. The key must be non-empty; neither side may contain `,` (the selector

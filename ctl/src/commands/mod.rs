@@ -13,7 +13,6 @@ pub mod portfolio;
 use std::io::Write;
 
 use anyhow::Result;
-use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, Output};
 use crate::client::Client;
@@ -89,9 +88,8 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         // Commands that need no daemon come first, so they work without a profile.
         Command::Completions { shell } => {
-            let mut buf = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "rosterctl", &mut buf);
-            emit(&String::from_utf8_lossy(&buf)).map(|()| Outcome::Complete)
+            let script = crate::complete::registration(shell)?;
+            emit(&String::from_utf8_lossy(&script)).map(|()| Outcome::Complete)
         }
         Command::Pki(cmd) => {
             pki::run(cmd, cli.conn.tenant.as_deref(), output).map(|()| Outcome::Complete)

@@ -201,3 +201,110 @@ async fn a_failing_account_is_named_and_the_exit_status_is_1() {
     );
     assert!(enabled(&d, &pki).await.values().all(|e| *e));
 }
+
+/// What a shell gets for the words typed so far, through the entry point its script calls
+/// (`COMPLETE=SHELL rosterctl -- WORDS...`): one candidate per line for fish, separated by the
+/// script's IFS for bash.
+fn complete(shell: &str, words: &[&str], env: &[(&str, &str)]) -> (Vec<String>, String) {
+    let mut args = vec!["--".to_owned()];
+    args.extend(words.iter().map(|w| w.to_string()));
+    let index = (words.len() - 1).to_string();
+    let mut all_env = vec![
+        ("COMPLETE", shell),
+        ("_CLAP_COMPLETE_INDEX", index.as_str()),
+        ("_CLAP_IFS", "\n"),
+    ];
+    all_env.extend_from_slice(env);
+    let o = crate::harness::run_ctl_with_env(&args, &all_env, "");
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{words:?}: {out}{err}");
+    let candidates = out
+        .lines()
+        .filter(|l| !l.is_empty())
+        // fish: "value<TAB>help"
+        .map(|l| l.split('\t').next().unwrap_or_default().to_owned())
+        .collect();
+    (candidates, err)
+}
+
+/// Tab after an account argument offers the daemon's account names that start with what is
+/// typed, with the connection given by flags or by the environment; with the daemon down it
+/// offers nothing and says nothing.
+#[test]
+fn account_names_complete_from_the_running_daemon() {
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(
+        &pki,
+        state.path(),
+        &crate::harness::DaemonOptions::default(),
+    );
+    let admin = pki.admin();
+    for n in ["acc10", "acc2", "acc1", "other"] {
+        let o = d.ctl(
+            &admin,
+            &[
+                "account",
+                "add",
+                "--name",
+                n,
+                "--host",
+                "http://127.0.0.1:9",
+                "--disabled",
+                "--api-key-stdin",
+            ],
+            &key(n),
+        );
+        assert!(o.status.success(), "{}", text(&o).1);
+    }
+    let url = d.url();
+    let profile = admin.display().to_string();
+    let flags = ["rosterctl", "--addr", &url, "--profile", &profile];
+
+    for (shell, tail) in [
+        ("fish", &["account", "get", "ac"][..]),
+        ("bash", &["account", "disable", "ac"]),
+        ("fish", &["health", "check", "ac"]),
+        ("bash", &["positions", "--account", "ac"]),
+    ] {
+        let words: Vec<&str> = flags.iter().chain(tail).copied().collect();
+        let (names, err) = complete(shell, &words, &[]);
+        assert_eq!(names, ["acc1", "acc2", "acc10"], "{shell} {tail:?}");
+        assert!(err.is_empty(), "{err}");
+    }
+    // Every account for an empty word (the command's flags besides); the connection from the
+    // environment.
+    let (mut names, _) = complete(
+        "bash",
+        &["rosterctl", "account", "update", ""],
+        &[("ROSTER_ADDR", &url), ("ROSTER_PROFILE", &profile)],
+    );
+    names.retain(|n| !n.starts_with('-'));
+    assert_eq!(names, ["acc1", "acc2", "acc10", "other"]);
+    // Subcommands still complete as before.
+    let (subs, _) = complete("fish", &["rosterctl", "account", "dis"], &[]);
+    assert_eq!(subs, ["disable"]);
+
+    // The daemon is gone: no names, no message, no error status.
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("https://{}", l.local_addr().unwrap())
+    };
+    for shell in ["bash", "fish"] {
+        let (names, err) = complete(
+            shell,
+            &[
+                "rosterctl",
+                "--addr",
+                &down,
+                "--profile",
+                &profile,
+                "account",
+                "get",
+                "ac",
+            ],
+            &[],
+        );
+        assert!(names.is_empty() && err.is_empty(), "{names:?} {err}");
+    }
+}
