@@ -308,3 +308,186 @@ fn account_names_complete_from_the_running_daemon() {
         assert!(names.is_empty() && err.is_empty(), "{names:?} {err}");
     }
 }
+
+/// Runs the real rosterctl on a pseudo-terminal, typing each of `typed` once the next
+/// "(not echoed): " prompt is on the screen; returns everything the terminal showed and whether
+/// rosterctl succeeded. Bounded: 30 s in all, the process killed past it.
+fn on_terminal(args: &[String], typed: &[&str]) -> (String, bool) {
+    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 40,
+            cols: 200,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut cmd = CommandBuilder::new(crate::harness::bin("rosterctl"));
+    cmd.args(args);
+    // Plain text: the assertions read words, not colour codes.
+    cmd.env("NO_COLOR", "1");
+    let mut child = pair.slave.spawn_command(cmd).unwrap();
+    drop(pair.slave);
+    let screen = Arc::new(Mutex::new(Vec::new()));
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let sink = screen.clone();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // Ends with EOF or EIO once rosterctl has exited and the terminal has no writer left.
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+        let _ = done_tx.send(());
+    });
+    let shown = || String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut writer = pair.master.take_writer().unwrap();
+    for (i, answer) in typed.iter().enumerate() {
+        while shown().matches("(not echoed): ").count() <= i {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("no prompt #{} on the terminal: {:?}", i + 1, shown());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // As a person types it: the characters, then Enter.
+        writer.write_all(answer.as_bytes()).unwrap();
+        writer.write_all(b"\r").unwrap();
+        writer.flush().unwrap();
+    }
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("rosterctl did not finish: {:?}", shown());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(writer);
+    drop(pair.master);
+    let _ = done_rx.recv_timeout(Duration::from_secs(5));
+    (shown(), status.success())
+}
+
+/// A credential typed at the terminal prompt (`--api-key-stdin`, `--credentials-stdin` for a
+/// two-field venue) is never shown on it, and it is the credential the account is created with:
+/// the upstream accepts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_typed_on_a_terminal_is_not_echoed_and_is_used() {
+    use roster_tests::alpaca_sim::{AlpacaAccountSpec, AlpacaSim, Environment, demo_keys};
+
+    let oa_key = key("pty-oa");
+    let sim = Simulator::start(vec![InstanceSpec::demo("pty-oa", oa_key.clone())])
+        .await
+        .unwrap();
+    let (key_id, secret) = demo_keys(Environment::Paper, 1);
+    let alpaca = AlpacaSim::start(
+        Environment::Paper,
+        vec![AlpacaAccountSpec::demo(key_id.clone(), secret.clone())],
+    )
+    .await
+    .unwrap();
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(
+        &pki,
+        state.path(),
+        &crate::harness::DaemonOptions::default(),
+    );
+    let admin = pki.admin();
+    let conn = [
+        "--addr".to_owned(),
+        d.url(),
+        "--profile".to_owned(),
+        admin.display().to_string(),
+    ];
+    let with = |rest: &[&str]| -> Vec<String> {
+        conn.iter()
+            .cloned()
+            .chain(rest.iter().map(|s| s.to_string()))
+            .collect()
+    };
+
+    let oa_args = with(&[
+        "account",
+        "add",
+        "--name",
+        "pty-oa",
+        "--host",
+        &sim.instance(0).url(),
+        "--api-key-stdin",
+    ]);
+    let oa_key_typed = oa_key.clone();
+    let (screen, ok) = tokio::task::spawn_blocking(move || on_terminal(&oa_args, &[&oa_key_typed]))
+        .await
+        .unwrap();
+    assert!(ok, "{screen}");
+    assert!(screen.contains("API key (not echoed): "), "{screen}");
+    assert!(screen.contains("created account pty-oa"), "{screen}");
+    // Saved and tested with the typed key: no "connection test failed" warning.
+    assert!(!screen.contains("warning"), "{screen}");
+    assert!(
+        !screen.contains(&oa_key),
+        "the API key was echoed: {screen}"
+    );
+
+    let alp_args = with(&[
+        "account",
+        "add",
+        "--name",
+        "pty-alp",
+        "--connector",
+        "alpaca",
+        "--env",
+        "paper",
+        "--host",
+        &alpaca.url(),
+        "--credentials-stdin",
+    ]);
+    let typed = [key_id.clone(), secret.clone()];
+    let (screen, ok) = tokio::task::spawn_blocking(move || {
+        on_terminal(&alp_args, &[typed[0].as_str(), typed[1].as_str()])
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{screen}");
+    let (id_prompt, secret_prompt) = (
+        screen.find("key_id").unwrap_or(usize::MAX),
+        screen.find("secret_key").unwrap_or(usize::MAX),
+    );
+    assert!(
+        id_prompt < secret_prompt && secret_prompt < usize::MAX,
+        "{screen}"
+    );
+    assert!(screen.contains("created account pty-alp"), "{screen}");
+    assert!(!screen.contains("warning"), "{screen}");
+    for typed in [&key_id, &secret] {
+        assert!(
+            !screen.contains(typed.as_str()),
+            "a credential field was echoed: {screen}"
+        );
+    }
+
+    // The daemon holds what was typed: each upstream accepts the stored credential.
+    let mut c = d.accounts(&admin).await;
+    for name in ["pty-oa", "pty-alp"] {
+        let t = c
+            .test_connection(pb::TestConnectionRequest {
+                account: name.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(t.reachable && t.key_accepted, "{name}: {t:?}");
+    }
+}
