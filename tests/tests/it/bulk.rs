@@ -309,10 +309,10 @@ fn account_names_complete_from_the_running_daemon() {
     }
 }
 
-/// Runs the real rosterctl on a pseudo-terminal, typing each of `typed` once the next
-/// "(not echoed): " prompt is on the screen; returns everything the terminal showed and whether
-/// rosterctl succeeded. Bounded: 30 s in all, the process killed past it.
-fn on_terminal(args: &[String], typed: &[&str]) -> (String, bool) {
+/// Runs the real rosterctl on a pseudo-terminal, typing each of `typed` once the next `prompt`
+/// is on the screen; returns everything the terminal showed and rosterctl's exit code.
+/// Bounded: 30 s in all, the process killed past it.
+fn on_terminal(args: &[String], prompt: &str, typed: &[&str]) -> (String, u32) {
     use portable_pty::{CommandBuilder, PtySize, native_pty_system};
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
@@ -350,7 +350,7 @@ fn on_terminal(args: &[String], typed: &[&str]) -> (String, bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut writer = pair.master.take_writer().unwrap();
     for (i, answer) in typed.iter().enumerate() {
-        while shown().matches("(not echoed): ").count() <= i {
+        while shown().matches(prompt).count() <= i {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 panic!("no prompt #{} on the terminal: {:?}", i + 1, shown());
@@ -375,8 +375,11 @@ fn on_terminal(args: &[String], typed: &[&str]) -> (String, bool) {
     drop(writer);
     drop(pair.master);
     let _ = done_rx.recv_timeout(Duration::from_secs(5));
-    (shown(), status.success())
+    (shown(), status.exit_code())
 }
+
+/// How rosterctl's credential prompts end.
+const NO_ECHO: &str = "(not echoed): ";
 
 /// A credential typed at the terminal prompt (`--api-key-stdin`, `--credentials-stdin` for a
 /// two-field venue) is never shown on it, and it is the credential the account is created with:
@@ -427,10 +430,11 @@ async fn a_credential_typed_on_a_terminal_is_not_echoed_and_is_used() {
         "--api-key-stdin",
     ]);
     let oa_key_typed = oa_key.clone();
-    let (screen, ok) = tokio::task::spawn_blocking(move || on_terminal(&oa_args, &[&oa_key_typed]))
-        .await
-        .unwrap();
-    assert!(ok, "{screen}");
+    let (screen, code) =
+        tokio::task::spawn_blocking(move || on_terminal(&oa_args, NO_ECHO, &[&oa_key_typed]))
+            .await
+            .unwrap();
+    assert_eq!(code, 0, "{screen}");
     assert!(screen.contains("API key (not echoed): "), "{screen}");
     assert!(screen.contains("created account pty-oa"), "{screen}");
     // Saved and tested with the typed key: no "connection test failed" warning.
@@ -454,12 +458,12 @@ async fn a_credential_typed_on_a_terminal_is_not_echoed_and_is_used() {
         "--credentials-stdin",
     ]);
     let typed = [key_id.clone(), secret.clone()];
-    let (screen, ok) = tokio::task::spawn_blocking(move || {
-        on_terminal(&alp_args, &[typed[0].as_str(), typed[1].as_str()])
+    let (screen, code) = tokio::task::spawn_blocking(move || {
+        on_terminal(&alp_args, NO_ECHO, &[typed[0].as_str(), typed[1].as_str()])
     })
     .await
     .unwrap();
-    assert!(ok, "{screen}");
+    assert_eq!(code, 0, "{screen}");
     let (id_prompt, secret_prompt) = (
         screen.find("key_id").unwrap_or(usize::MAX),
         screen.find("secret_key").unwrap_or(usize::MAX),
@@ -489,5 +493,55 @@ async fn a_credential_typed_on_a_terminal_is_not_echoed_and_is_used() {
             .unwrap()
             .into_inner();
         assert!(t.reachable && t.key_accepted, "{name}: {t:?}");
+    }
+}
+
+/// On a terminal the bulk action asks before acting: "n" (or just Enter) changes nothing, "y"
+/// goes ahead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_terminal_a_bulk_action_asks_first() {
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let d = Daemon::start(
+        &pki,
+        state.path(),
+        &crate::harness::DaemonOptions::default(),
+    );
+    let admin = pki.admin();
+    let mut c = d.accounts(&admin).await;
+    for n in ["t1", "t2", "u1"] {
+        let desk = if n.starts_with('t') { "t" } else { "u" };
+        add_sim_account(&mut c, n, "http://127.0.0.1:9", &key(n), &[("desk", desk)]).await;
+    }
+    let args: Vec<String> = [
+        "--addr",
+        &d.url(),
+        "--profile",
+        &admin.display().to_string(),
+        "account",
+        "disable",
+        "--label",
+        "desk=t",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for (answer, code, disabled) in [("n", 1, false), ("", 1, false), ("y", 0, true)] {
+        let a = args.clone();
+        let (screen, got) =
+            tokio::task::spawn_blocking(move || on_terminal(&a, "[y/N] ", &[answer]))
+                .await
+                .unwrap();
+        assert!(
+            screen.contains("disable 2 accounts: t1, t2\r\nProceed? [y/N] "),
+            "{screen}"
+        );
+        assert_eq!(got, code, "answer {answer:?}: {screen}");
+        let now = enabled(&d, &pki).await;
+        assert_eq!(
+            (now["t1"], now["t2"], now["u1"]),
+            (!disabled, !disabled, true),
+            "answer {answer:?}: {screen}"
+        );
     }
 }
