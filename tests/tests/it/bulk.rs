@@ -15,6 +15,19 @@ fn key(name: &str) -> String {
     format!("KEY-{name}-bulk-4c3b2a19")
 }
 
+/// rosterctl as the holder of `profile`, reading `stdin` (not a terminal): its exit code,
+/// stdout and stderr.
+async fn ctl(
+    d: &Daemon,
+    profile: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+) -> (Option<i32>, String, String) {
+    let o = d.ctl_async(profile, args, stdin).await;
+    let (out, err) = text(&o);
+    (o.status.code(), out, err)
+}
+
 /// Who is enabled, by name.
 async fn enabled(d: &Daemon, pki: &Pki) -> HashMap<String, bool> {
     d.all_accounts(&pki.admin())
@@ -69,26 +82,28 @@ async fn disable_by_label_acts_on_exactly_the_matching_accounts() {
     }
 
     // No terminal, no --yes: the plan is shown, nothing is changed, exit 2.
-    let o = d
-        .ctl_async(&admin, &["account", "disable", "--label", "desk=a"], "y\n")
-        .await;
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    let (code, out, err) = ctl(
+        &d,
+        &admin,
+        &["account", "disable", "--label", "desk=a"],
+        "y\n",
+    )
+    .await;
+    assert_eq!(code, Some(2), "{out}{err}");
     assert!(
         err.contains("disable 3 accounts: a1, a2, a10") && err.contains("--yes"),
         "{err}"
     );
     assert!(enabled(&d, &pki).await.values().all(|e| *e));
 
-    let o = d
-        .ctl_async(
-            &admin,
-            &["account", "disable", "--label", "desk=a", "--yes"],
-            "",
-        )
-        .await;
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{out}{err}");
+    let (code, out, err) = ctl(
+        &d,
+        &admin,
+        &["account", "disable", "--label", "desk=a", "--yes"],
+        "",
+    )
+    .await;
+    assert!(code == Some(0), "{out}{err}");
     assert_eq!(out, "disabled 3, already disabled 0, failed 0\n");
     let now = enabled(&d, &pki).await;
     for n in &names {
@@ -117,46 +132,48 @@ async fn disable_by_label_acts_on_exactly_the_matching_accounts() {
 
     // Again: nothing left to do, nothing rewritten (no new audit record), no question asked.
     let audit_before = d.all_audit(&admin).await.len();
-    let o = d
-        .ctl_async(&admin, &["account", "disable", "--label", "desk=a"], "")
-        .await;
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{out}{err}");
+    let (code, out, err) = ctl(&d, &admin, &["account", "disable", "--label", "desk=a"], "").await;
+    assert!(code == Some(0), "{out}{err}");
     assert_eq!(out, "disabled 0, already disabled 3, failed 0\n");
     assert_eq!(d.all_audit(&admin).await.len(), audit_before);
 
     // Enable them back, as a script reads it.
-    let o = d
-        .ctl_async(
-            &admin,
-            &[
-                "account", "enable", "--label", "desk=a", "--yes", "-o", "json",
-            ],
-            "",
-        )
-        .await;
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{out}{err}");
+    let (code, out, err) = ctl(
+        &d,
+        &admin,
+        &[
+            "account", "enable", "--label", "desk=a", "--yes", "-o", "json",
+        ],
+        "",
+    )
+    .await;
+    assert!(code == Some(0), "{out}{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["done"], serde_json::json!(["a1", "a2", "a10"]));
     assert_eq!(report["failed"], serde_json::json!([]));
     assert!(enabled(&d, &pki).await.values().all(|e| *e));
 
     // No account matches: said, nothing sent, exit 0 (without --yes too).
-    let o = d
-        .ctl_async(&admin, &["account", "remove", "--label", "desk=zzz"], "")
-        .await;
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{out}{err}");
+    let (code, out, err) = ctl(
+        &d,
+        &admin,
+        &["account", "remove", "--label", "desk=zzz"],
+        "",
+    )
+    .await;
+    assert!(code == Some(0), "{out}{err}");
     assert!(err.contains("no account has the labels desk=zzz"), "{err}");
     assert_eq!(d.all_accounts(&admin).await.len(), names.len());
 
     // Remove by label: exactly desk b goes.
-    let o = d
-        .ctl_async(&admin, &["account", "rm", "--label", "desk=b", "-y"], "")
-        .await;
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{out}{err}");
+    let (code, out, err) = ctl(
+        &d,
+        &admin,
+        &["account", "rm", "--label", "desk=b", "-y"],
+        "",
+    )
+    .await;
+    assert!(code == Some(0), "{out}{err}");
     assert_eq!(out, "removed 2, failed 0\n");
     let mut left: Vec<String> = enabled(&d, &pki).await.into_keys().collect();
     left.sort();
@@ -176,15 +193,14 @@ async fn a_failing_account_is_named_and_the_exit_status_is_1() {
         add_sim_account(&mut c, n, "http://127.0.0.1:9", &key(n), &[("desk", "x")]).await;
     }
     let (viewer, _) = pki.issue("bulk-viewer", Role::Viewer);
-    let o = d
-        .ctl_async(
-            &viewer,
-            &["account", "disable", "--label", "desk=x", "--yes"],
-            "",
-        )
-        .await;
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let (code, out, err) = ctl(
+        &d,
+        &viewer,
+        &["account", "disable", "--label", "desk=x", "--yes"],
+        "",
+    )
+    .await;
+    assert_eq!(code, Some(1), "{out}{err}");
     assert!(
         out.starts_with("disabled 0, already disabled 0, failed 2\n"),
         "{out}"
