@@ -32,7 +32,8 @@ left alone. On a terminal rosterctl asks first ([y/N]); without a terminal it re
 nothing changed) unless --yes is given. No matching account: says so and exits 0.
 
 Exit status: 0 when every matching account was done (or none matched); 1 when any failed (each
-failure is named; the others are still done); 2 for a usage error or a refused confirmation."
+failure is named; the others are still done) or the question was answered no; 2 for a usage
+error, or no terminal to ask on and no --yes."
     };
 }
 
@@ -43,6 +44,7 @@ Examples:
   rosterctl account add --name acc1 --host http://127.0.0.1:5000 --api-key-stdin <key.txt
   rosterctl health
   rosterctl positions --net --label desk=a
+  rosterctl account disable --label desk=a --yes   # every account labelled desk=a
   rosterctl watch
 
 Exit status: 0 on success; 1 when the operation failed or was refused; 2 for a usage error;
