@@ -1,5 +1,5 @@
 //! Shell completion. The scripts `rosterctl completions bash|zsh|fish` prints call rosterctl
-//! back (`COMPLETE=SHELL rosterctl -- WORDS...`) for every Tab, so completion follows the
+//! back (`ROSTERCTL_COMPLETE=SHELL rosterctl -- WORDS...`) for every Tab, so completion follows the
 //! binary installed, and an account argument (`ID|NAME`, `--account`) completes to the names
 //! of the accounts the daemon has, asked for with the same connection flags, environment
 //! (ROSTER_PROFILE, ROSTER_ADDR, ...) and certificate as the command being typed.
@@ -14,8 +14,9 @@ use clap_complete::env::Shells;
 use crate::cli::{Cli, ConnArgs};
 use crate::client::Client;
 
-/// The environment variable the scripts set to ask for candidates.
-const VAR: &str = "COMPLETE";
+/// The environment variable the scripts set to ask for candidates (its own name: a COMPLETE
+/// some other tool left in the environment must not turn every rosterctl run into a completion).
+const VAR: &str = "ROSTERCTL_COMPLETE";
 /// How long a Tab may wait for the daemon: a down or unreachable daemon must not hang the
 /// shell; the names are simply not offered.
 const DAEMON_TIMEOUT: Duration = Duration::from_secs(2);
@@ -34,7 +35,7 @@ pub fn answer_if_asked() {
 }
 
 /// The script `rosterctl completions SHELL` prints: the same one the completion entry point
-/// writes for `COMPLETE=SHELL rosterctl`.
+/// writes for `ROSTERCTL_COMPLETE=SHELL rosterctl`.
 pub fn registration(shell: clap_complete::Shell) -> std::io::Result<Vec<u8>> {
     let name = shell.to_string();
     let mut buf = Vec::new();
@@ -148,7 +149,7 @@ mod tests {
         ] {
             let script = String::from_utf8(registration(shell).unwrap()).unwrap();
             assert!(
-                script.contains("COMPLETE=") && script.contains("rosterctl"),
+                script.contains("ROSTERCTL_COMPLETE=") && script.contains("rosterctl"),
                 "{shell}: {script}"
             );
         }

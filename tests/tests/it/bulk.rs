@@ -219,14 +219,14 @@ async fn a_failing_account_is_named_and_the_exit_status_is_1() {
 }
 
 /// What a shell gets for the words typed so far, through the entry point its script calls
-/// (`COMPLETE=SHELL rosterctl -- WORDS...`): one candidate per line for fish, separated by the
+/// (`ROSTERCTL_COMPLETE=SHELL rosterctl -- WORDS...`): one candidate per line for fish, separated by the
 /// script's IFS for bash.
 fn complete(shell: &str, words: &[&str], env: &[(&str, &str)]) -> (Vec<String>, String) {
     let mut args = vec!["--".to_owned()];
     args.extend(words.iter().map(|w| w.to_string()));
     let index = (words.len() - 1).to_string();
     let mut all_env = vec![
-        ("COMPLETE", shell),
+        ("ROSTERCTL_COMPLETE", shell),
         ("_CLAP_COMPLETE_INDEX", index.as_str()),
         ("_CLAP_IFS", "\n"),
     ];
@@ -300,6 +300,25 @@ fn account_names_complete_from_the_running_daemon() {
     // Subcommands still complete as before.
     let (subs, _) = complete("fish", &["rosterctl", "account", "dis"], &[]);
     assert_eq!(subs, ["disable"]);
+
+    // A COMPLETE left in the environment by another tool is not a completion request.
+    let o = crate::harness::run_ctl_with_env(
+        &[
+            "--addr".into(),
+            url.clone(),
+            "--profile".into(),
+            profile.clone(),
+            "account".into(),
+            "list".into(),
+        ],
+        &[("COMPLETE", "bash")],
+        "",
+    );
+    assert!(
+        o.status.success() && text(&o).0.contains("acc10"),
+        "{:?}",
+        text(&o)
+    );
 
     // The daemon is gone: no names, no message, no error status.
     let down = {
