@@ -5,11 +5,14 @@
 
 use std::future::Future;
 use std::io::{BufRead, IsTerminal, Read, Write};
+use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use roster_proto::v1::{Account, DeleteAccountRequest};
 use serde::Serialize;
 use tokio::task::JoinSet;
+use tonic::Code;
+use tonic_types::StatusExt;
 
 use super::account::{enable_request, list_all};
 use super::{UsageError, show};
@@ -23,6 +26,10 @@ const CONCURRENCY: usize = 8;
 const PLAN_NAMES: usize = 20;
 /// From this many accounts on, progress is reported on stderr (ten steps at most).
 const PROGRESS_FROM: usize = 50;
+/// How long one account's request keeps being retried while the daemon answers
+/// RESOURCE_EXHAUSTED (its rate limit) before the account is reported as failed. The requests in
+/// flight compete for the same budget, so it is a time, not a number of tries.
+const RETRY_FOR: Duration = Duration::from_secs(60);
 
 /// What a bulk command does to each matching account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +170,9 @@ pub async fn run(
 
 /// One request for one account, by id (a rename between list and act cannot redirect it) and
 /// with the listed etag, so an account changed meanwhile (relabelled out of the selection, say)
-/// is refused with ABORTED instead of acted on unseen.
+/// is refused with ABORTED instead of acted on unseen. A fleet is more requests than the
+/// daemon's per-caller budget allows at once (100 in a burst, 50/s by default): an answer of
+/// RESOURCE_EXHAUSTED is waited out as the daemon says and retried, for [`RETRY_FOR`] at most.
 fn act(
     client: &Client,
     action: Action,
@@ -171,25 +180,46 @@ fn act(
 ) -> impl Future<Output = (String, std::result::Result<(), String>)> + Send + 'static {
     let mut svc = client.accounts();
     async move {
-        let result = match action {
-            Action::Enable | Action::Disable => {
-                let mut req = enable_request(&a.id, action == Action::Enable);
-                if let Some(acc) = req.account.as_mut() {
-                    acc.etag.clone_from(&a.etag);
+        let give_up = tokio::time::Instant::now() + RETRY_FOR;
+        let result = loop {
+            let sent = match action {
+                Action::Enable | Action::Disable => {
+                    let mut req = enable_request(&a.id, action == Action::Enable);
+                    if let Some(acc) = req.account.as_mut() {
+                        acc.etag.clone_from(&a.etag);
+                    }
+                    svc.update_account(req).await.map(|_| ())
                 }
-                svc.update_account(req).await.map(|_| ())
+                Action::Remove => svc
+                    .delete_account(DeleteAccountRequest {
+                        account: a.id.clone(),
+                        etag: a.etag.clone(),
+                    })
+                    .await
+                    .map(|_| ()),
+            };
+            match sent {
+                Err(s)
+                    if s.code() == Code::ResourceExhausted
+                        && tokio::time::Instant::now() + retry_delay(&s) < give_up =>
+                {
+                    tokio::time::sleep(retry_delay(&s)).await;
+                }
+                other => break other,
             }
-            Action::Remove => svc
-                .delete_account(DeleteAccountRequest {
-                    account: a.id.clone(),
-                    etag: a.etag.clone(),
-                })
-                .await
-                .map(|_| ()),
         };
         let result = result.map_err(|s| crate::errors::render(&anyhow::Error::from(s)));
         (a.name, result)
     }
+}
+
+/// How long the daemon asked a refused caller to wait (google.rpc.RetryInfo), kept within
+/// reason; a refusal without one waits a second.
+fn retry_delay(s: &tonic::Status) -> Duration {
+    s.get_details_retry_info()
+        .and_then(|r| r.retry_delay)
+        .unwrap_or(Duration::from_secs(1))
+        .clamp(Duration::from_millis(50), Duration::from_secs(5))
 }
 
 /// Runs `act` on every item with at most `limit` in flight, calling `progress` with the count
@@ -342,6 +372,34 @@ mod tests {
         assert!(p.starts_with("enable 1000 accounts: acc1, acc2, "), "{p}");
         assert!(p.ends_with("acc20, ... and 980 more"), "{p}");
         assert!(p.len() < 300, "{p}");
+    }
+
+    #[test]
+    fn a_rate_limited_request_waits_as_the_daemon_says_within_bounds() {
+        use tonic_types::{ErrorDetails, StatusExt};
+        let with = |d: Duration| {
+            tonic::Status::with_error_details(
+                Code::ResourceExhausted,
+                "slow down",
+                ErrorDetails::with_retry_info(Some(d)),
+            )
+        };
+        assert_eq!(
+            retry_delay(&with(Duration::from_millis(300))),
+            Duration::from_millis(300)
+        );
+        assert_eq!(
+            retry_delay(&with(Duration::from_secs(3600))),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            retry_delay(&with(Duration::ZERO)),
+            Duration::from_millis(50)
+        );
+        assert_eq!(
+            retry_delay(&tonic::Status::resource_exhausted("x")),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]

@@ -218,6 +218,47 @@ async fn a_failing_account_is_named_and_the_exit_status_is_1() {
     assert!(enabled(&d, &pki).await.values().all(|e| *e));
 }
 
+/// More accounts than the daemon's per-caller budget allows at once: the requests it refuses
+/// with RESOURCE_EXHAUSTED are waited out and retried, and every account is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_larger_than_the_rate_limit_is_done_whole() {
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start(
+        &pki,
+        state.path(),
+        &crate::harness::DaemonOptions::default(),
+    );
+    let admin = pki.admin();
+    let mut c = d.accounts(&admin).await;
+    let names: Vec<String> = (1..=20).map(|i| format!("r{i}")).collect();
+    for n in &names {
+        add_sim_account(&mut c, n, "http://127.0.0.1:9", &key(n), &[("desk", "r")]).await;
+    }
+    // Now 10 requests a second, 5 at once, for every caller.
+    let config = std::fs::read_to_string(d.config_path()).unwrap();
+    let limited = config.replace(
+        "requests_per_second = 10000\nburst = 10000",
+        "requests_per_second = 10\nburst = 5",
+    );
+    assert_ne!(config, limited);
+    std::fs::write(d.config_path(), limited).unwrap();
+    d.restart();
+
+    let (code, out, err) = ctl(
+        &d,
+        &admin,
+        &["account", "disable", "--label", "desk=r", "--yes"],
+        "",
+    )
+    .await;
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(out, "disabled 20, already disabled 0, failed 0\n");
+    // The admin's budget refills before it is used to look.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(enabled(&d, &pki).await.values().all(|e| !*e));
+}
+
 /// What a shell gets for the words typed so far, through the entry point its script calls
 /// (`ROSTERCTL_COMPLETE=SHELL rosterctl -- WORDS...`): one candidate per line for fish, separated by the
 /// script's IFS for bash.
