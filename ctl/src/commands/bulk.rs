@@ -130,7 +130,11 @@ pub async fn run(
             todo,
             CONCURRENCY,
             |a| act(client, action, a),
-            |n| progress.advance(n),
+            |n| {
+                if let Some(line) = progress.advance(n) {
+                    eprintln!("{line}");
+                }
+            },
         )
         .await;
         for (name, result) in results {
@@ -345,11 +349,17 @@ impl Progress {
         }
     }
 
-    fn advance(&mut self, finished: usize) {
-        if finished >= self.next && finished < self.total {
-            eprintln!("{}: {finished}/{} done", self.action.verb(), self.total);
-            self.next = finished + self.total.div_ceil(10);
+    /// The line to print now that `finished` accounts are done, if one is due.
+    fn advance(&mut self, finished: usize) -> Option<String> {
+        if finished < self.next || finished >= self.total {
+            return None;
         }
+        self.next = finished + self.total.div_ceil(10);
+        Some(format!(
+            "{}: {finished}/{} done",
+            self.action.verb(),
+            self.total
+        ))
     }
 }
 
@@ -400,6 +410,17 @@ mod tests {
             retry_delay(&tonic::Status::resource_exhausted("x")),
             Duration::from_secs(1)
         );
+    }
+
+    #[test]
+    fn long_runs_report_progress_at_each_tenth() {
+        let mut p = Progress::new(Action::Disable, 1000);
+        let lines: Vec<String> = (1..=1000).filter_map(|n| p.advance(n)).collect();
+        assert_eq!(lines.len(), 9, "{lines:?}");
+        assert_eq!(lines[0], "disable: 100/1000 done");
+        assert_eq!(lines[8], "disable: 900/1000 done");
+        let mut short = Progress::new(Action::Remove, 12);
+        assert!((1..=12).all(|n| short.advance(n).is_none()));
     }
 
     #[test]
