@@ -383,26 +383,8 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
                 )
             })
         }
-        AccountCmd::Enable { target } => match one_or_labels(target) {
-            Ok(account) => {
-                let a = svc
-                    .update_account(enable_request(&account, true))
-                    .await?
-                    .into_inner();
-                show(output, &a, |a| format!("enabled account {}\n", a.name))
-            }
-            Err((labels, yes)) => bulk::run(client, Action::Enable, &labels, yes, output).await,
-        },
-        AccountCmd::Disable { target } => match one_or_labels(target) {
-            Ok(account) => {
-                let a = svc
-                    .update_account(enable_request(&account, false))
-                    .await?
-                    .into_inner();
-                show(output, &a, |a| format!("disabled account {}\n", a.name))
-            }
-            Err((labels, yes)) => bulk::run(client, Action::Disable, &labels, yes, output).await,
-        },
+        AccountCmd::Enable { target } => switch(client, Action::Enable, target, output).await,
+        AccountCmd::Disable { target } => switch(client, Action::Disable, target, output).await,
         AccountCmd::Remove { target } => {
             let account = match one_or_labels(target) {
                 Ok(account) => account,
@@ -446,6 +428,27 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
             }
         }
     }
+}
+
+/// `account enable|disable`: one account, or every account with the labels.
+async fn switch(
+    client: &Client,
+    action: Action,
+    target: AccountTarget,
+    output: Output,
+) -> Result<()> {
+    let account = match one_or_labels(target) {
+        Ok(account) => account,
+        Err((labels, yes)) => return bulk::run(client, action, &labels, yes, output).await,
+    };
+    let enable = action == Action::Enable;
+    let a = client
+        .accounts()
+        .update_account(enable_request(&account, enable))
+        .await?
+        .into_inner();
+    let done = if enable { "enabled" } else { "disabled" };
+    show(output, &a, |a| format!("{done} account {}\n", a.name))
 }
 
 /// The one account named (`Ok`), or the label selector and `--yes` of a bulk action (`Err`):
