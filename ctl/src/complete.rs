@@ -141,6 +141,33 @@ mod tests {
     }
 
     #[test]
+    fn every_account_argument_completes_names() {
+        fn walk(cmd: &clap::Command, found: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let names_an_account = a
+                    .get_value_names()
+                    .is_some_and(|v| v.iter().any(|n| n == "ID|NAME"));
+                if names_an_account {
+                    let at = format!("{} {}", cmd.get_name(), a.get_id());
+                    assert!(
+                        a.get::<clap_complete::engine::ArgValueCompleter>()
+                            .is_some(),
+                        "{at} does not complete account names"
+                    );
+                    found.push(at);
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, found);
+            }
+        }
+        let mut found = Vec::new();
+        walk(&Cli::command(), &mut found);
+        // get, update, enable, disable, remove, test; health get, check; six books' --account.
+        assert_eq!(found.len(), 14, "{found:?}");
+    }
+
+    #[test]
     fn every_shell_gets_a_script_that_calls_rosterctl_back() {
         for shell in [
             clap_complete::Shell::Bash,
