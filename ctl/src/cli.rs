@@ -22,6 +22,21 @@ lists what the daemon supports. Only a hint of each field is ever shown back."
     };
 }
 
+/// What `account enable|disable|remove --label` does, for their help (a macro so it can be
+/// `concat!`ed into clap's `after_help` literals).
+macro_rules! bulk_help {
+    () => {
+        "With --label: every account whose labels all match is listed (names in natural order), \
+then acted on one request each, at most 8 at a time; an account already in the wanted state is \
+left alone. On a terminal rosterctl asks first ([y/N]); without a terminal it refuses (exit 2, \
+nothing changed) unless --yes is given. No matching account: says so and exits 0.
+
+Exit status: 0 when every matching account was done (or none matched); 1 when any failed (each
+failure is named; the others are still done) or the question was answered no; 2 for a usage
+error, or no terminal to ask on and no --yes."
+    };
+}
+
 const EXAMPLES: &str = "\
 Examples:
   rosterd --dev                                  # in another terminal: a local daemon
@@ -29,6 +44,7 @@ Examples:
   rosterctl account add --name acc1 --host http://127.0.0.1:5000 --api-key-stdin <key.txt
   rosterctl health
   rosterctl positions --net --label desk=a
+  rosterctl account disable --label desk=a --yes   # every account labelled desk=a
   rosterctl watch
 
 Exit status: 0 on success; 1 when the operation failed or was refused; 2 for a usage error;
@@ -210,7 +226,10 @@ which matches that RPC's records whether it succeeded or was refused. TIME is RF
 
     /// Print a shell completion script.
     #[command(
-        after_help = "Example:\n  rosterctl completions bash > /etc/bash_completion.d/rosterctl"
+        after_help = "Example:\n  rosterctl completions bash > /etc/bash_completion.d/rosterctl\n\n\
+The script calls rosterctl (from PATH) on each Tab, so an account argument (ID|NAME, --account)\n\
+completes to the daemon's account names, asked with the same --profile/--addr or ROSTER_*\n\
+environment as the command typed; with the daemon down (2 s at most) none are offered."
     )]
     Completions {
         #[arg(value_enum)]
@@ -221,9 +240,13 @@ which matches that RPC's records whether it succeeded or was refused. TIME is RF
     #[command(subcommand)]
     Pki(PkiCmd),
 
-    /// Print the rosterctl(1) man page (roff), for packaging.
+    /// Print the rosterctl(1) man page (roff), or write every page into DIR, for packaging.
     #[command(hide = true)]
-    Man,
+    Man {
+        /// Write rosterctl.1 and one page per subcommand (rosterctl-account-add.1, ...) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -296,7 +319,7 @@ Examples:
     /// Show one account.
     Get {
         /// Account id or name.
-        #[arg(value_name = "ID|NAME")]
+        #[arg(value_name = "ID|NAME", add = account_completer())]
         account: String,
     },
 
@@ -313,7 +336,7 @@ Examples:
     ))]
     Update {
         /// Account id or name.
-        #[arg(value_name = "ID|NAME")]
+        #[arg(value_name = "ID|NAME", add = account_completer())]
         account: String,
         /// New name.
         #[arg(long)]
@@ -334,26 +357,43 @@ Examples:
         key: CredentialOptArgs,
     },
 
-    /// Enable an account (health checks resume).
+    /// Enable an account, or every account with the given labels (health checks resume).
+    #[command(after_help = concat!("\
+Examples:
+  rosterctl account enable acc1
+  rosterctl account enable --label desk=a            # asks before acting on a terminal
+  rosterctl account enable --label desk=a --yes      # scripts
+
+", bulk_help!()))]
     Enable {
-        /// Account id or name.
-        #[arg(value_name = "ID|NAME")]
-        account: String,
+        #[command(flatten)]
+        target: AccountTarget,
     },
 
-    /// Disable an account (never contacted until enabled).
+    /// Disable an account, or every account with the given labels (never contacted until
+    /// enabled).
+    #[command(after_help = concat!("\
+Examples:
+  rosterctl account disable acc1
+  rosterctl account disable --label desk=a --label tier=2 --yes
+
+", bulk_help!()))]
     Disable {
-        /// Account id or name.
-        #[arg(value_name = "ID|NAME")]
-        account: String,
+        #[command(flatten)]
+        target: AccountTarget,
     },
 
-    /// Delete an account, its health and its snapshots.
-    #[command(visible_alias = "rm")]
+    /// Delete an account, or every account with the given labels, with their health and
+    /// snapshots.
+    #[command(visible_alias = "rm", after_help = concat!("\
+Examples:
+  rosterctl account remove acc1
+  rosterctl account remove --label desk=old --yes
+
+", bulk_help!()))]
     Remove {
-        /// Account id or name.
-        #[arg(value_name = "ID|NAME")]
-        account: String,
+        #[command(flatten)]
+        target: AccountTarget,
     },
 
     /// Test an existing account, or a venue, host and credential before adding them.
@@ -370,6 +410,7 @@ Examples:
         /// Account id or name.
         #[arg(
             value_name = "ID|NAME",
+            add = account_completer(),
             required_unless_present_any = ["host", "connector", "env", "credential_opt"],
             conflicts_with_all = ["host", "connector", "env", "credential_opt"]
         )]
@@ -387,6 +428,29 @@ Examples:
         #[command(flatten)]
         key: CredentialOptArgs,
     },
+}
+
+/// The accounts `enable`, `disable` and `remove` act on: one by id or name, or every account
+/// with the given labels (exactly one of the two).
+#[derive(Debug, Clone, Args)]
+pub struct AccountTarget {
+    #[command(flatten)]
+    pub which: Which,
+    /// With --label: act without asking (needed without a terminal).
+    #[arg(long, short = 'y', conflicts_with = "account")]
+    pub yes: bool,
+}
+
+/// One account, or a label selector: exactly one of the two.
+#[derive(Debug, Clone, Args)]
+#[group(id = "target", required = true, multiple = false)]
+pub struct Which {
+    /// Account id or name.
+    #[arg(value_name = "ID|NAME", add = account_completer())]
+    pub account: Option<String>,
+    /// Every account with this label (repeatable; all must match), instead of ID|NAME.
+    #[arg(long = "label", value_name = "K=V", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
 }
 
 /// The credential of a new account: exactly one source, never argv (argv is visible in `ps`).
@@ -533,13 +597,13 @@ pub enum HealthCmd {
     /// The last known health of one account.
     Get {
         /// Account id or name.
-        #[arg(value_name = "ID|NAME")]
+        #[arg(value_name = "ID|NAME", add = account_completer())]
         account: String,
     },
     /// Check one account now (outside its schedule) and print the result.
     Check {
         /// Account id or name.
-        #[arg(value_name = "ID|NAME")]
+        #[arg(value_name = "ID|NAME", add = account_completer())]
         account: String,
     },
     /// One account's retained events, newest first: health changes (previous -> new state,
@@ -663,7 +727,7 @@ itself failed; 2 for a usage error. An account whose venue does not have the boo
 no holdings) is shown as \"unsupported\", which is not partial.")]
 pub struct PortfolioArgs {
     /// Only this account (id or name; repeatable). Default: every enabled account.
-    #[arg(long = "account", value_name = "ID|NAME")]
+    #[arg(long = "account", value_name = "ID|NAME", add = account_completer())]
     pub accounts: Vec<String>,
     /// Only accounts with this label (repeatable; all must match).
     #[arg(long = "label", value_name = "K=V", value_parser = parse_label)]
@@ -793,6 +857,11 @@ impl From<RoleArg> for roster_pki::Role {
             RoleArg::Viewer => Self::Viewer,
         }
     }
+}
+
+/// Tab on an account argument offers the daemon's account names (see `complete.rs`).
+fn account_completer() -> clap_complete::engine::ArgValueCompleter {
+    clap_complete::engine::ArgValueCompleter::new(crate::complete::account_names)
 }
 
 /// Parses `K=V`. The key must be non-empty; neither side may contain `,` (the selector
@@ -1038,6 +1107,42 @@ mod tests {
         }
         assert!(parse(&["account", "update", "a", "--label", "x=y", "--clear-labels"]).is_err());
         assert!(parse(&["account", "get"]).is_err());
+    }
+
+    #[test]
+    fn enable_disable_remove_take_one_account_or_labels() {
+        for verb in ["enable", "disable", "remove", "rm"] {
+            match cmd(&[
+                "account", verb, "--label", "desk=a", "--label", "tier=2", "--yes",
+            ]) {
+                Command::Account(
+                    AccountCmd::Enable { target }
+                    | AccountCmd::Disable { target }
+                    | AccountCmd::Remove { target },
+                ) => {
+                    assert!(target.which.account.is_none() && target.yes, "{verb}");
+                    assert_eq!(target.which.labels.len(), 2, "{verb}");
+                }
+                other => panic!("{other:?}"),
+            }
+            // Exactly one of the two, and --yes only where there is something to confirm.
+            for bad in [
+                &["account", verb][..],
+                &["account", verb, "acc1", "--label", "desk=a"],
+                &["account", verb, "acc1", "--yes"],
+                &["account", verb, "--label", "nope"],
+            ] {
+                let e = parse(bad).unwrap_err();
+                assert_eq!(e.exit_code(), 2, "{bad:?}: {e}");
+            }
+        }
+        match cmd(&["account", "disable", "acc1"]) {
+            Command::Account(AccountCmd::Disable { target }) => {
+                assert_eq!(target.which.account.as_deref(), Some("acc1"));
+                assert!(target.which.labels.is_empty() && !target.yes);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

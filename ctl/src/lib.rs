@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod complete;
 pub mod errors;
 pub mod output;
 

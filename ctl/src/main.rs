@@ -12,6 +12,8 @@ use rosterctl::commands::{StdoutClosed, UsageError};
 fn main() -> ExitCode {
     // One crypto provider for the whole process, before anything touches TLS.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // A shell asking for completions (ROSTERCTL_COMPLETE=SHELL): answered here, then exit.
+    rosterctl::complete::answer_if_asked();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -55,9 +55,13 @@ struct Cli {
 enum Command {
     /// Validate a config file and exit (0: valid; 1: the first problem is printed).
     CheckConfig,
-    /// Print the rosterd(8) man page (roff), for packaging.
+    /// Print the rosterd(8) man page (roff), or write every page into DIR, for packaging.
     #[command(hide = true)]
-    Man,
+    Man {
+        /// Write rosterd.8 and one page per subcommand (rosterd-restore.8, ...) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Offline restore: replace DIR/roster.redb with a backup made by `rosterctl backup`.
     /// Refuses while a daemon runs on DIR; the replaced file is kept beside the new one.
     Restore {
@@ -70,21 +74,42 @@ enum Command {
     },
 }
 
+/// rosterd(8), printed, or with one page per subcommand (rosterd-restore(8), which the top
+/// page names) written into `dir`. `help` gets no page: it is --help under another name.
+fn man(dir: Option<&std::path::Path>) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let source = format!("rosterd {}", cmd.get_version().unwrap_or_default());
+    let page = |c: &clap::Command| -> std::io::Result<(String, Vec<u8>)> {
+        let man = clap_mangen::Man::new(c.clone())
+            .section("8")
+            .source(&source);
+        let mut roff = Vec::new();
+        man.render(&mut roff)?;
+        Ok((man.get_filename(), roff))
+    };
+    let Some(dir) = dir else {
+        let (_, roff) = page(&cmd)?;
+        return std::io::Write::write_all(&mut std::io::stdout().lock(), &roff);
+    };
+    // The subcommands have none of their own: one level is the whole tree.
+    for c in std::iter::once(&cmd).chain(cmd.get_subcommands().filter(|s| !s.is_hide_set())) {
+        let (name, roff) = page(c)?;
+        std::fs::write(dir.join(name), roff)?;
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     // First, before any key file is read: a core dump would hold every secret in the clear.
     let core = rosterd::coredump::disable();
     // One crypto provider for the whole process, chosen explicitly (see STYLE.md).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
-    if let Some(Command::Man) = cli.command {
-        use clap::CommandFactory;
-        let mut buf = Vec::new();
-        let man = clap_mangen::Man::new(Cli::command()).section("8");
-        return match man.render(&mut buf) {
-            Ok(()) => {
-                print!("{}", String::from_utf8_lossy(&buf));
-                ExitCode::SUCCESS
-            }
+    if let Some(Command::Man { dir }) = &cli.command {
+        return match man(dir.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("rosterd: {e}");
                 ExitCode::FAILURE

@@ -5,6 +5,7 @@
 //! message also has serde impls following the proto3 JSON mapping (`rosterctl -o json`).
 
 pub mod codec;
+pub mod names;
 pub mod section;
 
 /// Generated code: lints that the workspace enforces on hand-written code do not apply here.

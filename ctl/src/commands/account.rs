@@ -12,9 +12,12 @@ use roster_proto::v1::{
 };
 use tonic::Code;
 
+use super::bulk::{self, Action};
 use super::credential::{self, Credential};
 use super::{UsageError, read_key, show};
-use crate::cli::{AccountCmd, CredentialSource, KeySource, Output, StateArg, label_selector};
+use crate::cli::{
+    AccountCmd, AccountTarget, CredentialSource, KeySource, Output, StateArg, label_selector,
+};
 use crate::client::Client;
 use crate::output;
 
@@ -390,21 +393,15 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
                 )
             })
         }
-        AccountCmd::Enable { account } => {
-            let a = svc
-                .update_account(enable_request(&account, true))
-                .await?
-                .into_inner();
-            show(output, &a, |a| format!("enabled account {}\n", a.name))
-        }
-        AccountCmd::Disable { account } => {
-            let a = svc
-                .update_account(enable_request(&account, false))
-                .await?
-                .into_inner();
-            show(output, &a, |a| format!("disabled account {}\n", a.name))
-        }
-        AccountCmd::Remove { account } => {
+        AccountCmd::Enable { target } => switch(client, Action::Enable, target, output).await,
+        AccountCmd::Disable { target } => switch(client, Action::Disable, target, output).await,
+        AccountCmd::Remove { target } => {
+            let account = match one_or_labels(target) {
+                Ok(account) => account,
+                Err((labels, yes)) => {
+                    return bulk::run(client, Action::Remove, &labels, yes, output).await;
+                }
+            };
             let r = svc
                 .delete_account(DeleteAccountRequest {
                     account: account.clone(),
@@ -440,6 +437,36 @@ pub async fn run(client: &Client, cmd: AccountCmd, output: Output) -> Result<()>
                 None => Ok(()),
             }
         }
+    }
+}
+
+/// `account enable|disable`: one account, or every account with the labels.
+async fn switch(
+    client: &Client,
+    action: Action,
+    target: AccountTarget,
+    output: Output,
+) -> Result<()> {
+    let account = match one_or_labels(target) {
+        Ok(account) => account,
+        Err((labels, yes)) => return bulk::run(client, action, &labels, yes, output).await,
+    };
+    let enable = action == Action::Enable;
+    let a = client
+        .accounts()
+        .update_account(enable_request(&account, enable))
+        .await?
+        .into_inner();
+    let done = if enable { "enabled" } else { "disabled" };
+    show(output, &a, |a| format!("{done} account {}\n", a.name))
+}
+
+/// The one account named (`Ok`), or the label selector and `--yes` of a bulk action (`Err`):
+/// clap's group has made sure there is exactly one of the two.
+fn one_or_labels(t: AccountTarget) -> std::result::Result<String, (Vec<(String, String)>, bool)> {
+    match t.which.account {
+        Some(account) => Ok(account),
+        None => Err((t.which.labels, t.yes)),
     }
 }
 

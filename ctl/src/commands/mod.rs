@@ -3,7 +3,9 @@
 
 pub mod account;
 pub mod admin;
+pub mod bulk;
 pub mod credential;
+pub mod man;
 pub mod monitor;
 pub mod pki;
 pub mod portfolio;
@@ -11,7 +13,6 @@ pub mod portfolio;
 use std::io::Write;
 
 use anyhow::Result;
-use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, Output};
 use crate::client::Client;
@@ -116,17 +117,20 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         // Commands that need no daemon come first, so they work without a profile.
         Command::Completions { shell } => {
-            let mut buf = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "rosterctl", &mut buf);
-            emit(&String::from_utf8_lossy(&buf)).map(|()| Outcome::Complete)
+            let script = crate::complete::registration(shell)?;
+            emit(&String::from_utf8_lossy(&script)).map(|()| Outcome::Complete)
         }
         Command::Pki(cmd) => {
             pki::run(cmd, cli.conn.tenant.as_deref(), output).map(|()| Outcome::Complete)
         }
-        Command::Man => {
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut buf)?;
-            emit(&String::from_utf8_lossy(&buf)).map(|()| Outcome::Complete)
+        Command::Man { dir: Some(dir) } => man::write_all(&dir).map(|()| Outcome::Complete),
+        Command::Man { dir: None } => {
+            let pages = man::pages()?;
+            let top = pages
+                .first()
+                .map(|(_, roff)| roff.as_slice())
+                .unwrap_or_default();
+            emit(&String::from_utf8_lossy(top)).map(|()| Outcome::Complete)
         }
         command => {
             portfolio::check_sort(&command)?;
@@ -155,7 +159,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 Command::Audit { limit, filter } => {
                     done(admin::audit(&client, limit, &filter, output).await)
                 }
-                Command::Completions { .. } | Command::Pki(_) | Command::Man => {
+                Command::Completions { .. } | Command::Pki(_) | Command::Man { .. } => {
                     Ok(Outcome::Complete)
                 }
             };

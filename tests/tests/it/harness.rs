@@ -323,8 +323,14 @@ impl Drop for Daemon {
 
 /// Runs the real `rosterctl` with `args`, feeding `stdin`; bounded to 30 s.
 pub fn run_ctl(args: &[String], stdin: &str) -> Output {
+    run_ctl_with_env(args, &[], stdin)
+}
+
+/// [`run_ctl`] with extra environment (ROSTER_PROFILE, a shell's COMPLETE=..., ...).
+pub fn run_ctl_with_env(args: &[String], env: &[(&str, &str)], stdin: &str) -> Output {
     let mut child = Command::new(bin("rosterctl"))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

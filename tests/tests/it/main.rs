@@ -9,6 +9,7 @@ mod accounts;
 mod admin;
 mod all_venues;
 mod binance;
+mod bulk;
 mod cli;
 mod cli_output;
 mod coinbase;
