@@ -610,7 +610,7 @@ pub enum HealthCmd {
     /// reason, message) and changes to the account. A deleted account's still answer by id.
     History {
         /// Account id or name.
-        #[arg(value_name = "ID|NAME")]
+        #[arg(value_name = "ID|NAME", add = account_completer())]
         account: String,
         /// How many events to show.
         #[arg(long, value_name = "N", default_value_t = 50)]
@@ -622,7 +622,7 @@ pub enum HealthCmd {
 #[derive(Debug, Clone, Default, Args)]
 pub struct WatchFilterArgs {
     /// Only this account's events (id or name; repeatable).
-    #[arg(long = "account", value_name = "ID|NAME")]
+    #[arg(long = "account", value_name = "ID|NAME", add = account_completer())]
     pub accounts: Vec<String>,
     /// Only accounts with this label (repeatable; all must match).
     #[arg(long = "label", value_name = "K=V", value_parser = parse_label)]
@@ -645,7 +645,7 @@ pub struct AuditFilterArgs {
     #[arg(long, value_name = "A", value_parser = non_blank)]
     pub action: Option<String>,
     /// Only records about this account (id or name), refusals included.
-    #[arg(long, value_name = "ID|NAME", value_parser = non_blank)]
+    #[arg(long, value_name = "ID|NAME", value_parser = non_blank, add = account_completer())]
     pub account: Option<String>,
     /// Only records at or after this time (RFC 3339), or this long ago (1h).
     #[arg(long, value_name = "TIME|DUR", value_parser = parse_when)]

@@ -163,8 +163,9 @@ mod tests {
         }
         let mut found = Vec::new();
         walk(&Cli::command(), &mut found);
-        // get, update, enable, disable, remove, test; health get, check; six books' --account.
-        assert_eq!(found.len(), 14, "{found:?}");
+        // get, update, enable, disable, remove, test; health get, check, history; watch and
+        // audit's --account; six books' --account.
+        assert_eq!(found.len(), 17, "{found:?}");
     }
 
     #[test]
