@@ -201,7 +201,8 @@ pub struct MonitorConfig {
     pub successes_before_up: u32,
     /// Checks in flight at once, across all accounts.
     pub concurrency: usize,
-    /// Every Nth check also asks for funds, which is how an expired broker session shows.
+    /// Every Nth check also asks for funds, which is how an expired broker session shows (an
+    /// account's first check always does).
     pub funds_probe_every: u32,
     /// A DOWN account is checked after interval x 2^(failures beyond the threshold), at most this.
     #[serde(with = "humantime_serde")]

@@ -73,10 +73,14 @@ pub struct Transition {
     pub to: HealthState,
 }
 
-/// Whether the next check should include a funds probe: every `funds_probe_every` checks, and on
-/// every check while the last probe failed (a ping-only success must not hide a dead session).
+/// Whether the next check should include a funds probe: every `funds_probe_every` checks, on
+/// every check while the last probe failed (a ping-only success must not hide a dead session),
+/// and on an account's first check (UNKNOWN: just added or re-enabled), so that whoever added it
+/// learns at once whether its session works, and its broker and mode are stored in one write.
 pub fn probe_due(h: &HealthRecord, p: &Policy) -> bool {
-    h.probe_failing || h.checks_since_probe.saturating_add(1) >= p.funds_probe_every
+    h.probe_failing
+        || h.state == HealthState::Unknown
+        || h.checks_since_probe.saturating_add(1) >= p.funds_probe_every
 }
 
 /// Applies one check result to `h`. Returns the transition, if the state changed.
@@ -549,7 +553,13 @@ mod tests {
     #[test]
     fn funds_probe_cadence_and_sticky_probe_failure() {
         let p = policy(); // every 3rd check
-        let mut h = HealthRecord::new("a", HealthState::Unknown, 0);
+        // The first check of an account probes, whatever the cadence; later ones do not.
+        assert!(probe_due(
+            &HealthRecord::new("new", HealthState::Unknown, 0),
+            &p
+        ));
+        assert!(!probe_due(&HealthRecord::new("up", HealthState::Up, 0), &p));
+        let mut h = HealthRecord::new("a", HealthState::Up, 0);
         h.checks_since_probe = 2;
         assert!(probe_due(&h, &p));
         apply(

@@ -637,6 +637,53 @@ async fn session_expiry_recovery_and_resumable_watch() {
     );
 }
 
+/// With funds probes made sparse (`funds_probe_every = 100`), an account's first check still
+/// probes its session: a new account whose broker session is dead is not shown UP for the next
+/// 99 checks, and a healthy one has its broker and mode from that first check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_accounts_first_check_probes_its_session_however_sparse_probes_are() {
+    let sim = Simulator::start(vec![
+        InstanceSpec::demo("fresh", key("fresh")),
+        InstanceSpec::demo("dead", key("dead")),
+    ])
+    .await
+    .unwrap();
+    sim.instance(1).set_session_expired(true);
+    let pki = Pki::new();
+    let state = tempfile::tempdir().unwrap();
+    let mut opts = fast_monitor(500, 450);
+    opts.extra_config = opts
+        .extra_config
+        .replace("[monitor]\n", "[monitor]\nfunds_probe_every = 100\n");
+    let d = Daemon::start(&pki, state.path(), &opts);
+    let mut m = d.monitor(&pki.admin()).await;
+    add(
+        &d,
+        &pki,
+        "fresh",
+        &sim.instance(0).url(),
+        &key("fresh"),
+        true,
+    )
+    .await;
+    add(&d, &pki, "dead", &sim.instance(1).url(), &key("dead"), true).await;
+    let expired = pb::HealthReason::SessionExpired as i32;
+    let h = wait_until(&mut m, "first checks", Duration::from_secs(10), |h| {
+        ["fresh", "dead"]
+            .iter()
+            .all(|n| h.get(*n).is_some_and(|x| x.state != UNKNOWN))
+    })
+    .await;
+    assert!(state_is(&h, "dead", DEGRADED, expired), "{h:#?}");
+    let fresh = &h["fresh"];
+    assert_eq!(fresh.state, UP);
+    assert_eq!(
+        (fresh.broker.as_str(), fresh.mode.as_str()),
+        ("zerodha", "live")
+    );
+    assert_eq!(sim.instance(0).request_count("funds"), 1);
+}
+
 /// An account whose broker session is dead from the start keeps what ping told (broker, and
 /// live: the analyzer has no session to lose); a new failure reason while it stays failing is an
 /// event `watch` shows, and every health change is logged at the default level.
