@@ -9,7 +9,7 @@ use roster_tests::coinbase_sim::{CdpKey, CoinbaseAccountSpec, CoinbaseSim};
 use roster_tests::okx_sim::{OkxAccountSpec, OkxSim};
 use roster_tests::sim::{InstanceSpec, Simulator};
 
-use crate::harness::{Daemon, Pki, fast_monitor, text, venue_account};
+use crate::harness::{Daemon, Pki, quiet_monitor, text, venue_account};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn balances_over_five_venues_total_each_asset_exactly() {
@@ -39,7 +39,7 @@ async fn balances_over_five_venues_total_each_asset_exactly() {
         .await
         .unwrap();
 
-    let d = Daemon::start(&pki, &dir.path().join("s"), &fast_monitor(60_000, 3_000));
+    let d = Daemon::start(&pki, &dir.path().join("s"), &quiet_monitor(3_000));
     let mut c = d.accounts(&pki.admin()).await;
     for req in [
         venue_account(

@@ -7,8 +7,8 @@ use roster_proto::v1 as pb;
 use roster_tests::binance_sim::{BinanceAccountSpec, BinanceSim, demo_keys};
 
 use crate::harness::{
-    Daemon, Pki, assert_no_secret, books_request, check_now, cli_views, fast_monitor, text,
-    venue_account,
+    Daemon, Pki, assert_no_secret, books_request, check_now, cli_views, fast_monitor,
+    quiet_monitor, text, venue_account,
 };
 
 /// A Binance account in the daemon, created over gRPC with its credential fields.
@@ -42,7 +42,7 @@ async fn fleet(n: usize) -> Fleet {
     )
     .await
     .unwrap();
-    let d = Daemon::start(&pki, &dir.path().join("s"), &fast_monitor(60_000, 2_000));
+    let d = Daemon::start(&pki, &dir.path().join("s"), &quiet_monitor(2_000));
     let mut c = d.accounts(&pki.admin()).await;
     for (i, (k, s)) in keys.iter().enumerate() {
         c.create_account(binance_account(&format!("bn-{}", i + 1), &sim.url(), k, s))

@@ -10,7 +10,7 @@ use roster_tests::coinbase_sim::{
 };
 
 use crate::harness::{
-    Daemon, Pki, books_request, check_now, contains_bytes, fast_monitor, text, venue_account,
+    Daemon, Pki, books_request, check_now, contains_bytes, quiet_monitor, text, venue_account,
 };
 
 fn coinbase_account(name: &str, url: &str, key_name: &str, pem: &str) -> pb::CreateAccountRequest {
@@ -48,7 +48,7 @@ async fn fleet() -> Fleet {
     .await
     .unwrap();
     sim.set_clock_offset_ms(-10_000);
-    let d = Daemon::start(&pki, &dir.path().join("s"), &fast_monitor(60_000, 3_000));
+    let d = Daemon::start(&pki, &dir.path().join("s"), &quiet_monitor(3_000));
     let mut c = d.accounts(&pki.admin()).await;
     for (i, k) in keys.iter().enumerate() {
         c.create_account(coinbase_account(
@@ -452,7 +452,7 @@ async fn no_coinbase_key_name_private_key_or_token_in_plain_text_anywhere() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_refreshes_of_one_users_keys_never_exceed_its_thirty_a_second() {
     // A call waits for a budget slot until its 1 s deadline, then is refused without being sent.
-    let mut options = fast_monitor(60_000, 2_000);
+    let mut options = quiet_monitor(2_000);
     options.extra_config.push_str("request_timeout = \"1s\"\n");
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();

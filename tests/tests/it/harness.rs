@@ -449,6 +449,19 @@ impl Daemon {
     }
 }
 
+/// Config for a monitor whose scheduled checks are a day apart: within a test only the checks it
+/// asks for (CheckNow, `health check`) run, so it can count an upstream's requests exactly and no
+/// scheduled check lands in the middle of what it measures (with a 60 s interval, an account's
+/// first scheduled check falls somewhere in its first minute).
+pub fn quiet_monitor(timeout_ms: u64) -> DaemonOptions {
+    let mut o = fast_monitor(86_400_000, timeout_ms);
+    o.extra_config = o.extra_config.replace(
+        "[monitor]\n",
+        "[monitor]\ndown_backoff_max = \"1d\"\nauth_backoff_max = \"1d\"\n",
+    );
+    o
+}
+
 /// Config for a fast monitor: short interval and timeout, thresholds of 2. The per-endpoint
 /// request budget is raised from its default (8/s, one request per 125 ms per host and endpoint):
 /// with checks every few hundred ms plus the tests' own checks and connection tests, waiting for

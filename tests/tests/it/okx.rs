@@ -9,7 +9,7 @@ use roster_tests::okx_sim::{OkxAccountSpec, OkxFault, OkxSim, balance};
 
 use crate::harness::{
     Daemon, DaemonOptions, Pki, assert_no_secret, books_request, check_now, cli_views,
-    fast_monitor, text, venue_account,
+    quiet_monitor, text, venue_account,
 };
 
 const BALANCE: &str = "/api/v5/account/balance";
@@ -91,7 +91,7 @@ async fn fleet(offset_ms: i64, options: DaemonOptions) -> Fleet {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn okx_accounts_are_up_with_exact_balances_per_asset_and_their_books() {
-    let f = fleet(0, fast_monitor(60_000, 2_000)).await;
+    let f = fleet(0, quiet_monitor(2_000)).await;
     let (d, pki) = (&f.d, &f.pki);
     f.sim
         .account(&f.demo.api_key)
@@ -183,7 +183,7 @@ async fn okx_accounts_are_up_with_exact_balances_per_asset_and_their_books() {
 async fn a_venue_clock_ahead_or_behind_is_tracked_and_a_jump_is_resynced_once() {
     // 10 s ahead (inside OKX's window), then 60 s ahead and behind (outside it): all UP, since
     // the connector signs with the venue's time.
-    let f = fleet(10_000, fast_monitor(60_000, 2_000)).await;
+    let f = fleet(10_000, quiet_monitor(2_000)).await;
     let (d, pki) = (&f.d, &f.pki);
     assert_eq!(
         check_now(d, pki, "okx-live").await.state,
@@ -222,7 +222,7 @@ async fn a_venue_clock_ahead_or_behind_is_tracked_and_a_jump_is_resynced_once() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_refusal_has_its_reason_and_okxs_code() {
-    let f = fleet(0, fast_monitor(60_000, 2_000)).await;
+    let f = fleet(0, quiet_monitor(2_000)).await;
     let (d, pki) = (&f.d, &f.pki);
     let url = f.sim.url();
     let l = &f.live;
@@ -332,7 +332,7 @@ async fn keys_of_one_user_share_its_budget_and_never_exceed_okxs_limit() {
     // Eight API keys of one OKX user (one uid): OKX counts their balance calls together, 10 per
     // 2 s. Parallel refreshes of all eight, wave after wave: our budget keys them by the uid
     // their config named, so the venue never refuses, and calls past it are refused locally.
-    let mut options = fast_monitor(60_000, 2_000);
+    let mut options = quiet_monitor(2_000);
     options.extra_config.push_str("request_timeout = \"1s\"\n");
     let f = fleet(0, options).await;
     let (d, pki) = (&f.d, &f.pki);
@@ -404,7 +404,7 @@ async fn keys_of_one_user_share_its_budget_and_never_exceed_okxs_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_okx_credential_field_in_plain_text_anywhere() {
-    let mut f = fleet(0, fast_monitor(60_000, 2_000)).await;
+    let mut f = fleet(0, quiet_monitor(2_000)).await;
     let pki = &f.pki;
     let (l, m) = (f.live.clone(), f.demo.clone());
     // One more through the CLI, and an upstream that echoes the credential back.

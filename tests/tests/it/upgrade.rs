@@ -11,7 +11,7 @@ use roster_proto::v1 as pb;
 use roster_tests::sim::{InstanceSpec, Simulator};
 use rosterd::pki::Role;
 
-use crate::harness::{Daemon, Pki, bin, fast_monitor, text};
+use crate::harness::{Daemon, Pki, bin, quiet_monitor, text};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -102,7 +102,7 @@ async fn a_store_written_by_the_previous_release_migrates_and_its_keys_still_wor
     let dir = tempfile::tempdir().unwrap();
     let state = old_state(dir.path(), true);
     let sim = demo_sim().await;
-    let mut d = Daemon::start(&pki, &state, &fast_monitor(60_000, 2_000));
+    let mut d = Daemon::start(&pki, &state, &quiet_monitor(2_000));
     assert!(
         d.stderr().contains("store schema migrated"),
         "{}",
@@ -147,7 +147,7 @@ async fn a_backup_written_by_the_previous_release_restores_and_migrates() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let sim = demo_sim().await;
-    let mut d = Daemon::start(&pki, &state, &fast_monitor(60_000, 2_000));
+    let mut d = Daemon::start(&pki, &state, &quiet_monitor(2_000));
     assert_same_accounts(&d, &pki).await;
     tenants_after_upgrade(&d, &pki).await;
     keys_work(&d, &pki, &sim).await;

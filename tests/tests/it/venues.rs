@@ -11,8 +11,8 @@ use roster_tests::sim::{InstanceSpec, Simulator};
 use tonic_types::StatusExt;
 
 use crate::harness::{
-    Daemon, DaemonOptions, Pki, assert_no_secret, books_request, check_now, cli_views,
-    fast_monitor, new_account, text, venue_account,
+    Daemon, DaemonOptions, Pki, assert_no_secret, books_request, check_now, cli_views, new_account,
+    quiet_monitor, text, venue_account,
 };
 
 /// An Alpaca account in the daemon, created over gRPC with its credential fields.
@@ -51,7 +51,7 @@ struct Fleet {
 
 /// Two OpenAlgo accounts (INR) and two Alpaca paper accounts (USD) on their simulators.
 async fn fleet() -> Fleet {
-    fleet_with(fast_monitor(60_000, 2_000)).await
+    fleet_with(quiet_monitor(2_000)).await
 }
 
 async fn fleet_with(options: DaemonOptions) -> Fleet {
@@ -256,7 +256,7 @@ async fn openalgo_and_alpaca_accounts_side_by_side_keep_their_currencies_apart()
     let o = d.ctl_async(&pki.admin(), &["status"], "").await;
     let (out, _) = text(&o);
     assert!(
-        out.contains("2 alpaca every 1m; 2 openalgo every 1m"),
+        out.contains("2 alpaca every 1day; 2 openalgo every 1day"),
         "{out}"
     );
     let o = d.ctl_async(&pki.admin(), &["holdings"], "").await;
@@ -350,7 +350,7 @@ async fn alpaca_refusals_and_restrictions_have_their_reasons() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_parallel_refreshes_never_exceed_alpacas_per_key_budget() {
     // A call waits for a budget slot until its 1 s deadline, then is refused without being sent.
-    let mut options = fast_monitor(60_000, 2_000);
+    let mut options = quiet_monitor(2_000);
     options.extra_config.push_str("request_timeout = \"1s\"\n");
     let f = fleet_with(options).await;
     let (d, pki) = (&f.d, &f.pki);
