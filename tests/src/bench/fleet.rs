@@ -136,14 +136,21 @@ impl Fleet {
             );
             Ok((control, accounts))
         });
-        let (control, accounts) =
-            match tokio::time::timeout(Duration::from_secs(300), listing).await {
-                Ok(r) => r??,
-                Err(_) => {
-                    let _ = child.kill();
-                    anyhow::bail!("openalgo-sim did not list its instances within 300 s");
-                }
-            };
+        // Whatever goes wrong before the fleet is handed over, the process does not outlive it.
+        let (control, accounts) = match tokio::time::timeout(Duration::from_secs(300), listing)
+            .await
+        {
+            Ok(Ok(Ok(listed))) => listed,
+            failed => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(match failed {
+                    Ok(Ok(Err(e))) => e,
+                    Ok(Err(join)) => join.into(),
+                    _ => anyhow::anyhow!("openalgo-sim did not list its instances within 300 s"),
+                });
+            }
+        };
         Ok(Fleet {
             accounts,
             run: Some(Run::Process { child, control }),
