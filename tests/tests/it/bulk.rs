@@ -386,9 +386,11 @@ fn account_names_complete_from_the_running_daemon() {
 }
 
 /// Runs the real rosterctl on a pseudo-terminal, typing each of `typed` once the next `prompt`
-/// is on the screen; returns everything the terminal showed and rosterctl's exit code.
-/// Bounded: 30 s in all, the process killed past it.
-fn on_terminal(args: &[String], prompt: &str, typed: &[&str]) -> (String, u32) {
+/// is on the screen (and, for a `hidden` prompt, once the terminal has stopped echoing: the
+/// prompt is written a moment before echo goes off, and what arrives in between would be shown,
+/// however unlikely a person is to type in those microseconds); returns everything the terminal
+/// showed and rosterctl's exit code. Bounded: 30 s in all, the process killed past it.
+fn on_terminal(args: &[String], prompt: &str, typed: &[&str], hidden: bool) -> (String, u32) {
     use portable_pty::{CommandBuilder, PtySize, native_pty_system};
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
@@ -426,10 +428,19 @@ fn on_terminal(args: &[String], prompt: &str, typed: &[&str]) -> (String, u32) {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut writer = pair.master.take_writer().unwrap();
     for (i, answer) in typed.iter().enumerate() {
-        while shown().matches(prompt).count() <= i {
+        let echoing = || {
+            pair.master
+                .get_termios()
+                .is_none_or(|t| t.local_flags.contains(nix::sys::termios::LocalFlags::ECHO))
+        };
+        while shown().matches(prompt).count() <= i || (hidden && echoing()) {
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("no prompt #{} on the terminal: {:?}", i + 1, shown());
+                panic!(
+                    "no prompt #{} on the terminal (or, hidden, it still echoes): {:?}",
+                    i + 1,
+                    shown()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -507,7 +518,7 @@ async fn a_credential_typed_on_a_terminal_is_not_echoed_and_is_used() {
     ]);
     let oa_key_typed = oa_key.clone();
     let (screen, code) =
-        tokio::task::spawn_blocking(move || on_terminal(&oa_args, NO_ECHO, &[&oa_key_typed]))
+        tokio::task::spawn_blocking(move || on_terminal(&oa_args, NO_ECHO, &[&oa_key_typed], true))
             .await
             .unwrap();
     assert_eq!(code, 0, "{screen}");
@@ -535,7 +546,12 @@ async fn a_credential_typed_on_a_terminal_is_not_echoed_and_is_used() {
     ]);
     let typed = [key_id.clone(), secret.clone()];
     let (screen, code) = tokio::task::spawn_blocking(move || {
-        on_terminal(&alp_args, NO_ECHO, &[typed[0].as_str(), typed[1].as_str()])
+        on_terminal(
+            &alp_args,
+            NO_ECHO,
+            &[typed[0].as_str(), typed[1].as_str()],
+            true,
+        )
     })
     .await
     .unwrap();
@@ -605,7 +621,7 @@ async fn on_a_terminal_a_bulk_action_asks_first() {
     for (answer, code, disabled) in [("n", 1, false), ("", 1, false), ("y", 0, true)] {
         let a = args.clone();
         let (screen, got) =
-            tokio::task::spawn_blocking(move || on_terminal(&a, "[y/N] ", &[answer]))
+            tokio::task::spawn_blocking(move || on_terminal(&a, "[y/N] ", &[answer], false))
                 .await
                 .unwrap();
         assert!(
