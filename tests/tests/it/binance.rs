@@ -7,8 +7,8 @@ use roster_proto::v1 as pb;
 use roster_tests::binance_sim::{BinanceAccountSpec, BinanceSim, demo_keys};
 
 use crate::harness::{
-    Daemon, Pki, assert_no_secret, books_request, check_now, cli_views, fast_monitor,
-    quiet_monitor, text, venue_account,
+    Daemon, Pki, assert_no_secret, books_request, check_now, checks_and_books, cli_views,
+    fast_monitor, quiet_monitor, text, venue_account,
 };
 
 /// A Binance account in the daemon, created over gRPC with its credential fields.
@@ -269,22 +269,7 @@ async fn no_binance_credential_field_in_plain_text_anywhere() {
     let mut seen = vec![text(&o).0, text(&o).1];
     assert!(o.status.success(), "{seen:?}");
     f.sim.account(&k2).unwrap().revoke();
-    let mut p = f.d.portfolio(&pki.admin()).await;
-    for name in ["bn-1", "bn-2", "bn-cli"] {
-        seen.push(format!("{:?}", check_now(&f.d, pki, name).await));
-    }
-    seen.push(format!(
-        "{:?}",
-        p.get_balances(books_request(&[], true)).await
-    ));
-    seen.push(format!(
-        "{:?}",
-        p.get_orders(books_request(&[], true)).await
-    ));
-    seen.push(format!(
-        "{:?}",
-        p.get_trades(books_request(&[], true)).await
-    ));
+    seen.extend(checks_and_books(&f.d, pki, &["bn-1", "bn-2", "bn-cli"]).await);
     let mut c = f.d.accounts(&pki.admin()).await;
     seen.push(format!(
         "{:?}",

@@ -10,7 +10,8 @@ use roster_tests::coinbase_sim::{
 };
 
 use crate::harness::{
-    Daemon, Pki, books_request, check_now, contains_bytes, quiet_monitor, text, venue_account,
+    Daemon, Pki, books_request, check_now, checks_and_books, contains_bytes, quiet_monitor, text,
+    venue_account,
 };
 
 fn coinbase_account(name: &str, url: &str, key_name: &str, pem: &str) -> pb::CreateAccountRequest {
@@ -348,22 +349,8 @@ async fn no_coinbase_key_name_private_key_or_token_in_plain_text_anywhere() {
         .await;
     let mut seen = vec![text(&o).0, text(&o).1];
     assert!(o.status.success(), "{seen:?}");
+    seen.extend(checks_and_books(&f.d, pki, &["cb-1", "cb-2", "cb-cli"]).await);
     let mut p = f.d.portfolio(&pki.admin()).await;
-    for name in ["cb-1", "cb-2", "cb-cli"] {
-        seen.push(format!("{:?}", check_now(&f.d, pki, name).await));
-    }
-    seen.push(format!(
-        "{:?}",
-        p.get_balances(books_request(&[], true)).await
-    ));
-    seen.push(format!(
-        "{:?}",
-        p.get_orders(books_request(&[], true)).await
-    ));
-    seen.push(format!(
-        "{:?}",
-        p.get_trades(books_request(&[], true)).await
-    ));
     f.sim.set_fault(CoinbaseFault::Body {
         status: 500,
         body: format!(

@@ -782,6 +782,24 @@ pub async fn check_now(d: &Daemon, pki: &Pki, name: &str) -> roster_proto::v1::A
 }
 
 /// What a person sees of `account` through the CLI (list, get, health, audit, status, balances):
+/// Everything a leak test reads back over gRPC: a CheckNow of each of `accounts`, then every
+/// book of every account, refreshed (Debug text, so errors and their messages count too).
+pub async fn checks_and_books(d: &Daemon, pki: &Pki, accounts: &[&str]) -> Vec<String> {
+    let mut seen = Vec::new();
+    for name in accounts {
+        seen.push(format!("{:?}", check_now(d, pki, name).await));
+    }
+    let mut p = d.portfolio(&pki.admin()).await;
+    let all = || books_request(&[], true);
+    seen.push(format!("{:?}", p.get_funds(all()).await));
+    seen.push(format!("{:?}", p.get_balances(all()).await));
+    seen.push(format!("{:?}", p.get_positions(all()).await));
+    seen.push(format!("{:?}", p.get_orders(all()).await));
+    seen.push(format!("{:?}", p.get_trades(all()).await));
+    seen.push(format!("{:?}", p.get_holdings(all()).await));
+    seen
+}
+
 /// each command's stdout and stderr, for the leak tests to scan.
 pub async fn cli_views(d: &Daemon, pki: &Pki, account: &str) -> Vec<String> {
     let mut seen = Vec::new();

@@ -8,8 +8,8 @@ use roster_proto::v1 as pb;
 use roster_tests::okx_sim::{OkxAccountSpec, OkxFault, OkxSim, balance};
 
 use crate::harness::{
-    Daemon, DaemonOptions, Pki, assert_no_secret, books_request, check_now, cli_views,
-    quiet_monitor, text, venue_account,
+    Daemon, DaemonOptions, Pki, assert_no_secret, books_request, check_now, checks_and_books,
+    cli_views, quiet_monitor, text, venue_account,
 };
 
 const BALANCE: &str = "/api/v5/account/balance";
@@ -446,26 +446,7 @@ async fn no_okx_credential_field_in_plain_text_anywhere() {
                 m.api_key, m.secret_key, m.passphrase
             ),
         });
-    let mut p = f.d.portfolio(&pki.admin()).await;
-    for name in ["okx-live", "okx-demo", "okx-cli"] {
-        seen.push(format!("{:?}", check_now(&f.d, pki, name).await));
-    }
-    seen.push(format!(
-        "{:?}",
-        p.get_balances(books_request(&[], true)).await
-    ));
-    seen.push(format!(
-        "{:?}",
-        p.get_positions(books_request(&[], true)).await
-    ));
-    seen.push(format!(
-        "{:?}",
-        p.get_orders(books_request(&[], true)).await
-    ));
-    seen.push(format!(
-        "{:?}",
-        p.get_trades(books_request(&[], true)).await
-    ));
+    seen.extend(checks_and_books(&f.d, pki, &["okx-live", "okx-demo", "okx-cli"]).await);
     let mut c = f.d.accounts(&pki.admin()).await;
     seen.push(format!(
         "{:?}",

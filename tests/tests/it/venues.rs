@@ -11,8 +11,8 @@ use roster_tests::sim::{InstanceSpec, Simulator};
 use tonic_types::StatusExt;
 
 use crate::harness::{
-    Daemon, DaemonOptions, Pki, assert_no_secret, books_request, check_now, cli_views, new_account,
-    quiet_monitor, text, venue_account,
+    Daemon, DaemonOptions, Pki, assert_no_secret, books_request, check_now, checks_and_books,
+    cli_views, new_account, quiet_monitor, text, venue_account,
 };
 
 /// An Alpaca account in the daemon, created over gRPC with its credential fields.
@@ -528,23 +528,7 @@ async fn no_alpaca_credential_field_in_plain_text_anywhere() {
         status: 500,
         body: format!("{{\"code\":50010000,\"message\":\"bad key {k2} / {s2}\"}}").into(),
     });
-    let mut p = f.d.portfolio(&pki.admin()).await;
-    for name in ["alp-1", "alp-2", "alp-cli"] {
-        seen.push(format!("{:?}", check_now(&f.d, pki, name).await));
-    }
-    seen.push(format!("{:?}", p.get_funds(books_request(&[], true)).await));
-    seen.push(format!(
-        "{:?}",
-        p.get_balances(books_request(&[], true)).await
-    ));
-    seen.push(format!(
-        "{:?}",
-        p.get_orders(books_request(&[], true)).await
-    ));
-    seen.push(format!(
-        "{:?}",
-        p.get_trades(books_request(&[], true)).await
-    ));
+    seen.extend(checks_and_books(&f.d, pki, &["alp-1", "alp-2", "alp-cli"]).await);
     let mut c = f.d.accounts(&pki.admin()).await;
     seen.push(format!(
         "{:?}",
